@@ -1,0 +1,36 @@
+# Every target uses Go 1.27.3 (PocketBase v0.40.4 needs it); the go command
+# fetches that toolchain from the module proxy on first use.
+export GOTOOLCHAIN := go1.27.3
+
+BINARY := pbkeys
+HTTP   ?= 127.0.0.1:8090
+
+.PHONY: run build test generate lint bench
+
+## run: build and serve on $(HTTP) with data in ./pb_data
+run: build
+	./$(BINARY) serve --http=$(HTTP) --dir=./pb_data
+
+## build: a single static binary ./pbkeys (pure Go SQLite, no cgo)
+build:
+	CGO_ENABLED=0 go build -trimpath -o $(BINARY) .
+
+## test: every test (browser tests skip with a message when Chromium is missing, unless CI=true)
+test:
+	go test -count=1 ./...
+
+## generate: regenerate templ components (generated files are committed)
+generate:
+	go tool templ generate
+
+## lint: gofmt, go vet, and generated code up to date
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go tool templ generate
+	@git diff --exit-code -- '*_templ.go' || { echo "generated templ code is stale: run 'make generate' and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); if [ -n "$$untracked" ]; then echo "uncommitted generated files: $$untracked"; exit 1; fi
+
+## bench: benchmarks (see README, Performance)
+bench:
+	go test -run='^$$' -bench=. -benchmem ./...

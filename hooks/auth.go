@@ -1,0 +1,118 @@
+package hooks
+
+import (
+	"database/sql"
+	"errors"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"pbkeys/internal/apikey"
+	"pbkeys/internal/keystore"
+)
+
+const (
+	// AuthMiddlewareID identifies the API-key auth middleware.
+	AuthMiddlewareID = "pbkeysAPIKeyAuth"
+
+	// AuthMiddlewarePriority runs the middleware after PocketBase's panic
+	// recoverer and activity logger but before its token loader (which
+	// skips when e.Auth is set), the superuser IP whitelist and the rate
+	// limiter — so those see the key's owner as the request's auth.
+	AuthMiddlewarePriority = apis.DefaultLoadAuthTokenMiddlewarePriority - 1
+
+	// RequestKeyAPIKey is the request event store key holding the api_keys
+	// record that authenticated the request. Batch sub-requests copy the
+	// store, so record hooks see it there too.
+	RequestKeyAPIKey = "pbkeysAPIKey"
+)
+
+// APIKeyFrom returns the api_keys record that authenticated e, or nil when
+// the request was not authenticated by an API key.
+func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
+	rec, _ := e.Get(RequestKeyAPIKey).(*core.Record)
+	return rec
+}
+
+// authenticator turns "Authorization: [Bearer ]<id>.<secret>" into e.Auth.
+type authenticator struct {
+	store    *keystore.Store
+	verifier *apikey.Verifier
+	usage    *apikey.UsageRecorder
+}
+
+func (a *authenticator) middleware() *hook.Handler[*core.RequestEvent] {
+	return &hook.Handler[*core.RequestEvent]{
+		Id:       AuthMiddlewareID,
+		Priority: AuthMiddlewarePriority,
+		Func:     a.authenticate,
+	}
+}
+
+// Messages of the 401s; none of them echoes the presented value.
+const (
+	msgMalformedKey = "The API key is malformed."
+	msgInvalidKey   = "The API key is invalid or has been revoked."
+	msgOwnerBlocked = "The API key's owner is not allowed to authenticate."
+)
+
+func (a *authenticator) authenticate(e *core.RequestEvent) error {
+	key, found, err := apikey.FromAuthorization(e.Request.Header.Get("Authorization"))
+	if !found {
+		return e.Next() // no key: a JWT, a guest, or PocketBase's own error
+	}
+	if err != nil {
+		return invalidToken(e, msgMalformedKey)
+	}
+
+	// Read the key row on every request: revocation is never cached.
+	record, err := a.store.Find(key.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return invalidToken(e, msgInvalidKey)
+	}
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+
+	err = a.verifier.Verify(e.Request.Context(), key, record.GetString(keystore.FieldKeyHash))
+	if errors.Is(err, apikey.ErrMismatch) {
+		return invalidToken(e, msgInvalidKey)
+	}
+	if err != nil {
+		e.App.Logger().Error("API key: unusable stored hash", "keyId", key.ID, "error", err)
+		return invalidToken(e, msgInvalidKey)
+	}
+
+	owner, err := e.App.FindRecordById(keystore.OwnerCollection, record.GetString(keystore.FieldUser))
+	if errors.Is(err, sql.ErrNoRows) {
+		return invalidToken(e, msgInvalidKey)
+	}
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+
+	// The owner must still pass the users collection's authRule (e.g. an
+	// app's "verified = true" or "banned = false"), checked per request
+	// because a key, unlike a JWT, has no expiry to bound a stale decision.
+	ok, err := e.App.CanAccessRecord(owner, &core.RequestInfo{Method: e.Request.Method}, owner.Collection().AuthRule)
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	if !ok {
+		return invalidToken(e, msgOwnerBlocked)
+	}
+
+	e.Auth = owner
+	e.Set(RequestKeyAPIKey, record)
+	a.usage.Touch(record.Id)
+
+	return e.Next()
+}
+
+// invalidToken answers 401 in PocketBase's JSON error shape with the
+// RFC 6750 challenge. Headers set before returning survive the error handler.
+func invalidToken(e *core.RequestEvent, message string) error {
+	e.Response.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	return e.UnauthorizedError(message, nil)
+}

@@ -1,0 +1,62 @@
+package hooks
+
+import (
+	"strings"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+
+	"pbkeys/internal/keystore"
+)
+
+// realtimeClientKeyID is the realtime client store key holding the id of
+// the API key whose request set the client's subscriptions.
+const realtimeClientKeyID = "pbkeysAPIKeyID"
+
+const msgNoKeyTopics = "API keys cannot subscribe to API keys."
+
+func bindRealtimeHooks(app core.App) {
+	// PocketBase keeps the auth of the request that set the subscriptions
+	// until the owner's tokenKey changes or the connection ends. Remember
+	// which key that was, so revoking the key can end its stream.
+	app.OnRealtimeSubscribeRequest().BindFunc(func(e *core.RealtimeSubscribeRequestEvent) error {
+		key := APIKeyFrom(e)
+		if key == nil {
+			e.Client.Unset(realtimeClientKeyID)
+			return e.Next()
+		}
+		for _, sub := range e.Subscriptions {
+			if isKeysTopic(e.App, sub) {
+				return e.ForbiddenError(msgNoKeyTopics, nil)
+			}
+		}
+		e.Client.Set(realtimeClientKeyID, key.Id)
+		return e.Next()
+	})
+
+	// A revoked key must receive no further events: drop the auth of every
+	// client it subscribed and close their streams. A client that
+	// reconnects with the same key gets 401.
+	app.OnRecordAfterDeleteSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
+		for _, client := range e.App.SubscriptionsBroker().Clients() {
+			if id, _ := client.Get(realtimeClientKeyID).(string); id == e.Record.Id {
+				client.Unset(apis.RealtimeClientAuthKey)
+				client.Unset(realtimeClientKeyID)
+				client.Discard()
+			}
+		}
+		return e.Next()
+	})
+}
+
+// isKeysTopic reports whether a realtime topic ("api_keys/*", "api_keys/ID",
+// optionally with "?options", by collection name or id) is about api_keys.
+func isKeysTopic(app core.App, topic string) bool {
+	name, _, _ := strings.Cut(topic, "?")
+	name, _, _ = strings.Cut(name, "/")
+	if name == keystore.Collection {
+		return true
+	}
+	c, err := app.FindCachedCollectionByNameOrId(keystore.Collection)
+	return err == nil && name == c.Id
+}

@@ -1,0 +1,63 @@
+// Package hooks is the PocketBase side of pbkeys: what it binds to the app.
+//
+//	auth.go      Authorization header → API key → e.Auth = owning user
+//	guard.go     what an API-key request may not do
+//	records.go   api_keys record hooks: issue on create, hide the hash, log
+//	realtime.go  forget realtime auth that came from a revoked key
+package hooks
+
+import (
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"pbkeys/internal/apikey"
+	"pbkeys/internal/keystore"
+)
+
+// Register binds pbkeys to app and returns the key store that pages and the
+// CLI use to issue and revoke keys. The verifier and the usage recorder
+// live as long as app: the recorder is flushed in OnTerminate.
+func Register(app core.App, cfg Config) (*keystore.Store, error) {
+	store := keystore.New(app, cfg.Argon2)
+	verifier := apikey.NewVerifier()
+
+	usage := apikey.NewUsageRecorder(apikey.UsageConfig{
+		Write:            store.TouchLastUsed,
+		FlushInterval:    cfg.LastUsedFlushInterval,
+		MinWriteInterval: cfg.LastUsedMinInterval,
+		OnError: func(keyID string, err error) {
+			app.Logger().Warn("API key: failed to record last use", "keyId", keyID, "error", err)
+		},
+	})
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		usage.Close() // before e.Next(): the database is still open here
+		return e.Next()
+	})
+
+	auth := &authenticator{store: store, verifier: verifier, usage: usage}
+
+	// Request pipeline: our auth runs before PocketBase's token loader, the
+	// guard right after it.
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "pbkeysRoutes",
+		Func: func(se *core.ServeEvent) error {
+			se.Router.Bind(auth.middleware(), routeGuard())
+			return se.Next()
+		},
+	})
+
+	bindRecordGuards(app)
+	bindRecordHooks(app, store)
+	bindRealtimeHooks(app)
+
+	return store, nil
+}
+
+// MustRegister is Register that panics on error, for main.
+func MustRegister(app core.App, cfg Config) *keystore.Store {
+	store, err := Register(app, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return store
+}

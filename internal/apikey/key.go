@@ -1,0 +1,107 @@
+// Package apikey is the API-key domain: the key format, secret generation,
+// argon2id hashing, the verifier and the last-used recorder. It knows nothing
+// of HTTP, PocketBase or templates; hooks/ and internal/web adapt it.
+package apikey
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strings"
+)
+
+const (
+	// IDLength is the length of a key id: a PocketBase record id.
+	IDLength = 15
+
+	// SecretBytes is how much crypto/rand entropy a secret carries (256 bits).
+	SecretBytes = 32
+
+	// SecretLength is the length of the encoded secret (unpadded base64url).
+	SecretLength = 43
+
+	// Length is the exact length of a canonical key "<id>.<secret>".
+	Length = IDLength + 1 + SecretLength
+
+	// MaxHeaderLength bounds the Authorization header we look at at all.
+	// Anything longer is neither a key nor a PocketBase JWT we issue.
+	MaxHeaderLength = 8 << 10
+)
+
+// ErrMalformed is returned by Parse when a value looks like an API key
+// (it is not a JWT and contains a ".") but is not a canonical one.
+var ErrMalformed = errors.New("apikey: malformed key")
+
+// secretEncoding is base64url without padding: URL-safe and free of ".",
+// so the first "." always separates the id from the secret. Strict rejects
+// non-canonical encodings (non-zero trailing bits), so every secret has
+// exactly one spelling.
+var secretEncoding = base64.RawURLEncoding.Strict()
+
+// Key is a parsed API key.
+type Key struct {
+	ID     string // the api_keys record id
+	Secret string // the high-entropy part, never stored in plain text
+}
+
+// String returns the key in its issued form "<id>.<secret>".
+func (k Key) String() string {
+	return k.ID + "." + k.Secret
+}
+
+// NewSecret returns a fresh secret of SecretBytes random bytes.
+func NewSecret() (string, error) {
+	var buf [SecretBytes]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		return "", err
+	}
+	return secretEncoding.EncodeToString(buf[:]), nil
+}
+
+// Parse parses a canonical key "<id>.<secret>". It does not allocate beyond
+// a fixed-size buffer, whatever the input length.
+func Parse(s string) (Key, error) {
+	if len(s) != Length || s[IDLength] != '.' {
+		return Key{}, ErrMalformed
+	}
+	id, secret := s[:IDLength], s[IDLength+1:]
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return Key{}, ErrMalformed
+		}
+	}
+	var buf [SecretBytes + 2]byte // room for the decoder's look-ahead
+	n, err := secretEncoding.Decode(buf[:], []byte(secret))
+	if err != nil || n != SecretBytes {
+		return Key{}, ErrMalformed
+	}
+	return Key{ID: id, Secret: secret}, nil
+}
+
+// FromAuthorization extracts an API key from an Authorization header value.
+// It accepts "Bearer <key>" (scheme case-insensitive) and the bare "<key>"
+// that the PocketBase JS and Dart SDKs send.
+//
+// found is false when the value is not an API-key attempt: empty, or a JWT
+// (two dots), or a token without a dot — those are PocketBase's to handle.
+// found is true with ErrMalformed when the value is key-shaped but invalid,
+// so the caller can refuse it instead of treating the request as a guest.
+func FromAuthorization(header string) (key Key, found bool, err error) {
+	if len(header) > 7 && strings.EqualFold(header[:7], "Bearer ") {
+		header = header[7:]
+	}
+	if header == "" {
+		return Key{}, false, nil
+	}
+	if len(header) > MaxHeaderLength {
+		// Too long to be anything we issue; refuse without scanning it.
+		return Key{}, true, ErrMalformed
+	}
+	switch strings.Count(header, ".") {
+	case 0, 2:
+		return Key{}, false, nil // opaque token or JWT: PocketBase's business
+	}
+	key, err = Parse(header)
+	return key, true, err
+}

@@ -1,0 +1,32 @@
+// Command pbkeys is PocketBase with API keys: every PocketBase command and
+// the dashboard at /_/ work as usual, plus the api_keys collection, Bearer
+// API-key authentication and the /api-keys pages.
+package main
+
+import (
+	"log"
+
+	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+
+	"pbkeys/hooks"
+	_ "pbkeys/migrations" // registers our schema; applied on serve
+)
+
+func main() {
+	app := pocketbase.New()
+
+	cfg, err := hooks.ConfigFromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	hooks.MustRegister(app, cfg)
+
+	// "pbkeys migrate up|down|history-sync" for operators; our migrations
+	// are Go code compiled in, so nothing is generated at run time.
+	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Automigrate: false})
+
+	if err := app.Start(); err != nil {
+		log.Fatal(err)
+	}
+}
