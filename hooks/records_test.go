@@ -1,0 +1,386 @@
+package hooks_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+	"github.com/pocketbase/pocketbase/tools/logger"
+
+	"pbkeys/hooks"
+	"pbkeys/internal/apikey"
+	"pbkeys/internal/pbtest"
+)
+
+const keysURL = "/api/collections/api_keys/records"
+
+// neverInBodies are what no response except the one reveal may contain:
+// the fixture secrets and any argon2id hash.
+var neverInBodies = []string{pbtest.AliceKeySecret, pbtest.BobKeySecret, "$argon2id$", `"key_hash"`}
+
+func TestIssueKeyOverREST(t *testing.T) {
+	scenarios := []tests.ApiScenario{
+		{
+			Name:            "a user creates a key for themself with just a label",
+			Body:            strings.NewReader(`{"label":"  CI deploy  "}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"key":"`, `"label":"CI deploy"`, `"user":"` + pbtest.AliceID + `"`},
+			AfterTestFunc:   expectRevealedKeyWorks(pbtest.AliceID, "CI deploy"),
+		},
+		{
+			Name:            "naming yourself as owner is fine",
+			Body:            strings.NewReader(`{"label":"CI","user":"` + pbtest.AliceID + `"}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"key":"`},
+			AfterTestFunc:   expectRevealedKeyWorks(pbtest.AliceID, "CI"),
+		},
+		{
+			Name:               "naming another user as owner is refused",
+			Body:               strings.NewReader(`{"label":"CI","user":"` + pbtest.BobID + `"}`),
+			ExpectedStatus:     403,
+			ExpectedContent:    []string{`"status":403`, "You can only create API keys for yourself."},
+			NotExpectedContent: []string{`"key":"`},
+			AfterTestFunc:      expectKeyCount(2),
+		},
+		{
+			Name:            "a client-sent key_hash is ignored",
+			Body:            strings.NewReader(`{"label":"CI","key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"key":"`},
+			AfterTestFunc:   expectRevealedKeyWorks(pbtest.AliceID, "CI"),
+		},
+		{
+			Name:               "empty label",
+			Body:               strings.NewReader(`{"label":""}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"label":{"code":"validation_required"`},
+			NotExpectedContent: []string{`"key":"`},
+			AfterTestFunc:      expectKeyCount(2),
+		},
+		{
+			Name:               "blank label is empty once trimmed",
+			Body:               strings.NewReader(`{"label":"    "}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"label":{"code":"validation_required"`},
+			NotExpectedContent: []string{`"key":"`},
+		},
+		{
+			Name:               "label over 100 characters",
+			Body:               strings.NewReader(`{"label":"` + strings.Repeat("é", 101) + `"}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"label":{"code":"validation_max_text_constraint"`},
+			NotExpectedContent: []string{`"key":"`},
+		},
+		{
+			Name:            "label of exactly 100 characters",
+			Body:            strings.NewReader(`{"label":"` + strings.Repeat("é", 100) + `"}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"key":"`},
+		},
+		{
+			Name:               "label with a control character",
+			Body:               strings.NewReader(`{"label":"line\nbreak"}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"label":{"code":"validation_invalid_format"`},
+			NotExpectedContent: []string{`"key":"`},
+		},
+		{
+			Name:               "malformed JSON",
+			Body:               strings.NewReader(`{"label":`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"status":400`},
+			NotExpectedContent: []string{`"key":"`},
+		},
+	}
+	for _, s := range scenarios {
+		env := pbtest.New(t)
+		s.Name = "POST api_keys: " + s.Name
+		s.Method = http.MethodPost
+		s.URL = keysURL
+		s.Headers = map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID), "Content-Type": "application/json"}
+		s.NotExpectedContent = append(s.NotExpectedContent, "$argon2id$", `"key_hash"`)
+		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
+		s.Test(t)
+	}
+
+	guest := tests.ApiScenario{
+		Name:               "POST api_keys: a guest cannot create keys",
+		Method:             http.MethodPost,
+		URL:                keysURL,
+		Body:               strings.NewReader(`{"label":"CI","user":"` + pbtest.AliceID + `"}`),
+		ExpectedStatus:     400,
+		ExpectedContent:    []string{`"status":400`},
+		NotExpectedContent: []string{`"key":"`},
+		AfterTestFunc:      expectKeyCount(2),
+		TestAppFactory:     pbtest.Factory(),
+	}
+	guest.Test(t)
+}
+
+func TestSuperuserIssuesKeys(t *testing.T) {
+	scenarios := []tests.ApiScenario{
+		{
+			Name:            "superuser creates a key for any user and gets it once",
+			Body:            strings.NewReader(`{"label":"ops","user":"` + pbtest.BobID + `"}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"key":"`, `"user":"` + pbtest.BobID + `"`},
+			AfterTestFunc:   expectRevealedKeyWorks(pbtest.BobID, "ops"),
+		},
+		{
+			Name:               "superuser must name the owner",
+			Body:               strings.NewReader(`{"label":"ops"}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"status":400`, "Choose the user who will own the key"},
+			NotExpectedContent: []string{`"key":"`},
+		},
+		{
+			Name:               "superuser cannot pick a hash",
+			Body:               strings.NewReader(`{"label":"ops","user":"` + pbtest.BobID + `","key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"key":"`},
+			NotExpectedContent: []string{"c2FsdHNhbHQ"},
+			AfterTestFunc:      expectRevealedKeyWorks(pbtest.BobID, "ops"),
+		},
+	}
+	for _, s := range scenarios {
+		env := pbtest.New(t)
+		s.Method = http.MethodPost
+		s.URL = keysURL
+		s.Headers = map[string]string{"Authorization": pbtest.SuperuserJWT(t, env.App), "Content-Type": "application/json"}
+		s.NotExpectedContent = append(s.NotExpectedContent, `"key_hash"`)
+		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
+		s.Test(t)
+	}
+}
+
+func TestOwnersSeeOnlyTheirKeysAndNeverHashes(t *testing.T) {
+	type who int
+	const (
+		alice who = iota
+		superuser
+	)
+	scenarios := []struct {
+		as who
+		s  tests.ApiScenario
+	}{
+		{alice, tests.ApiScenario{
+			Name: "list: own keys only", Method: http.MethodGet, URL: keysURL,
+			ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":1`, pbtest.AliceKeyID, `"label":"` + pbtest.AliceKeyLabel + `"`},
+			NotExpectedContent: []string{pbtest.BobKeyID},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "view: own key", Method: http.MethodGet, URL: keysURL + "/" + pbtest.AliceKeyID,
+			ExpectedStatus: 200, ExpectedContent: []string{`"id":"` + pbtest.AliceKeyID + `"`, `"last_used":""`},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "view: someone else's key is 404", Method: http.MethodGet, URL: keysURL + "/" + pbtest.BobKeyID,
+			ExpectedStatus: 404, ExpectedContent: []string{`"status":404`},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "list: filtering on the hash is not allowed", Method: http.MethodGet, URL: keysURL + "?filter=" + "key_hash~'argon'",
+			ExpectedStatus: 400, ExpectedContent: []string{`"status":400`},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "expand: keys through the back-relation", Method: http.MethodGet, URL: aliceURL + "?expand=api_keys_via_user",
+			ExpectedStatus: 200, ExpectedContent: []string{`"api_keys_via_user":[`, pbtest.AliceKeyID},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "expand: the owner from a key", Method: http.MethodGet, URL: keysURL + "/" + pbtest.AliceKeyID + "?expand=user",
+			ExpectedStatus: 200, ExpectedContent: []string{`"expand":{"user":{`},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "update: the label", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Body:           strings.NewReader(`{"label":" renamed "}`),
+			ExpectedStatus: 200, ExpectedContent: []string{`"label":"renamed"`},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "update: the owner cannot change", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Body:           strings.NewReader(`{"user":"` + pbtest.BobID + `"}`),
+			ExpectedStatus: 400, ExpectedContent: []string{"Only the label of an API key can be changed."},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "update: last_used cannot be forged", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Body:           strings.NewReader(`{"last_used":"2020-01-01 00:00:00.000Z"}`),
+			ExpectedStatus: 400, ExpectedContent: []string{"Only the label of an API key can be changed."},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "update: someone else's key is 404", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
+			Body:           strings.NewReader(`{"label":"mine now"}`),
+			ExpectedStatus: 404, ExpectedContent: []string{`"status":404`},
+		}},
+		{alice, tests.ApiScenario{
+			Name: "delete: someone else's key is 404", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.BobKeyID,
+			ExpectedStatus: 404, ExpectedContent: []string{`"status":404`}, AfterTestFunc: expectKeyCount(2),
+		}},
+		{alice, tests.ApiScenario{
+			Name: "delete: own key", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.AliceKeyID,
+			ExpectedStatus: 204, AfterTestFunc: expectKeyCount(1),
+		}},
+		{superuser, tests.ApiScenario{
+			Name: "superuser lists every key, without hashes", Method: http.MethodGet, URL: keysURL,
+			ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":2`, pbtest.AliceKeyID, pbtest.BobKeyID},
+		}},
+		{superuser, tests.ApiScenario{
+			Name: "superuser views a key, without its hash", Method: http.MethodGet, URL: keysURL + "/" + pbtest.BobKeyID,
+			ExpectedStatus: 200, ExpectedContent: []string{pbtest.BobKeyID},
+		}},
+		{superuser, tests.ApiScenario{
+			Name: "superuser asks for the hash by name", Method: http.MethodGet, URL: keysURL + "/" + pbtest.BobKeyID + "?fields=id,key_hash",
+			ExpectedStatus: 200, ExpectedContent: []string{`"id":"` + pbtest.BobKeyID + `"`},
+		}},
+		{superuser, tests.ApiScenario{
+			Name: "superuser expands keys from a user", Method: http.MethodGet, URL: "/api/collections/users/records/" + pbtest.BobID + "?expand=api_keys_via_user",
+			ExpectedStatus: 200, ExpectedContent: []string{pbtest.BobKeyID},
+		}},
+		{superuser, tests.ApiScenario{
+			Name: "superuser cannot overwrite a hash", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
+			Body:           strings.NewReader(`{"key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
+			ExpectedStatus: 400, ExpectedContent: []string{"Only the label of an API key can be changed."},
+		}},
+		{superuser, tests.ApiScenario{
+			Name: "superuser deletes any key", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.BobKeyID,
+			ExpectedStatus: 204, AfterTestFunc: expectKeyCount(1),
+		}},
+	}
+	for _, sc := range scenarios {
+		env := pbtest.New(t)
+		s := sc.s
+		token := pbtest.JWT(t, env.App, pbtest.AliceID)
+		if sc.as == superuser {
+			token = pbtest.SuperuserJWT(t, env.App)
+		}
+		s.Headers = map[string]string{"Authorization": token, "Content-Type": "application/json"}
+		s.NotExpectedContent = append(s.NotExpectedContent, neverInBodies...)
+		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
+		s.Test(t)
+	}
+}
+
+// expectRevealedKeyWorks checks the revealed key: canonical <id>.<secret>,
+// the right owner and label in the database, and only an argon2id hash of
+// the secret stored. TestIssuedKeyAuthenticates uses such a key over HTTP.
+func expectRevealedKeyWorks(ownerID, label string) func(testing.TB, *tests.TestApp, *http.Response) {
+	return func(t testing.TB, app *tests.TestApp, res *http.Response) {
+		t.Helper()
+		var body struct {
+			ID  string `json:"id"`
+			Key string `json:"key"`
+		}
+		readJSON(t, res, &body)
+		key, err := apikey.Parse(body.Key)
+		if err != nil || key.ID != body.ID {
+			t.Fatalf("revealed key %q is not <id>.<secret> for record %q (%v)", body.Key, body.ID, err)
+		}
+		record, err := app.FindRecordById("api_keys", key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if record.GetString("user") != ownerID || record.GetString("label") != label {
+			t.Fatalf("stored owner/label = %q/%q, want %q/%q", record.GetString("user"), record.GetString("label"), ownerID, label)
+		}
+		hash := record.GetString("key_hash")
+		if strings.Contains(hash, key.Secret) {
+			t.Fatal("the secret is stored in plain text")
+		}
+		if ok, err := argon2id.ComparePasswordAndHash(key.Secret, hash); err != nil || !ok {
+			t.Fatalf("stored hash does not verify the revealed secret (%v)", err)
+		}
+	}
+}
+
+func expectKeyCount(want int) func(testing.TB, *tests.TestApp, *http.Response) {
+	return func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+		t.Helper()
+		records, err := app.FindAllRecords("api_keys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(records) != want {
+			t.Fatalf("api_keys holds %d records, want %d", len(records), want)
+		}
+	}
+}
+
+func readJSON(t testing.TB, res *http.Response, v any) {
+	t.Helper()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+}
+
+func TestKeyLifecycleIsLoggedWithoutSecrets(t *testing.T) {
+	env := pbtest.New(t)
+	defer env.App.Cleanup()
+	env.App.Settings().Logs.MaxDays = 7 // test apps keep no logs by default
+	if err := env.App.Save(env.App.Settings()); err != nil {
+		t.Fatal(err)
+	}
+
+	record, key, err := env.Store.Issue(pbtest.AliceID, "logged key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.App.Delete(record); err != nil {
+		t.Fatal(err)
+	}
+
+	// flush PocketBase's batched log writer, then read the logs table
+	handler, ok := env.App.Logger().Handler().(*logger.BatchHandler)
+	if !ok {
+		t.Fatalf("unexpected log handler %T", env.App.Logger().Handler())
+	}
+	if err := handler.WriteAll(context.WithValue(context.Background(), logger.BlockKey, true)); err != nil {
+		t.Fatal(err)
+	}
+	var logs []*core.Log
+	if err := env.App.LogQuery().All(&logs); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, l := range logs {
+		raw, _ := json.Marshal(l)
+		text := string(raw)
+		if strings.Contains(text, key.Secret) || strings.Contains(text, "$argon2id$") {
+			t.Fatalf("a log entry leaks the secret or its hash: %s", text)
+		}
+		if l.Data["keyId"] == record.Id && l.Data["ownerId"] == pbtest.AliceID && l.Data["label"] == "logged key" {
+			seen[l.Message] = true
+		}
+	}
+	for _, msg := range []string{"API key created", "API key deleted"} {
+		if !seen[msg] {
+			t.Errorf("no %q log entry with keyId, ownerId and label (logs: %d)", msg, len(logs))
+		}
+	}
+}
+
+func TestIssuedKeyAuthenticatesWithProductionArgon2(t *testing.T) {
+	env := pbtest.New(t, func(c *hooks.Config) { c.Argon2 = apikey.DefaultParams })
+	record, key, err := env.Store.Issue(pbtest.AliceID, "production params")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _, err := argon2id.DecodeHash(record.GetString("key_hash")); err != nil || *p != apikey.DefaultParams {
+		t.Fatalf("stored hash params = %+v (%v), want the library defaults", p, err)
+	}
+	s := tests.ApiScenario{
+		Name:            "a freshly issued key (64 MiB argon2id) authenticates as its owner",
+		Method:          http.MethodGet,
+		URL:             aliceNoteURL,
+		Headers:         bearer(key.String()),
+		ExpectedStatus:  200,
+		ExpectedContent: []string{`"title":"Alice's note"`},
+		TestAppFactory:  func(testing.TB) *tests.TestApp { return env.App },
+	}
+	s.Test(t)
+}
