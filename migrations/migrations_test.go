@@ -1,0 +1,50 @@
+package migrations_test
+
+import (
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	_ "pbkeys/migrations"
+)
+
+func TestAPIKeysMigrationIsReversible(t *testing.T) {
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Cleanup()
+
+	keys, err := app.FindCollectionByNameOrId("api_keys")
+	if err != nil {
+		t.Fatalf("api_keys not created on start: %v", err)
+	}
+	hash, _ := keys.Fields.GetByName("key_hash").(*core.TextField)
+	if hash == nil || !hash.Hidden || !hash.Required {
+		t.Fatal("key_hash must be a required, hidden text field")
+	}
+	user, _ := keys.Fields.GetByName("user").(*core.RelationField)
+	if user == nil || !user.CascadeDelete || !user.Required || user.MaxSelect != 1 {
+		t.Fatal("user must be a required single relation with cascade delete")
+	}
+	if keys.GetIndex("idx_api_keys_user") == "" {
+		t.Fatal("no index on user")
+	}
+
+	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+	reverted, err := runner.Down(1)
+	if err != nil || len(reverted) != 1 {
+		t.Fatalf("down: %v %v", reverted, err)
+	}
+	if _, err := app.FindCollectionByNameOrId("api_keys"); err == nil {
+		t.Fatal("api_keys still exists after down")
+	}
+
+	if _, err := runner.Up(); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	if _, err := app.FindCollectionByNameOrId("api_keys"); err != nil {
+		t.Fatalf("api_keys missing after up: %v", err)
+	}
+}
