@@ -75,13 +75,9 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 		return e.InternalServerError("", err)
 	}
 
-	err = a.verifier.Verify(e.Request.Context(), key, record.GetString(keystore.FieldKeyHash))
-	if errors.Is(err, apikey.ErrMismatch) {
-		return invalidToken(e, msgInvalidKey)
-	}
+	err = a.verifier.Verify(e.Request.Context(), key, record.GetString(keystore.FieldKeyHash), throttleClient(e.RealIP()))
 	if err != nil {
-		e.App.Logger().Error("API key: unusable stored hash", "keyId", key.ID, "error", err)
-		return invalidToken(e, msgInvalidKey)
+		return verifyError(e, key.ID, err)
 	}
 
 	owner, err := e.App.FindRecordById(keystore.OwnerCollection, record.GetString(keystore.FieldUser))

@@ -2,7 +2,9 @@ package hooks
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -25,21 +27,92 @@ type Config struct {
 	// LastUsedMinInterval is the least time between two "last used" writes
 	// for one key.
 	LastUsedMinInterval time.Duration
+
+	// Argon2MemoryBudgetKiB is how much argon2id memory, in kibibytes, key
+	// verifications may use at once: with 64 MiB per verification the
+	// default 256 MiB runs four at a time, so a flood of wrong secrets
+	// cannot take more memory than this. It must be at least Argon2.Memory.
+	Argon2MemoryBudgetKiB uint32
+
+	// Argon2MaxWait is the longest a verification waits for budget before
+	// the request is answered 503 with Retry-After.
+	Argon2MaxWait time.Duration
+
+	// VerifyCacheSize is how many successful verifications are remembered,
+	// in entries (about 200 bytes each); 0 disables the cache and every
+	// request pays argon2id.
+	VerifyCacheSize int
+
+	// VerifyCacheTTL is how long a remembered verification is accepted
+	// before argon2id runs again. The key row is read on every request
+	// regardless, so revocation never waits for this.
+	VerifyCacheTTL time.Duration
+
+	// ThrottleWindow is the length of a failure-throttling window.
+	ThrottleWindow time.Duration
+
+	// ThrottleKeyFailures is how many wrong secrets one key id may receive
+	// per ThrottleWindow before attempts get 429; 0 disables the limit.
+	ThrottleKeyFailures int
+
+	// ThrottleClientFailures is the same limit per client IP (IPv6 per
+	// /64); 0 disables it.
+	ThrottleClientFailures int
+
+	// ThrottleMaxTracked bounds how many key ids and, separately, how many
+	// clients the throttle remembers, in entries (least recently failing
+	// forgotten first).
+	ThrottleMaxTracked int
 }
 
 // DefaultConfig returns the production defaults.
 func DefaultConfig() Config {
+	v := apikey.DefaultVerifierConfig()
 	return Config{
-		Argon2:                apikey.DefaultParams,
-		LastUsedFlushInterval: 2 * time.Second,
-		LastUsedMinInterval:   time.Minute,
+		Argon2:                 apikey.DefaultParams,
+		LastUsedFlushInterval:  2 * time.Second,
+		LastUsedMinInterval:    time.Minute,
+		Argon2MemoryBudgetKiB:  v.MemoryBudgetKiB,
+		Argon2MaxWait:          v.MaxWait,
+		VerifyCacheSize:        v.CacheSize,
+		VerifyCacheTTL:         v.CacheTTL,
+		ThrottleWindow:         v.Throttle.Window,
+		ThrottleKeyFailures:    v.Throttle.MaxFailuresPerKey,
+		ThrottleClientFailures: v.Throttle.MaxFailuresPerClient,
+		ThrottleMaxTracked:     v.Throttle.MaxTracked,
 	}
 }
 
-// Environment variables read by ConfigFromEnv.
+// verifierConfig is the apikey.VerifierConfig that cfg describes.
+func (cfg Config) verifierConfig() apikey.VerifierConfig {
+	v := apikey.DefaultVerifierConfig()
+	v.MemoryBudgetKiB = cfg.Argon2MemoryBudgetKiB
+	v.MaxWait = cfg.Argon2MaxWait
+	v.CacheSize = cfg.VerifyCacheSize
+	v.CacheTTL = cfg.VerifyCacheTTL
+	v.Throttle = apikey.ThrottleConfig{
+		Window:               cfg.ThrottleWindow,
+		MaxFailuresPerKey:    cfg.ThrottleKeyFailures,
+		MaxFailuresPerClient: cfg.ThrottleClientFailures,
+		MaxTracked:           cfg.ThrottleMaxTracked,
+	}
+	return v
+}
+
+// Environment variables read by ConfigFromEnv. Durations are Go durations
+// ("250ms", "2s", "1m"); the others are non-negative integers.
 const (
 	EnvLastUsedFlushInterval = "PBKEYS_LAST_USED_FLUSH" // Go duration, e.g. "2s"
 	EnvLastUsedMinInterval   = "PBKEYS_LAST_USED_MIN_INTERVAL"
+
+	EnvArgon2MemoryBudgetKiB  = "PBKEYS_ARGON2_MEMORY_BUDGET_KIB" // kibibytes, e.g. 262144
+	EnvArgon2MaxWait          = "PBKEYS_ARGON2_MAX_WAIT"          // duration
+	EnvVerifyCacheSize        = "PBKEYS_VERIFY_CACHE_SIZE"        // entries; 0 disables
+	EnvVerifyCacheTTL         = "PBKEYS_VERIFY_CACHE_TTL"         // duration
+	EnvThrottleWindow         = "PBKEYS_THROTTLE_WINDOW"          // duration
+	EnvThrottleKeyFailures    = "PBKEYS_THROTTLE_KEY_FAILURES"    // per window; 0 disables
+	EnvThrottleClientFailures = "PBKEYS_THROTTLE_CLIENT_FAILURES" // per window; 0 disables
+	EnvThrottleMaxTracked     = "PBKEYS_THROTTLE_MAX_TRACKED"     // entries
 )
 
 // ConfigFromEnv returns DefaultConfig with the PBKEYS_* environment
@@ -49,12 +122,43 @@ func ConfigFromEnv() (Config, error) {
 	for name, dst := range map[string]*time.Duration{
 		EnvLastUsedFlushInterval: &cfg.LastUsedFlushInterval,
 		EnvLastUsedMinInterval:   &cfg.LastUsedMinInterval,
+		EnvArgon2MaxWait:         &cfg.Argon2MaxWait,
+		EnvVerifyCacheTTL:        &cfg.VerifyCacheTTL,
+		EnvThrottleWindow:        &cfg.ThrottleWindow,
 	} {
 		if err := durationFromEnv(name, dst); err != nil {
 			return cfg, err
 		}
 	}
+	for name, dst := range map[string]*int{
+		EnvVerifyCacheSize:        &cfg.VerifyCacheSize,
+		EnvThrottleKeyFailures:    &cfg.ThrottleKeyFailures,
+		EnvThrottleClientFailures: &cfg.ThrottleClientFailures,
+		EnvThrottleMaxTracked:     &cfg.ThrottleMaxTracked,
+	} {
+		if err := intFromEnv(name, dst, 0, math.MaxInt32); err != nil {
+			return cfg, err
+		}
+	}
+	budget := int(cfg.Argon2MemoryBudgetKiB)
+	if err := intFromEnv(EnvArgon2MemoryBudgetKiB, &budget, 1, math.MaxUint32); err != nil {
+		return cfg, err
+	}
+	cfg.Argon2MemoryBudgetKiB = uint32(budget)
 	return cfg, nil
+}
+
+func intFromEnv(name string, dst *int, least, most int) error {
+	raw, ok := os.LookupEnv(name)
+	if !ok || raw == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < least || n > most {
+		return fmt.Errorf("%s=%q: want an integer from %d to %d", name, raw, least, most)
+	}
+	*dst = n
+	return nil
 }
 
 func durationFromEnv(name string, dst *time.Duration) error {

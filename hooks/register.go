@@ -7,6 +7,8 @@
 package hooks
 
 import (
+	"fmt"
+
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
@@ -19,7 +21,14 @@ import (
 // live as long as app: the recorder is flushed in OnTerminate.
 func Register(app core.App, cfg Config) (*keystore.Store, error) {
 	store := keystore.New(app, cfg.Argon2)
-	verifier := apikey.NewVerifier()
+	if cfg.Argon2MemoryBudgetKiB < cfg.Argon2.Memory {
+		return nil, fmt.Errorf("pbkeys: the argon2 memory budget (%d KiB) is smaller than one hash (%d KiB)",
+			cfg.Argon2MemoryBudgetKiB, cfg.Argon2.Memory)
+	}
+	verifier, err := apikey.NewVerifier(cfg.verifierConfig())
+	if err != nil {
+		return nil, err
+	}
 
 	usage := apikey.NewUsageRecorder(apikey.UsageConfig{
 		Write:            store.TouchLastUsed,

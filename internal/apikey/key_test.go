@@ -83,13 +83,16 @@ func TestIssueHashesTheSecret(t *testing.T) {
 	if key.ID != validID || strings.Contains(hash, key.Secret) || !strings.HasPrefix(hash, "$argon2id$") {
 		t.Fatalf("key %s, hash %s", key.ID, hash)
 	}
-	v := apikey.NewVerifier()
-	if err := v.Verify(t.Context(), key, hash); err != nil {
+	v, err := apikey.NewVerifier(apikey.DefaultVerifierConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(t.Context(), key, hash, "192.0.2.1"); err != nil {
 		t.Fatalf("issued key does not verify: %v", err)
 	}
 	other := key
 	other.Secret = validSecret
-	if err := v.Verify(t.Context(), other, hash); !errors.Is(err, apikey.ErrMismatch) {
+	if err := v.Verify(t.Context(), other, hash, "192.0.2.1"); !errors.Is(err, apikey.ErrMismatch) {
 		t.Fatalf("wrong secret: err = %v, want ErrMismatch", err)
 	}
 }

@@ -2,30 +2,222 @@ package apikey
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 )
 
-// Verifier checks presented secrets against stored argon2id hashes. It is
-// the one place that answers "is this secret right?"; callers look the key
-// row up themselves on every request, so revocation is never cached.
-type Verifier struct{}
+// Errors returned by Verifier.Verify besides ErrMismatch.
+var (
+	// ErrThrottled is returned (inside a *RetryError) when the key id or the
+	// client has had too many wrong secrets in the current throttle window.
+	// No argon2id work was done.
+	ErrThrottled = errors.New("apikey: too many failed attempts")
 
-// NewVerifier returns a Verifier.
-func NewVerifier() *Verifier {
-	return &Verifier{}
+	// ErrBusy is returned (inside a *RetryError) when no argon2id memory
+	// became free within the configured wait. No argon2id work was done.
+	ErrBusy = errors.New("apikey: verifier busy")
+
+	// ErrUnusableHash is returned when the stored hash is not an argon2id
+	// PHC string, or needs more memory than the whole budget allows.
+	ErrUnusableHash = errors.New("apikey: unusable stored hash")
+)
+
+// RetryError is a refusal that says when to try again: the caller answers
+// with a Retry-After header. It wraps ErrThrottled or ErrBusy.
+type RetryError struct {
+	Err   error
+	After time.Duration
 }
 
-// Verify returns nil when key's secret matches storedHash and ErrMismatch
-// when it does not. Other errors mean the stored hash is unusable.
-func (v *Verifier) Verify(ctx context.Context, key Key, storedHash string) error {
-	// argon2id.ComparePasswordAndHash compares in constant time.
-	ok, err := argon2id.ComparePasswordAndHash(key.Secret, storedHash)
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("%v (retry after %v)", e.Err, e.After)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// VerifierConfig configures a Verifier. Start from DefaultVerifierConfig.
+type VerifierConfig struct {
+	// MemoryBudgetKiB is how much argon2id memory, in kibibytes, all
+	// running verifications may use together. Each verification needs the
+	// memory written in its stored hash (65536 KiB with DefaultParams), so
+	// the budget divided by that is how many run at once. A stored hash
+	// needing more than the whole budget is refused with ErrUnusableHash.
+	MemoryBudgetKiB uint32
+
+	// MaxWait is the longest a verification waits for memory before it is
+	// refused with ErrBusy.
+	MaxWait time.Duration
+
+	// BusyRetryAfter is the Retry-After suggested with ErrBusy.
+	BusyRetryAfter time.Duration
+
+	// CacheSize is how many successful verifications are remembered
+	// (least recently used first out). 0 disables the cache and the
+	// coalescing of identical verifications: every request pays argon2id,
+	// which is the naive design benchmarks compare against.
+	CacheSize int
+
+	// CacheTTL is how long a remembered verification is accepted without
+	// running argon2id again, counted from that argon2id run.
+	CacheTTL time.Duration
+
+	// Throttle limits wrong secrets per key id and per client.
+	Throttle ThrottleConfig
+
+	// Now returns the current time; tests replace it. Nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultVerifierConfig returns the production defaults; see the README's
+// Performance section for why each value is what it is.
+func DefaultVerifierConfig() VerifierConfig {
+	return VerifierConfig{
+		MemoryBudgetKiB: 256 * 1024, // four DefaultParams verifications at once
+		MaxWait:         250 * time.Millisecond,
+		BusyRetryAfter:  time.Second,
+		CacheSize:       10_000,
+		CacheTTL:        10 * time.Minute,
+		Throttle: ThrottleConfig{
+			Window:               time.Minute,
+			MaxFailuresPerKey:    10,
+			MaxFailuresPerClient: 20,
+			MaxTracked:           10_000,
+		},
+	}
+}
+
+// Verifier checks presented secrets against stored argon2id hashes. It is
+// the one place that answers "is this secret right?".
+//
+// Callers read the key row on every request and pass its stored hash, so
+// revocation, expiry and owner changes never wait for anything cached here.
+// What the verifier adds is cost control around argon2id:
+//
+//   - a cache of recent successes (verifiedCache): the owner's requests
+//     after the first cost a SHA-256 and a map lookup, not 64 MiB and 44 ms;
+//   - coalescing (flights): identical verifications running at once share
+//     one argon2id run;
+//   - a failure throttle (failureThrottle): a key id or client with too many
+//     wrong secrets is refused before any argon2id work. A cache hit is
+//     answered before the throttle is asked, so the owner keeps working
+//     while someone hammers their key id;
+//   - a memory limit (memoryLimiter): argon2id runs only within the memory
+//     budget, and a request that cannot start soon is refused (ErrBusy).
+type Verifier struct {
+	cfg      VerifierConfig
+	cache    *verifiedCache // nil when disabled
+	flights  *flights       // nil when the cache is disabled
+	throttle *failureThrottle
+	limiter  *memoryLimiter
+
+	// compare is argon2id.ComparePasswordAndHash; tests count calls.
+	compare func(secret, hash string) (bool, error)
+
+	argon2Runs atomic.Uint64
+}
+
+// NewVerifier returns a Verifier configured by cfg.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	switch {
+	case cfg.MemoryBudgetKiB == 0:
+		return nil, errors.New("apikey: MemoryBudgetKiB must be positive")
+	case cfg.MaxWait < 0, cfg.BusyRetryAfter < 0, cfg.CacheTTL < 0, cfg.Throttle.Window < 0:
+		return nil, errors.New("apikey: durations must not be negative")
+	case cfg.CacheSize < 0, cfg.Throttle.MaxFailuresPerKey < 0, cfg.Throttle.MaxFailuresPerClient < 0, cfg.Throttle.MaxTracked < 0:
+		return nil, errors.New("apikey: sizes and limits must not be negative")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	v := &Verifier{
+		cfg:      cfg,
+		throttle: newFailureThrottle(cfg.Throttle, cfg.Now),
+		limiter:  newMemoryLimiter(cfg.MemoryBudgetKiB, cfg.MaxWait),
+		compare:  argon2id.ComparePasswordAndHash,
+	}
+	if cfg.CacheSize > 0 {
+		v.cache = newVerifiedCache(cfg.CacheSize, cfg.CacheTTL, cfg.Now)
+		v.flights = newFlights()
+	}
+	return v, nil
+}
+
+// Verify returns nil when key's secret matches storedHash, the stored hash
+// of the key row the caller has just read. It returns ErrMismatch when the
+// secret is wrong, a *RetryError wrapping ErrThrottled or ErrBusy when it
+// refused to run argon2id, ErrUnusableHash for a bad stored hash, and ctx's
+// error if ctx ended while waiting. client names the caller for the
+// per-client throttle (e.g. its IP address).
+func (v *Verifier) Verify(ctx context.Context, key Key, storedHash, client string) error {
+	digest := digestOf(key.Secret)
+	if v.cache == nil {
+		return v.verifyArgon2(ctx, key, storedHash, client, &digest, false)
+	}
+	var owner bool
+	switch v.cache.lookup(storedHash, &digest) {
+	case cacheFresh:
+		return nil
+	case cacheStale:
+		// This secret verified before: whoever sends it holds the key, so
+		// the throttle that is there to stop guessing does not apply.
+		owner = true
+	}
+	return v.flights.do(ctx, flightKey{storedHash, digest}, func() error {
+		return v.verifyArgon2(ctx, key, storedHash, client, &digest, owner)
+	})
+}
+
+// verifyArgon2 runs argon2id within the throttle and the memory budget.
+func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client string, digest *secretDigest, owner bool) error {
+	params, _, _, err := argon2id.DecodeHash(storedHash)
 	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnusableHash, err)
+	}
+	kib := int64(params.Memory)
+	if kib > int64(v.cfg.MemoryBudgetKiB) {
+		return fmt.Errorf("%w: needs %d KiB, the budget is %d KiB", ErrUnusableHash, kib, v.cfg.MemoryBudgetKiB)
+	}
+
+	var ticket throttleTicket
+	if !owner {
+		var after time.Duration
+		var ok bool
+		ticket, after, ok = v.throttle.reserve(key.ID, client)
+		if !ok {
+			return &RetryError{Err: ErrThrottled, After: after}
+		}
+	}
+
+	if err := v.limiter.acquire(ctx, kib); err != nil {
+		v.throttle.refund(ticket)
+		if errors.Is(err, ErrBusy) {
+			return &RetryError{Err: ErrBusy, After: v.cfg.BusyRetryAfter}
+		}
 		return err
 	}
-	if !ok {
-		return ErrMismatch
+	v.argon2Runs.Add(1)
+	ok, err := v.compare(key.Secret, storedHash)
+	v.limiter.release(kib)
+
+	switch {
+	case err != nil:
+		v.throttle.refund(ticket)
+		return fmt.Errorf("%w: %v", ErrUnusableHash, err)
+	case !ok:
+		return ErrMismatch // the reserved unit stays: one more failure
+	}
+	v.throttle.refund(ticket)
+	if v.cache != nil {
+		v.cache.add(storedHash, digest)
 	}
 	return nil
+}
+
+// Argon2Runs returns how many argon2id verifications this Verifier has run.
+func (v *Verifier) Argon2Runs() uint64 {
+	return v.argon2Runs.Load()
 }

@@ -1,0 +1,67 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+
+	"pbkeys/internal/apikey"
+)
+
+// Messages of the refusals that come before any argon2id work.
+const (
+	msgThrottled = "Too many failed attempts with this API key or from this address. Try again later."
+	msgBusy      = "The server is busy verifying API keys. Try again shortly."
+)
+
+// verifyError answers a failed verification of keyID's secret: 401 for a
+// wrong secret, 429 when the throttle refused to try, 503 when no argon2id
+// memory was free in time. 429 and 503 carry Retry-After (whole seconds)
+// and PocketBase's JSON error shape.
+func verifyError(e *core.RequestEvent, keyID string, err error) error {
+	var retry *apikey.RetryError
+	switch {
+	case errors.Is(err, apikey.ErrMismatch):
+		return invalidToken(e, msgInvalidKey)
+	case errors.As(err, &retry) && errors.Is(err, apikey.ErrThrottled):
+		setRetryAfter(e, retry.After)
+		return e.TooManyRequestsError(msgThrottled, nil)
+	case errors.As(err, &retry):
+		setRetryAfter(e, retry.After)
+		return apis.NewApiError(http.StatusServiceUnavailable, msgBusy, nil)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// the client went away (or a timeout fired) while waiting
+		setRetryAfter(e, time.Second)
+		return apis.NewApiError(http.StatusServiceUnavailable, msgBusy, nil)
+	default:
+		e.App.Logger().Error("API key: unusable stored hash", "keyId", keyID, "error", err)
+		return invalidToken(e, msgInvalidKey)
+	}
+}
+
+// setRetryAfter sets Retry-After in whole seconds, rounded up, at least 1.
+func setRetryAfter(e *core.RequestEvent, d time.Duration) {
+	secs := int64((d + time.Second - 1) / time.Second)
+	e.Response.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+}
+
+// throttleClient names the client for the per-client failure throttle: its
+// IP address, or for IPv6 its /64, because one host usually holds a whole
+// /64 and could otherwise step through addresses to dodge the limit.
+func throttleClient(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return ip
+	}
+	prefix, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return prefix.String()
+}
