@@ -6,6 +6,7 @@ package keystore
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -26,6 +27,13 @@ const (
 	FieldCreated  = "created"
 	FieldUpdated  = "updated"
 
+	// Lifecycle fields (migration 1764100000); zero values mean "as before".
+	FieldExpires     = "expires"     // date; empty: never
+	FieldReadOnly    = "read_only"   // bool
+	FieldCollections = "collections" // JSON array of collection names; empty: all
+	FieldRateLimit   = "rate_limit"  // requests per minute; 0: unlimited
+	FieldDisabled    = "disabled"    // bool
+
 	// OwnerCollection is the only collection whose records may own keys.
 	OwnerCollection = "users"
 
@@ -36,8 +44,9 @@ const (
 
 // Store issues, finds and revokes keys in an app.
 type Store struct {
-	app    core.App
-	params argon2id.Params
+	app     core.App
+	params  argon2id.Params
+	pending sync.WaitGroup // notifications being sent
 }
 
 // New returns a Store hashing new secrets with params.
@@ -61,17 +70,50 @@ func (s *Store) Prepare(record *core.Record) (apikey.Key, error) {
 	return key, nil
 }
 
-// Issue creates and saves a key owned by ownerID, returning the saved
-// record and the plaintext key. Validation errors (e.g. an empty label) are
-// returned as PocketBase's validation errors.
+// Issue creates and saves an unrestricted key owned by ownerID.
 func (s *Store) Issue(ownerID, label string) (*core.Record, apikey.Key, error) {
+	return s.IssueWith(ownerID, Options{Label: label}, Origin{})
+}
+
+// Options are what a new key is limited to; the zero value (besides the
+// label) is an unrestricted key.
+type Options struct {
+	Label         string
+	ExpiresAt     time.Time // zero: never
+	ReadOnly      bool
+	Collections   []string // empty: all
+	RatePerMinute int      // 0: unlimited
+}
+
+// Set writes the options onto an api_keys record.
+func (o Options) Set(record *core.Record) {
+	record.Set(FieldLabel, o.Label)
+	if o.ExpiresAt.IsZero() {
+		record.Set(FieldExpires, "")
+	} else {
+		record.Set(FieldExpires, o.ExpiresAt)
+	}
+	record.Set(FieldReadOnly, o.ReadOnly)
+	if len(o.Collections) == 0 {
+		record.Set(FieldCollections, nil)
+	} else {
+		record.Set(FieldCollections, o.Collections)
+	}
+	record.Set(FieldRateLimit, o.RatePerMinute)
+}
+
+// IssueWith creates and saves a key owned by ownerID with opts, returning
+// the saved record and the plaintext key, and tells the owner by email.
+// Validation errors (e.g. an empty label, an expiry in the past) are
+// PocketBase validation errors.
+func (s *Store) IssueWith(ownerID string, opts Options, origin Origin) (*core.Record, apikey.Key, error) {
 	collection, err := s.app.FindCachedCollectionByNameOrId(Collection)
 	if err != nil {
 		return nil, apikey.Key{}, fmt.Errorf("keystore: %w", err)
 	}
 	record := core.NewRecord(collection)
 	record.Set(FieldUser, ownerID)
-	record.Set(FieldLabel, label)
+	opts.Set(record)
 	key, err := s.Prepare(record)
 	if err != nil {
 		return nil, apikey.Key{}, err
@@ -79,7 +121,95 @@ func (s *Store) Issue(ownerID, label string) (*core.Record, apikey.Key, error) {
 	if err := s.app.Save(record); err != nil {
 		return nil, apikey.Key{}, err
 	}
+	s.NotifyCreated(record, origin)
 	return record, key, nil
+}
+
+// OptionsOf reads the options back from a record.
+func OptionsOf(record *core.Record) Options {
+	var collections []string
+	_ = record.UnmarshalJSONField(FieldCollections, &collections)
+	return Options{
+		Label:         record.GetString(FieldLabel),
+		ExpiresAt:     record.GetDateTime(FieldExpires).Time(),
+		ReadOnly:      record.GetBool(FieldReadOnly),
+		Collections:   collections,
+		RatePerMinute: record.GetInt(FieldRateLimit),
+	}
+}
+
+// PolicyOf returns what the key with this record may do.
+func PolicyOf(record *core.Record) apikey.Policy {
+	o := OptionsOf(record)
+	return apikey.Policy{
+		ExpiresAt:     o.ExpiresAt,
+		Disabled:      record.GetBool(FieldDisabled),
+		ReadOnly:      o.ReadOnly,
+		Collections:   o.Collections,
+		RatePerMinute: o.RatePerMinute,
+	}
+}
+
+// SetDisabled pauses (or resumes) ownerID's key id without losing it.
+func (s *Store) SetDisabled(ownerID, id string, disabled bool) (*core.Record, error) {
+	record, err := s.FindOwned(ownerID, id)
+	if err != nil {
+		return nil, err
+	}
+	record.Set(FieldDisabled, disabled)
+	return record, s.app.Save(record)
+}
+
+// Roll issues a replacement for ownerID's key id with the same label,
+// scopes and limits, and makes the old key expire after grace (at once
+// when grace is 0; never later than it already would). The new key lives
+// as long as the old one was issued for. It returns the new record and its
+// plaintext key.
+func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*core.Record, apikey.Key, error) {
+	if grace < 0 {
+		return nil, apikey.Key{}, fmt.Errorf("keystore: negative grace period")
+	}
+	var (
+		created *core.Record
+		key     apikey.Key
+	)
+	err := s.app.RunInTransaction(func(tx core.App) error {
+		old, err := tx.FindFirstRecordByFilter(Collection, "id = {:id} && "+FieldUser+" = {:owner}", dbx.Params{"id": id, "owner": ownerID})
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		opts := OptionsOf(old)
+		if !opts.ExpiresAt.IsZero() {
+			lifetime := opts.ExpiresAt.Sub(old.GetDateTime(FieldCreated).Time())
+			opts.ExpiresAt = now.Add(lifetime)
+		}
+
+		collection, err := tx.FindCachedCollectionByNameOrId(Collection)
+		if err != nil {
+			return err
+		}
+		created = core.NewRecord(collection)
+		created.Set(FieldUser, ownerID)
+		opts.Set(created)
+		if key, err = s.Prepare(created); err != nil {
+			return err
+		}
+		if err := tx.Save(created); err != nil {
+			return err
+		}
+
+		oldExpiry := old.GetDateTime(FieldExpires).Time()
+		if end := now.Add(grace); oldExpiry.IsZero() || end.Before(oldExpiry) {
+			old.Set(FieldExpires, end)
+		}
+		return tx.Save(old)
+	})
+	if err != nil {
+		return nil, apikey.Key{}, err
+	}
+	s.NotifyCreated(created, origin)
+	return created, key, nil
 }
 
 // Find returns the key record with the given id.

@@ -1,0 +1,129 @@
+package keystore
+
+import (
+	"bytes"
+	"html/template"
+	"net/mail"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/mailer"
+)
+
+// Origin says where a key was created from, for the owner's notification.
+type Origin struct {
+	Via       string // "REST API", "API keys page", "CLI"
+	IP        string
+	UserAgent string
+}
+
+// NotifyCreated emails the owner of a new key: which key, when, from where,
+// and where to revoke it. It sends in the background: a failing mailer is
+// logged and never fails or slows the request that created the key.
+func (s *Store) NotifyCreated(record *core.Record, origin Origin) {
+	app := s.app
+	keyID := record.Id
+	ownerID := record.GetString(FieldUser)
+	label := record.GetString(FieldLabel)
+	created := record.GetDateTime(FieldCreated).Time()
+	if created.IsZero() {
+		created = time.Now()
+	}
+
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		owner, err := app.FindRecordById(OwnerCollection, ownerID)
+		if err != nil {
+			app.Logger().Warn("API key: owner to notify not found", "keyId", keyID, "ownerId", ownerID, "error", err)
+			return
+		}
+		msg, err := newKeyCreatedMessage(app, owner, keyNotice{
+			Label:     label,
+			KeyID:     keyID,
+			Created:   created.UTC().Format("2006-01-02 15:04:05 MST"),
+			Via:       orDefault(origin.Via, "unknown"),
+			IP:        orDefault(origin.IP, "unknown"),
+			UserAgent: orDefault(origin.UserAgent, "unknown"),
+			ManageURL: strings.TrimRight(app.Settings().Meta.AppURL, "/") + "/api-keys",
+			AppName:   app.Settings().Meta.AppName,
+		})
+		if err == nil {
+			err = app.NewMailClient().Send(msg)
+		}
+		if err != nil {
+			app.Logger().Warn("API key: failed to notify the owner", "keyId", keyID, "ownerId", ownerID, "error", err)
+		}
+	}()
+}
+
+// WaitNotifications blocks until every notification started so far has
+// been sent or has failed: the CLI calls it before exiting, and Register
+// before the app shuts down.
+func (s *Store) WaitNotifications() {
+	s.pending.Wait()
+}
+
+type keyNotice struct {
+	Label, KeyID, Created, Via, IP, UserAgent, ManageURL, AppName string
+}
+
+var (
+	noticeText = texttemplate.Must(texttemplate.New("text").Parse(`A new API key was created for your {{.AppName}} account.
+
+Key:        {{.Label}} ({{.KeyID}})
+Created:    {{.Created}}
+Via:        {{.Via}}
+IP address: {{.IP}}
+User agent: {{.UserAgent}}
+
+If this wasn't you, revoke it now: {{.ManageURL}}
+`))
+	noticeHTML = template.Must(template.New("html").Parse(`<p>A new API key was created for your {{.AppName}} account.</p>
+<table>
+<tr><th align="left">Key</th><td>{{.Label}} (<code>{{.KeyID}}</code>)</td></tr>
+<tr><th align="left">Created</th><td>{{.Created}}</td></tr>
+<tr><th align="left">Via</th><td>{{.Via}}</td></tr>
+<tr><th align="left">IP address</th><td>{{.IP}}</td></tr>
+<tr><th align="left">User agent</th><td>{{.UserAgent}}</td></tr>
+</table>
+<p>If this wasn't you, <a href="{{.ManageURL}}">revoke it now</a>.</p>
+`))
+)
+
+func newKeyCreatedMessage(app core.App, owner *core.Record, n keyNotice) (*mailer.Message, error) {
+	var text bytes.Buffer
+	if err := noticeText.Execute(&text, n); err != nil {
+		return nil, err
+	}
+	var html bytes.Buffer
+	if err := noticeHTML.Execute(&html, n); err != nil {
+		return nil, err
+	}
+	meta := app.Settings().Meta
+	return &mailer.Message{
+		From:    mail.Address{Name: meta.SenderName, Address: meta.SenderAddress},
+		To:      []mail.Address{{Address: owner.Email()}},
+		Subject: "New API key \"" + oneLine(n.Label) + "\" on " + meta.AppName,
+		Text:    text.String(),
+		HTML:    html.String(),
+	}, nil
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func orDefault(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
