@@ -3,6 +3,7 @@ package hooks
 import (
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -55,6 +56,8 @@ const (
 	msgMalformedKey = "The API key is malformed."
 	msgInvalidKey   = "The API key is invalid or has been revoked."
 	msgOwnerBlocked = "The API key's owner is not allowed to authenticate."
+	msgExpiredKey   = "The API key has expired."
+	msgDisabledKey  = "The API key is disabled."
 )
 
 func (a *authenticator) authenticate(e *core.RequestEvent) error {
@@ -78,6 +81,12 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	err = a.verifier.Verify(e.Request.Context(), key, record.GetString(keystore.FieldKeyHash), throttleClient(e.RealIP()))
 	if err != nil {
 		return verifyError(e, key.ID, err)
+	}
+
+	// A paused or expired key stops here, with a message saying why. It is
+	// checked after the secret so that only the key's holder learns it.
+	if err := keystore.PolicyOf(record).Usable(time.Now()); err != nil {
+		return invalidToken(e, unusableMessage(err))
 	}
 
 	owner, err := e.App.FindRecordById(keystore.OwnerCollection, record.GetString(keystore.FieldUser))
@@ -104,6 +113,13 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	a.usage.Touch(record.Id)
 
 	return e.Next()
+}
+
+func unusableMessage(err error) string {
+	if errors.Is(err, apikey.ErrExpired) {
+		return msgExpiredKey
+	}
+	return msgDisabledKey
 }
 
 // invalidToken answers 401 in PocketBase's JSON error shape with the
