@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 
 	"pbkeys/hooks"
+	"pbkeys/internal/web"
 	_ "pbkeys/migrations" // registers our schema; applied on serve
 )
 
@@ -20,7 +21,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hooks.MustRegister(app, cfg)
+	store := hooks.MustRegister(app, cfg)
+	web.MustRegister(app, store, web.DefaultConfig()) // /login and /api-keys pages
 
 	// "pbkeys migrate up|down|history-sync" for operators; our migrations
 	// are Go code compiled in, so nothing is generated at run time.

@@ -1,0 +1,242 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"pbkeys/internal/pbtest"
+	"pbkeys/internal/web"
+	"pbkeys/internal/web/webtest"
+)
+
+func TestLoginPage(t *testing.T) {
+	t.Parallel()
+	scenarios := []tests.ApiScenario{
+		{
+			Name:           "form with a labelled email and password and a sign-up link",
+			Method:         http.MethodGet,
+			URL:            "/login?next=/api-keys/new",
+			ExpectedStatus: 200,
+			ExpectedContent: []string{
+				"<title>Sign in · pbkeys</title>",
+				`<label for="email">Email</label>`,
+				`<label for="password">Password</label>`,
+				`name="next" value="/api-keys/new"`,
+				`href="/signup?next=/api-keys/new"`,
+			},
+			TestAppFactory: webtest.Factory(),
+		},
+		{
+			Name:               "no sign-up link when the users collection has no public create",
+			Method:             http.MethodGet,
+			URL:                "/login",
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{"<h1>Sign in</h1>"},
+			NotExpectedContent: []string{"/signup", "Create one"},
+			TestAppFactory:     webtest.Factory(func(c *core.Collection) { c.CreateRule = nil }),
+		},
+		{
+			Name:               "password sign-in turned off",
+			Method:             http.MethodGet,
+			URL:                "/login",
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{"Password sign-in is turned off"},
+			NotExpectedContent: []string{`name="password"`},
+			TestAppFactory:     webtest.Factory(func(c *core.Collection) { c.PasswordAuth.Enabled = false }),
+		},
+	}
+	for _, s := range scenarios {
+		s.Test(t)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+
+	// Wrong password and unknown email: one generic message, email kept.
+	for _, email := range []string{pbtest.AliceEmail, "nobody@example.com"} {
+		res := c.Post(web.PathLogin, url.Values{"email": {email}, "password": {"wrong password"}})
+		if res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s: status %d, want 400", email, res.StatusCode)
+		}
+		if !strings.Contains(res.Body, "Incorrect email or password.") {
+			t.Errorf("%s: no generic error:\n%s", email, res.Body)
+		}
+		if got := webtest.InputValue(res.Body, "email"); got != email {
+			t.Errorf("typed email not kept: %q", got)
+		}
+		if c.Cookie(web.SessionCookie) != "" {
+			t.Fatal("a failed sign-in set a session cookie")
+		}
+	}
+
+	res := c.Post(web.PathLogin, url.Values{"email": {""}, "password": {""}})
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Enter your email and password.") {
+		t.Errorf("empty form: %d\n%s", res.StatusCode, res.Body)
+	}
+
+	// Success: the cookie holds a PocketBase auth token and the browser
+	// lands where it was going.
+	res = c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {"/api-keys/new"}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != "/api-keys/new" {
+		t.Fatalf("login: %d to %q", res.StatusCode, res.Location())
+	}
+	var session *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Name == web.SessionCookie {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatal("no session cookie")
+	}
+	if !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Secure || session.Path != "/" {
+		t.Errorf("cookie attributes: HttpOnly=%v SameSite=%v Secure=%v Path=%q", session.HttpOnly, session.SameSite, session.Secure, session.Path)
+	}
+	users, _ := srv.Env.App.FindCollectionByNameOrId("users")
+	wantExpiry := time.Now().Add(users.AuthToken.DurationTime())
+	if d := session.Expires.Sub(wantExpiry); d < -time.Minute || d > time.Minute {
+		t.Errorf("cookie expires %v, want about %v (the token's lifetime)", session.Expires, wantExpiry)
+	}
+	user, err := srv.Env.App.FindAuthRecordByToken(session.Value, core.TokenTypeAuth)
+	if err != nil || user.Id != pbtest.AliceID {
+		t.Fatalf("cookie is not Alice's auth token: %v", err)
+	}
+
+	res = c.Get(web.PathKeys)
+	if res.StatusCode != 200 || !strings.Contains(res.Body, pbtest.AliceEmail) {
+		t.Fatalf("list after login: %d", res.StatusCode)
+	}
+	// Signed in, /login goes straight on.
+	if res := c.Get("/login?next=/api-keys"); res.StatusCode != http.StatusSeeOther || res.Location() != web.PathKeys {
+		t.Errorf("signed-in /login: %d %q", res.StatusCode, res.Location())
+	}
+}
+
+func TestLoginHonoursCollectionSettings(t *testing.T) {
+	t.Parallel()
+
+	t.Run("authRule", func(t *testing.T) {
+		t.Parallel()
+		srv := webtest.Start(t, func(c *core.Collection) { c.AuthRule = types.Pointer("verified = true") })
+		alice, _ := srv.Env.App.FindRecordById("users", pbtest.AliceID)
+		alice.SetVerified(false)
+		if err := srv.Env.App.Save(alice); err != nil {
+			t.Fatal(err)
+		}
+		c := srv.Client(t)
+		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "confirm your email address") {
+			t.Fatalf("unverified: %d\n%s", res.StatusCode, res.Body)
+		}
+		if c.Cookie(web.SessionCookie) != "" {
+			t.Fatal("session cookie for a user the authRule refuses")
+		}
+		c.Login(pbtest.BobEmail, pbtest.Password) // verified: fine
+	})
+
+	t.Run("password auth disabled", func(t *testing.T) {
+		t.Parallel()
+		srv := webtest.Start(t, func(c *core.Collection) { c.PasswordAuth.Enabled = false })
+		c := srv.Client(t)
+		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		if res.StatusCode != http.StatusForbidden || c.Cookie(web.SessionCookie) != "" {
+			t.Fatalf("status %d, cookie %q", res.StatusCode, c.Cookie(web.SessionCookie))
+		}
+	})
+
+	t.Run("MFA", func(t *testing.T) {
+		t.Parallel()
+		srv := webtest.Start(t, func(c *core.Collection) {
+			c.MFA.Enabled = true
+			c.OTP.Enabled = true
+		})
+		c := srv.Client(t)
+		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "multi-factor") || c.Cookie(web.SessionCookie) != "" {
+			t.Fatalf("status %d\n%s", res.StatusCode, res.Body)
+		}
+	})
+}
+
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+	max := web.DefaultConfig().LoginMaxFailures
+	for i := 0; i < max; i++ {
+		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
+		if res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("attempt %d: status %d", i+1, res.StatusCode)
+		}
+	}
+	// Even the right password is refused now, without checking it.
+	res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("status %d, want 429", res.StatusCode)
+	}
+	if res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, "Try again in") {
+		t.Errorf("no retry hint: Retry-After=%q\n%s", res.Header.Get("Retry-After"), res.Body)
+	}
+	if webtest.InputValue(res.Body, "email") != pbtest.AliceEmail {
+		t.Error("typed email not kept")
+	}
+	if c.Cookie(web.SessionCookie) != "" {
+		t.Fatal("signed in while throttled")
+	}
+	// Another account from the same client is not locked out by Alice's.
+	c.Login(pbtest.BobEmail, pbtest.Password)
+}
+
+// TestLoginNext: after signing in, "next" only ever leads within the site.
+func TestLoginNext(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"":                         "/api-keys",
+		"/api-keys/new":            "/api-keys/new",
+		"/api-keys?x=1":            "/api-keys?x=1",
+		"//evil.example":           "/api-keys",
+		"///evil.example":          "/api-keys",
+		`/\evil.example`:           "/api-keys",
+		`\\evil.example`:           "/api-keys",
+		"https://evil.example/":    "/api-keys",
+		"http:/evil.example":       "/api-keys",
+		"javascript:alert(1)":      "/api-keys",
+		"/\t/evil.example":         "/api-keys",
+		"/ /evil.example":          "/api-keys",
+		"/\n/evil.example":         "/api-keys",
+		"evil.example":             "/api-keys",
+		"/login":                   "/api-keys",
+		"/%2F%2Fevil.example":      "/%2F%2Fevil.example", // a path on this site
+		"/api-keys#x":              "/api-keys#x",
+		"/@evil.example":           "/@evil.example",
+		"/api-keys\x00//evil":      "/api-keys",
+		"/api-keys/\u2028/evil":    "/api-keys",
+		"\u00a0//evil.example":     "/api-keys",
+		"/.evil.example/../../api": "/.evil.example/../../api",
+	}
+	// One server for the table: each case is a fresh browser signing in.
+	srv := webtest.Start(t)
+	for next, want := range cases {
+		c := srv.Client(t)
+		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {next}})
+		if res.StatusCode != http.StatusSeeOther || res.Location() != want {
+			t.Errorf("next=%q: %d to %q, want %q", next, res.StatusCode, res.Location(), want)
+		}
+	}
+	// The guest redirect carries next through the sign-in form.
+	c := srv.Client(t)
+	res := c.Get("/login?next=" + url.QueryEscape("//evil.example"))
+	if got := webtest.InputValue(res.Body, "next"); got != "/api-keys" {
+		t.Errorf("login form kept next=%q", got)
+	}
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/forms"
+	"github.com/pocketbase/pocketbase/mails"
+
+	"pbkeys/templates"
+)
+
+// The sign-up page exists only where the users collection allows public
+// sign-up (createRule ""); elsewhere it is a 404 and the sign-in page has
+// no link to it.
+
+func (p *pages) signupPage(e *core.RequestEvent) error {
+	users, err := p.users()
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	if !signupOpen(users) {
+		return e.NotFoundError("", nil)
+	}
+	next := safeNext(e.Request.URL.Query().Get("next"))
+	if user, _ := p.sessionUser(e); user != nil {
+		return redirect(e, next)
+	}
+	return render(e, http.StatusOK, templates.SignupPage(templates.SignupView{Next: next, PasswordHint: passwordHint(users)}))
+}
+
+func (p *pages) signup(e *core.RequestEvent) error {
+	users, err := p.users()
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	if !signupOpen(users) {
+		return e.NotFoundError("", nil)
+	}
+	if err := readForm(e); err != nil {
+		return err
+	}
+	form := e.Request.PostForm
+	v := templates.SignupView{
+		Email:        strings.TrimSpace(form.Get("email")),
+		Next:         safeNext(form.Get("next")),
+		PasswordHint: passwordHint(users),
+	}
+
+	// PocketBase's own validation: the same form the REST API uses for
+	// records (email format and uniqueness, password length, confirmation).
+	user := core.NewRecord(users)
+	upsert := forms.NewRecordUpsert(e.App, user)
+	upsert.SetContext(e.Request.Context())
+	upsert.Load(map[string]any{
+		core.FieldNameEmail:    v.Email,
+		core.FieldNamePassword: form.Get("password"),
+		"passwordConfirm":      form.Get("passwordConfirm"),
+	})
+	if err := upsert.Submit(); err != nil {
+		var fieldErrs validation.Errors
+		if !errors.As(err, &fieldErrs) {
+			return e.InternalServerError("", err)
+		}
+		v.Fields = map[string]string{}
+		for name, ferr := range fieldErrs {
+			v.Fields[name] = signupMessage(name, ferr)
+		}
+		v.Error = "Please correct the highlighted fields."
+		return render(e, http.StatusBadRequest, templates.SignupPage(v))
+	}
+
+	// Signed in at once if the collection lets the new account
+	// authenticate; otherwise (e.g. "verified = true") it must confirm its
+	// email address first.
+	e.Set(core.RequestEventKeyInfoContext, core.RequestInfoContextPasswordAuth)
+	info, err := e.RequestInfo()
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	if ok, _ := e.App.CanAccessRecord(user, info, users.AuthRule); ok && !users.MFA.Enabled {
+		if err := startSession(e, user); err != nil {
+			return e.InternalServerError("", err)
+		}
+		return redirect(e, v.Next)
+	}
+	text := "Your account has been created. You can sign in now."
+	if !user.Verified() {
+		if err := mails.SendRecordVerification(e.App, user); err != nil {
+			e.App.Logger().Warn("sign-up: could not send the verification email", "userId", user.Id, "error", err)
+		}
+		text = "Your account has been created. Confirm your email address with the link we sent you, then sign in."
+	}
+	setFlash(e, flash{Text: text})
+	return redirect(e, loginURL(v.Next))
+}
+
+// signupMessage is a readable sentence for one field's validation error.
+func signupMessage(field string, err error) string {
+	var verr validation.Error
+	if errors.As(err, &verr) {
+		switch verr.Code() {
+		case "validation_required":
+			switch field {
+			case core.FieldNameEmail:
+				return "Enter your email address."
+			case "passwordConfirm":
+				return "Enter the password again."
+			default:
+				return "Choose a password."
+			}
+		case "validation_not_unique":
+			return "An account with this email address already exists. Sign in instead."
+		case "validation_is_email":
+			return "Enter a valid email address, like name@example.com."
+		case "validation_values_mismatch":
+			return "The passwords do not match."
+		}
+		return verr.Error()
+	}
+	return err.Error()
+}
+
+// passwordHint states the collection's own minimum password length.
+func passwordHint(users *core.Collection) string {
+	if f, ok := users.Fields.GetByName(core.FieldNamePassword).(*core.PasswordField); ok && f.Min > 0 {
+		return "At least " + strconv.Itoa(f.Min) + " characters."
+	}
+	return ""
+}

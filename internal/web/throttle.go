@@ -1,0 +1,87 @@
+package web
+
+import (
+	"sync"
+	"time"
+)
+
+// throttle counts failed sign-ins per key ("email:…", "ip:…") in a sliding
+// window. It lives in memory, per process: enough to make online password
+// guessing slow, with no table to clean up. A restart forgets it.
+type throttle struct {
+	mu       sync.Mutex
+	window   time.Duration
+	failures map[string][]time.Time // oldest first, only within window
+}
+
+func newThrottle(window time.Duration) *throttle {
+	return &throttle{window: window, failures: map[string][]time.Time{}}
+}
+
+// limit is one key and how many failures it may have within the window.
+type limit struct {
+	key string
+	max int
+}
+
+// wait returns how long to wait before the next attempt is allowed under
+// every limit; 0 means go ahead.
+func (t *throttle) wait(now time.Time, limits ...limit) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var longest time.Duration
+	for _, l := range limits {
+		recent := t.recent(l.key, now)
+		if l.max > 0 && len(recent) >= l.max {
+			// Allowed again when enough failures have left the window.
+			if d := recent[len(recent)-l.max].Add(t.window).Sub(now); d > longest {
+				longest = d
+			}
+		}
+	}
+	return longest
+}
+
+// fail records a failed attempt under every limit.
+func (t *throttle) fail(now time.Time, limits ...limit) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.failures) > 10000 {
+		t.prune(now)
+	}
+	for _, l := range limits {
+		recent := t.recent(l.key, now)
+		if l.max > 0 && len(recent) >= 2*l.max {
+			recent = recent[1:] // bounded memory per key; still over the limit
+		}
+		t.failures[l.key] = append(recent, now)
+	}
+}
+
+// reset forgets the failures of key (after a successful sign-in).
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.failures, key)
+}
+
+func (t *throttle) recent(key string, now time.Time) []time.Time {
+	list := t.failures[key]
+	i := 0
+	for i < len(list) && now.Sub(list[i]) >= t.window {
+		i++
+	}
+	if i == len(list) {
+		delete(t.failures, key)
+		return nil
+	}
+	list = list[i:]
+	t.failures[key] = list
+	return list
+}
+
+func (t *throttle) prune(now time.Time) {
+	for key := range t.failures {
+		t.recent(key, now)
+	}
+}
