@@ -1,10 +1,12 @@
 package hooks
 
 import (
-	"strings"
+	"errors"
+	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/subscriptions"
 
 	"pbkeys/internal/keystore"
 )
@@ -40,20 +42,43 @@ func bindRealtimeHooks(app core.App) {
 	app.OnRecordAfterDeleteSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
 		for _, client := range e.App.SubscriptionsBroker().Clients() {
 			if id, _ := client.Get(realtimeClientKeyID).(string); id == e.Record.Id {
-				client.Unset(apis.RealtimeClientAuthKey)
-				client.Unset(realtimeClientKeyID)
-				client.Discard()
+				endKeyStream(client)
 			}
+		}
+		return e.Next()
+	})
+
+	// Expiry and disabling happen without a delete, so before each message
+	// to a key's stream the key is read again (one primary-key lookup): a
+	// key that is gone, expired or disabled gets no message and its stream
+	// ends.
+	app.OnRealtimeMessageSend().BindFunc(func(e *core.RealtimeMessageEvent) error {
+		id, _ := e.Client.Get(realtimeClientKeyID).(string)
+		if id == "" {
+			return e.Next()
+		}
+		record, err := e.App.FindRecordById(keystore.Collection, id)
+		if err != nil || keystore.PolicyOf(record).Usable(time.Now()) != nil {
+			endKeyStream(e.Client)
+			return errKeyStreamEnded
 		}
 		return e.Next()
 	})
 }
 
+var errKeyStreamEnded = errors.New("pbkeys: the API key of this realtime stream is no longer usable")
+
+// endKeyStream forgets a realtime client's key auth and closes its stream.
+func endKeyStream(client subscriptions.Client) {
+	client.Unset(apis.RealtimeClientAuthKey)
+	client.Unset(realtimeClientKeyID)
+	client.Discard()
+}
+
 // isKeysTopic reports whether a realtime topic ("api_keys/*", "api_keys/ID",
 // optionally with "?options", by collection name or id) is about api_keys.
 func isKeysTopic(app core.App, topic string) bool {
-	name, _, _ := strings.Cut(topic, "?")
-	name, _, _ = strings.Cut(name, "/")
+	name, _ := topicCollection(topic)
 	if name == keystore.Collection {
 		return true
 	}

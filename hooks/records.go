@@ -1,7 +1,11 @@
 package hooks
 
 import (
+	"fmt"
 	"strings"
+	"time"
+
+	validation "github.com/pocketbase/ozzo-validation/v4"
 
 	"github.com/pocketbase/pocketbase/core"
 
@@ -12,8 +16,54 @@ import (
 const (
 	msgOwnerIsCaller = "You can only create API keys for yourself."
 	msgOwnerRequired = "Choose the user who will own the key (field \"user\")."
-	msgLabelOnly     = "Only the label of an API key can be changed."
+	msgLabelOnly     = "Only the label and the disabled flag of an API key can be changed; roll the key to change anything else."
 )
+
+// fixedFields cannot change after a key is created.
+var fixedFields = []string{
+	keystore.FieldUser, keystore.FieldKeyHash, keystore.FieldLastUsed,
+	keystore.FieldExpires, keystore.FieldReadOnly, keystore.FieldCollections, keystore.FieldRateLimit,
+}
+
+// maxCollections bounds a key's collection allow-list.
+const maxCollections = 50
+
+// validateLifecycle checks the expiry and the collection allow-list.
+// Errors are PocketBase validation errors, keyed by field.
+func validateLifecycle(app core.App, record *core.Record) error {
+	errs := validation.Errors{}
+	if record.IsNew() {
+		if exp := record.GetDateTime(keystore.FieldExpires); !exp.IsZero() && !exp.Time().After(time.Now()) {
+			errs[keystore.FieldExpires] = validation.NewError("validation_expires_in_past", "The expiry must be in the future.")
+		}
+	}
+	var names []string
+	if raw := record.GetString(keystore.FieldCollections); raw != "" && raw != "null" {
+		if err := record.UnmarshalJSONField(keystore.FieldCollections, &names); err != nil {
+			errs[keystore.FieldCollections] = validation.NewError("validation_collections_format", `Collections must be a list of collection names, e.g. ["notes","tasks"].`)
+		}
+	}
+	if len(names) > maxCollections {
+		errs[keystore.FieldCollections] = validation.NewError("validation_collections_too_many", fmt.Sprintf("A key can be limited to at most %d collections.", maxCollections))
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		c, err := app.FindCachedCollectionByNameOrId(name)
+		switch {
+		case err != nil || c.Name != name:
+			errs[keystore.FieldCollections] = validation.NewError("validation_collections_unknown", fmt.Sprintf("There is no collection named %q.", name))
+		case c.System || c.Name == keystore.Collection:
+			errs[keystore.FieldCollections] = validation.NewError("validation_collections_system", fmt.Sprintf("API keys cannot be scoped to the %q collection.", name))
+		case seen[name]:
+			errs[keystore.FieldCollections] = validation.NewError("validation_collections_duplicate", fmt.Sprintf("%q is listed twice.", name))
+		}
+		seen[name] = true
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
 
 func bindRecordHooks(app core.App, store *keystore.Store) {
 	// Issue over REST: the owner is the caller (superusers name one), the
@@ -40,14 +90,19 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		}
 		e.Record.WithCustomData(true)
 		e.Record.Set(keystore.RevealField, key.String())
-		return e.Next()
+		if err := e.Next(); err != nil {
+			return err
+		}
+		store.NotifyCreated(e.Record, keystore.Origin{Via: "REST API", IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
+		return nil
 	})
 
-	// Keys are relabelled, nothing else: the owner, the hash and the usage
-	// are not editable by anyone, superusers included.
+	// Keys are relabelled and paused/resumed, nothing else: the owner, the
+	// hash, the usage, the expiry and the scopes are fixed at creation (roll
+	// a key to change them), for everyone, superusers included.
 	app.OnRecordUpdateRequest(keystore.Collection).BindFunc(func(e *core.RecordRequestEvent) error {
 		original := e.Record.Original()
-		for _, name := range []string{keystore.FieldUser, keystore.FieldKeyHash, keystore.FieldLastUsed} {
+		for _, name := range fixedFields {
 			if e.Record.GetString(name) != original.GetString(name) {
 				return e.BadRequestError(msgLabelOnly, nil)
 			}
@@ -55,11 +110,15 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		return e.Next()
 	})
 
-	// Trim labels on every save (REST, pages, CLI) before validation, so
-	// "  " is empty and "CI " and "CI" are the same label.
+	// On every save (REST, pages, CLI), before PocketBase's validators:
+	// trim the label, so "  " is empty and "CI " and "CI" are the same.
+	// After them: the lifecycle fields make sense.
 	app.OnRecordValidate(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
 		e.Record.Set(keystore.FieldLabel, strings.TrimSpace(e.Record.GetString(keystore.FieldLabel)))
-		return e.Next()
+		if err := e.Next(); err != nil {
+			return err
+		}
+		return validateLifecycle(e.App, e.Record)
 	})
 
 	// The hash is hidden from everyone, superusers included: PocketBase

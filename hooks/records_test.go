@@ -202,12 +202,12 @@ func TestOwnersSeeOnlyTheirKeysAndNeverHashes(t *testing.T) {
 		{alice, tests.ApiScenario{
 			Name: "update: the owner cannot change", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
 			Body:           strings.NewReader(`{"user":"` + pbtest.BobID + `"}`),
-			ExpectedStatus: 400, ExpectedContent: []string{"Only the label of an API key can be changed."},
+			ExpectedStatus: 400, ExpectedContent: []string{"Only the label and the disabled flag of an API key can be changed"},
 		}},
 		{alice, tests.ApiScenario{
 			Name: "update: last_used cannot be forged", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
 			Body:           strings.NewReader(`{"last_used":"2020-01-01 00:00:00.000Z"}`),
-			ExpectedStatus: 400, ExpectedContent: []string{"Only the label of an API key can be changed."},
+			ExpectedStatus: 400, ExpectedContent: []string{"Only the label and the disabled flag of an API key can be changed"},
 		}},
 		{alice, tests.ApiScenario{
 			Name: "update: someone else's key is 404", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
@@ -241,7 +241,7 @@ func TestOwnersSeeOnlyTheirKeysAndNeverHashes(t *testing.T) {
 		{superuser, tests.ApiScenario{
 			Name: "superuser cannot overwrite a hash", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
 			Body:           strings.NewReader(`{"key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
-			ExpectedStatus: 400, ExpectedContent: []string{"Only the label of an API key can be changed."},
+			ExpectedStatus: 400, ExpectedContent: []string{"Only the label and the disabled flag of an API key can be changed"},
 		}},
 		{superuser, tests.ApiScenario{
 			Name: "superuser deletes any key", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.BobKeyID,

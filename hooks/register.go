@@ -2,12 +2,15 @@
 //
 //	auth.go      Authorization header → API key → e.Auth = owning user
 //	guard.go     what an API-key request may not do
+//	scopes.go    what the owner narrowed a key to: read-only, collections, rate
 //	records.go   api_keys record hooks: issue on create, hide the hash, log
-//	realtime.go  forget realtime auth that came from a revoked key
+//	routes.go    key actions beyond CRUD (roll)
+//	realtime.go  end realtime streams of revoked, expired or disabled keys
 package hooks
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -39,23 +42,28 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 		},
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
-		usage.Close() // before e.Next(): the database is still open here
+		// before e.Next(): the database is still open here
+		usage.Close()
+		store.WaitNotifications()
 		return e.Next()
 	})
 
 	auth := &authenticator{store: store, verifier: verifier, usage: usage}
+	limits := &scopes{limiter: apikey.NewRateLimiter(), now: time.Now}
 
 	// Request pipeline: our auth runs before PocketBase's token loader, the
-	// guard right after it.
+	// guard and the key's own scopes and rate limit right after it.
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "pbkeysRoutes",
 		Func: func(se *core.ServeEvent) error {
-			se.Router.Bind(auth.middleware(), routeGuard())
+			se.Router.Bind(auth.middleware(), routeGuard(), limits.middleware())
+			bindKeyRoutes(se, store)
 			return se.Next()
 		},
 	})
 
 	bindRecordGuards(app)
+	bindScopeHooks(app)
 	bindRecordHooks(app, store)
 	bindRealtimeHooks(app)
 

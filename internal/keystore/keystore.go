@@ -267,3 +267,15 @@ func (s *Store) TouchLastUsed(id string, usedAt time.Time) error {
 	).Execute()
 	return err
 }
+
+// GracePeriods are the choices for how long a rolled key keeps working,
+// by the name the REST API, the pages and the CLI accept.
+var GracePeriods = map[string]time.Duration{
+	"now": 0,
+	"1h":  time.Hour,
+	"24h": 24 * time.Hour,
+	"7d":  7 * 24 * time.Hour,
+}
+
+// GraceNames lists GracePeriods' names from shortest to longest.
+var GraceNames = []string{"now", "1h", "24h", "7d"}

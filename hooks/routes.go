@@ -1,0 +1,52 @@
+package hooks
+
+import (
+	"database/sql"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+
+	"pbkeys/internal/keystore"
+)
+
+// RollPath is the REST route that rolls a key: POST with {"grace":"24h"}.
+const RollPath = "/api/api-keys/{id}/roll"
+
+// bindKeyRoutes adds the key actions that are not plain record CRUD.
+func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
+	se.Router.POST(RollPath, func(e *core.RequestEvent) error {
+		// A key cannot roll keys, like it cannot create them: a leaked key
+		// must not be able to outlive its revocation.
+		if APIKeyFrom(e) != nil {
+			return e.ForbiddenError(msgNoKeyManagement, nil)
+		}
+		if e.Auth == nil || e.Auth.Collection().Name != keystore.OwnerCollection {
+			return e.UnauthorizedError("Sign in as the key's owner to roll it.", nil)
+		}
+		var body struct {
+			Grace string `json:"grace"`
+		}
+		if err := e.BindBody(&body); err != nil {
+			return e.BadRequestError("The request body is not valid JSON.", err)
+		}
+		grace, ok := keystore.GracePeriods[body.Grace]
+		if !ok {
+			return e.BadRequestError(`Choose a grace period for the old key: "`+strings.Join(keystore.GraceNames, `", "`)+`".`, nil)
+		}
+		record, key, err := store.Roll(e.Auth.Id, e.Request.PathValue("id"), grace, keystore.Origin{
+			Via: "REST API (roll)", IP: e.RealIP(), UserAgent: e.Request.UserAgent(),
+		})
+		if errors.Is(err, sql.ErrNoRows) {
+			return e.NotFoundError("", nil)
+		}
+		if err != nil {
+			return e.BadRequestError("Failed to roll the key.", err)
+		}
+		record.WithCustomData(true)
+		record.Set(keystore.RevealField, key.String())
+		return e.JSON(http.StatusOK, record)
+	}).Bind(apis.RequireAuth())
+}
