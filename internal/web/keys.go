@@ -93,7 +93,11 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 		return p.renderNewKeyPage(e, user, http.StatusBadRequest, label, "", msgFormExpired)
 	}
 
-	record, key, err := p.store.Issue(user.Id, label)
+	record, key, err := p.store.IssueWith(user.Id, keystore.Options{Label: label}, keystore.Origin{
+		Via:       "API keys page",
+		IP:        e.RealIP(),
+		UserAgent: e.Request.UserAgent(),
+	})
 	if err != nil {
 		p.nonces.release(user.Id, nonce, now)
 		if msg, ok := labelError(err); ok {

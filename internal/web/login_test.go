@@ -197,43 +197,24 @@ func TestLoginThrottle(t *testing.T) {
 	c.Login(pbtest.BobEmail, pbtest.Password)
 }
 
-// TestLoginNext: after signing in, "next" only ever leads within the site.
+// TestLoginNext: after signing in, "next" only ever leads within the site
+// (the full table of hostile values is in next_test.go).
 func TestLoginNext(t *testing.T) {
 	t.Parallel()
-	cases := map[string]string{
-		"":                         "/api-keys",
-		"/api-keys/new":            "/api-keys/new",
-		"/api-keys?x=1":            "/api-keys?x=1",
-		"//evil.example":           "/api-keys",
-		"///evil.example":          "/api-keys",
-		`/\evil.example`:           "/api-keys",
-		`\\evil.example`:           "/api-keys",
-		"https://evil.example/":    "/api-keys",
-		"http:/evil.example":       "/api-keys",
-		"javascript:alert(1)":      "/api-keys",
-		"/\t/evil.example":         "/api-keys",
-		"/ /evil.example":          "/api-keys",
-		"/\n/evil.example":         "/api-keys",
-		"evil.example":             "/api-keys",
-		"/login":                   "/api-keys",
-		"/%2F%2Fevil.example":      "/%2F%2Fevil.example", // a path on this site
-		"/api-keys#x":              "/api-keys#x",
-		"/@evil.example":           "/@evil.example",
-		"/api-keys\x00//evil":      "/api-keys",
-		"/api-keys/\u2028/evil":    "/api-keys",
-		"\u00a0//evil.example":     "/api-keys",
-		"/.evil.example/../../api": "/.evil.example/../../api",
-	}
-	// One server for the table: each case is a fresh browser signing in.
 	srv := webtest.Start(t)
-	for next, want := range cases {
-		c := srv.Client(t)
+	for next, want := range map[string]string{
+		"/api-keys/new":         "/api-keys/new",
+		"//evil.example":        "/api-keys",
+		`/\evil.example`:        "/api-keys",
+		"https://evil.example/": "/api-keys",
+	} {
+		c := srv.Client(t) // a fresh browser for each
 		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {next}})
 		if res.StatusCode != http.StatusSeeOther || res.Location() != want {
 			t.Errorf("next=%q: %d to %q, want %q", next, res.StatusCode, res.Location(), want)
 		}
 	}
-	// The guest redirect carries next through the sign-in form.
+	// The sign-in form does not even carry a hostile next.
 	c := srv.Client(t)
 	res := c.Get("/login?next=" + url.QueryEscape("//evil.example"))
 	if got := webtest.InputValue(res.Body, "next"); got != "/api-keys" {

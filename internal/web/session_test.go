@@ -1,0 +1,202 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"pbkeys/internal/pbtest"
+	"pbkeys/internal/web"
+	"pbkeys/internal/web/webtest"
+)
+
+func TestInvalidTokenSignsOut(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+
+	// A password change renews the user's tokenKey: the old cookie dies.
+	c := srv.Client(t)
+	c.Login(pbtest.AliceEmail, pbtest.Password)
+	alice, _ := srv.Env.App.FindRecordById("users", pbtest.AliceID)
+	alice.SetPassword("a brand new password")
+	if err := srv.Env.App.Save(alice); err != nil {
+		t.Fatal(err)
+	}
+	res := c.Get(web.PathKeys)
+	if res.StatusCode != http.StatusSeeOther || res.Location() != "/login?next=/api-keys" {
+		t.Fatalf("after password change: %d to %q", res.StatusCode, res.Location())
+	}
+	if c.Cookie(web.SessionCookie) != "" {
+		t.Error("stale session cookie not cleared")
+	}
+	if login := c.Get(res.Location()); !strings.Contains(login.Body, "Your session has ended") {
+		t.Error("no explanation on the sign-in page")
+	}
+
+	// A deleted user is signed out too.
+	b := srv.Client(t)
+	b.Login(pbtest.BobEmail, pbtest.Password)
+	bob, _ := srv.Env.App.FindRecordById("users", pbtest.BobID)
+	if err := srv.Env.App.Delete(bob); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.Get(web.PathKeys); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("deleted user: %d", res.StatusCode)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+	c.Login(pbtest.AliceEmail, pbtest.Password)
+	csrf := webtest.InputValue(c.Get(web.PathKeys).Body, "csrf")
+
+	// Without the page's token: refused, still signed in.
+	if res := c.Post(web.PathLogout, url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("logout without token: %d", res.StatusCode)
+	}
+	if c.Get(web.PathKeys).StatusCode != 200 {
+		t.Fatal("signed out by a forged form")
+	}
+
+	res := c.Post(web.PathLogout, url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != web.PathLogin {
+		t.Fatalf("logout: %d to %q", res.StatusCode, res.Location())
+	}
+	if c.Cookie(web.SessionCookie) != "" {
+		t.Error("session cookie kept")
+	}
+	if !strings.Contains(c.Get(web.PathLogin).Body, "You have been signed out.") {
+		t.Error("no signed-out message")
+	}
+	if res := c.Get(web.PathKeys); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after logout: %d", res.StatusCode)
+	}
+}
+
+// TestCrossSiteRequestsRefused: a form on another site cannot act for a
+// signed-in user, even knowing the token; nor can a missing token.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+	c.Login(pbtest.AliceEmail, pbtest.Password)
+	create := newKeyForm(t, c, "from evil")
+	csrf := url.Values{"csrf": {create.Get("csrf")}}
+	login := url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}}
+
+	crossSite := [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site", "Origin", "https://sub.example"},
+		{"Origin", "https://evil.example"}, // older browsers: no Sec-Fetch-Site
+	}
+	for _, headers := range crossSite {
+		for _, r := range []struct {
+			path string
+			form url.Values
+		}{
+			{web.PathKeys, create},
+			{web.RevokePath(pbtest.AliceKeyID), csrf},
+			{web.PathRevokeAll, csrf},
+			{web.PathLogout, csrf},
+			{web.PathLogin, login},
+			{web.PathSignup, url.Values{"email": {"new@example.com"}, "password": {"12345678"}, "passwordConfirm": {"12345678"}}},
+		} {
+			res := c.Post(r.path, r.form, headers...)
+			if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "sent from another site") {
+				t.Errorf("%v POST %s: %d, want 403", headers, r.path, res.StatusCode)
+			}
+		}
+	}
+
+	// Same site, but no or a wrong token.
+	for _, token := range []string{"", "forged", csrf.Get("csrf") + "x"} {
+		f := newKeyForm(t, c, "no token")
+		f.Set("csrf", token)
+		for _, r := range []struct {
+			path string
+			form url.Values
+		}{
+			{web.PathKeys, f},
+			{web.RevokePath(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
+			{web.PathRevokeAll, url.Values{"csrf": {token}}},
+		} {
+			if res := c.Post(r.path, r.form); res.StatusCode != http.StatusForbidden {
+				t.Errorf("token %q POST %s: %d, want 403", token, r.path, res.StatusCode)
+			}
+		}
+	}
+
+	// Nothing changed.
+	if n := countKeys(t, srv, pbtest.AliceID); n != 1 {
+		t.Errorf("Alice has %d keys, want 1", n)
+	}
+	if _, err := srv.Env.App.FindAuthRecordByEmail("users", "new@example.com"); err == nil {
+		t.Error("a cross-site sign-up created an account")
+	}
+	if c.Get(web.PathKeys).StatusCode != 200 {
+		t.Error("signed out by a cross-site form")
+	}
+}
+
+func TestStaticAndRoot(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+	if res := c.Get("/"); res.StatusCode != http.StatusSeeOther || res.Location() != web.PathKeys {
+		t.Errorf("/: %d to %q", res.StatusCode, res.Location())
+	}
+	page := c.Get(web.PathLogin).Body
+	for _, asset := range []struct{ name, contentType string }{
+		{"css/app.css", "text/css"},
+		{"js/app.js", "javascript"},
+		{"icons/key.svg", "image/svg+xml"},
+	} {
+		i := strings.Index(page, "/static/"+asset.name+"?v=")
+		if i < 0 {
+			t.Errorf("page does not link %s", asset.name)
+			continue
+		}
+		href := page[i : i+strings.IndexByte(page[i:], '"')]
+		res := c.Get(href)
+		if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), asset.contentType) {
+			t.Errorf("%s: %d %q", href, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		if !strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("%s not cacheable: %q", href, res.Header.Get("Cache-Control"))
+		}
+	}
+	if res := c.Get("/static/../main.go"); res.StatusCode == 200 {
+		t.Error("static serves outside its tree")
+	}
+	// No page loads anything from another origin.
+	if strings.Contains(page, "http://") || strings.Contains(page, "https://") {
+		t.Error("page references another origin")
+	}
+}
+
+func TestBadInputIsNeverAServerError(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+	c.Login(pbtest.AliceEmail, pbtest.Password)
+	huge := url.Values{"label": {strings.Repeat("x", 200<<10)}}
+	for _, path := range []string{web.PathKeys, web.PathLogin, web.PathSignup, web.PathRevokeAll} {
+		res := c.Post(path, huge)
+		if res.StatusCode >= 500 {
+			t.Errorf("POST %s with a huge body: %d", path, res.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+web.PathKeys, strings.NewReader("%zz=%"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if res := c.Do(req); res.StatusCode >= 500 {
+		t.Errorf("malformed form: %d", res.StatusCode)
+	}
+	for _, path := range []string{"/api-keys/%00/revoke", "/api-keys/" + strings.Repeat("a", 5000) + "/revoke"} {
+		if res := c.Get(path); res.StatusCode >= 500 {
+			t.Errorf("GET %s: %d", path[:20], res.StatusCode)
+		}
+	}
+}

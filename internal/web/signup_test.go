@@ -1,0 +1,91 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"pbkeys/internal/pbtest"
+	"pbkeys/internal/web"
+	"pbkeys/internal/web/webtest"
+)
+
+func TestSignup(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+
+	page := c.Get("/signup?next=/api-keys/new")
+	if page.StatusCode != 200 || !strings.Contains(page.Body, "<title>Create account · pbkeys</title>") {
+		t.Fatalf("signup page: %d", page.StatusCode)
+	}
+
+	// PocketBase's own validation, readable, email kept.
+	for _, tc := range []struct {
+		name           string
+		form           url.Values
+		field, message string
+	}{
+		{"bad email", url.Values{"email": {"not-an-email"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}, "email", "Enter a valid email address"},
+		{"taken email", url.Values{"email": {pbtest.AliceEmail}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}, "email", "already exists"},
+		{"short password", url.Values{"email": {"carol@example.com"}, "password": {"short"}, "passwordConfirm": {"short"}}, "password", "at least 8"},
+		{"mismatch", url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"different pw"}}, "passwordConfirm", "do not match"},
+	} {
+		res := c.Post(web.PathSignup, tc.form)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, tc.message) {
+			t.Errorf("%s: %d, want 400 with %q\n%s", tc.name, res.StatusCode, tc.message, res.Body)
+		}
+		if got := webtest.InputValue(res.Body, "email"); got != tc.form.Get("email") {
+			t.Errorf("%s: email not kept: %q", tc.name, got)
+		}
+	}
+
+	res := c.Post(web.PathSignup, url.Values{
+		"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}, "next": {"/api-keys/new"},
+	})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != "/api-keys/new" {
+		t.Fatalf("signup: %d to %q\n%s", res.StatusCode, res.Location(), res.Body)
+	}
+	if page := c.Get(web.PathKeys); !strings.Contains(page.Body, "carol@example.com") || !strings.Contains(page.Body, "No API keys yet") {
+		t.Error("new account not signed in")
+	}
+}
+
+func TestSignupNeedsVerification(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t, func(c *core.Collection) { c.AuthRule = types.Pointer("verified = true") })
+	c := srv.Client(t)
+	res := c.Post(web.PathSignup, url.Values{"email": {"dave@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Location(), "/login") {
+		t.Fatalf("signup: %d to %q", res.StatusCode, res.Location())
+	}
+	if c.Cookie(web.SessionCookie) != "" {
+		t.Error("unverified account signed in")
+	}
+	if !strings.Contains(c.Get(res.Location()).Body, "Confirm your email address") {
+		t.Error("no explanation on the sign-in page")
+	}
+	if srv.Env.App.TestMailer.TotalSend() == 0 {
+		t.Error("no verification email sent")
+	}
+}
+
+func TestSignupClosed(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t, func(c *core.Collection) { c.CreateRule = nil })
+	c := srv.Client(t)
+	if res := c.Get(web.PathSignup); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /signup: %d", res.StatusCode)
+	}
+	res := c.Post(web.PathSignup, url.Values{"email": {"eve@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /signup: %d", res.StatusCode)
+	}
+	if _, err := srv.Env.App.FindAuthRecordByEmail("users", "eve@example.com"); err == nil {
+		t.Error("account created although sign-up is closed")
+	}
+}
