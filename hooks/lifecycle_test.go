@@ -1,0 +1,483 @@
+package hooks_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"pbkeys/internal/keystore"
+	"pbkeys/internal/pbtest"
+)
+
+// issue creates a key for Alice with opts and returns it in plain text.
+func issue(t testing.TB, env *pbtest.Env, opts keystore.Options) (string, *core.Record) {
+	t.Helper()
+	if opts.Label == "" {
+		opts.Label = "scoped"
+	}
+	record, key, err := env.Store.IssueWith(pbtest.AliceID, opts, keystore.Origin{Via: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key.String(), record
+}
+
+// setField changes a key record directly, as time or an owner would.
+func setField(t testing.TB, app core.App, keyID, field string, value any) {
+	t.Helper()
+	r, err := app.FindRecordById("api_keys", keyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Set(field, value)
+	if err := app.Save(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scenario runs s against env's app.
+func scenario(t *testing.T, env *pbtest.Env, s tests.ApiScenario) {
+	t.Helper()
+	s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
+	s.Test(t)
+}
+
+func TestExpiredAndDisabledKeys(t *testing.T) {
+	t.Run("expired", func(t *testing.T) {
+		env := pbtest.New(t)
+		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
+		scenario(t, env, tests.ApiScenario{
+			Name: "an expired key gets 401 saying it expired", Method: http.MethodGet, URL: aliceNoteURL,
+			Headers: bearer(pbtest.AliceKey), ExpectedStatus: 401,
+			ExpectedContent:    []string{`"message":"The API key has expired."`},
+			NotExpectedContent: []string{"Alice's note"},
+			AfterTestFunc:      expectInvalidToken,
+		})
+	})
+	t.Run("expired, wrong secret", func(t *testing.T) {
+		env := pbtest.New(t)
+		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
+		scenario(t, env, tests.ApiScenario{
+			Name: "only the secret's holder learns that a key expired", Method: http.MethodGet, URL: aliceNoteURL,
+			Headers: bearer(pbtest.AliceKeyID + "." + pbtest.BobKeySecret), ExpectedStatus: 401,
+			ExpectedContent:    []string{`"message":"The API key is invalid or has been revoked."`},
+			NotExpectedContent: []string{"expired"},
+		})
+	})
+	t.Run("expired keys stay listed", func(t *testing.T) {
+		env := pbtest.New(t)
+		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
+		scenario(t, env, tests.ApiScenario{
+			Name: "list", Method: http.MethodGet, URL: keysURL,
+			Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+			ExpectedStatus: 200, ExpectedContent: []string{pbtest.AliceKeyID, `"expires":"`},
+		})
+	})
+	t.Run("not yet expired", func(t *testing.T) {
+		env := pbtest.New(t)
+		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(time.Hour))
+		scenario(t, env, tests.ApiScenario{
+			Name: "a key before its expiry works", Method: http.MethodGet, URL: aliceNoteURL,
+			Headers: bearer(pbtest.AliceKey), ExpectedStatus: 200, ExpectedContent: []string{"Alice's note"},
+		})
+	})
+	t.Run("disable over REST", func(t *testing.T) {
+		env := pbtest.New(t)
+		defer env.App.Cleanup()
+		srv := env.Serve(t)
+		jwt := pbtest.JWT(t, env.App, pbtest.AliceID)
+		steps := []struct {
+			name, method, url, auth, body string
+			status                        int
+			content                       string
+		}{
+			{"the owner pauses a key", http.MethodPatch, keysURL + "/" + pbtest.AliceKeyID, jwt, `{"disabled":true}`, 200, `"disabled":true`},
+			{"a disabled key gets 401 saying so", http.MethodGet, aliceNoteURL, pbtest.AliceKey, "", 401, `"message":"The API key is disabled."`},
+			{"the owner resumes it", http.MethodPatch, keysURL + "/" + pbtest.AliceKeyID, jwt, `{"disabled":false}`, 200, `"disabled":false`},
+			{"it works again without being re-issued", http.MethodGet, aliceNoteURL, pbtest.AliceKey, "", 200, "Alice's note"},
+		}
+		for _, st := range steps {
+			status, body := call(t, srv.URL, st.method, st.url, st.auth, st.body)
+			if status != st.status || !strings.Contains(body, st.content) {
+				t.Fatalf("%s: %d %s, want %d with %s", st.name, status, body, st.status, st.content)
+			}
+		}
+	})
+}
+
+// call makes one request against a served test app.
+func call(t testing.TB, base, method, url, authorization, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(raw)
+}
+
+func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
+	future := time.Now().Add(90 * 24 * time.Hour).UTC().Format("2006-01-02 15:04:05.000Z")
+	past := time.Now().Add(-time.Hour).UTC().Format("2006-01-02 15:04:05.000Z")
+	scenarios := []tests.ApiScenario{
+		{
+			Name:            "expiry, read-only, collections and rate limit",
+			Body:            strings.NewReader(`{"label":"scoped","expires":"` + future + `","read_only":true,"collections":["notes"],"rate_limit":600}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"key":"`, `"expires":"` + future + `"`, `"read_only":true`, `"collections":["notes"]`, `"rate_limit":600`},
+		},
+		{
+			Name:            "an expiry in the past",
+			Body:            strings.NewReader(`{"label":"x","expires":"` + past + `"}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"expires":{"code":"validation_expires_in_past"`},
+		},
+		{
+			Name:            "an unknown collection",
+			Body:            strings.NewReader(`{"label":"x","collections":["nope"]}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"collections":{"code":"validation_collections_unknown"`, `There is no collection named \"nope\".`},
+		},
+		{
+			Name:            "a system collection",
+			Body:            strings.NewReader(`{"label":"x","collections":["_superusers"]}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"collections":{"code":"validation_collections_system"`},
+		},
+		{
+			Name:            "the api_keys collection itself",
+			Body:            strings.NewReader(`{"label":"x","collections":["api_keys"]}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"collections":{"code":"validation_collections_system"`},
+		},
+		{
+			Name:            "collections that are not a list of names",
+			Body:            strings.NewReader(`{"label":"x","collections":{"a":1}}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"collections":{"code":"validation_collections_format"`},
+		},
+		{
+			Name:            "a negative rate limit",
+			Body:            strings.NewReader(`{"label":"x","rate_limit":-1}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"rate_limit":{"code":`},
+		},
+	}
+	for _, s := range scenarios {
+		env := pbtest.New(t)
+		s.Name = "POST api_keys: " + s.Name
+		s.Method = http.MethodPost
+		s.URL = keysURL
+		s.Headers = map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)}
+		s.NotExpectedContent = []string{`"key_hash"`, "$argon2id$"}
+		scenario(t, env, s)
+	}
+}
+
+func TestScopesAreFixedAfterCreation(t *testing.T) {
+	for _, body := range []string{
+		`{"expires":"2099-01-01 00:00:00.000Z"}`,
+		`{"read_only":true}`,
+		`{"collections":["notes"]}`,
+		`{"rate_limit":5}`,
+	} {
+		env := pbtest.New(t)
+		scenario(t, env, tests.ApiScenario{
+			Name: "PATCH " + body, Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+			Body:           strings.NewReader(body),
+			ExpectedStatus: 400, ExpectedContent: []string{"roll the key to change anything else"},
+		})
+	}
+}
+
+func TestReadOnlyKey(t *testing.T) {
+	type check struct {
+		name, method, url, body string
+		status                  int
+		content                 string
+	}
+	checks := []check{
+		{"GET a record", http.MethodGet, aliceNoteURL, "", 200, "Alice's note"},
+		{"HEAD-like list", http.MethodGet, "/api/collections/notes/records", "", 200, `"totalItems":1`},
+		{"a file token", http.MethodPost, "/api/files/token", "", 200, `"token":"`},
+		{"create", http.MethodPost, "/api/collections/notes/records", `{"owner":"` + pbtest.AliceID + `","title":"x"}`, 403, "This API key is read-only"},
+		{"update", http.MethodPatch, aliceNoteURL, `{"title":"x"}`, 403, "This API key is read-only"},
+		{"delete", http.MethodDelete, aliceNoteURL, "", 403, "This API key is read-only"},
+		{"batch", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceNoteURL + `","body":{"title":"x"}}]}`, 403, "This API key is read-only"},
+		{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
+	}
+	for _, c := range checks {
+		env := pbtest.New(t)
+		key, _ := issue(t, env, keystore.Options{ReadOnly: true})
+		scenario(t, env, tests.ApiScenario{
+			Name: "read-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
+			Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
+			BeforeTestFunc: enableBatch,
+			AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+				note, _ := app.FindRecordById("notes", pbtest.AliceNoteID)
+				if note == nil || note.GetString("title") != "Alice's note" {
+					t.Fatal("a read-only key changed data")
+				}
+			},
+		})
+	}
+}
+
+func TestCollectionScopedKey(t *testing.T) {
+	type check struct {
+		name, method, url, body string
+		status                  int
+		content                 string
+	}
+	checks := []check{
+		{"its collection", http.MethodGet, aliceNoteURL, "", 200, "Alice's note"},
+		{"its collection, write", http.MethodPatch, aliceNoteURL, `{"title":"edited"}`, 200, `"title":"edited"`},
+		{"another collection", http.MethodGet, aliceURL, "", 403, `This API key cannot access the \"users\" collection.`},
+		{"another collection by id", http.MethodGet, "/api/collections/_pb_users_auth_/records/" + pbtest.AliceID, "", 403, `cannot access the \"users\" collection`},
+		{"expand into another collection", http.MethodGet, aliceNoteURL + "?expand=owner", "", 403, `This API key cannot expand into the \"users\" collection.`},
+		{"another collection's auth route", http.MethodPost, "/api/collections/users/request-password-reset", `{"email":"` + pbtest.AliceEmail + `"}`, 403, `cannot access the \"users\" collection`},
+		{"another collection's files", http.MethodGet, "/api/files/users/" + pbtest.AliceID + "/avatar.png", "", 403, `cannot access the \"users\" collection`},
+		{"batch into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceURL + `","body":{"name":"x"}}]}`, 400, `cannot access the \"users\" collection`},
+		{"health belongs to no collection", http.MethodGet, "/api/health", "", 200, `"code":200`},
+		{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
+	}
+	for _, c := range checks {
+		env := pbtest.New(t)
+		key, _ := issue(t, env, keystore.Options{Collections: []string{"notes"}})
+		scenario(t, env, tests.ApiScenario{
+			Name: "notes-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
+			Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
+			BeforeTestFunc: enableBatch,
+		})
+	}
+}
+
+func TestScopedKeyRealtime(t *testing.T) {
+	env := pbtest.New(t)
+	defer env.App.Cleanup()
+	srv := env.Serve(t)
+	key, _ := issue(t, env, keystore.Options{ReadOnly: true, Collections: []string{"notes"}})
+
+	for topic, want := range map[string]int{
+		"notes/*":           http.StatusNoContent, // read-only keys may subscribe
+		"users/*":           http.StatusForbidden, // refused, not silently empty
+		"_pb_users_auth_/*": http.StatusForbidden,
+		`notes/*?options={"query":{"expand":"owner"}}`: http.StatusForbidden,
+	} {
+		c := connectRealtime(t, srv.URL)
+		if res := c.subscribe(t, key, topic); res.StatusCode != want {
+			t.Errorf("subscribe %q: status %d, want %d", topic, res.StatusCode, want)
+		}
+	}
+}
+
+func TestRealtimeStopsWhenKeyExpiresOrIsDisabled(t *testing.T) {
+	for field, value := range map[string]any{
+		"expires":  time.Now().Add(-time.Second),
+		"disabled": true,
+	} {
+		t.Run(field, func(t *testing.T) {
+			env := pbtest.New(t)
+			defer env.App.Cleanup()
+			srv := env.Serve(t)
+			c := connectRealtime(t, srv.URL)
+			if res := c.subscribe(t, pbtest.AliceKey, "notes/*"); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("subscribe: %d", res.StatusCode)
+			}
+			setField(t, env.App, pbtest.AliceKeyID, field, value)
+			saveNote(t, env.App, pbtest.AliceID, "after "+field)
+			for {
+				ev := c.next(t, 5*time.Second)
+				if ev.Name == "closed" {
+					return
+				}
+				if strings.Contains(ev.Data, "after "+field) {
+					t.Fatalf("a key that is %s still receives events", field)
+				}
+			}
+		})
+	}
+}
+
+func TestPerKeyRateLimit(t *testing.T) {
+	env := pbtest.New(t)
+	defer env.App.Cleanup()
+	srv := env.Serve(t)
+	limited, _ := issue(t, env, keystore.Options{RatePerMinute: 3})
+
+	get := func(key string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+aliceNoteURL, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for i := 0; i < 3; i++ {
+		if res := get(limited); res.StatusCode != 200 {
+			t.Fatalf("request %d within the limit: %d", i+1, res.StatusCode)
+		}
+	}
+	res := get(limited)
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("4th request in a minute: %d, want 429", res.StatusCode)
+	}
+	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After = %q, want seconds to wait", ra)
+	}
+	// other keys of the same owner are not affected
+	if res := get(pbtest.AliceKey); res.StatusCode != 200 {
+		t.Fatalf("an unlimited key of the same owner: %d", res.StatusCode)
+	}
+}
+
+func TestRollOverREST(t *testing.T) {
+	rollURL := "/api/api-keys/" + pbtest.AliceKeyID + "/roll"
+	t.Run("grace 1h: both keys work, the old one expires in an hour", func(t *testing.T) {
+		env := pbtest.New(t)
+		setField(t, env.App, pbtest.AliceKeyID, "rate_limit", 600)
+		scenario(t, env, tests.ApiScenario{
+			Name: "roll", Method: http.MethodPost, URL: rollURL, Body: strings.NewReader(`{"grace":"1h"}`),
+			Headers:            map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+			ExpectedStatus:     200,
+			ExpectedContent:    []string{`"key":"`, `"label":"` + pbtest.AliceKeyLabel + `"`, `"rate_limit":600`},
+			NotExpectedContent: []string{`"key_hash"`, "$argon2id$"},
+			AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
+				var body struct{ ID, Key string }
+				readJSON(t, res, &body)
+				if body.ID == pbtest.AliceKeyID || !strings.HasPrefix(body.Key, body.ID+".") {
+					t.Fatalf("rolled key %q for record %q", body.Key, body.ID)
+				}
+				old, _ := app.FindRecordById("api_keys", pbtest.AliceKeyID)
+				exp := old.GetDateTime("expires").Time()
+				if d := time.Until(exp); d < 59*time.Minute || d > 61*time.Minute {
+					t.Fatalf("old key expires in %s, want 1h", d)
+				}
+			},
+		})
+	})
+	t.Run("grace now: the old key stops at once, the new one works", func(t *testing.T) {
+		env := pbtest.New(t)
+		defer env.App.Cleanup()
+		srv := env.Serve(t)
+		status, body := call(t, srv.URL, http.MethodPost, rollURL, pbtest.JWT(t, env.App, pbtest.AliceID), `{"grace":"now"}`)
+		if status != 200 {
+			t.Fatalf("roll: %d %s", status, body)
+		}
+		var rolled struct{ Key string }
+		if err := json.Unmarshal([]byte(body), &rolled); err != nil {
+			t.Fatal(err)
+		}
+		if status, body := call(t, srv.URL, http.MethodGet, aliceNoteURL, pbtest.AliceKey, ""); status != 401 || !strings.Contains(body, "The API key has expired.") {
+			t.Fatalf("old key after roll: %d %s", status, body)
+		}
+		if status, body := call(t, srv.URL, http.MethodGet, aliceNoteURL, rolled.Key, ""); status != 200 {
+			t.Fatalf("new key after roll: %d %s", status, body)
+		}
+	})
+	for _, c := range []struct {
+		name, url, body string
+		byKey           bool
+		status          int
+		content         string
+	}{
+		{"an unknown grace period", rollURL, `{"grace":"3d"}`, false, 400, `Choose a grace period`},
+		{"someone else's key", "/api/api-keys/" + pbtest.BobKeyID + "/roll", `{"grace":"1h"}`, false, 404, `"status":404`},
+		{"with an API key", rollURL, `{"grace":"1h"}`, true, 403, "API keys cannot manage API keys"},
+	} {
+		env := pbtest.New(t)
+		auth := pbtest.JWT(t, env.App, pbtest.AliceID)
+		if c.byKey {
+			auth = pbtest.AliceKey
+		}
+		scenario(t, env, tests.ApiScenario{
+			Name: "roll: " + c.name, Method: http.MethodPost, URL: c.url, Body: strings.NewReader(c.body),
+			Headers: map[string]string{"Authorization": auth}, ExpectedStatus: c.status, ExpectedContent: []string{c.content},
+			AfterTestFunc: expectKeyCount(2),
+		})
+	}
+	guest := tests.ApiScenario{
+		Name: "roll: a guest", Method: http.MethodPost, URL: rollURL, Body: strings.NewReader(`{"grace":"1h"}`),
+		ExpectedStatus: 401, ExpectedContent: []string{`"status":401`}, TestAppFactory: pbtest.Factory(),
+	}
+	guest.Test(t)
+}
+
+func TestOwnerIsEmailedWhenAKeyIsCreated(t *testing.T) {
+	env := pbtest.New(t)
+	scenario(t, env, tests.ApiScenario{
+		Name: "superuser creates a key for Bob", Method: http.MethodPost, URL: keysURL,
+		Headers: map[string]string{
+			"Authorization": pbtest.SuperuserJWT(t, env.App),
+			"User-Agent":    "curl/8.0 <script>",
+		},
+		Body:            strings.NewReader(`{"label":"deploy <b>bot</b>","user":"` + pbtest.BobID + `"}`),
+		ExpectedStatus:  200,
+		ExpectedContent: []string{`"key":"`},
+		AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
+			var body struct{ ID, Key string }
+			readJSON(t, res, &body)
+			waitForMail(t, app, 1)
+			msg := app.TestMailer.LastMessage()
+			if len(msg.To) != 1 || msg.To[0].Address != pbtest.BobEmail {
+				t.Fatalf("mail to %v, want the owner %s", msg.To, pbtest.BobEmail)
+			}
+			for _, want := range []string{"deploy <b>bot</b>", body.ID, "REST API", "curl/8.0 <script>", "/api-keys"} {
+				if !strings.Contains(msg.Text, want) {
+					t.Errorf("mail text lacks %q:\n%s", want, msg.Text)
+				}
+			}
+			if !strings.Contains(msg.HTML, "deploy &lt;b&gt;bot&lt;/b&gt;") || strings.Contains(msg.HTML, "<script>") {
+				t.Errorf("mail HTML does not escape user input:\n%s", msg.HTML)
+			}
+			if strings.Contains(msg.Text+msg.HTML+msg.Subject, strings.SplitN(body.Key, ".", 2)[1]) {
+				t.Fatal("the mail contains the secret")
+			}
+		},
+	})
+}
+
+func TestMailFailureDoesNotFailKeyCreation(t *testing.T) {
+	env := pbtest.New(t)
+	env.App.OnMailerSend().BindFunc(func(e *core.MailerEvent) error {
+		return errors.New("smtp down")
+	})
+	scenario(t, env, tests.ApiScenario{
+		Name: "create while the mailer fails", Method: http.MethodPost, URL: keysURL,
+		Headers:         map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Body:            strings.NewReader(`{"label":"still works"}`),
+		ExpectedStatus:  200,
+		ExpectedContent: []string{`"key":"`},
+		AfterTestFunc:   expectKeyCount(3),
+	})
+}
+
+func waitForMail(t testing.TB, app *tests.TestApp, n int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for app.TestMailer.TotalSend() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d mails sent, want %d", app.TestMailer.TotalSend(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
