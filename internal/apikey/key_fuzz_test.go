@@ -1,0 +1,110 @@
+package apikey_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"pbkeys/internal/apikey"
+)
+
+// FuzzFromAuthorization checks the Authorization-header parser on anything
+// a client can send. CI runs it briefly (.ci/run); locally:
+//
+//	go test -run '^$' -fuzz FuzzFromAuthorization -fuzztime 1m ./internal/apikey
+//
+// Properties: it never panics; a value it does not claim (found=false) has
+// no error; a value it claims but refuses is ErrMalformed; and a value it
+// accepts is canonical — the header is exactly "[Bearer ]" + key.String(),
+// with a 15-char [a-z0-9] id and a secret that decodes to 32 bytes and
+// encodes back to itself — so every key has one spelling only.
+func FuzzFromAuthorization(f *testing.F) {
+	for _, seed := range []string{
+		// real values
+		"Bearer " + validKey,
+		"bearer " + validKey,
+		"BEARER " + validKey,
+		validKey,
+		"Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6InUxYWxpY2UwMDAwMDAwMCJ9.c2lnbmF0dXJl",
+		"Basic dXNlcjpwYXNzd29yZA==",
+		"",
+		"Bearer ",
+		// hostile values
+		"Bearer  " + validKey,
+		"Bearer\t" + validKey,
+		"Bearer Bearer " + validKey,
+		validKey + "\n",
+		validKey + "\x00",
+		"\x00" + validKey,
+		validKey[:58],
+		validKey + "A",
+		validID + "." + validSecret[:42] + "J", // non-zero trailing bits
+		validID + "." + validSecret[:42] + "=",
+		validID + "." + strings.Repeat("/", 43),
+		strings.ToUpper(validID) + "." + validSecret,
+		validID + "%2E" + validSecret,
+		"k1alice0000000\u00e9." + validSecret[1:],
+		"k1alice00000001\u2024" + validSecret, // one-dot leader, not "."
+		"k1alice00000001." + validSecret[:41] + "\u00ff",
+		"..",
+		".",
+		"a.b",
+		"a.b.c.d",
+		strings.Repeat(".", 59),
+		strings.Repeat("a", 15) + "." + strings.Repeat("A", 43),
+		"Bearer " + strings.Repeat("a.", 5000),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		key, found, err := apikey.FromAuthorization(header)
+		switch {
+		case !found:
+			if err != nil {
+				t.Fatalf("not found but err = %v", err)
+			}
+			return
+		case err != nil:
+			if !errors.Is(err, apikey.ErrMalformed) {
+				t.Fatalf("err = %v, want ErrMalformed", err)
+			}
+			return
+		}
+		raw := header
+		if len(raw) > 7 && strings.EqualFold(raw[:7], "Bearer ") {
+			raw = raw[7:]
+		}
+		if key.String() != raw {
+			t.Fatalf("accepted %q as %q: not canonical", header, key.String())
+		}
+		if len(raw) != apikey.Length || len(key.ID) != apikey.IDLength || len(key.Secret) != apikey.SecretLength {
+			t.Fatalf("accepted %q with wrong lengths", header)
+		}
+		for _, c := range []byte(key.ID) {
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+				t.Fatalf("accepted id %q", key.ID)
+			}
+		}
+		if again, err := apikey.Parse(key.String()); err != nil || again != key {
+			t.Fatalf("accepted key does not round-trip: %v", err)
+		}
+	})
+}
+
+// TestFromAuthorizationAllocations: the parser's allocations do not grow
+// with the header, whatever its size or shape.
+func TestFromAuthorizationAllocations(t *testing.T) {
+	for _, header := range []string{
+		"Bearer " + validKey,
+		validKey,
+		"Bearer " + strings.Repeat("a", apikey.MaxHeaderLength-7),
+		"Bearer " + strings.Repeat("a.", apikey.MaxHeaderLength/2-4),
+		"Bearer " + strings.Repeat("a.", 1<<20),
+		strings.Repeat("x", 8<<20),
+	} {
+		allocs := testing.AllocsPerRun(20, func() { apikey.FromAuthorization(header) })
+		if allocs > 1 {
+			t.Errorf("header of %d bytes: %v allocations per call, want at most 1", len(header), allocs)
+		}
+	}
+}
