@@ -32,19 +32,43 @@ func TestAPIKeysMigrationIsReversible(t *testing.T) {
 		t.Fatal("no index on user")
 	}
 
+	lifecycle := []string{"expires", "read_only", "collections", "rate_limit", "disabled"}
+	for _, name := range lifecycle {
+		if keys.Fields.GetByName(name) == nil {
+			t.Fatalf("lifecycle field %q missing", name)
+		}
+	}
+
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
-	reverted, err := runner.Down(1)
-	if err != nil || len(reverted) != 1 {
-		t.Fatalf("down: %v %v", reverted, err)
+
+	// down 1: the lifecycle fields go, the collection and its keys stay
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down 1: %v %v", reverted, err)
+	}
+	keys, err = app.FindCollectionByNameOrId("api_keys")
+	if err != nil {
+		t.Fatalf("api_keys gone after reverting only the lifecycle migration: %v", err)
+	}
+	for _, name := range lifecycle {
+		if keys.Fields.GetByName(name) != nil {
+			t.Fatalf("field %q still there after down", name)
+		}
+	}
+
+	// down 2: the collection goes
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down 2: %v %v", reverted, err)
 	}
 	if _, err := app.FindCollectionByNameOrId("api_keys"); err == nil {
 		t.Fatal("api_keys still exists after down")
 	}
 
+	// and up again restores both
 	if _, err := runner.Up(); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
-	if _, err := app.FindCollectionByNameOrId("api_keys"); err != nil {
-		t.Fatalf("api_keys missing after up: %v", err)
+	keys, err = app.FindCollectionByNameOrId("api_keys")
+	if err != nil || keys.Fields.GetByName("expires") == nil {
+		t.Fatalf("api_keys incomplete after up: %v", err)
 	}
 }
