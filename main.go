@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 
 	"pbkeys/hooks"
+	"pbkeys/internal/cli"
 	"pbkeys/internal/web"
 	_ "pbkeys/migrations" // registers our schema; applied on serve
 )
@@ -27,6 +28,10 @@ func main() {
 	// "pbkeys migrate up|down|history-sync" for operators; our migrations
 	// are Go code compiled in, so nothing is generated at run time.
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Automigrate: false})
+
+	// "pbkeys apikeys create|list|revoke" for operators: PocketBase opens
+	// the database before running it, like its own "superuser" command.
+	app.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store))
 
 	if err := app.Start(); err != nil {
 		log.Fatal(err)

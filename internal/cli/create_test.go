@@ -1,0 +1,209 @@
+package cli_test
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"pbkeys/internal/apikey"
+	"pbkeys/internal/keystore"
+	"pbkeys/internal/pbtest"
+)
+
+func TestCreate(t *testing.T) {
+	day := 24 * time.Hour
+	cases := []struct {
+		name    string
+		args    []string
+		label   string
+		expires func(now time.Time) time.Time // zero: never
+		want    keystore.Options
+		stderr  string
+	}{
+		{
+			name:   "defaults: never expires, full access, no limit",
+			args:   []string{"--user", pbtest.AliceEmail, "--label", "CI"},
+			want:   keystore.Options{Label: "CI"},
+			stderr: `"CI" for alice@example.com (Full access; No limit; never expires)`,
+		},
+		{
+			name: "every option",
+			args: []string{"--user", pbtest.AliceEmail, "--label", "Dashboard", "--expires", "90d",
+				"--read-only", "--collections", " notes, users,notes", "--rate", "600"},
+			expires: func(now time.Time) time.Time { return now.Add(90 * day) },
+			want: keystore.Options{Label: "Dashboard", ReadOnly: true,
+				Collections: []string{"notes", "users"}, RatePerMinute: 600},
+			stderr: `(Read-only · notes, users; 600 requests/min; expires `,
+		},
+		{
+			name:    "owner by record id, expiry as a date",
+			args:    []string{"--user", pbtest.AliceID, "--label", "Importer", "--expires", "2030-01-31"},
+			expires: func(time.Time) time.Time { return time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC) },
+			want:    keystore.Options{Label: "Importer"},
+			stderr:  "expires 2030-02-01 00:00 UTC",
+		},
+		{
+			name:   "label is trimmed, --expires never",
+			args:   []string{"--user", pbtest.AliceEmail, "--label", "  my laptop ", "--expires", "never"},
+			want:   keystore.Options{Label: "my laptop"},
+			stderr: `"my laptop"`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			before := time.Now().UTC()
+			stdout, stderr, err := run(t, env, append([]string{"create"}, tc.args...)...)
+			if err != nil {
+				t.Fatalf("create: %v (stderr %q)", err, stderr)
+			}
+
+			// stdout is the key, one line, and nothing else.
+			line, ok := strings.CutSuffix(stdout, "\n")
+			if !ok || strings.Contains(line, "\n") {
+				t.Fatalf("stdout = %q, want exactly one line", stdout)
+			}
+			key, err := apikey.Parse(line)
+			if err != nil {
+				t.Fatalf("stdout %q is not a key: %v", line, err)
+			}
+
+			record, err := env.Store.Find(key.ID)
+			if err != nil {
+				t.Fatalf("the printed key's record: %v", err)
+			}
+			hash := record.GetString(keystore.FieldKeyHash)
+			if match, err := argon2id.ComparePasswordAndHash(key.Secret, hash); err != nil || !match {
+				t.Errorf("the printed secret does not match the stored hash (err %v)", err)
+			}
+			if got := record.GetString(keystore.FieldUser); got != pbtest.AliceID {
+				t.Errorf("owner = %q, want Alice", got)
+			}
+
+			got := keystore.OptionsOf(record)
+			want := tc.want
+			if tc.expires != nil {
+				want.ExpiresAt = tc.expires(before)
+				// Relative expiries are computed a moment after before and
+				// stored to the millisecond.
+				if d := got.ExpiresAt.Sub(want.ExpiresAt); d <= -time.Millisecond || d > 5*time.Second {
+					t.Errorf("expires = %v, want %v", got.ExpiresAt, want.ExpiresAt)
+				}
+			} else if !got.ExpiresAt.IsZero() {
+				t.Errorf("expires = %v, want never", got.ExpiresAt)
+			}
+			if got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
+				!slices.Equal(got.Collections, want.Collections) || got.RatePerMinute != want.RatePerMinute {
+				t.Errorf("options = %+v, want %+v", got, want)
+			}
+
+			if !strings.Contains(stderr, record.Id) || !strings.Contains(stderr, tc.stderr) || !strings.Contains(stderr, "shown only once") {
+				t.Errorf("stderr = %q, want it to name %s and say %q", stderr, record.Id, tc.stderr)
+			}
+			if strings.Contains(stderr, key.Secret) {
+				t.Error("the secret was printed on stderr")
+			}
+
+			// The owner was told, before the command returned.
+			mail := env.App.TestMailer
+			if mail.TotalSend() != 1 {
+				t.Fatalf("%d emails sent, want 1", mail.TotalSend())
+			}
+			msg := mail.LastMessage()
+			if len(msg.To) != 1 || msg.To[0].Address != pbtest.AliceEmail {
+				t.Errorf("email to %v, want Alice", msg.To)
+			}
+			for _, w := range []string{record.Id, want.Label, "CLI", "local", "pbkeys CLI"} {
+				if !strings.Contains(msg.Text, w) {
+					t.Errorf("email text does not mention %q:\n%s", w, msg.Text)
+				}
+			}
+			if strings.Contains(msg.Text, key.Secret) || strings.Contains(msg.HTML, key.Secret) {
+				t.Error("the email contains the secret")
+			}
+		})
+	}
+}
+
+// The printed key is a working key: it authenticates as its owner.
+func TestCreatedKeyAuthenticates(t *testing.T) {
+	env := newEnv(t)
+	stdout, _, err := run(t, env, "create", "--user", pbtest.AliceEmail, "--label", "CI", "--read-only", "--collections", "notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := env.Serve(t)
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/collections/notes/records", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(stdout))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), pbtest.AliceNoteID) || strings.Contains(string(body), pbtest.BobNoteID) {
+		t.Errorf("GET notes with the key: %d %s; want 200 with Alice's note only", res.StatusCode, body)
+	}
+}
+
+func TestCreateErrors(t *testing.T) {
+	alice := []string{"create", "--user", pbtest.AliceEmail}
+	cases := []struct {
+		name string
+		args []string
+		want string // part of the error
+	}{
+		{"unknown email", []string{"create", "--user", "carol@example.com", "--label", "CI"}, `No user with the email "carol@example.com"`},
+		{"unknown id", []string{"create", "--user", "u9nobody0000000", "--label", "CI"}, `No user with the id "u9nobody0000000"`},
+		{"no user", []string{"create", "--label", "CI"}, "Name the user with --user"},
+		{"no label", alice, "Give the key a label with --label"},
+		{"blank label", append(alice, "--label", "   "), "The key was not created: --label: Cannot be blank."},
+		{"long label", append(alice, "--label", strings.Repeat("x", 101)), "The key was not created: --label: "},
+		{"control characters in label", append(alice, "--label", "a\x1bb"), "The key was not created: --label: "},
+		{"duration without unit", append(alice, "--label", "CI", "--expires", "90"), `--expires: The expiry "90" is not understood`},
+		{"zero days", append(alice, "--label", "CI", "--expires", "0d"), "--expires: The expiry \"0d\" is out of range"},
+		{"past date", append(alice, "--label", "CI", "--expires", "2020-01-31"), "--expires: The date 2020-01-31 is in the past"},
+		{"impossible date", append(alice, "--label", "CI", "--expires", "2030-02-30"), `--expires: The date "2030-02-30" does not exist`},
+		{"unknown collection", append(alice, "--label", "CI", "--collections", "notes,nope"), "--collections: "},
+		{"empty collections", append(alice, "--label", "CI", "--collections", " , "), "--collections: Name at least one collection"},
+		{"negative rate", append(alice, "--label", "CI", "--rate", "-1"), "--rate: Give a number of requests per minute"},
+		{"huge rate", append(alice, "--label", "CI", "--rate", "1000001"), "(at most 1000000)"},
+		{"rate not a number", append(alice, "--label", "CI", "--rate", "fast"), `Invalid argument "fast" for "--rate" flag`},
+		{"mistyped flag", append(alice, "--label", "CI", "--readonly"), `Unknown flag: --readonly. Run "pbkeys apikeys create --help" for usage.`},
+		{"unquoted label", append(alice, "--label", "my", "key"), `Unexpected argument "key"`},
+	}
+	// One app for every case: none of them may create a key or send mail,
+	// and each case checks that.
+	env := newEnv(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, _, err := run(t, env, tc.args...)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q does not say %q", msg, tc.want)
+			}
+			if msg[0] != '-' && (msg[0] < 'A' || msg[0] > 'Z') || !strings.HasSuffix(msg, ".") {
+				t.Errorf("error %q is not a sentence", msg)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			if ids := keysOf(t, env, pbtest.AliceID); len(ids) != 1 {
+				t.Errorf("Alice has keys %v, want only the fixture's", ids)
+			}
+			env.Store.WaitNotifications()
+			if n := env.App.TestMailer.TotalSend(); n != 0 {
+				t.Errorf("%d emails sent, want none", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cobra"
+
+	"pbkeys/internal/keystore"
+)
+
+// timeLayout is how the table shows times (always UTC).
+const timeLayout = "2006-01-02 15:04"
+
+// listedKey is one key in "list --json". The field names are the api_keys
+// record's own (user, label, read_only, collections, rate_limit, disabled,
+// created, last_used, expires) plus derived ones (owner_email, scope,
+// state, state_text); they are part of the CLI's interface and stay stable.
+// It has no field for the secret or its hash: neither can be listed.
+type listedKey struct {
+	ID          string   `json:"id"`
+	User        string   `json:"user"`
+	OwnerEmail  string   `json:"owner_email"`
+	Label       string   `json:"label"`
+	Scope       string   `json:"scope"`
+	ReadOnly    bool     `json:"read_only"`
+	Collections []string `json:"collections"` // empty: every collection
+	RateLimit   int      `json:"rate_limit"`  // requests per minute; 0: no limit
+	Disabled    bool     `json:"disabled"`
+	State       string   `json:"state"`      // active, expiring, expired or disabled
+	StateText   string   `json:"state_text"` // "Active", "Expires in 3 days", ...
+	Created     string   `json:"created"`    // RFC 3339, UTC
+	LastUsed    *string  `json:"last_used"`  // RFC 3339, UTC; null: never used
+	Expires     *string  `json:"expires"`    // RFC 3339, UTC; null: never expires
+}
+
+func newListCommand(app core.App, store *keystore.Store) *cobra.Command {
+	var (
+		userArg string
+		asJSON  bool
+	)
+	command := &cobra.Command{
+		SilenceUsage: true,
+		Use:          "list [--user EMAIL_OR_ID] [--json]",
+		Short:        "List keys (never their secrets)",
+		Long: `List API keys, newest first: every user's, or one user's with --user.
+
+The table shows id, owner, label, scope, rate limit, when the key was created,
+last used and expires (UTC), and its state (Active, "Expires in 3 days",
+Expired, Disabled). --json prints the same as a JSON array, for scripts:
+fields id, user, owner_email, label, scope, read_only, collections,
+rate_limit, disabled, state, state_text, created, last_used, expires (times
+are RFC 3339 in UTC; last_used and expires are null for never).
+Keys are never shown: only their hashes are stored, and those are not listed.`,
+		Example: `  pbkeys apikeys list
+  pbkeys apikeys list --user alice@example.com
+  pbkeys apikeys list --json | jq -r '.[] | select(.state == "expired") | .id'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var (
+				keys  []*core.Record
+				owner *core.Record
+				err   error
+			)
+			if cmd.Flags().Changed("user") {
+				if owner, err = findUser(app, userArg); err != nil {
+					return err
+				}
+				keys, err = store.ListByOwner(owner.Id)
+			} else {
+				keys, err = allKeys(app)
+			}
+			if err != nil {
+				return fmt.Errorf("cli: list keys: %w", err)
+			}
+			emails, err := ownerEmails(app, keys)
+			if err != nil {
+				return fmt.Errorf("cli: find key owners: %w", err)
+			}
+
+			listed := make([]listedKey, 0, len(keys))
+			now := time.Now()
+			for _, k := range keys {
+				listed = append(listed, toListed(k, emails, now))
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(listed)
+			}
+			if len(listed) == 0 {
+				if owner != nil {
+					_, err = fmt.Fprintf(out, "%s has no API keys.\n", owner.Email())
+				} else {
+					_, err = fmt.Fprintln(out, "No API keys.")
+				}
+				return err
+			}
+			return writeTable(out, listed)
+		},
+	}
+	command.Flags().StringVar(&userArg, "user", "", "only this user's keys: email or record id")
+	command.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
+	return command
+}
+
+func toListed(k *core.Record, emails map[string]string, now time.Time) listedKey {
+	p := keystore.PolicyOf(k)
+	state := p.State(now)
+	owner := k.GetString(keystore.FieldUser)
+	collections := p.Collections
+	if collections == nil {
+		collections = []string{}
+	}
+	return listedKey{
+		ID:          k.Id,
+		User:        owner,
+		OwnerEmail:  emails[owner],
+		Label:       k.GetString(keystore.FieldLabel),
+		Scope:       p.Scope(),
+		ReadOnly:    p.ReadOnly,
+		Collections: collections,
+		RateLimit:   p.RatePerMinute,
+		Disabled:    p.Disabled,
+		State:       string(state.Kind),
+		StateText:   state.Text,
+		Created:     k.GetDateTime(keystore.FieldCreated).Time().UTC().Format(time.RFC3339),
+		LastUsed:    rfc3339OrNil(k.GetDateTime(keystore.FieldLastUsed).Time()),
+		Expires:     rfc3339OrNil(p.ExpiresAt),
+	}
+}
+
+func rfc3339OrNil(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+// writeTable prints keys as aligned columns for people.
+func writeTable(out io.Writer, keys []listedKey) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tOWNER\tLABEL\tSCOPE\tRATE\tCREATED\tLAST USED\tEXPIRES\tSTATE")
+	for _, k := range keys {
+		owner := k.OwnerEmail
+		if owner == "" {
+			owner = k.User
+		}
+		rate := "No limit"
+		if k.RateLimit > 0 {
+			rate = fmt.Sprintf("%d/min", k.RateLimit)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			k.ID, owner, k.Label, k.Scope, rate,
+			tableTime(&k.Created), tableTime(k.LastUsed), tableTime(k.Expires), k.StateText)
+	}
+	return tw.Flush()
+}
+
+// tableTime shortens an RFC 3339 time to timeLayout; nil is "never".
+func tableTime(rfc *string) string {
+	if rfc == nil {
+		return "never"
+	}
+	t, err := time.Parse(time.RFC3339, *rfc)
+	if err != nil {
+		return *rfc
+	}
+	return t.Format(timeLayout)
+}
