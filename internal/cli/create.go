@@ -77,7 +77,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 			store.WaitNotifications()
 
 			fmt.Fprintf(stderr(cmd), "Created API key %s %q for %s (%s).\n"+
-				"It is shown only once: store it now. The owner gets an email about it.\n",
+				"It is shown only once: store it now. The owner is notified by email (mail failures are logged).\n",
 				record.Id, record.GetString(keystore.FieldLabel), owner.Email(), describe(record))
 			return nil
 		},
