@@ -98,7 +98,7 @@ func APIKeysPage(v APIKeysView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\"><div class=\"form-actions\"><button type=\"submit\" formmethod=\"dialog\" formnovalidate>Cancel</button> <button type=\"submit\" class=\"danger\" data-testid=\"confirm-revoke\">Revoke</button></div></form></div></dialog>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\"><div class=\"form-actions\"><button type=\"button\" data-dialog-close>Cancel</button> <button type=\"submit\" class=\"danger\" data-testid=\"confirm-revoke\">Revoke</button></div></form></div></dialog>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -530,7 +530,7 @@ func newKeyForm(f NewKeyForm, inputID string, inDialog bool) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if inDialog {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "<button type=\"submit\" formmethod=\"dialog\" formnovalidate>Cancel</button> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "<button type=\"button\" data-dialog-close>Cancel</button> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

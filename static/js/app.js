@@ -11,14 +11,21 @@
 			return false;
 		}
 		if (dialog.open) {
-			dialog.close();
+			dialog.close(); // rendered open for browsers without JavaScript
 		}
 		dialog.showModal();
-		dialog.addEventListener("close", function () {
+		var onClose = function () {
+			// close() above queues a "close" event that arrives after
+			// showModal(): only a close that leaves the dialog shut counts.
+			if (dialog.open) {
+				return;
+			}
+			dialog.removeEventListener("close", onClose);
 			if (opener && document.contains(opener)) {
 				opener.focus();
 			}
-		}, { once: true });
+		};
+		dialog.addEventListener("close", onClose);
 		return true;
 	}
 
@@ -29,6 +36,15 @@
 			if (openModal(dialog, link)) {
 				event.preventDefault();
 			}
+		});
+	});
+
+	// Cancel buttons in dialogs. They are type=button, not a method=dialog
+	// submit: the first submit button of a form is what Enter in a text
+	// field activates, and that must be Create, not Cancel.
+	document.querySelectorAll("dialog [data-dialog-close]").forEach(function (button) {
+		button.addEventListener("click", function () {
+			button.closest("dialog").close();
 		});
 	});
 
@@ -59,9 +75,12 @@
 		var secret = reveal.querySelector("[data-secret]");
 		var copy = reveal.querySelector("[data-copy]");
 		var status = reveal.querySelector("[data-copy-status]");
-		var forget = function () {
+		var forget = function (event) {
 			// Drop the plaintext from the page once the dialog is dismissed,
 			// and before the page can be kept in the back/forward cache.
+			if (event.type === "close" && reveal.open) {
+				return; // the queued close from the upgrade to a modal
+			}
 			if (secret) {
 				secret.textContent = "";
 			}
