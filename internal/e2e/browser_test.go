@@ -14,8 +14,8 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -358,7 +358,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		}
 	}
 	srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey) // "last used" for one key
-	time.Sleep(200 * time.Millisecond)                     // let the usage recorder flush
+	time.Sleep(200 * time.Millisecond)                    // let the usage recorder flush
 	signIn(t, ctx, srv)
 	dir := artifactsDir(t)
 
