@@ -15,7 +15,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"slices"
@@ -234,9 +233,4 @@ func userAgent() string {
 		return "pbkeys CLI (" + host + ")"
 	}
 	return "pbkeys CLI"
-}
-
-// stderr is where messages for people go.
-func stderr(cmd *cobra.Command) io.Writer {
-	return cmd.ErrOrStderr()
 }

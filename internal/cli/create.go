@@ -68,17 +68,22 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 			if err != nil {
 				return saveError("The key was not created", err)
 			}
-			// The key first, so nothing that follows can lose it.
+			// The key first, so nothing that follows can lose it. A key
+			// nobody could read (stdout closed, disk full) is only a
+			// liability: revoke it at once.
 			if _, err := fmt.Fprintln(cmd.OutOrStdout(), key.String()); err != nil {
-				return err
+				if derr := app.Delete(record); derr != nil {
+					return fmt.Errorf("The key %s could not be printed (%v) and could not be revoked (%v): revoke it with \"apikeys revoke %s\".", record.Id, err, derr, record.Id)
+				}
+				return fmt.Errorf("The key could not be printed (%v), so it was revoked at once.", err)
 			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Created API key %s %q for %s (%s).\n"+
+				"It is shown only once: store it now. The owner is notified by email (mail failures are logged).\n",
+				record.Id, record.GetString(keystore.FieldLabel), owner.Email(), describe(record))
 			// The owner's email is sent in the background: wait for it, or
 			// the process would exit before it leaves.
 			store.WaitNotifications()
 
-			fmt.Fprintf(stderr(cmd), "Created API key %s %q for %s (%s).\n"+
-				"It is shown only once: store it now. The owner is notified by email (mail failures are logged).\n",
-				record.Id, record.GetString(keystore.FieldLabel), owner.Email(), describe(record))
 			return nil
 		},
 	}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"pbkeys/internal/apikey"
+	"pbkeys/internal/cli"
 	"pbkeys/internal/keystore"
 	"pbkeys/internal/pbtest"
 )
@@ -206,4 +208,25 @@ func TestCreateErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("write |1: broken pipe") }
+
+// A key that could not be printed is revoked: nobody has it.
+func TestCreateUnprintableKeyIsRevoked(t *testing.T) {
+	env := newEnv(t)
+	cmd := cli.NewAPIKeysCommand(env.App, env.Store)
+	cmd.SetOut(brokenPipe{})
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"create", "--user", pbtest.AliceEmail, "--label", "CI"})
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "could not be printed") || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("err = %v, want one saying the key was revoked", err)
+	}
+	if ids := keysOf(t, env, pbtest.AliceID); len(ids) != 1 {
+		t.Errorf("Alice has keys %v, want only the fixture's", ids)
+	}
+	env.Store.WaitNotifications()
 }
