@@ -17,7 +17,12 @@ build:
 
 ## test: every test (browser tests skip with a message when Chromium is missing, unless CI=true)
 test:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ -z "$$PBKEYS_CHROMIUM" ]; then \
+		echo "note: Chromium not found, so the browser tests (internal/e2e) will be skipped."; \
+		echo "      Install it with 'sudo apt-get install chromium' to run them (CI=true makes them required)."; \
+	fi
 	go test -count=1 ./...
+	@ls test-artifacts/*.png 2>/dev/null | sed 's|^|browser test screenshot: |' || true
 
 ## generate: regenerate templ components (generated files are committed)
 generate:

@@ -336,6 +336,16 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	if srv.APIGet(t, webtest.AliceNotePath, key) != 200 {
 		t.Fatal("the key created with the keyboard does not work")
 	}
+
+	// Where the clipboard API is missing (plain HTTP on another host),
+	// Copy selects the key so that Ctrl+C copies it.
+	do(t, ctx, "no clipboard API", chromedp.Evaluate[chromedp.Void](
+		`Object.defineProperty(navigator, 'clipboard', {value: undefined, configurable: true})`))
+	do(t, ctx, "copy", pressEnter)
+	run(t, ctx, "wait for a status", chromedp.Poll[bool](`document.querySelector('[data-testid=copy-status]').textContent !== ''`))
+	if sel := run(t, ctx, "selection", chromedp.Evaluate[string](`window.getSelection().toString()`)); strings.TrimSpace(sel) != key {
+		t.Errorf("fallback selected %q, want the key", sel)
+	}
 	// Closing the reveal with the keyboard forgets the key in the page.
 	tabTo(t, ctx, "reveal-done")
 	do(t, ctx, "done", pressEnter, chromedp.WaitNotPresent(css("#reveal-dialog")))
