@@ -369,18 +369,22 @@ func TestBrowserScreenshots(t *testing.T) {
 	}
 	srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey) // "last used" for one key
 	time.Sleep(200 * time.Millisecond)                    // let the usage recorder flush
-	signIn(t, ctx, srv)
 	dir := artifactsDir(t)
+
+	// The sign-in page after a failed attempt.
+	do(t, ctx, "failed sign-in", chromedp.Navigate(srv.URL+"/login"),
+		chromedp.SendKeys(css("#email"), pbtest.AliceEmail),
+		chromedp.SendKeys(css("#password"), "wrong"),
+		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(css(`[data-testid=login-error]`)),
+	)
+	save(t, dir, "login-failed.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
+	signIn(t, ctx, srv)
 
 	shot := func(name string) {
 		t.Helper()
 		do(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(css(`[data-testid=keys]`)))
-		png := run(t, ctx, "screenshot", chromedp.FullScreenshot(100))
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
+		save(t, dir, name, run(t, ctx, "screenshot", chromedp.FullScreenshot(100)))
 	}
 
 	shot("api-keys-light.png")
@@ -421,8 +425,13 @@ func TestBrowserScreenshots(t *testing.T) {
 	if w := run(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
 		t.Errorf("reveal is %d px wide at 360 px", w)
 	}
-	png := run(t, ctx, "screenshot", chromedp.CaptureScreenshot())
-	path := filepath.Join(dir, "api-keys-reveal-360.png")
+	save(t, dir, "api-keys-reveal-360.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
+}
+
+// save writes a screenshot and prints its path.
+func save(t *testing.T, dir, name string, png []byte) {
+	t.Helper()
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -455,8 +464,14 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	if srv.APIGet(t, webtest.AliceNotePath, key) != 200 {
 		t.Fatal("key does not work")
 	}
-	if run(t, ctx, "copy hidden", chromedp.Evaluate[bool](`document.querySelector('[data-testid=copy]').hidden`)) != true {
+	save(t, artifactsDir(t), "reveal-no-javascript.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
+	if run(t, ctx, "copy shown", chromedp.Evaluate[string](`getComputedStyle(document.querySelector('[data-testid=copy]')).display`)) != "none" {
 		t.Error("a Copy button that cannot work is shown without JavaScript")
+	}
+	// The key selects as a whole with one click, to copy by hand.
+	do(t, ctx, "select", chromedp.Click(css(`[data-testid=revealed-key]`)))
+	if sel := run(t, ctx, "selection", chromedp.Evaluate[string](`window.getSelection().toString()`)); strings.TrimSpace(sel) != key {
+		t.Errorf("one click selected %q, want the whole key", sel)
 	}
 	// Done closes the reveal without JavaScript (a method=dialog form).
 	do(t, ctx, "done", chromedp.Click(css(`[data-testid=reveal-done]`)), chromedp.WaitNotVisible(css(`[data-testid=revealed-key]`)))

@@ -89,6 +89,16 @@
 			}
 		};
 
+		// Copy works only with JavaScript: show it (and drop the by-hand
+		// hint) before the dialog opens, so that its autofocus applies.
+		if (copy && secret) {
+			copy.hidden = false;
+			var hint = reveal.querySelector("[data-copy-hint]");
+			if (hint) {
+				hint.hidden = true;
+			}
+		}
+
 		if (window.history && history.replaceState) {
 			history.replaceState(null, "", window.location.pathname);
 		}
@@ -123,7 +133,6 @@
 		};
 
 		if (copy && secret) {
-			copy.hidden = false;
 			copy.addEventListener("click", function () {
 				var text = secret.textContent.trim();
 				if (navigator.clipboard && window.isSecureContext) {
