@@ -1,7 +1,6 @@
 // Package webtest runs pbkeys — API and pages — on a real loopback HTTP
-// server for page and browser tests: the pbtest fixture, hooks and web
-// registered as in main, the router built and OnServe triggered the way
-// tests.ApiScenario does, all in-process.
+// server for page and browser tests: the pbtest fixture with hooks and web
+// registered as in main, served in-process by pbtest's Env.Serve.
 package webtest
 
 import (
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -58,22 +56,7 @@ func Start(t testing.TB, configure ...func(*core.Collection)) *Server {
 		t.Fatal(err)
 	}
 
-	router, err := apis.NewRouter(env.App)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var handler http.Handler
-	se := &core.ServeEvent{App: env.App, Router: router}
-	err = env.App.OnServe().Trigger(se, func(e *core.ServeEvent) error {
-		mux, err := e.Router.BuildMux()
-		handler = mux
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(handler)
-	t.Cleanup(srv.Close)
+	srv := env.Serve(t) // the full router, OnServe triggered, on 127.0.0.1
 	return &Server{Server: srv, Env: env}
 }
 
