@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"github.com/pocketbase/pocketbase/tests"
+
 	"net/http"
 	"net/url"
 	"strings"
@@ -199,4 +201,32 @@ func TestBadInputIsNeverAServerError(t *testing.T) {
 			t.Errorf("GET %s: %d", path[:20], res.StatusCode)
 		}
 	}
+}
+
+// TestSessionCookieSecureOverTLS: a session started over HTTPS is never
+// sent back over plain HTTP.
+func TestSessionCookieSecureOverTLS(t *testing.T) {
+	t.Parallel()
+	form := url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}}
+	s := tests.ApiScenario{
+		Name:           "login over TLS",
+		Method:         http.MethodPost,
+		URL:            "https://pbkeys.example/login", // httptest marks the request as TLS
+		Body:           strings.NewReader(form.Encode()),
+		Headers:        map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+		ExpectedStatus: http.StatusSeeOther,
+		TestAppFactory: webtest.Factory(),
+		AfterTestFunc: func(t testing.TB, _ *tests.TestApp, res *http.Response) {
+			for _, ck := range res.Cookies() {
+				if ck.Name == web.SessionCookie {
+					if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
+						t.Errorf("Secure=%v HttpOnly=%v SameSite=%v", ck.Secure, ck.HttpOnly, ck.SameSite)
+					}
+					return
+				}
+			}
+			t.Error("no session cookie")
+		},
+	}
+	s.Test(t)
 }
