@@ -1,12 +1,12 @@
 package web_test
 
 import (
-	"github.com/pocketbase/pocketbase/tests"
-
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/pocketbase/pocketbase/tests"
 
 	"pbkeys/internal/pbtest"
 	"pbkeys/internal/web"
