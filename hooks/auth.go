@@ -39,6 +39,7 @@ func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
 // authenticator turns "Authorization: [Bearer ]<id>.<secret>" into e.Auth.
 type authenticator struct {
 	store    *keystore.Store
+	lookup   *keystore.Lookup
 	verifier *apikey.Verifier
 	usage    *apikey.UsageRecorder
 }
@@ -69,8 +70,9 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 		return invalidToken(e, msgMalformedKey)
 	}
 
-	// Read the key row on every request: revocation is never cached.
-	record, err := a.store.Find(key.ID)
+	// Read the key row and its owner on every request (one indexed join):
+	// revocation, expiry and owner changes are never cached.
+	record, owner, err := a.lookup.Find(key.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return invalidToken(e, msgInvalidKey)
 	}
@@ -87,14 +89,6 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	// checked after the secret so that only the key's holder learns it.
 	if err := keystore.PolicyOf(record).Usable(time.Now()); err != nil {
 		return invalidToken(e, unusableMessage(err))
-	}
-
-	owner, err := e.App.FindRecordById(keystore.OwnerCollection, record.GetString(keystore.FieldUser))
-	if errors.Is(err, sql.ErrNoRows) {
-		return invalidToken(e, msgInvalidKey)
-	}
-	if err != nil {
-		return e.InternalServerError("", err)
 	}
 
 	// The owner must still pass the users collection's authRule (e.g. an

@@ -8,8 +8,8 @@ import (
 // fakeClock is a settable clock for tests of time windows.
 type fakeClock struct{ t time.Time }
 
-func newFakeClock() *fakeClock                { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-func (c *fakeClock) now() time.Time           { return c.t }
+func newFakeClock() *fakeClock               { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestVerifiedCache(t *testing.T) {
