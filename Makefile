@@ -21,6 +21,10 @@ test:
 		echo "note: Chromium not found, so the browser tests (internal/e2e) will be skipped."; \
 		echo "      Install it with 'sudo apt-get install chromium' to run them (CI=true makes them required)."; \
 	fi
+	@if [ ! -d internal/sdktest/js/node_modules ]; then \
+		if command -v npm >/dev/null 2>&1; then npm ci --prefix internal/sdktest/js --no-audit --no-fund --silent; \
+		else echo "note: npm not found, so the JS SDK test (internal/sdktest) will be skipped (CI=true makes it required)."; fi; \
+	fi
 	go test -count=1 ./...
 	@ls test-artifacts/*.png 2>/dev/null | sed 's|^|browser test screenshot: |' || true
 
