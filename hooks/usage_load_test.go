@@ -1,0 +1,75 @@
+package hooks_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+
+	"pbkeys/internal/pbtest"
+)
+
+// TestLastUsedWritesUnderLoad: 10,000 requests with one key, well within a
+// minute, cause at most 2 database writes for that key — the first use
+// (written on the next flush) and the newest use (written at shutdown) —
+// counted at the database, not inferred from timing.
+func TestLastUsedWritesUnderLoad(t *testing.T) {
+	env := pbtest.New(t) // flushes every 50 ms; at most one write per key per minute
+	db, ok := env.App.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		t.Fatalf("NonconcurrentDB is %T, want *dbx.DB", env.App.NonconcurrentDB())
+	}
+	var writes, otherKeyWrites atomic.Int64
+	previous := db.ExecLogFunc
+	db.ExecLogFunc = func(ctx context.Context, d time.Duration, query string, res sql.Result, err error) {
+		if previous != nil {
+			previous(ctx, d, query, res, err)
+		}
+		if strings.HasPrefix(query, "UPDATE `api_keys`") && strings.Contains(query, "last_used") {
+			if strings.Contains(query, pbtest.AliceKeyID) {
+				writes.Add(1)
+			} else {
+				otherKeyWrites.Add(1)
+			}
+		}
+	}
+	h := inProcessMux(t, env)
+
+	start := time.Now()
+	const requests, workers = 10_000, 4
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for next.Add(1) <= requests {
+				if rec := getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP); rec.Code != 200 {
+					t.Errorf("status %d", rec.Code)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(150 * time.Millisecond) // let a flush or two run after the burst
+
+	// shut down: Cleanup triggers OnTerminate, as `serve` does on SIGTERM,
+	// which flushes what is pending
+	env.App.Cleanup()
+	elapsed := time.Since(start)
+
+	if elapsed >= time.Minute {
+		t.Skipf("the run took %v; the bound is per minute", elapsed)
+	}
+	t.Logf("%d requests in %v: %d last_used writes", requests, elapsed.Round(time.Millisecond), writes.Load())
+	if n := writes.Load(); n < 1 || n > 2 {
+		t.Fatalf("%d last_used writes for the key, want 1 or 2", n)
+	}
+	if n := otherKeyWrites.Load(); n != 0 {
+		t.Fatalf("%d writes for keys that were not used", n)
+	}
+}

@@ -1,0 +1,178 @@
+package hooks_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"pbkeys/hooks"
+	"pbkeys/internal/pbtest"
+)
+
+// These tests drive one app through many requests in-process (the full
+// router, as `serve` builds it) with chosen client addresses, to show what
+// the verifier's cache and throttle do and do not change.
+
+// inProcessMux builds env's full router once.
+func inProcessMux(t testing.TB, env *pbtest.Env) http.Handler {
+	t.Helper()
+	router, err := apis.NewRouter(env.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := &core.ServeEvent{App: env.App, Router: router}
+	if err := env.App.OnServe().Trigger(event, func(e *core.ServeEvent) error { return e.Next() }); err != nil {
+		t.Fatal(err)
+	}
+	mux, err := router.BuildMux()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mux
+}
+
+// getAs sends GET path with the Authorization value from the client IP.
+func getAs(h http.Handler, path, authorization, ip string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.RemoteAddr = ip + ":40000"
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func expectStatus(t testing.TB, rec *httptest.ResponseRecorder, want int, what string) {
+	t.Helper()
+	if rec.Code != want {
+		t.Fatalf("%s: status %d, want %d; body %s", what, rec.Code, want, rec.Body.String())
+	}
+}
+
+// wrongAliceKey is Alice's key id with a well-formed but wrong secret.
+func wrongAliceKey(i int) string {
+	s := []byte(pbtest.BobKeySecret)
+	s[0] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i%26]
+	return pbtest.AliceKeyID + "." + string(s)
+}
+
+const (
+	ownerIP    = "192.0.2.1"
+	attackerIP = "198.51.100.7"
+)
+
+// TestWarmCacheNeverOutlivesTheKeyRow: after the owner's key is verified
+// (cached) and its id is throttled by an attacker — so that any request not
+// answered from the cache would get 429 — the owner still gets 200; and the
+// very next request after revocation, owner deletion or an authRule change
+// fails, cache or not.
+func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
+	for name, change := range map[string]func(t *testing.T, app core.App){
+		"key revoked": func(t *testing.T, app core.App) {
+			deleteRecord(t, app, "api_keys", pbtest.AliceKeyID)
+		},
+		"owner deleted": func(t *testing.T, app core.App) {
+			deleteRecord(t, app, "users", pbtest.AliceID)
+		},
+		"owner fails the authRule": func(t *testing.T, app core.App) {
+			users, err := app.FindCollectionByNameOrId("users")
+			if err != nil {
+				t.Fatal(err)
+			}
+			users.AuthRule = types.Pointer("verified = true")
+			if err := app.Save(users); err != nil {
+				t.Fatal(err)
+			}
+			alice, err := app.FindRecordById("users", pbtest.AliceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alice.SetVerified(false)
+			if err := app.Save(alice); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := pbtest.New(t, func(c *hooks.Config) { c.ThrottleKeyFailures = 2 })
+			t.Cleanup(env.App.Cleanup)
+			h := inProcessMux(t, env)
+
+			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "owner, first use")
+			for i := range 2 {
+				expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(i), attackerIP), 401, "wrong secret")
+			}
+			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(9), attackerIP), 429, "id throttled")
+			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "owner from the cache while throttled")
+
+			change(t, env.App)
+
+			rec := getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP)
+			expectStatus(t, rec, 401, "owner's next request")
+			if !strings.Contains(rec.Header().Get("WWW-Authenticate"), "invalid_token") {
+				t.Fatalf("no invalid_token challenge: %v", rec.Header())
+			}
+		})
+	}
+}
+
+func TestFailureThrottleAnswers429(t *testing.T) {
+	env := pbtest.New(t, func(c *hooks.Config) {
+		c.ThrottleKeyFailures = 3
+		c.ThrottleClientFailures = 100
+	})
+	t.Cleanup(env.App.Cleanup)
+	h := inProcessMux(t, env)
+
+	for i := range 3 {
+		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(i), attackerIP), 401, "wrong secret")
+	}
+	for _, ip := range []string{attackerIP, "203.0.113.9"} { // per key id: any client
+		rec := getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(5), ip)
+		expectStatus(t, rec, 429, "after 3 failures")
+		secs, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+		if err != nil || secs < 1 || secs > 60 {
+			t.Fatalf("Retry-After = %q, want 1..60 seconds", rec.Header().Get("Retry-After"))
+		}
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body["status"] != 429.0 || body["message"] == "" {
+			t.Fatalf("not PocketBase's error shape: %s", rec.Body.String())
+		}
+		if _, ok := body["data"].(map[string]any); !ok {
+			t.Fatalf("no data object: %s", rec.Body.String())
+		}
+	}
+	// a cold correct key for a throttled id is refused too (no argon2id
+	// can run for it); the owner is covered once their key is cached
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 429, "cold owner on a throttled id")
+	// other keys are not affected
+	expectStatus(t, getAs(h, "/api/collections/notes/records/"+pbtest.BobNoteID, "Bearer "+pbtest.BobKey, attackerIP), 200, "Bob's key")
+	// nor are malformed or unknown keys turned into 429: they never cost argon2id
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKeyID+".short", attackerIP), 401, "malformed")
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer zzzzzzzzzzzzzzz."+pbtest.AliceKeySecret, attackerIP), 401, "unknown id")
+}
+
+func TestFailureThrottlePerClient(t *testing.T) {
+	env := pbtest.New(t, func(c *hooks.Config) {
+		c.ThrottleKeyFailures = 100
+		c.ThrottleClientFailures = 2
+	})
+	t.Cleanup(env.App.Cleanup)
+	h := inProcessMux(t, env)
+
+	for i := range 2 {
+		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(i), attackerIP), 401, "wrong secret")
+	}
+	bobNote := "/api/collections/notes/records/" + pbtest.BobNoteID
+	expectStatus(t, getAs(h, bobNote, "Bearer "+pbtest.BobKey, attackerIP), 429, "any uncached key from the throttled client")
+	expectStatus(t, getAs(h, bobNote, "Bearer "+pbtest.BobKey, ownerIP), 200, "the same key from another client")
+	expectStatus(t, getAs(h, bobNote, "Bearer "+pbtest.BobKey, attackerIP), 200, "now cached: the holder is not guessing")
+}
