@@ -20,6 +20,7 @@ type LayoutView struct {
 	Title   string   // the page's own part of <title>; " · pbkeys" follows
 	Account *Account // nil on the sign-in pages
 	Narrow  bool     // a single small form (sign in, sign up)
+	Wide    bool     // the keys table
 }
 
 // Notice is a one-line message at the top of a page.
@@ -49,11 +50,33 @@ type SignupView struct {
 }
 
 // NewKeyForm is the "New API key" form, in the dialog or on its own page.
+// Every value is as the person typed or chose it, so a form with an error
+// comes back as they left it.
 type NewKeyForm struct {
-	Label string // as typed
-	Error string // inline validation message for the label
-	Nonce string // one-time token: a resubmitted form cannot issue a second key
-	CSRF  string
+	Label       string
+	Error       string   // inline validation message for the label
+	Expiry      []Option // the expiry choices, one selected
+	ExpiryDate  string   // the custom date, YYYY-MM-DD
+	MinDate     string   // earliest custom date (today, UTC)
+	MaxDate     string   // latest custom date
+	ExpiryError string
+	ReadOnly    bool
+	// Collections the key may be limited to; none checked means all.
+	Collections      []Option
+	CollectionsError string
+	Rate             string // requests per minute as typed; blank: no limit
+	RateError        string
+	Notice           string // a form-level error that belongs to no field
+	Nonce            string // one-time token: a resubmitted form cannot issue a second key
+	CSRF             string
+}
+
+// Option is one choice of a select, a radio group or a set of checkboxes.
+type Option struct {
+	Value    string
+	Text     string
+	Hint     string // optional second line
+	Selected bool
 }
 
 // KeyRow is one key in the list.
@@ -63,8 +86,16 @@ type KeyRow struct {
 	Masked    string // "<id>.••••••••"
 	Created   Time
 	LastUsed  Time // zero Time.ISO means never used
+	State     string // "Active", "Expires in 3 days", "Expired", "Disabled"
+	StateKind string // active, expiring, expired, disabled: the badge's style
+	Expires   Time   // zero Time.ISO means never; Exact is shown on hover
+	Scope     string // "Full access", "Read-only · notes, tasks"
+	Rate      string // "600 requests/min"; empty when unlimited
+	Disabled  bool
 	RevokeURL string
-	New       bool // just created: highlighted
+	RollURL   string
+	ToggleURL string // disables an enabled key, enables a disabled one
+	New       bool   // just created: highlighted
 }
 
 // Time is a moment shown relative ("3 minutes ago") with the exact time on
@@ -77,8 +108,19 @@ type Time struct {
 
 // Reveal is the one-time display of a new key's plaintext.
 type Reveal struct {
-	Label string
-	Key   string
+	Label  string
+	Key    string
+	Rolled bool   // the key replaces a rolled one
+	Note   string // what happened to the old key, after a roll
+}
+
+// RollForm asks how long the old key keeps working when a key is rolled.
+type RollForm struct {
+	Action string   // empty in the list's shared dialog (set by the script)
+	Grace  []Option // one selected
+	Error  string
+	Nonce  string // one-time token: a resubmitted form cannot roll twice
+	CSRF   string
 }
 
 // APIKeysView is the list page.
@@ -87,7 +129,8 @@ type APIKeysView struct {
 	Keys    []KeyRow
 	Notice  *Notice
 	NewKey  NewKeyForm
-	Reveal  *Reveal // only in the response to a successful create
+	Roll    RollForm // the shared Roll dialog
+	Reveal  *Reveal  // only in the response to a successful create or roll
 }
 
 // NewKeyView is the page version of the New API key dialog.
@@ -101,6 +144,15 @@ type NewKeyView struct {
 type RevokeView struct {
 	Account Account
 	Key     KeyRow
+}
+
+// RollView asks how to roll one key (the no-JavaScript path; with
+// JavaScript the same form is in a dialog).
+type RollView struct {
+	Account Account
+	Key     KeyRow
+	Form    RollForm
+	Notice  *Notice
 }
 
 // RevokeAllView asks to confirm revoking every key.
@@ -123,4 +175,32 @@ func asset(path string) string {
 
 func revokeQuestion(label string) string {
 	return "Revoke \u2018" + label + "\u2019?"
+}
+
+func rollQuestion(label string) string {
+	return "Roll \u2018" + label + "\u2019?"
+}
+
+// ExpiryCustom is the expiry choice that uses the form's date field.
+const ExpiryCustom = "custom"
+
+func customExpiry(f NewKeyForm) bool {
+	for _, o := range f.Expiry {
+		if o.Selected {
+			return o.Value == ExpiryCustom
+		}
+	}
+	return false
+}
+
+// expiryPrefix and expiryTitle say what the exact time on hover means.
+func expiryPrefix(k KeyRow) string {
+	if k.StateKind == "expired" {
+		return "Expired "
+	}
+	return "Expires "
+}
+
+func expiryTitle(k KeyRow) string {
+	return expiryPrefix(k) + k.Expires.Exact
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
 	"pbkeys/internal/keystore"
@@ -17,7 +16,7 @@ import (
 
 const (
 	msgKeyNotFound = "This API key does not exist or has already been revoked."
-	msgFormExpired = "This form has expired. Check the label and create the key again."
+	msgFormExpired = "This form has expired. Check what you entered and create the key again."
 )
 
 func (p *pages) listKeys(e *core.RequestEvent) error {
@@ -45,29 +44,20 @@ func (p *pages) keysView(e *core.RequestEvent, user *core.Record, newID string) 
 		rows[i].New = r.Id == newID
 	}
 	account := accountView(user)
+	form, err := p.newKeyForm(user, account.CSRF, keyForm{}, nil)
+	if err != nil {
+		return templates.APIKeysView{}, e.InternalServerError("", err)
+	}
 	return templates.APIKeysView{
 		Account: account,
 		Keys:    rows,
-		NewKey:  p.newKeyForm(user, account.CSRF, "", ""),
+		NewKey:  form,
+		Roll:    p.rollForm(user, account.CSRF, "", defaultGrace, ""),
 	}, nil
 }
 
-func (p *pages) newKeyForm(user *core.Record, csrf, label, errMsg string) templates.NewKeyForm {
-	return templates.NewKeyForm{
-		Label: label,
-		Error: errMsg,
-		Nonce: p.nonces.issue(user.Id, time.Now()),
-		CSRF:  csrf,
-	}
-}
-
 func (p *pages) newKeyPage(e *core.RequestEvent) error {
-	user := userFrom(e)
-	account := accountView(user)
-	return render(e, http.StatusOK, templates.NewKeyPage(templates.NewKeyView{
-		Account: account,
-		Form:    p.newKeyForm(user, account.CSRF, "", ""),
-	}))
+	return p.renderNewKeyPage(e, userFrom(e), http.StatusOK, keyForm{}, nil, "")
 }
 
 // createKey issues a key and answers with the list and the reveal: the
@@ -76,8 +66,8 @@ func (p *pages) newKeyPage(e *core.RequestEvent) error {
 // storage); instead the form's one-time nonce makes a resubmission harmless.
 func (p *pages) createKey(e *core.RequestEvent) error {
 	user := userFrom(e)
-	form := e.Request.PostForm
-	label, nonce := form.Get("label"), form.Get("nonce")
+	f := readKeyForm(e.Request.PostForm)
+	nonce := e.Request.PostForm.Get("nonce")
 	now := time.Now()
 
 	state, usedLabel := p.nonces.begin(user.Id, nonce, now)
@@ -90,18 +80,23 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 		setFlash(e, flash{Text: text + " A key is shown only once: if you did not copy it, revoke it and create a new one."})
 		return redirect(e, PathKeys)
 	case nonceUnknown:
-		return p.renderNewKeyPage(e, user, http.StatusBadRequest, label, "", msgFormExpired)
+		return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, nil, msgFormExpired)
 	}
 
-	record, key, err := p.store.IssueWith(user.Id, keystore.Options{Label: label}, keystore.Origin{
+	opts, errs := f.options(now)
+	if errs != nil {
+		p.nonces.release(user.Id, nonce, now)
+		return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, errs, "")
+	}
+	record, key, err := p.store.IssueWith(user.Id, opts, keystore.Origin{
 		Via:       "API keys page",
 		IP:        e.RealIP(),
 		UserAgent: e.Request.UserAgent(),
 	})
 	if err != nil {
 		p.nonces.release(user.Id, nonce, now)
-		if msg, ok := labelError(err); ok {
-			return p.renderNewKeyPage(e, user, http.StatusBadRequest, label, msg, "")
+		if errs, ok := storeErrors(err); ok {
+			return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, errs, "")
 		}
 		return e.InternalServerError("", err)
 	}
@@ -116,38 +111,17 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 	return render(e, http.StatusOK, templates.APIKeysPage(v))
 }
 
-func (p *pages) renderNewKeyPage(e *core.RequestEvent, user *core.Record, status int, label, labelErr, notice string) error {
+func (p *pages) renderNewKeyPage(e *core.RequestEvent, user *core.Record, status int, f keyForm, errs fieldErrors, notice string) error {
 	account := accountView(user)
-	v := templates.NewKeyView{Account: account, Form: p.newKeyForm(user, account.CSRF, label, labelErr)}
+	form, err := p.newKeyForm(user, account.CSRF, f, errs)
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	v := templates.NewKeyView{Account: account, Form: form}
 	if notice != "" {
 		v.Notice = &templates.Notice{Text: notice, Error: true}
 	}
 	return render(e, status, templates.NewKeyPage(v))
-}
-
-// labelError turns the keystore's validation error for the label into a
-// sentence; ok is false for any other error.
-func labelError(err error) (string, bool) {
-	var errs validation.Errors
-	if !errors.As(err, &errs) {
-		return "", false
-	}
-	ferr, found := errs[keystore.FieldLabel]
-	if !found {
-		return "", false
-	}
-	var verr validation.Error
-	if errors.As(ferr, &verr) {
-		switch verr.Code() {
-		case "validation_required", "validation_min_text_constraint":
-			return "Enter a label for the key.", true
-		case "validation_max_text_constraint":
-			return "Use at most 100 characters for the label.", true
-		case "validation_invalid_format":
-			return "The label cannot contain control characters such as line breaks or tabs.", true
-		}
-	}
-	return "The label is not valid: " + ferr.Error(), true
 }
 
 func (p *pages) revokePage(e *core.RequestEvent) error {
@@ -216,12 +190,29 @@ func (p *pages) revokeAll(e *core.RequestEvent) error {
 
 // keyRow is the list's view of one key record.
 func keyRow(r *core.Record, now time.Time) templates.KeyRow {
+	policy := keystore.PolicyOf(r)
+	state := policy.State(now)
 	row := templates.KeyRow{
 		ID:        r.Id,
 		Label:     r.GetString(keystore.FieldLabel),
 		Masked:    r.Id + ".••••••••",
 		Created:   timeView(r.GetDateTime(keystore.FieldCreated).Time(), now),
+		State:     state.Text,
+		StateKind: string(state.Kind),
+		Scope:     policy.Scope(),
+		Disabled:  policy.Disabled,
 		RevokeURL: RevokePath(r.Id),
+		RollURL:   RollPath(r.Id),
+		ToggleURL: DisablePath(r.Id),
+	}
+	if policy.Disabled {
+		row.ToggleURL = EnablePath(r.Id)
+	}
+	if policy.RatePerMinute > 0 {
+		row.Rate = policy.Rate()
+	}
+	if !policy.ExpiresAt.IsZero() {
+		row.Expires = timeView(policy.ExpiresAt, now)
 	}
 	if used := r.GetDateTime(keystore.FieldLastUsed); !used.IsZero() {
 		row.LastUsed = timeView(used.Time(), now)

@@ -31,7 +31,7 @@ type Config struct {
 	// LoginWindow is the sliding window of the two limits above.
 	LoginWindow time.Duration
 
-	// FormTTL is how long a "New API key" form stays valid: its one-time
+	// FormTTL is how long a "New API key" or "Roll" form stays valid: its one-time
 	// nonce is forgotten after that and the form has to be sent again.
 	FormTTL time.Duration
 }
@@ -61,6 +61,22 @@ const (
 // revoke the key with id.
 func RevokePath(id string) string {
 	return PathKeys + "/" + id + "/revoke"
+}
+
+// RollPath is the Roll page (GET) and the action (POST) that replace the
+// key with id.
+func RollPath(id string) string {
+	return PathKeys + "/" + id + "/roll"
+}
+
+// DisablePath and EnablePath pause and resume the key with id (POST).
+func DisablePath(id string) string {
+	return PathKeys + "/" + id + "/disable"
+}
+
+// EnablePath: see DisablePath.
+func EnablePath(id string) string {
+	return PathKeys + "/" + id + "/enable"
 }
 
 // pages holds what the handlers share. It lives as long as the app.
@@ -129,6 +145,10 @@ func (p *pages) routes(se *core.ServeEvent) {
 	keys.POST("/revoke-all", p.revokeAll)
 	keys.GET("/{id}/revoke", p.revokePage)
 	keys.POST("/{id}/revoke", p.revoke)
+	keys.GET("/{id}/roll", p.rollPage)
+	keys.POST("/{id}/roll", p.roll)
+	keys.POST("/{id}/disable", p.setDisabled(true))
+	keys.POST("/{id}/enable", p.setDisabled(false))
 }
 
 // cacheAssets lets browsers keep versioned asset URLs (see static.Version)

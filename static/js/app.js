@@ -67,6 +67,47 @@
 		});
 	});
 
+	// Roll links open the shared Roll dialog, naming the key; like Revoke,
+	// the link's href (the Roll page) is also the form's action.
+	var rollDialog = document.getElementById("roll-dialog");
+	document.querySelectorAll("a[data-roll-label]").forEach(function (link) {
+		link.addEventListener("click", function (event) {
+			if (!rollDialog) {
+				return;
+			}
+			rollDialog.querySelector("[data-roll-question]").textContent =
+				"Roll \u2018" + link.getAttribute("data-roll-label") + "\u2019?";
+			rollDialog.querySelector("form").setAttribute("action", link.getAttribute("href"));
+			if (openModal(rollDialog, link)) {
+				event.preventDefault();
+			}
+		});
+	});
+
+	// Expiry: the date field is there for everyone (without JavaScript it
+	// is used when "Custom date" is chosen); here it shows only then, and is
+	// required then.
+	document.querySelectorAll("[data-expiry]").forEach(function (group) {
+		var choice = group.querySelector("[data-expiry-choice]");
+		var custom = group.querySelector("[data-expiry-custom]");
+		if (!choice || !custom) {
+			return;
+		}
+		var date = custom.querySelector("input");
+		var sync = function () {
+			var on = choice.value === "custom";
+			custom.hidden = !on;
+			date.required = on;
+		};
+		choice.addEventListener("change", function () {
+			sync();
+			if (choice.value === "custom") {
+				date.focus();
+			}
+		});
+		sync();
+	});
+
 	// The reveal: rendered open (so it shows without JavaScript), upgraded
 	// to a modal here. The page came from a POST: replace the history entry
 	// so that reloading asks for the list with GET instead of re-posting.
@@ -100,7 +141,7 @@
 		}
 
 		if (window.history && history.replaceState) {
-			history.replaceState(null, "", window.location.pathname);
+			history.replaceState(null, "", reveal.getAttribute("data-return") || window.location.pathname);
 		}
 		openModal(reveal, document.querySelector("[data-new-key-opener]"));
 		reveal.addEventListener("close", forget);
@@ -151,7 +192,8 @@
 	document.querySelectorAll("time[datetime][title]").forEach(function (el) {
 		var d = new Date(el.getAttribute("datetime"));
 		if (!isNaN(d.getTime())) {
-			el.title = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "long" });
+			el.title = (el.getAttribute("data-title-prefix") || "") +
+				d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "long" });
 		}
 	});
 })();

@@ -1,0 +1,211 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+
+	"pbkeys/internal/apikey"
+	"pbkeys/internal/keystore"
+	"pbkeys/templates"
+)
+
+// expiryChoices are the New API key form's expiry options. Their values
+// are what apikey.ParseExpiry reads, except "custom", which takes the
+// form's date field. "never" is the default, as before expiry existed.
+var expiryChoices = []templates.Option{
+	{Value: "7d", Text: "7 days"},
+	{Value: "30d", Text: "30 days"},
+	{Value: "90d", Text: "90 days"},
+	{Value: "365d", Text: "1 year"},
+	{Value: templates.ExpiryCustom, Text: "Custom date…"},
+	{Value: "never", Text: "Never"},
+}
+
+const defaultExpiry = "never"
+
+// keyForm is what a person filled in on the New API key form, as typed.
+type keyForm struct {
+	Label       string
+	Expiry      string // one of expiryChoices' values
+	ExpiryDate  string // YYYY-MM-DD, used with "custom"
+	ReadOnly    bool
+	Collections []string
+	Rate        string
+}
+
+// fieldErrors are messages for the person, keyed by the api_keys field
+// they belong to; "" is a message for the whole form.
+type fieldErrors map[string]string
+
+func readKeyForm(form url.Values) keyForm {
+	f := keyForm{
+		Label:       form.Get("label"),
+		Expiry:      form.Get("expires"),
+		ExpiryDate:  strings.TrimSpace(form.Get("expires_date")),
+		ReadOnly:    form.Get("read_only") != "",
+		Collections: form["collections"],
+		Rate:        strings.TrimSpace(form.Get("rate_limit")),
+	}
+	if f.Expiry == "" {
+		f.Expiry = defaultExpiry
+	}
+	return f
+}
+
+// options turns the form into key options. The keystore validates them
+// again when saving (collections that exist, an expiry in the future, the
+// rate's range): here only what the form itself can get wrong is checked.
+func (f keyForm) options(now time.Time) (keystore.Options, fieldErrors) {
+	errs := fieldErrors{}
+	opts := keystore.Options{
+		Label:       f.Label,
+		ReadOnly:    f.ReadOnly,
+		Collections: f.Collections,
+	}
+
+	switch {
+	case f.Expiry == templates.ExpiryCustom && f.ExpiryDate == "":
+		errs[keystore.FieldExpires] = "Choose the last day the key works, or another expiry."
+	case f.Expiry == templates.ExpiryCustom:
+		at, err := apikey.ParseExpiry(f.ExpiryDate, now)
+		if err != nil {
+			errs[keystore.FieldExpires] = err.Error()
+		}
+		opts.ExpiresAt = at
+	case slices.ContainsFunc(expiryChoices, func(o templates.Option) bool { return o.Value == f.Expiry }):
+		at, err := apikey.ParseExpiry(f.Expiry, now)
+		if err != nil { // cannot happen for the listed choices
+			errs[keystore.FieldExpires] = err.Error()
+		}
+		opts.ExpiresAt = at
+	default:
+		errs[keystore.FieldExpires] = "Choose when the key expires."
+	}
+
+	if f.Rate != "" {
+		n, err := strconv.Atoi(f.Rate)
+		if err != nil || n < 0 {
+			errs[keystore.FieldRateLimit] = "Enter a whole number of requests per minute, or leave it blank for no limit."
+		}
+		opts.RatePerMinute = n
+	}
+	if len(errs) > 0 {
+		return opts, errs
+	}
+	return opts, nil
+}
+
+// storeErrors turns the keystore's validation errors into messages for
+// the form; ok is false for any other error.
+func storeErrors(err error) (fieldErrors, bool) {
+	var verrs validation.Errors
+	if !errors.As(err, &verrs) {
+		return nil, false
+	}
+	errs := fieldErrors{}
+	for field, ferr := range verrs {
+		code := ""
+		var verr validation.Error
+		if errors.As(ferr, &verr) {
+			code = verr.Code()
+		}
+		switch field {
+		case keystore.FieldLabel:
+			errs[field] = labelMessage(code, ferr)
+		case keystore.FieldRateLimit:
+			errs[field] = rateMessage(code, ferr)
+		case keystore.FieldExpires, keystore.FieldCollections:
+			errs[field] = ferr.Error()
+		default:
+			errs[""] = fmt.Sprintf("The key could not be created (%s: %s).", field, ferr.Error())
+		}
+	}
+	return errs, true
+}
+
+func labelMessage(code string, err error) string {
+	switch code {
+	case "validation_required", "validation_min_text_constraint":
+		return "Enter a label for the key."
+	case "validation_max_text_constraint":
+		return "Use at most 100 characters for the label."
+	case "validation_invalid_format":
+		return "The label cannot contain control characters such as line breaks or tabs."
+	}
+	return "The label is not valid: " + err.Error()
+}
+
+func rateMessage(code string, err error) string {
+	switch code {
+	case "validation_max_number_constraint":
+		return "Use at most 1000000 requests per minute, or leave it blank for no limit."
+	case "validation_min_number_constraint", "validation_only_int_constraint", "validation_not_a_number":
+		return "Enter a whole number of requests per minute, or leave it blank for no limit."
+	}
+	return "The rate limit is not valid: " + err.Error()
+}
+
+// keyCollections lists, by name, the collections a key may be limited
+// to: the app's own, not PocketBase's system collections nor api_keys
+// (the keystore refuses those too).
+func (p *pages) keyCollections() ([]string, error) {
+	all, err := p.app.FindAllCollections()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, c := range all {
+		if !c.System && c.Name != keystore.Collection {
+			names = append(names, c.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// newKeyForm builds the form with values f and messages errs, and issues
+// it a fresh one-time nonce.
+func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs fieldErrors) (templates.NewKeyForm, error) {
+	names, err := p.keyCollections()
+	if err != nil {
+		return templates.NewKeyForm{}, err
+	}
+	now := time.Now().UTC()
+	v := templates.NewKeyForm{
+		Label:            f.Label,
+		Error:            errs[keystore.FieldLabel],
+		ExpiryDate:       f.ExpiryDate,
+		MinDate:          now.Format(time.DateOnly),
+		MaxDate:          now.Add(apikey.MaxLifetime - 24*time.Hour).Format(time.DateOnly),
+		ExpiryError:      errs[keystore.FieldExpires],
+		ReadOnly:         f.ReadOnly,
+		CollectionsError: errs[keystore.FieldCollections],
+		Rate:             f.Rate,
+		RateError:        errs[keystore.FieldRateLimit],
+		Notice:           errs[""],
+		Nonce:            p.nonces.issue(user.Id, now),
+		CSRF:             csrf,
+	}
+	expiry := f.Expiry
+	if expiry == "" {
+		expiry = defaultExpiry
+	}
+	for _, o := range expiryChoices {
+		o.Selected = o.Value == expiry
+		v.Expiry = append(v.Expiry, o)
+	}
+	for _, name := range names {
+		v.Collections = append(v.Collections, templates.Option{
+			Value: name, Text: name, Selected: slices.Contains(f.Collections, name),
+		})
+	}
+	return v, nil
+}
