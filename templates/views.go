@@ -85,7 +85,7 @@ type KeyRow struct {
 	Label     string
 	Masked    string // "<id>.••••••••"
 	Created   Time
-	LastUsed  Time // zero Time.ISO means never used
+	LastUsed  Time   // zero Time.ISO means never used
 	State     string // "Active", "Expires in 3 days", "Expired", "Disabled"
 	StateKind string // active, expiring, expired, disabled: the badge's style
 	Expires   Time   // zero Time.ISO means never; Exact is shown on hover

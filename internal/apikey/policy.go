@@ -118,7 +118,11 @@ func humanDuration(d time.Duration) string {
 	case d >= 90*time.Minute:
 		return plural((d+time.Hour/2)/time.Hour, "hour")
 	case d >= 90*time.Second:
-		return plural((d+time.Minute/2)/time.Minute, "minute")
+		n := (d + time.Minute/2) / time.Minute
+		if n >= 60 { // 59m30s and more: "1 hour", as a 1-hour grace reads
+			return "1 hour"
+		}
+		return plural(n, "minute")
 	default:
 		return "1 minute"
 	}

@@ -66,6 +66,8 @@ func TestPolicyDescriptions(t *testing.T) {
 		{apikey.Policy{ExpiresAt: now.Add(7 * 24 * time.Hour)}, apikey.StateExpiring, "Expires in 7 days"},
 		{apikey.Policy{ExpiresAt: now.Add(5 * time.Hour)}, apikey.StateExpiring, "Expires in 5 hours"},
 		{apikey.Policy{ExpiresAt: now.Add(30 * time.Minute)}, apikey.StateExpiring, "Expires in 30 minutes"},
+		{apikey.Policy{ExpiresAt: now.Add(time.Hour - time.Second)}, apikey.StateExpiring, "Expires in 1 hour"},
+		{apikey.Policy{ExpiresAt: now.Add(59 * time.Minute)}, apikey.StateExpiring, "Expires in 59 minutes"},
 		{apikey.Policy{ExpiresAt: now.Add(10 * time.Second)}, apikey.StateExpiring, "Expires in 1 minute"},
 	}
 	for _, s := range states {

@@ -60,6 +60,10 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 		{http.MethodPost, "/api-keys", "/api-keys"},
 		{http.MethodPost, "/api-keys/revoke-all", "/api-keys"},
 		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/revoke", "/api-keys"},
+		{http.MethodGet, "/api-keys/" + pbtest.AliceKeyID + "/roll", "/api-keys/" + pbtest.AliceKeyID + "/roll"},
+		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/roll", "/api-keys"},
+		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/disable", "/api-keys"},
+		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/enable", "/api-keys"},
 	} {
 		var res *webtest.Response
 		if r.method == http.MethodGet {

@@ -86,6 +86,7 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	c := srv.Client(t)
 	c.Login(pbtest.AliceEmail, pbtest.Password)
 	create := newKeyForm(t, c, "from evil")
+	roll := rollForm(t, c, pbtest.AliceKeyID, "now")
 	csrf := url.Values{"csrf": {create.Get("csrf")}}
 	login := url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}}
 
@@ -101,6 +102,9 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 		}{
 			{web.PathKeys, create},
 			{web.RevokePath(pbtest.AliceKeyID), csrf},
+			{web.RollPath(pbtest.AliceKeyID), roll},
+			{web.DisablePath(pbtest.AliceKeyID), csrf},
+			{web.EnablePath(pbtest.AliceKeyID), csrf},
 			{web.PathRevokeAll, csrf},
 			{web.PathLogout, csrf},
 			{web.PathLogin, login},
@@ -123,6 +127,8 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 		}{
 			{web.PathKeys, f},
 			{web.RevokePath(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
+			{web.RollPath(pbtest.AliceKeyID), url.Values{"csrf": {token}, "nonce": {roll.Get("nonce")}, "grace": {"now"}}},
+			{web.DisablePath(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
 			{web.PathRevokeAll, url.Values{"csrf": {token}}},
 		} {
 			if res := c.Post(r.path, r.form); res.StatusCode != http.StatusForbidden {
@@ -134,6 +140,9 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	// Nothing changed.
 	if n := countKeys(t, srv, pbtest.AliceID); n != 1 {
 		t.Errorf("Alice has %d keys, want 1", n)
+	}
+	if r, _ := srv.Env.Store.Find(pbtest.AliceKeyID); r.GetBool("disabled") || !r.GetDateTime("expires").IsZero() {
+		t.Error("a cross-site form disabled or rolled the key")
 	}
 	if _, err := srv.Env.App.FindAuthRecordByEmail("users", "new@example.com"); err == nil {
 		t.Error("a cross-site sign-up created an account")

@@ -1,0 +1,430 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"pbkeys/internal/apikey"
+	"pbkeys/internal/keystore"
+	"pbkeys/internal/pbtest"
+	"pbkeys/internal/web"
+	"pbkeys/internal/web/webtest"
+)
+
+// createWith posts the New API key form with extra fields and returns the
+// response.
+func createWith(t *testing.T, c *webtest.Client, label string, fields url.Values) *webtest.Response {
+	t.Helper()
+	form := newKeyForm(t, c, label)
+	for name, values := range fields {
+		form[name] = values
+	}
+	return c.Post(web.PathKeys, form)
+}
+
+// revealedRecord returns the options of the key revealed in res.
+func revealedOptions(t *testing.T, srv *webtest.Server, res *webtest.Response) (apikey.Key, keystore.Options) {
+	t.Helper()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d\n%s", res.StatusCode, res.Body)
+	}
+	key, err := apikey.Parse(webtest.RevealedKey(res.Body))
+	if err != nil {
+		t.Fatalf("no key revealed: %v", err)
+	}
+	record, err := srv.Env.Store.FindOwned(pbtest.AliceID, key.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, keystore.OptionsOf(record)
+}
+
+func TestCreateKeyExpiry(t *testing.T) {
+	t.Parallel()
+	srv, c := signedIn(t)
+	day := 24 * time.Hour
+
+	for _, tc := range []struct {
+		choice string
+		want   time.Duration // 0: never
+	}{
+		{"7d", 7 * day}, {"30d", 30 * day}, {"90d", 90 * day}, {"365d", 365 * day}, {"never", 0}, {"", 0},
+	} {
+		before := time.Now()
+		_, opts := revealedOptions(t, srv, createWith(t, c, "expiry "+tc.choice, url.Values{"expires": {tc.choice}}))
+		if tc.want == 0 {
+			if !opts.ExpiresAt.IsZero() {
+				t.Errorf("%q: expires %v, want never", tc.choice, opts.ExpiresAt)
+			}
+			continue
+		}
+		if got := opts.ExpiresAt.Sub(before); got < tc.want-time.Second || got > tc.want+time.Minute {
+			t.Errorf("%q: expires in %v, want %v", tc.choice, got, tc.want)
+		}
+	}
+
+	// A custom date: the key works through that day (UTC).
+	date := time.Now().UTC().AddDate(0, 0, 10)
+	res := createWith(t, c, "custom", url.Values{"expires": {"custom"}, "expires_date": {date.Format(time.DateOnly)}})
+	_, opts := revealedOptions(t, srv, res)
+	want := time.Date(date.Year(), date.Month(), date.Day()+1, 0, 0, 0, 0, time.UTC)
+	if !opts.ExpiresAt.Equal(want) {
+		t.Errorf("custom date: expires %v, want %v", opts.ExpiresAt, want)
+	}
+	// The date field is ignored unless "Custom date" is chosen.
+	_, opts = revealedOptions(t, srv, createWith(t, c, "date ignored", url.Values{"expires": {"never"}, "expires_date": {"2020-01-01"}}))
+	if !opts.ExpiresAt.IsZero() {
+		t.Errorf("a date without Custom: expires %v", opts.ExpiresAt)
+	}
+	keys := countKeys(t, srv, pbtest.AliceID)
+
+	// Invalid choices: 400, inline message, everything typed kept.
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	for _, tc := range []struct {
+		name, choice, date, message string
+	}{
+		{"past date", "custom", yesterday, "is in the past"},
+		{"no date", "custom", "", "Choose the last day the key works"},
+		{"not a date", "custom", "31/12/2027", "is not understood"},
+		{"no such date", "custom", "2027-02-30", "does not exist"},
+		{"too far", "custom", "2999-01-01", "more than 10 years away"},
+		{"unknown choice", "5d", "", "Choose when the key expires."},
+	} {
+		res := createWith(t, c, "bad "+tc.name, url.Values{
+			"expires": {tc.choice}, "expires_date": {tc.date}, "read_only": {"on"}, "rate_limit": {"60"},
+		})
+		if res.StatusCode != http.StatusBadRequest || webtest.RevealedKey(res.Body) != "" {
+			t.Errorf("%s: status %d", tc.name, res.StatusCode)
+		}
+		if !strings.Contains(res.Body, `data-testid="expires-error">`) || !strings.Contains(res.Body, tc.message) {
+			t.Errorf("%s: no inline %q", tc.name, tc.message)
+		}
+		if webtest.InputValue(res.Body, "label") != "bad "+tc.name || webtest.InputValue(res.Body, "expires_date") != tc.date ||
+			webtest.InputValue(res.Body, "rate_limit") != "60" || !strings.Contains(res.Body, `value="on" checked`) {
+			t.Errorf("%s: typed values not kept", tc.name)
+		}
+		if tc.choice == "custom" && !strings.Contains(res.Body, `<option value="custom" selected>`) {
+			t.Errorf("%s: Custom date not kept selected", tc.name)
+		}
+	}
+	if n := countKeys(t, srv, pbtest.AliceID); n != keys {
+		t.Errorf("invalid expiries created %d keys", n-keys)
+	}
+
+	// The form offers the choices, Never by default.
+	page := c.Get(web.PathNewKey).Body
+	for _, want := range []string{
+		`<option value="7d">7 days</option>`, `<option value="30d">30 days</option>`, `<option value="90d">90 days</option>`,
+		`<option value="365d">1 year</option>`, `<option value="custom">Custom date…</option>`, `<option value="never" selected>Never</option>`,
+		`type="date"`, `<label for="expires">Expires</label>`, `<label for="expires-date">Custom date</label>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("form lacks %s", want)
+		}
+	}
+}
+
+func TestCreateKeyScopes(t *testing.T) {
+	t.Parallel()
+	srv, c := signedIn(t)
+
+	res := createWith(t, c, "dashboard reader", url.Values{
+		"read_only": {"on"}, "collections": {pbtest.NotesCollection}, "rate_limit": {"600"},
+	})
+	key, opts := revealedOptions(t, srv, res)
+	if !opts.ReadOnly || !slices.Equal(opts.Collections, []string{pbtest.NotesCollection}) || opts.RatePerMinute != 600 {
+		t.Errorf("stored %+v", opts)
+	}
+	// The key is what the form said: it reads a note, and may not write.
+	if code := srv.APIGet(t, webtest.AliceNotePath, key.String()); code != 200 {
+		t.Errorf("read-only key GET: %d", code)
+	}
+	list := c.Get(web.PathKeys).Body
+	for _, want := range []string{"Read-only · notes", "600 requests/min"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("list lacks %q", want)
+		}
+	}
+
+	// Nothing chosen: full access, no limit.
+	_, opts = revealedOptions(t, srv, createWith(t, c, "plain", url.Values{"rate_limit": {""}}))
+	if opts.ReadOnly || len(opts.Collections) != 0 || opts.RatePerMinute != 0 {
+		t.Errorf("plain key stored %+v", opts)
+	}
+	keys := countKeys(t, srv, pbtest.AliceID)
+
+	// The form offers the app's collections, not api_keys nor system ones.
+	page := c.Get(web.PathNewKey).Body
+	if !strings.Contains(page, `name="collections" value="notes"`) || strings.Contains(page, `value="api_keys"`) ||
+		strings.Contains(page, `value="_superusers"`) || !strings.Contains(page, "Check none for all collections") {
+		t.Error("collections offered wrongly")
+	}
+
+	// Refused inline, with everything kept.
+	for _, tc := range []struct {
+		name    string
+		fields  url.Values
+		testid  string
+		message string
+	}{
+		{"unknown collection", url.Values{"collections": {"notes", "secrets"}}, "collections-error", `There is no collection named &#34;secrets&#34;`},
+		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "cannot be scoped to"},
+		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "cannot be scoped to"},
+		{"rate not a number", url.Values{"rate_limit": {"fast"}}, "rate-error", "Enter a whole number"},
+		{"negative rate", url.Values{"rate_limit": {"-5"}}, "rate-error", "Enter a whole number"},
+		{"rate too high", url.Values{"rate_limit": {"2000000"}}, "rate-error", "at most 1000000"},
+	} {
+		tc.fields.Set("read_only", "on")
+		res := createWith(t, c, "kept", tc.fields)
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d", tc.name, res.StatusCode)
+		}
+		if !strings.Contains(res.Body, `data-testid="`+tc.testid+`">`) || !strings.Contains(res.Body, tc.message) {
+			t.Errorf("%s: no inline %q", tc.name, tc.message)
+		}
+		if webtest.InputValue(res.Body, "label") != "kept" || !strings.Contains(res.Body, `value="on" checked`) {
+			t.Errorf("%s: typed values not kept", tc.name)
+		}
+		if rate := tc.fields.Get("rate_limit"); rate != "" && webtest.InputValue(res.Body, "rate_limit") != rate {
+			t.Errorf("%s: rate not kept", tc.name)
+		}
+		if slices.Contains(tc.fields["collections"], "notes") && !strings.Contains(res.Body, `value="notes" checked`) {
+			t.Errorf("%s: checked collection not kept", tc.name)
+		}
+	}
+	if n := countKeys(t, srv, pbtest.AliceID); n != keys {
+		t.Errorf("refused forms created %d keys", n-keys)
+	}
+}
+
+func TestListShowsStateScopeAndRate(t *testing.T) {
+	t.Parallel()
+	srv, c := signedIn(t)
+	store := srv.Env.Store
+	now := time.Now()
+	issue := func(opts keystore.Options) string {
+		t.Helper()
+		r, _, err := store.IssueWith(pbtest.AliceID, opts, keystore.Origin{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Id
+	}
+	issue(keystore.Options{Label: "soon", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true, Collections: []string{"notes", "users"}})
+	issue(keystore.Options{Label: "later", ExpiresAt: now.Add(30*24*time.Hour + time.Minute), RatePerMinute: 600})
+	expired := issue(keystore.Options{Label: "old", ExpiresAt: now.Add(time.Hour)})
+	record, _ := store.Find(expired)
+	record.Set(keystore.FieldExpires, now.Add(-time.Hour))
+	if err := srv.Env.App.Save(record); err != nil {
+		t.Fatal(err)
+	}
+	paused := issue(keystore.Options{Label: "paused"})
+	if _, err := store.SetDisabled(pbtest.AliceID, paused, true); err != nil {
+		t.Fatal(err)
+	}
+
+	body := c.Get(web.PathKeys).Body
+	for _, want := range []string{
+		`state state-expiring" data-testid="key-state"><time datetime=`,
+		`title="Expires ` + now.Add(3*24*time.Hour).UTC().Format("2006-01-02"),
+		`>Expires in 3 days</time>`,
+		`data-testid="key-scope">Read-only · notes, users</span>`,
+		`state state-active" data-testid="key-state"><time`, `>Expires in 30 days</time>`,
+		`data-testid="key-rate">600 requests/min</span>`,
+		`state state-expired" data-testid="key-state"><time`, `title="Expired `, `>Expired</time>`,
+		`state state-disabled" data-testid="key-state">Disabled</span>`,
+		`aria-label="Enable paused" data-testid="enable">Enable</button>`,
+		`state state-active" data-testid="key-state">Active</span>`,
+		`data-testid="key-scope">Full access</span>`,
+		`aria-label="Roll ` + pbtest.AliceKeyLabel + `"`,
+		`aria-label="Disable ` + pbtest.AliceKeyLabel + `"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("list lacks %s", want)
+		}
+	}
+	if strings.Count(body, `data-testid="key-rate"`) != 1 {
+		t.Error("a rate is shown for an unlimited key")
+	}
+}
+
+func TestDisableEnable(t *testing.T) {
+	t.Parallel()
+	srv, c := signedIn(t)
+	csrf := url.Values{"csrf": {webtest.InputValue(c.Get(web.PathKeys).Body, "csrf")}}
+
+	res := c.Post(web.DisablePath(pbtest.AliceKeyID), csrf)
+	if res.StatusCode != http.StatusSeeOther || res.Location() != web.PathKeys {
+		t.Fatalf("disable: %d to %q", res.StatusCode, res.Location())
+	}
+	list := c.Get(web.PathKeys).Body
+	if !strings.Contains(list, "Disabled ‘"+pbtest.AliceKeyLabel+"’. Apps using it get 401 until you enable it again.") {
+		t.Error("no message after disabling")
+	}
+	if !strings.Contains(list, `data-testid="enable"`) {
+		t.Error("no Enable button for the disabled key")
+	}
+	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != http.StatusUnauthorized {
+		t.Errorf("disabled key: %d, want 401", code)
+	}
+
+	// Someone else's key and unknown ids: 404, nothing changes.
+	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123"} {
+		for _, path := range []string{web.DisablePath(id), web.EnablePath(id)} {
+			if res := c.Post(path, csrf); res.StatusCode != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404", path, res.StatusCode)
+			}
+		}
+	}
+	if r, _ := srv.Env.Store.Find(pbtest.BobKeyID); r.GetBool(keystore.FieldDisabled) {
+		t.Error("Bob's key was disabled")
+	}
+
+	res = c.Post(web.EnablePath(pbtest.AliceKeyID), csrf)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("enable: %d", res.StatusCode)
+	}
+	if !strings.Contains(c.Get(web.PathKeys).Body, "Enabled ‘"+pbtest.AliceKeyLabel+"’. Apps using it can call the API again.") {
+		t.Error("no message after enabling")
+	}
+	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != 200 {
+		t.Errorf("enabled key: %d, want 200", code)
+	}
+	// Disable is an action, not a page.
+	if res := c.Get(web.DisablePath(pbtest.AliceKeyID)); res.StatusCode == http.StatusOK {
+		t.Error("GET disables")
+	}
+}
+
+// rollForm opens the Roll page of key id and returns its form values.
+func rollForm(t *testing.T, c *webtest.Client, id, grace string) url.Values {
+	t.Helper()
+	page := c.Get(web.RollPath(id))
+	if page.StatusCode != 200 {
+		t.Fatalf("roll page: %d", page.StatusCode)
+	}
+	return url.Values{
+		"csrf":  {webtest.InputValue(page.Body, "csrf")},
+		"nonce": {webtest.InputValue(page.Body, "nonce")},
+		"grace": {grace},
+	}
+}
+
+func TestRollKey(t *testing.T) {
+	t.Parallel()
+	srv, c := signedIn(t)
+
+	page := c.Get(web.RollPath(pbtest.AliceKeyID))
+	for _, want := range []string{
+		"<title>Roll API key · pbkeys</title>", "Roll ‘" + pbtest.AliceKeyLabel + "’?",
+		"Keep the old key working for", `value="now"`, `value="1h"`, `value="24h" checked`, `value="7d"`,
+		"Now", "1 hour", "24 hours", "7 days",
+	} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("roll page lacks %q", want)
+		}
+	}
+
+	// Someone else's key and unknown ids: 404 for the page and the action.
+	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123"} {
+		if res := c.Get(web.RollPath(id)); res.StatusCode != http.StatusNotFound {
+			t.Errorf("roll page %s: %d", id, res.StatusCode)
+		}
+		f := rollForm(t, c, pbtest.AliceKeyID, "1h")
+		if res := c.Post(web.RollPath(id), f); res.StatusCode != http.StatusNotFound || webtest.RevealedKey(res.Body) != "" {
+			t.Errorf("roll %s: %d, want 404", id, res.StatusCode)
+		}
+	}
+	if n := countKeys(t, srv, pbtest.BobID); n != 1 {
+		t.Errorf("Bob has %d keys", n)
+	}
+	if r, _ := srv.Env.Store.Find(pbtest.BobKeyID); !r.GetDateTime(keystore.FieldExpires).IsZero() {
+		t.Error("Bob's key got an expiry")
+	}
+	// An unknown grace period: asked again, nothing rolled.
+	res := c.Post(web.RollPath(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "forever"))
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Choose how long the old key keeps working.") {
+		t.Errorf("unknown grace: %d", res.StatusCode)
+	}
+	if n := countKeys(t, srv, pbtest.AliceID); n != 1 {
+		t.Fatalf("Alice has %d keys before rolling", n)
+	}
+
+	// Her own key, with an hour's grace.
+	form := rollForm(t, c, pbtest.AliceKeyID, "1h")
+	before := time.Now()
+	res = c.Post(web.RollPath(pbtest.AliceKeyID), form)
+	key, opts := revealedOptions(t, srv, res)
+	if opts.Label != pbtest.AliceKeyLabel {
+		t.Errorf("new key label %q", opts.Label)
+	}
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("reveal Cache-Control %q", got)
+	}
+	if strings.Contains(res.Header.Get("Location"), key.Secret) || len(res.Cookies()) > 0 && slices.ContainsFunc(res.Cookies(), func(ck *http.Cookie) bool {
+		return strings.Contains(ck.Value, key.Secret)
+	}) {
+		t.Error("the key is in a URL or cookie")
+	}
+	for _, want := range []string{
+		"New key for “" + pbtest.AliceKeyLabel + "”", "will not be shown again",
+		"The old key " + pbtest.AliceKeyID + ".•••••••• keeps working until", "(expires in 1 hour)",
+	} {
+		if !strings.Contains(res.Body, want) {
+			t.Errorf("reveal lacks %q", want)
+		}
+	}
+	old, _ := srv.Env.Store.Find(pbtest.AliceKeyID)
+	if exp := old.GetDateTime(keystore.FieldExpires).Time(); exp.Sub(before) < time.Hour-time.Second || exp.Sub(before) > time.Hour+time.Minute {
+		t.Errorf("old key expires %v after the roll", exp.Sub(before))
+	}
+	for _, k := range []string{key.String(), pbtest.AliceKey} {
+		if code := srv.APIGet(t, webtest.AliceNotePath, k); code != 200 {
+			t.Errorf("after the roll %s…: %d, want 200", k[:16], code)
+		}
+	}
+	if !strings.Contains(c.Get(web.PathKeys).Body, ">Expires in 1 hour</time>") {
+		t.Error("the list does not show the old key expiring in 1 hour")
+	}
+
+	// Reloading the reveal re-posts the form: no second roll.
+	for i := 0; i < 2; i++ {
+		again := c.Post(web.RollPath(pbtest.AliceKeyID), form)
+		if again.StatusCode != http.StatusSeeOther || again.Location() != web.PathKeys || strings.Contains(again.Body, key.Secret) {
+			t.Fatalf("resubmission: %d to %q", again.StatusCode, again.Location())
+		}
+	}
+	if n := countKeys(t, srv, pbtest.AliceID); n != 2 {
+		t.Errorf("Alice has %d keys after resubmitting, want 2", n)
+	}
+	list := c.Get(web.PathKeys).Body
+	if !strings.Contains(list, "was already rolled with this form, so it was not rolled again") || strings.Contains(list, key.Secret) {
+		t.Error("resubmission not explained, or the key shown again")
+	}
+	// A form that was never issued rolls nothing.
+	form.Set("nonce", "made-up")
+	if res := c.Post(web.RollPath(pbtest.AliceKeyID), form); res.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(res.Body, "This form has expired") {
+		t.Errorf("unknown nonce: %d", res.StatusCode)
+	}
+
+	// "Now": the old key stops at once and is listed as expired.
+	res = c.Post(web.RollPath(key.ID), rollForm(t, c, key.ID, "now"))
+	newer, _ := revealedOptions(t, srv, res)
+	if !strings.Contains(res.Body, "The old key "+key.ID+".•••••••• has stopped working.") {
+		t.Error("reveal does not say the old key stopped")
+	}
+	if code := srv.APIGet(t, webtest.AliceNotePath, key.String()); code != http.StatusUnauthorized {
+		t.Errorf("old key after rolling now: %d, want 401", code)
+	}
+	if code := srv.APIGet(t, webtest.AliceNotePath, newer.String()); code != 200 {
+		t.Errorf("newest key: %d", code)
+	}
+	if !strings.Contains(c.Get(web.PathKeys).Body, ">Expired</time>") {
+		t.Error("the list does not show the old key expired")
+	}
+}
