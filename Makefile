@@ -5,7 +5,7 @@ export GOTOOLCHAIN := go1.27.3
 BINARY := pbkeys
 HTTP   ?= 127.0.0.1:8090
 
-.PHONY: run build test generate lint bench
+.PHONY: run build test generate lint bench load fuzz
 
 ## run: build and serve on $(HTTP) with data in ./pb_data
 run: build
@@ -40,6 +40,16 @@ lint:
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ code is stale: run 'make generate' and commit"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); if [ -n "$$untracked" ]; then echo "uncommitted generated files: $$untracked"; exit 1; fi
 
-## bench: benchmarks (see README, Performance)
+## bench: auth benchmarks in one run — record view with JWT, warm key, key without cache, /api/health — and their ratios (README, Performance)
 bench:
-	go test -run='^$$' -bench=. -benchmem ./...
+	go test -run='^$$' -bench='^BenchmarkAuth$$' ./internal/bench
+	go test -run='^$$' -bench=. -benchmem ./internal/apikey
+
+## load: the built binary over loopback: JWT vs key at 32 connections, then a 20 s flood of wrong secrets (about 90 s, stops by itself)
+load: build
+	go run ./cmd/loadtest -binary ./$(BINARY) -phase 10s -flood 20s
+
+## fuzz: fuzz the Authorization-header parser (FUZZTIME=20s by default)
+FUZZTIME ?= 20s
+fuzz:
+	go test -run='^$$' -fuzz='^FuzzFromAuthorization$$' -fuzztime=$(FUZZTIME) ./internal/apikey

@@ -30,7 +30,7 @@ type Config struct {
 
 	// Argon2MemoryBudgetKiB is how much argon2id memory, in kibibytes, key
 	// verifications may use at once: with 64 MiB per verification the
-	// default 256 MiB runs four at a time, so a flood of wrong secrets
+	// default 128 MiB runs two at a time, so a flood of wrong secrets
 	// cannot take more memory than this. It must be at least Argon2.Memory.
 	Argon2MemoryBudgetKiB uint32
 
@@ -59,6 +59,15 @@ type Config struct {
 	// /64); 0 disables it.
 	ThrottleClientFailures int
 
+	// ThrottleDelay is how long a refused (429) attempt is held before it
+	// is answered, so that a client ignoring Retry-After gets one answer
+	// per ThrottleDelay per connection; 0 answers at once.
+	ThrottleDelay time.Duration
+
+	// ThrottleMaxDelayed bounds how many refused attempts are held at
+	// once, in requests; past it they are answered at once.
+	ThrottleMaxDelayed int
+
 	// ThrottleMaxTracked bounds how many key ids and, separately, how many
 	// clients the throttle remembers, in entries (least recently failing
 	// forgotten first).
@@ -79,6 +88,8 @@ func DefaultConfig() Config {
 		ThrottleWindow:         v.Throttle.Window,
 		ThrottleKeyFailures:    v.Throttle.MaxFailuresPerKey,
 		ThrottleClientFailures: v.Throttle.MaxFailuresPerClient,
+		ThrottleDelay:          v.Throttle.Delay,
+		ThrottleMaxDelayed:     v.Throttle.MaxDelayed,
 		ThrottleMaxTracked:     v.Throttle.MaxTracked,
 	}
 }
@@ -94,6 +105,8 @@ func (cfg Config) verifierConfig() apikey.VerifierConfig {
 		Window:               cfg.ThrottleWindow,
 		MaxFailuresPerKey:    cfg.ThrottleKeyFailures,
 		MaxFailuresPerClient: cfg.ThrottleClientFailures,
+		Delay:                cfg.ThrottleDelay,
+		MaxDelayed:           cfg.ThrottleMaxDelayed,
 		MaxTracked:           cfg.ThrottleMaxTracked,
 	}
 	return v
@@ -112,6 +125,8 @@ const (
 	EnvThrottleWindow         = "PBKEYS_THROTTLE_WINDOW"          // duration
 	EnvThrottleKeyFailures    = "PBKEYS_THROTTLE_KEY_FAILURES"    // per window; 0 disables
 	EnvThrottleClientFailures = "PBKEYS_THROTTLE_CLIENT_FAILURES" // per window; 0 disables
+	EnvThrottleDelay          = "PBKEYS_THROTTLE_DELAY"           // duration; 0 answers at once
+	EnvThrottleMaxDelayed     = "PBKEYS_THROTTLE_MAX_DELAYED"     // requests
 	EnvThrottleMaxTracked     = "PBKEYS_THROTTLE_MAX_TRACKED"     // entries
 )
 
@@ -122,7 +137,6 @@ func ConfigFromEnv() (Config, error) {
 	for name, dst := range map[string]*time.Duration{
 		EnvLastUsedFlushInterval: &cfg.LastUsedFlushInterval,
 		EnvLastUsedMinInterval:   &cfg.LastUsedMinInterval,
-		EnvArgon2MaxWait:         &cfg.Argon2MaxWait,
 		EnvVerifyCacheTTL:        &cfg.VerifyCacheTTL,
 		EnvThrottleWindow:        &cfg.ThrottleWindow,
 	} {
@@ -130,10 +144,23 @@ func ConfigFromEnv() (Config, error) {
 			return cfg, err
 		}
 	}
+	// these two may be 0: no waiting for argon2 memory, no holding of 429s
+	for name, dst := range map[string]*time.Duration{
+		EnvArgon2MaxWait: &cfg.Argon2MaxWait,
+		EnvThrottleDelay: &cfg.ThrottleDelay,
+	} {
+		raw := os.Getenv(name)
+		if raw == "0" {
+			*dst = 0
+		} else if err := durationFromEnv(name, dst); err != nil {
+			return cfg, err
+		}
+	}
 	for name, dst := range map[string]*int{
 		EnvVerifyCacheSize:        &cfg.VerifyCacheSize,
 		EnvThrottleKeyFailures:    &cfg.ThrottleKeyFailures,
 		EnvThrottleClientFailures: &cfg.ThrottleClientFailures,
+		EnvThrottleMaxDelayed:     &cfg.ThrottleMaxDelayed,
 		EnvThrottleMaxTracked:     &cfg.ThrottleMaxTracked,
 	} {
 		if err := intFromEnv(name, dst, 0, math.MaxInt32); err != nil {

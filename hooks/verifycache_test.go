@@ -102,7 +102,7 @@ func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			env := pbtest.New(t, func(c *hooks.Config) { c.ThrottleKeyFailures = 2 })
+			env := pbtest.New(t, func(c *hooks.Config) { c.ThrottleKeyFailures, c.ThrottleDelay = 2, 0 })
 			t.Cleanup(env.App.Cleanup)
 			h := inProcessMux(t, env)
 
@@ -128,6 +128,7 @@ func TestFailureThrottleAnswers429(t *testing.T) {
 	env := pbtest.New(t, func(c *hooks.Config) {
 		c.ThrottleKeyFailures = 3
 		c.ThrottleClientFailures = 100
+		c.ThrottleDelay = 0 // 429s answered at once (the hold is tested in internal/apikey)
 	})
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)
@@ -164,6 +165,7 @@ func TestFailureThrottlePerClient(t *testing.T) {
 	env := pbtest.New(t, func(c *hooks.Config) {
 		c.ThrottleKeyFailures = 100
 		c.ThrottleClientFailures = 2
+		c.ThrottleDelay = 0
 	})
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)

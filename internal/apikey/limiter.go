@@ -12,8 +12,8 @@ import (
 // with DefaultParams) for as long as it runs; without a bound, N concurrent
 // wrong guesses cost N × 64 MiB. A verification takes its memory from a
 // budget, so the budget divided by the per-hash memory is how many run at
-// once (with DefaultParams and a 256 MiB budget, four). Waiting is first
-// come, first served and bounded: a request that cannot start within
+// once (with DefaultParams and the default 128 MiB budget, two). Waiting is
+// first come, first served and bounded: a request that cannot start within
 // maxWait gives up (the caller answers 503) instead of queueing without limit.
 type memoryLimiter struct {
 	budgetKiB int64

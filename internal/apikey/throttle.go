@@ -21,6 +21,16 @@ type ThrottleConfig struct {
 	// or an IPv6 /64, as the caller names it). 0 disables it.
 	MaxFailuresPerClient int
 
+	// Delay is how long a refused attempt is held before ErrThrottled is
+	// returned, so that a client hammering a throttled key id gets one
+	// answer per Delay per connection instead of thousands (see tarpit).
+	// 0 answers at once.
+	Delay time.Duration
+
+	// MaxDelayed bounds how many refused attempts are held at once; past
+	// it they are answered at once.
+	MaxDelayed int
+
 	// MaxTracked bounds the number of key ids and, separately, of clients
 	// the throttle remembers. The least recently failing one is forgotten
 	// first, so an attacker rotating addresses only evicts its own entries

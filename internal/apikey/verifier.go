@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 // Errors returned by Verifier.Verify besides ErrMismatch.
 var (
 	// ErrThrottled is returned (inside a *RetryError) when the key id or the
-	// client has had too many wrong secrets in the current throttle window.
-	// No argon2id work was done.
+	// client has had too many wrong secrets in the current throttle window,
+	// after holding the caller for ThrottleConfig.Delay. No argon2id work
+	// was done.
 	ErrThrottled = errors.New("apikey: too many failed attempts")
 
 	// ErrBusy is returned (inside a *RetryError) when no argon2id memory
@@ -76,7 +78,11 @@ type VerifierConfig struct {
 // Performance section for why each value is what it is.
 func DefaultVerifierConfig() VerifierConfig {
 	return VerifierConfig{
-		MemoryBudgetKiB: 256 * 1024, // four DefaultParams verifications at once
+		// Two DefaultParams verifications at once: two 2-lane argon2id runs
+		// already keep two cores busy, so more would add memory and
+		// latency, not throughput. Measured peak RSS under a flood: the
+		// budget plus a few MiB (README, Performance).
+		MemoryBudgetKiB: 128 * 1024,
 		MaxWait:         250 * time.Millisecond,
 		BusyRetryAfter:  time.Second,
 		CacheSize:       10_000,
@@ -85,10 +91,17 @@ func DefaultVerifierConfig() VerifierConfig {
 			Window:               time.Minute,
 			MaxFailuresPerKey:    10,
 			MaxFailuresPerClient: 20,
+			Delay:                time.Second,
+			MaxDelayed:           1024,
 			MaxTracked:           10_000,
 		},
 	}
 }
+
+// collectAfterKiB is the per-hash memory from which a verification runs
+// the garbage collector when it is done (see verifyArgon2): 16 MiB, far
+// below production's 64 MiB and above the 1 MiB that tests hash with.
+const collectAfterKiB = 16 * 1024
 
 // Verifier checks presented secrets against stored argon2id hashes. It is
 // the one place that answers "is this secret right?".
@@ -112,6 +125,7 @@ type Verifier struct {
 	cache    *verifiedCache // nil when disabled
 	flights  *flights       // nil when the cache is disabled
 	throttle *failureThrottle
+	tarpit   *tarpit
 	limiter  *memoryLimiter
 
 	// compare is argon2id.ComparePasswordAndHash; tests count calls.
@@ -125,9 +139,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	switch {
 	case cfg.MemoryBudgetKiB == 0:
 		return nil, errors.New("apikey: MemoryBudgetKiB must be positive")
-	case cfg.MaxWait < 0, cfg.BusyRetryAfter < 0, cfg.CacheTTL < 0, cfg.Throttle.Window < 0:
+	case cfg.MaxWait < 0, cfg.BusyRetryAfter < 0, cfg.CacheTTL < 0, cfg.Throttle.Window < 0, cfg.Throttle.Delay < 0:
 		return nil, errors.New("apikey: durations must not be negative")
-	case cfg.CacheSize < 0, cfg.Throttle.MaxFailuresPerKey < 0, cfg.Throttle.MaxFailuresPerClient < 0, cfg.Throttle.MaxTracked < 0:
+	case cfg.CacheSize < 0, cfg.Throttle.MaxFailuresPerKey < 0, cfg.Throttle.MaxFailuresPerClient < 0,
+		cfg.Throttle.MaxTracked < 0, cfg.Throttle.MaxDelayed < 0:
 		return nil, errors.New("apikey: sizes and limits must not be negative")
 	}
 	if cfg.Now == nil {
@@ -136,6 +151,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v := &Verifier{
 		cfg:      cfg,
 		throttle: newFailureThrottle(cfg.Throttle, cfg.Now),
+		tarpit:   newTarpit(cfg.Throttle.Delay, cfg.Throttle.MaxDelayed),
 		limiter:  newMemoryLimiter(cfg.MemoryBudgetKiB, cfg.MaxWait),
 		compare:  argon2id.ComparePasswordAndHash,
 	}
@@ -188,6 +204,9 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 		var ok bool
 		ticket, after, ok = v.throttle.reserve(key.ID, client)
 		if !ok {
+			if v.tarpit.hold(ctx) {
+				after = max(after-v.cfg.Throttle.Delay, time.Second)
+			}
 			return &RetryError{Err: ErrThrottled, After: after}
 		}
 	}
@@ -201,6 +220,16 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 	}
 	v.argon2Runs.Add(1)
 	ok, err := v.compare(key.Secret, storedHash)
+	if kib >= collectAfterKiB {
+		// The hash's memory is garbage now. Left to the garbage collector's
+		// pacing (next cycle at twice the live heap), the next verification
+		// would take fresh pages while this buffer is still uncollected, and
+		// a flood would reach two to three times the budget in resident
+		// memory. Collecting while we still hold our share of the budget
+		// lets the next verification reuse these pages. It costs a few ms
+		// of CPU next to argon2id's ~44 ms, and only on this slow path.
+		runtime.GC()
+	}
 	v.limiter.release(kib)
 
 	switch {

@@ -34,6 +34,7 @@ func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierE
 	cfg.MemoryBudgetKiB = 4 * cheapParams.Memory
 	cfg.Throttle.MaxFailuresPerKey = 3
 	cfg.Throttle.MaxFailuresPerClient = 5
+	cfg.Throttle.Delay = 0 // TestVerifierHoldsThrottledAttempts covers it
 	var mu sync.Mutex
 	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return env.clock.now() }
 	for _, f := range configure {
@@ -266,5 +267,32 @@ func TestNewVerifierRejectsBadConfig(t *testing.T) {
 		if _, err := NewVerifier(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestVerifierHoldsThrottledAttempts(t *testing.T) {
+	env := newVerifierEnv(t, func(c *VerifierConfig) {
+		c.Throttle.Delay = 30 * time.Millisecond
+		c.Throttle.MaxDelayed = 1
+	})
+	for i := range 3 {
+		env.verify(t, wrongSecret(i), "c")
+	}
+	start := time.Now()
+	if err := env.verify(t, wrongSecret(9), "c"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("%v, want ErrThrottled", err)
+	}
+	if held := time.Since(start); held < 30*time.Millisecond {
+		t.Fatalf("answered after %v, want it held for the delay", held)
+	}
+
+	// past MaxDelayed, refusals are answered at once
+	env.v.tarpit.slots <- struct{}{} // someone else is held
+	start = time.Now()
+	if err := env.verify(t, wrongSecret(10), "c"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("%v, want ErrThrottled", err)
+	}
+	if held := time.Since(start); held >= 30*time.Millisecond {
+		t.Fatalf("held %v although the tarpit was full", held)
 	}
 }

@@ -1,0 +1,491 @@
+// Command loadtest measures the real pbkeys binary over loopback: record
+// views authenticated by a PocketBase JWT and by an API key (throughput,
+// p50/p99 latency), and a flood of wrong secrets for one key id while one
+// client keeps using the right key (the server's peak RSS, the good
+// client's throughput). It sets up its own data directory, starts and stops
+// the server itself, runs for a bounded time and exits.
+//
+//	make load                          # builds ./pbkeys, then runs this
+//	go run ./cmd/loadtest -binary ./pbkeys -phase 10s -flood 20s
+//
+// It is a Go program rather than wrk so that it needs nothing installed and
+// can read the server's memory from /proc/<pid>/status between phases.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"pbkeys/hooks"
+)
+
+func main() {
+	binary := flag.String("binary", "./pbkeys", "the pbkeys binary to test")
+	phase := flag.Duration("phase", 10*time.Second, "length of each measured phase")
+	flood := flag.Duration("flood", 20*time.Second, "length of the flood")
+	conns := flag.Int("conns", 32, "concurrent connections for the JWT and key phases")
+	floodClients := flag.Int("flood-clients", 64, "concurrent clients sending wrong secrets")
+	keep := flag.Bool("keep", false, "keep the data directory and the server log")
+	flag.Parse()
+	log.SetFlags(0)
+
+	if err := run(*binary, *phase, *flood, *conns, *floodClients, *keep); err != nil {
+		log.Fatalf("loadtest: %v", err)
+	}
+}
+
+func run(binary string, phase, flood time.Duration, conns, floodClients int, keep bool) error {
+	binary, err := filepath.Abs(binary)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "pbkeys-load-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		log.Printf("data directory: %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	srv, err := startServer(binary, dir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	fx, err := setUp(srv.base)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	notePath := "/api/collections/notes/records/" + fx.noteID
+
+	fmt.Printf("pbkeys load test: %s, GOMAXPROCS of this machine %d cores\n", srv.base, numCPU())
+	fmt.Printf("server pid %d, phases of %v, flood of %v\n\n", srv.cmd.Process.Pid, phase, flood)
+
+	// (a) and (b): same endpoint, same connection count.
+	jwt := srv.measure("a  record view, JWT", phase, conns, notePath, func(int) string { return fx.jwt }, nil)
+	key := srv.measure("b  record view, API key", phase, conns, notePath, func(int) string { return "Bearer " + fx.key }, nil)
+
+	// Memory baseline: as many JWT connections as the flood has clients.
+	jwtFlood := srv.measure("   record view, JWT (flood baseline)", phase, floodClients+1, notePath, func(int) string { return fx.jwt }, nil)
+
+	// The good client alone, then under the flood.
+	alone := srv.measure("   good client alone (API key)", phase, 1, notePath, func(int) string { return "Bearer " + fx.key }, nil)
+	fl := srv.flood(flood, floodClients, notePath, fx)
+
+	fmt.Println()
+	fmt.Printf("b/a  key / JWT throughput            = %.3f\n", key.rps/jwt.rps)
+	fmt.Printf("     p50 %s vs %s, p99 %s vs %s (key vs JWT)\n", ms(key.p50), ms(jwt.p50), ms(key.p99), ms(jwt.p99))
+	fmt.Printf("good client under flood / alone      = %.3f  (%.0f vs %.0f req/s; target >= 0.5)\n",
+		fl.good.rps/alone.rps, fl.good.rps, alone.rps)
+	fmt.Printf("peak RSS flood - JWT(%d conns)       = %+.0f MiB  (%.0f vs %.0f MiB; argon2 budget %d MiB)\n",
+		floodClients+1, fl.attack.peakMiB-jwtFlood.peakMiB, fl.attack.peakMiB, jwtFlood.peakMiB, srv.budgetMiB)
+	fmt.Printf("flood answers: %s\n", fl.attack.statusSummary())
+	return nil
+}
+
+// ---------------------------------------------------------------- server
+
+type server struct {
+	cmd       *exec.Cmd
+	base      string
+	logPath   string
+	budgetMiB int
+}
+
+// startServer creates a superuser with the CLI and starts `pbkeys serve` on
+// a free loopback port with default settings, then waits for /api/health.
+func startServer(binary, dir string) (*server, error) {
+	up := exec.Command(binary, "superuser", "upsert", adminEmail, adminPassword, "--dir", dir)
+	if out, err := up.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("superuser upsert: %v: %s", err, out)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	logPath := filepath.Join(dir, "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(binary, "serve", "--http", addr, "--dir", dir)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, base: "http://" + addr, logPath: logPath, budgetMiB: budgetMiB()}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(s.base + "/api/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("server did not answer /api/health within 30 s (log: %s)", logPath)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// budgetMiB is the argon2 memory budget the server runs with: the
+// environment's, or the default.
+func budgetMiB() int {
+	if v, err := strconv.Atoi(os.Getenv(hooks.EnvArgon2MemoryBudgetKiB)); err == nil {
+		return v / 1024
+	}
+	return int(hooks.DefaultConfig().Argon2MemoryBudgetKiB / 1024)
+}
+
+// ---------------------------------------------------------------- memory
+
+// memoryWatch records the server's peak resident memory during a phase:
+// the kernel's high-water mark (VmHWM), reset at the start through
+// /proc/<pid>/clear_refs, and the highest VmRSS sampled every 10 ms in
+// case the reset is not permitted.
+type memoryWatch struct {
+	pid     int
+	stop    chan struct{}
+	done    chan struct{}
+	sampled atomic.Int64 // KiB
+	reset   bool
+}
+
+func watchMemory(pid int) *memoryWatch {
+	w := &memoryWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	w.reset = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) == nil
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if kib := procStatusKiB(pid, "VmRSS"); kib > w.sampled.Load() {
+				w.sampled.Store(kib)
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+// peakMiB ends the watch and returns the peak in MiB.
+func (w *memoryWatch) peakMiB() float64 {
+	close(w.stop)
+	<-w.done
+	peak := w.sampled.Load()
+	if w.reset {
+		peak = max(peak, procStatusKiB(w.pid, "VmHWM"))
+	}
+	return float64(peak) / 1024
+}
+
+func procStatusKiB(pid int, field string) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// ---------------------------------------------------------------- load
+
+type result struct {
+	name          string
+	requests      int
+	rps           float64
+	p50, p99, max time.Duration
+	statuses      map[int]int
+	peakMiB       float64
+}
+
+func (r result) statusSummary() string {
+	codes := make([]int, 0, len(r.statuses))
+	for c := range r.statuses {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	var parts []string
+	for _, c := range codes {
+		label := strconv.Itoa(c)
+		if c == 0 {
+			label = "transport error"
+		}
+		parts = append(parts, fmt.Sprintf("%s×%d", label, r.statuses[c]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r result) print() {
+	fmt.Printf("%-40s %7d req  %8.0f req/s  p50 %8s  p99 %8s  peak RSS %5.0f MiB  [%s]\n",
+		r.name, r.requests, r.rps, ms(r.p50), ms(r.p99), r.peakMiB, r.statusSummary())
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
+
+// measure runs `clients` closed-loop clients, each on its own keep-alive
+// connection, for d, and prints and returns what they saw. watch, if set,
+// is shared with a concurrent measurement (the flood).
+func (s *server) measure(name string, d time.Duration, clients int, path string, auth func(i int) string, watch *memoryWatch) result {
+	ownWatch := watch == nil
+	if ownWatch {
+		// settle: let the previous phase's garbage be collected and logged
+		time.Sleep(time.Second)
+		watch = watchMemory(s.cmd.Process.Pid)
+	}
+	r := load(s.base, name, d, clients, path, auth)
+	if ownWatch {
+		r.peakMiB = watch.peakMiB()
+		r.print()
+	}
+	return r
+}
+
+func load(base, name string, d time.Duration, clients int, path string, auth func(i int) string) result {
+	transport := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, DisableCompression: true}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	var latencies []time.Duration
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range clients {
+		wg.Go(func() {
+			own := make([]time.Duration, 0, 4096)
+			codes := map[int]int{}
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+				if a := auth(i); a != "" {
+					req.Header.Set("Authorization", a)
+				}
+				t0 := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() != nil {
+						break // the phase ended mid-request
+					}
+					codes[0]++
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				own = append(own, time.Since(t0))
+				codes[res.StatusCode]++
+			}
+			mu.Lock()
+			latencies = append(latencies, own...)
+			for c, n := range codes {
+				statuses[c] += n
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(latencies)
+	r := result{name: name, requests: len(latencies), rps: float64(len(latencies)) / elapsed.Seconds(), statuses: statuses}
+	if n := len(latencies); n > 0 {
+		r.p50, r.p99, r.max = latencies[n/2], latencies[n*99/100], latencies[n-1]
+	}
+	return r
+}
+
+type floodResult struct {
+	good, attack result
+}
+
+// flood sends wrong secrets for the key's id from `clients` clients while
+// one client keeps using the right key, for d.
+func (s *server) flood(d time.Duration, clients int, path string, fx *fixture) floodResult {
+	time.Sleep(time.Second)
+	watch := watchMemory(s.cmd.Process.Pid)
+	var out floodResult
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		out.attack = load(s.base, "   flood: wrong secrets, one key id", d, clients, path, func(int) string {
+			return "Bearer " + fx.keyID + "." + randomSecret()
+		})
+	})
+	wg.Go(func() {
+		out.good = load(s.base, "   good client under flood (API key)", d, 1, path, func(int) string { return "Bearer " + fx.key })
+	})
+	wg.Wait()
+	peak := watch.peakMiB()
+	out.good.peakMiB, out.attack.peakMiB = peak, peak
+	out.attack.print()
+	out.good.print()
+	return out
+}
+
+func randomSecret() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ---------------------------------------------------------------- fixture
+
+const (
+	adminEmail    = "load-admin@example.com"
+	adminPassword = "load-admin-password-123"
+	userEmail     = "load-user@example.com"
+	userPassword  = "load-user-password-123"
+)
+
+type fixture struct {
+	jwt    string // the user's PocketBase token
+	key    string // the user's API key
+	keyID  string
+	noteID string // a record only the user may view
+}
+
+// setUp creates, over REST, a user, a "notes" collection that only a
+// note's owner may view, one note, a JWT for the user and an API key.
+func setUp(base string) (*fixture, error) {
+	var admin struct{ Token string }
+	if err := call(base, "POST", "/api/collections/_superusers/auth-with-password", "",
+		map[string]any{"identity": adminEmail, "password": adminPassword}, &admin); err != nil {
+		return nil, err
+	}
+	var users struct{ Id string }
+	if err := call(base, "GET", "/api/collections/users", admin.Token, nil, &users); err != nil {
+		return nil, err
+	}
+	var user struct{ Id string }
+	if err := call(base, "POST", "/api/collections/users/records", admin.Token, map[string]any{
+		"email": userEmail, "password": userPassword, "passwordConfirm": userPassword, "verified": true,
+	}, &user); err != nil {
+		return nil, err
+	}
+	ownerOnly := "owner = @request.auth.id"
+	if err := call(base, "POST", "/api/collections", admin.Token, map[string]any{
+		"name": "notes", "type": "base", "listRule": ownerOnly, "viewRule": ownerOnly,
+		"fields": []map[string]any{
+			{"name": "owner", "type": "relation", "collectionId": users.Id, "maxSelect": 1, "required": true},
+			{"name": "title", "type": "text"},
+		},
+	}, nil); err != nil {
+		return nil, err
+	}
+	var note struct{ Id string }
+	if err := call(base, "POST", "/api/collections/notes/records", admin.Token,
+		map[string]any{"owner": user.Id, "title": "load test"}, &note); err != nil {
+		return nil, err
+	}
+	var auth struct{ Token string }
+	if err := call(base, "POST", "/api/collections/users/auth-with-password", "",
+		map[string]any{"identity": userEmail, "password": userPassword}, &auth); err != nil {
+		return nil, err
+	}
+	var key struct{ Id, Key string }
+	if err := call(base, "POST", "/api/collections/api_keys/records", auth.Token,
+		map[string]any{"label": "load test"}, &key); err != nil {
+		return nil, err
+	}
+	if key.Key == "" {
+		return nil, errors.New("the key was not revealed on creation")
+	}
+	fx := &fixture{jwt: auth.Token, key: key.Key, keyID: key.Id, noteID: note.Id}
+	// both credentials work (and the key's verification is now cached)
+	for _, a := range []string{fx.jwt, "Bearer " + fx.key} {
+		if err := call(base, "GET", "/api/collections/notes/records/"+fx.noteID, a, nil, nil); err != nil {
+			return nil, err
+		}
+	}
+	return fx, nil
+}
+
+func call(base, method, path, authorization string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func numCPU() int {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(raw), "processor\t:")
+}
