@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"pbkeys/internal/apikey"
+	"pbkeys/internal/keystore"
 	"pbkeys/internal/pbtest"
 	"pbkeys/internal/web/webtest"
 )
@@ -147,16 +148,10 @@ func signIn(t *testing.T, ctx context.Context, srv *webtest.Server) {
 	}
 }
 
-var keyPattern = regexp.MustCompile(`^[a-z0-9]{15}\.[A-Za-z0-9_-]{43}$`)
-
-// TestBrowserKeyLifecycle is what a user does: sign in, create a key, copy
-// it, use it, reload, revoke it.
-func TestBrowserKeyLifecycle(t *testing.T) {
-	ctx := newTab(t)
-	srv := webtest.Start(t)
-	signIn(t, ctx, srv)
-
-	// Allow the page to use the clipboard, as a person clicking Copy would.
+// grantClipboard lets the page use the clipboard, as a person clicking
+// Copy would.
+func grantClipboard(t *testing.T, ctx context.Context, srv *webtest.Server) {
+	t.Helper()
 	bctx := chromedp.FromContext(ctx).BrowserContextID
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
 		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
@@ -169,6 +164,18 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 			t.Fatalf("grant %s: %v", name, err)
 		}
 	}
+}
+
+var keyPattern = regexp.MustCompile(`^[a-z0-9]{15}\.[A-Za-z0-9_-]{43}$`)
+
+// TestBrowserKeyLifecycle is what a user does: sign in, create a key, copy
+// it, use it, reload, revoke it.
+func TestBrowserKeyLifecycle(t *testing.T) {
+	ctx := newTab(t)
+	srv := webtest.Start(t)
+	signIn(t, ctx, srv)
+
+	grantClipboard(t, ctx, srv)
 
 	// New API key opens a modal dialog.
 	do(t, ctx, "open the dialog",
@@ -362,9 +369,21 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 func TestBrowserScreenshots(t *testing.T) {
 	ctx := newTab(t)
 	srv := webtest.Start(t)
-	for _, label := range []string{"Production deploy", "Nightly backup job", "Grafana dashboard"} {
-		if _, _, err := srv.Env.Store.Issue(pbtest.AliceID, label); err != nil {
+	now := time.Now()
+	for _, opts := range []keystore.Options{
+		{Label: "Production deploy", ExpiresAt: now.Add(90*24*time.Hour + time.Minute), RatePerMinute: 600},
+		{Label: "Nightly backup job", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true},
+		{Label: "Staging smoke tests"},
+		{Label: "Grafana dashboard", ReadOnly: true, Collections: []string{pbtest.NotesCollection}},
+	} {
+		r, _, err := srv.Env.Store.IssueWith(pbtest.AliceID, opts, keystore.Origin{})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if opts.Label == "Staging smoke tests" {
+			if _, err := srv.Env.Store.SetDisabled(pbtest.AliceID, r.Id, true); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey) // "last used" for one key
@@ -426,6 +445,20 @@ func TestBrowserScreenshots(t *testing.T) {
 		t.Errorf("reveal is %d px wide at 360 px", w)
 	}
 	save(t, dir, "api-keys-reveal-360.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
+
+	// The New API key form with its options, at 360 px and at full width.
+	do(t, ctx, "new key form", chromedp.Navigate(srv.URL+"/api-keys"),
+		chromedp.Click(css(`[data-testid=new-key]`)),
+		chromedp.WaitVisible(css("#dialog-label")),
+		chromedp.Evaluate[chromedp.Void](`(function (s) { s.value = 'custom'; s.dispatchEvent(new Event('change')); })(document.querySelector('#dialog-expires'))`),
+		chromedp.WaitVisible(css("#dialog-expires-date")),
+	)
+	if w := run(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
+		t.Errorf("New API key dialog is %d px wide at 360 px", w)
+	}
+	save(t, dir, "new-key-360.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
+	do(t, ctx, "wide", chromedp.EmulateViewport(1200, 900))
+	save(t, dir, "new-key.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
 }
 
 // save writes a screenshot and prints its path.
@@ -476,7 +509,28 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	// Done closes the reveal without JavaScript (a method=dialog form).
 	do(t, ctx, "done", chromedp.Click(css(`[data-testid=reveal-done]`)), chromedp.WaitNotVisible(css(`[data-testid=revealed-key]`)))
 
+	// Roll works as pages: the Roll page, then the reveal.
 	parsed, _ := apikey.Parse(key)
+	do(t, ctx, "roll page",
+		chromedp.Click(css(fmt.Sprintf(`tr[data-key-id=%q] a[data-roll-label]`, parsed.ID))),
+		chromedp.WaitVisible(css(`[data-testid=confirm-roll]`)),
+	)
+	if h1 := run(t, ctx, "h1", chromedp.Text(css("h1"))); h1 != "Roll ‘no script’?" {
+		t.Errorf("roll page asks %q", h1)
+	}
+	do(t, ctx, "roll now",
+		chromedp.Click(css(`[data-testid=grace-now]`)),
+		chromedp.Click(css(`[data-testid=confirm-roll]`)),
+		chromedp.WaitVisible(css(`[data-testid=revealed-key]`)),
+	)
+	rolled := strings.TrimSpace(run(t, ctx, "key", chromedp.Text(css(`[data-testid=revealed-key]`))))
+	if srv.APIGet(t, webtest.AliceNotePath, rolled) != 200 || srv.APIGet(t, webtest.AliceNotePath, key) != 401 {
+		t.Fatal("rolling now without JavaScript: the new key should work and the old one not")
+	}
+	key = rolled
+	parsed, _ = apikey.Parse(key)
+	do(t, ctx, "done", chromedp.Click(css(`[data-testid=reveal-done]`)), chromedp.WaitNotVisible(css(`[data-testid=revealed-key]`)))
+
 	do(t, ctx, "revoke page",
 		chromedp.Click(css(fmt.Sprintf(`tr[data-key-id=%q] a[data-revoke-label]`, parsed.ID))),
 		chromedp.WaitVisible(css(`[data-testid=confirm-revoke]`)),
