@@ -205,7 +205,18 @@ func TestBadInputIsNeverAServerError(t *testing.T) {
 	if res := c.Do(req); res.StatusCode >= 500 {
 		t.Errorf("malformed form: %d", res.StatusCode)
 	}
-	for _, path := range []string{"/api-keys/%00/revoke", "/api-keys/" + strings.Repeat("a", 5000) + "/revoke"} {
+	// Odd values in the key options are refused inline.
+	odd := newKeyForm(t, c, "odd")
+	for i := 0; i < 200; i++ {
+		odd.Add("collections", strings.Repeat("c", i))
+	}
+	odd.Set("expires", "custom")
+	odd.Set("expires_date", "9999-99-99T99")
+	odd.Set("rate_limit", "1e309")
+	if res := c.Post(web.PathKeys, odd); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("odd key options: %d, want 400", res.StatusCode)
+	}
+	for _, path := range []string{"/api-keys/%00/revoke", "/api-keys/" + strings.Repeat("a", 5000) + "/revoke", "/api-keys/%00/roll"} {
 		if res := c.Get(path); res.StatusCode >= 500 {
 			t.Errorf("GET %s: %d", path[:20], res.StatusCode)
 		}
