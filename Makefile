@@ -45,9 +45,9 @@ bench:
 	go test -run='^$$' -bench='^BenchmarkAuth$$' ./internal/bench
 	go test -run='^$$' -bench=. -benchmem ./internal/apikey
 
-## load: the built binary over loopback: JWT vs key at 32 connections, then a 20 s flood of wrong secrets (about 90 s, stops by itself)
+## load: the built binary over loopback: JWT vs key at 32 connections (3 rounds), then a 20 s flood of wrong secrets (about 80 s, stops by itself)
 load: build
-	go run ./cmd/loadtest -binary ./$(BINARY) -phase 10s -flood 20s
+	go run ./cmd/loadtest -binary ./$(BINARY) -phase 5s -rounds 3 -flood 20s
 
 ## fuzz: fuzz the Authorization-header parser (FUZZTIME=20s by default)
 FUZZTIME ?= 20s

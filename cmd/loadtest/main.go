@@ -41,7 +41,8 @@ import (
 
 func main() {
 	binary := flag.String("binary", "./pbkeys", "the pbkeys binary to test")
-	phase := flag.Duration("phase", 10*time.Second, "length of each measured phase")
+	phase := flag.Duration("phase", 5*time.Second, "length of each measured phase")
+	rounds := flag.Int("rounds", 3, "rounds of alternating JWT and key phases")
 	flood := flag.Duration("flood", 20*time.Second, "length of the flood")
 	conns := flag.Int("conns", 32, "concurrent connections for the JWT and key phases")
 	floodClients := flag.Int("flood-clients", 64, "concurrent clients sending wrong secrets")
@@ -49,12 +50,13 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	if err := run(*binary, *phase, *flood, *conns, *floodClients, *keep); err != nil {
+	if err := run(*binary, *phase, *rounds, *flood, *conns, *floodClients, *keep); err != nil {
 		log.Fatalf("loadtest: %v", err)
 	}
 }
 
-func run(binary string, phase, flood time.Duration, conns, floodClients int, keep bool) error {
+func run(binary string, phase time.Duration, rounds int, flood time.Duration, conns, floodClients int, keep bool) error {
+	rounds = max(rounds, 1)
 	binary, err := filepath.Abs(binary)
 	if err != nil {
 		return err
@@ -82,11 +84,34 @@ func run(binary string, phase, flood time.Duration, conns, floodClients int, kee
 	notePath := "/api/collections/notes/records/" + fx.noteID
 
 	fmt.Printf("pbkeys load test: %s, GOMAXPROCS of this machine %d cores\n", srv.base, numCPU())
-	fmt.Printf("server pid %d, phases of %v, flood of %v\n\n", srv.cmd.Process.Pid, phase, flood)
+	fmt.Printf("server pid %d, phases of %v, %d rounds of JWT/key at %d connections, flood of %v\n\n",
+		srv.cmd.Process.Pid, phase, rounds, conns, flood)
 
-	// (a) and (b): same endpoint, same connection count.
-	jwt := srv.measure("a  record view, JWT", phase, conns, notePath, func(int) string { return fx.jwt }, nil)
-	key := srv.measure("b  record view, API key", phase, conns, notePath, func(int) string { return "Bearer " + fx.key }, nil)
+	// (a) and (b): same endpoint, same connection count, alternating in
+	// rounds so that a noisy neighbour slows both alike; the ratio is taken
+	// per round and the median reported.
+	var jwts, keys []result
+	var ratios []float64
+	for i := range rounds {
+		measureJWT := func() result {
+			return srv.measure(fmt.Sprintf("a  record view, JWT      (round %d)", i+1), phase, conns, notePath, func(int) string { return fx.jwt }, nil)
+		}
+		measureKey := func() result {
+			return srv.measure(fmt.Sprintf("b  record view, API key  (round %d)", i+1), phase, conns, notePath, func(int) string { return "Bearer " + fx.key }, nil)
+		}
+		var j, k result
+		if i%2 == 0 {
+			j, k = measureJWT(), measureKey()
+		} else {
+			k, j = measureKey(), measureJWT()
+		}
+		jwts, keys = append(jwts, j), append(keys, k)
+		ratios = append(ratios, k.rps/j.rps)
+	}
+	jwt, key := merge("a  record view, JWT (all rounds)", jwts), merge("b  record view, API key (all rounds)", keys)
+	jwt.print()
+	key.print()
+	slices.Sort(ratios)
 
 	// Memory baseline: as many JWT connections as the flood has clients.
 	jwtFlood := srv.measure("   record view, JWT (flood baseline)", phase, floodClients+1, notePath, func(int) string { return fx.jwt }, nil)
@@ -96,7 +121,8 @@ func run(binary string, phase, flood time.Duration, conns, floodClients int, kee
 	fl := srv.flood(flood, floodClients, notePath, fx)
 
 	fmt.Println()
-	fmt.Printf("b/a  key / JWT throughput            = %.3f\n", key.rps/jwt.rps)
+	fmt.Printf("b/a  key / JWT throughput            = %.3f  (median of %d rounds, min %.3f, max %.3f; target >= 0.95)\n",
+		ratios[len(ratios)/2], len(ratios), ratios[0], ratios[len(ratios)-1])
 	fmt.Printf("     p50 %s vs %s, p99 %s vs %s (key vs JWT)\n", ms(key.p50), ms(jwt.p50), ms(key.p99), ms(jwt.p99))
 	fmt.Printf("good client under flood / alone      = %.3f  (%.0f vs %.0f req/s; target >= 0.5)\n",
 		fl.good.rps/alone.rps, fl.good.rps, alone.rps)
@@ -248,6 +274,30 @@ type result struct {
 	p50, p99, max time.Duration
 	statuses      map[int]int
 	peakMiB       float64
+	latencies     []time.Duration // sorted
+}
+
+// merge pools rounds of one case: median throughput, percentiles over all
+// requests, the highest peak RSS.
+func merge(name string, rs []result) result {
+	out := result{name: name, statuses: map[int]int{}}
+	var rps []float64
+	for _, r := range rs {
+		out.requests += r.requests
+		out.latencies = append(out.latencies, r.latencies...)
+		out.peakMiB = max(out.peakMiB, r.peakMiB)
+		rps = append(rps, r.rps)
+		for c, n := range r.statuses {
+			out.statuses[c] += n
+		}
+	}
+	slices.Sort(rps)
+	out.rps = rps[len(rps)/2]
+	slices.Sort(out.latencies)
+	if n := len(out.latencies); n > 0 {
+		out.p50, out.p99, out.max = out.latencies[n/2], out.latencies[n*99/100], out.latencies[n-1]
+	}
+	return out
 }
 
 func (r result) statusSummary() string {
@@ -338,7 +388,7 @@ func load(base, name string, d time.Duration, clients int, path string, auth fun
 	wg.Wait()
 	elapsed := time.Since(start)
 	slices.Sort(latencies)
-	r := result{name: name, requests: len(latencies), rps: float64(len(latencies)) / elapsed.Seconds(), statuses: statuses}
+	r := result{name: name, requests: len(latencies), rps: float64(len(latencies)) / elapsed.Seconds(), statuses: statuses, latencies: latencies}
 	if n := len(latencies); n > 0 {
 		r.p50, r.p99, r.max = latencies[n/2], latencies[n*99/100], latencies[n-1]
 	}
