@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"pbkeys/hooks"
+	"pbkeys/internal/keystore"
 	"pbkeys/internal/pbtest"
 )
 
@@ -72,12 +74,18 @@ const (
 // TestWarmCacheNeverOutlivesTheKeyRow: after the owner's key is verified
 // (cached) and its id is throttled by an attacker — so that any request not
 // answered from the cache would get 429 — the owner still gets 200; and the
-// very next request after revocation, owner deletion or an authRule change
-// fails, cache or not.
+// very next request after revocation, expiry, disabling, owner deletion or
+// an authRule change fails, cache or not.
 func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 	for name, change := range map[string]func(t *testing.T, app core.App){
 		"key revoked": func(t *testing.T, app core.App) {
 			deleteRecord(t, app, "api_keys", pbtest.AliceKeyID)
+		},
+		"key expired": func(t *testing.T, app core.App) {
+			saveKeyField(t, app, keystore.FieldExpires, time.Now().Add(-time.Minute).UTC().Format(types.DefaultDateLayout))
+		},
+		"key disabled": func(t *testing.T, app core.App) {
+			saveKeyField(t, app, keystore.FieldDisabled, true)
 		},
 		"owner deleted": func(t *testing.T, app core.App) {
 			deleteRecord(t, app, "users", pbtest.AliceID)
@@ -121,6 +129,19 @@ func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 				t.Fatalf("no invalid_token challenge: %v", rec.Header())
 			}
 		})
+	}
+}
+
+// saveKeyField changes one field of Alice's key as the pages or the CLI would.
+func saveKeyField(t *testing.T, app core.App, field string, value any) {
+	t.Helper()
+	r, err := app.FindRecordById(keystore.Collection, pbtest.AliceKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Set(field, value)
+	if err := app.Save(r); err != nil {
+		t.Fatal(err)
 	}
 }
 
