@@ -38,7 +38,6 @@ func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
 
 // authenticator turns "Authorization: [Bearer ]<id>.<secret>" into e.Auth.
 type authenticator struct {
-	store    *keystore.Store
 	lookup   *keystore.Lookup
 	verifier *apikey.Verifier
 	usage    *apikey.UsageRecorder

@@ -48,7 +48,7 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 		return e.Next()
 	})
 
-	auth := &authenticator{store: store, lookup: keystore.NewLookup(app), verifier: verifier, usage: usage}
+	auth := &authenticator{lookup: keystore.NewLookup(app), verifier: verifier, usage: usage}
 	limits := &scopes{limiter: apikey.NewRateLimiter(), now: time.Now}
 
 	// Request pipeline: our auth runs before PocketBase's token loader, the
