@@ -22,7 +22,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store := hooks.MustRegister(app, cfg)
+	store, err := hooks.Register(app, cfg)
+	if err != nil {
+		log.Fatal(err) // e.g. an argon2 budget below one hash: a sentence, not a panic
+	}
 	web.MustRegister(app, store, web.DefaultConfig()) // /login and /api-keys pages
 
 	// "pbkeys migrate up|down|history-sync" for operators; our migrations
