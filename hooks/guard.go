@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -53,13 +54,16 @@ func routeGuard() *hook.Handler[*core.RequestEvent] {
 		Id:       GuardMiddlewareID,
 		Priority: GuardMiddlewarePriority,
 		Func: func(e *core.RequestEvent) error {
-			if APIKeyFrom(e) == nil || e.Request.Method != http.MethodPost {
+			if APIKeyFrom(e) == nil {
 				return e.Next()
 			}
 			path := e.Request.URL.Path
+			if readsKeys(e.App, collectionOfPath(path), e.Request.URL.Query()) {
+				return e.ForbiddenError(msgNoKeyManagement, nil)
+			}
 			if strings.HasPrefix(path, "/api/collections/") {
 				action := path[strings.LastIndexByte(path, '/')+1:]
-				if msg, ok := forbiddenAuthActions[action]; ok {
+				if msg, ok := forbiddenAuthActions[action]; ok && e.Request.Method == http.MethodPost {
 					return e.ForbiddenError(msg, nil)
 				}
 			}
@@ -71,13 +75,15 @@ func routeGuard() *hook.Handler[*core.RequestEvent] {
 // Messages of the record guards.
 const (
 	msgNoKeyManagement = "API keys cannot manage API keys; sign in to the API keys page instead."
-	msgNoCredentials   = "API keys cannot change email, password, verification or token key; sign in with a password instead."
+	msgNoCredentials   = "API keys cannot change email, email visibility, password, verification or token key; sign in with a password instead."
 	msgNoAccountDelete = "API keys cannot delete the account they belong to."
 )
 
-// credentialFields are auth-record fields that decide who can sign in.
+// credentialFields are auth-record fields that decide who can sign in, or
+// (emailVisibility) who can see the address it is reached at.
 var credentialFields = []string{
 	core.FieldNameEmail,
+	core.FieldNameEmailVisibility,
 	core.FieldNameVerified,
 	core.FieldNameTokenKey,
 }
@@ -108,6 +114,26 @@ func bindRecordGuards(app core.App) {
 			return e.Next()
 		},
 	})
+
+	// Nor through another collection: ?expand=api_keys_via_user, a filter
+	// on a back-relation or @collection.api_keys would read the sibling
+	// keys (labels, scopes, last use). Checked here too for batch.
+	for _, h := range []*hook.TaggedHook[*core.RecordRequestEvent]{
+		app.OnRecordViewRequest(), app.OnRecordCreateRequest(), app.OnRecordUpdateRequest(), app.OnRecordDeleteRequest(),
+	} {
+		h.Bind(&hook.Handler[*core.RecordRequestEvent]{Priority: guardHookPriority, Func: func(e *core.RecordRequestEvent) error {
+			if APIKeyFrom(e) != nil && readsKeys(e.App, e.Collection.Name, e.Request.URL.Query()) {
+				return e.ForbiddenError(msgNoKeyManagement, nil)
+			}
+			return e.Next()
+		}})
+	}
+	app.OnRecordsListRequest().Bind(&hook.Handler[*core.RecordsListRequestEvent]{Priority: guardHookPriority, Func: func(e *core.RecordsListRequestEvent) error {
+		if APIKeyFrom(e) != nil && readsKeys(e.App, e.Collection.Name, e.Request.URL.Query()) {
+			return e.ForbiddenError(msgNoKeyManagement, nil)
+		}
+		return e.Next()
+	}})
 
 	// No credential changes through a record update, on any auth record
 	// the owner can manage: email, password, verified and tokenKey decide
@@ -147,4 +173,39 @@ func changesCredentials(record *core.Record) bool {
 	}
 	hash := core.FieldNamePassword + ":hash"
 	return record.GetString(hash) != original.GetString(hash)
+}
+
+// readsKeys reports whether a request's expand, filter or sort (on the
+// collection named, "" when unknown) would read api_keys records: through a
+// back-relation (api_keys_via_user), @collection.api_keys, the collection's
+// id, or a relation field that points at api_keys.
+func readsKeys(app core.App, collectionName string, query url.Values) bool {
+	expand, filter, sort := query.Get("expand"), query.Get("filter"), query.Get("sort")
+	if expand == "" && filter == "" && sort == "" {
+		return false
+	}
+	keys, err := app.FindCachedCollectionByNameOrId(keystore.Collection)
+	if err != nil {
+		return false
+	}
+	text := strings.ToLower(expand + " " + filter + " " + sort)
+	if strings.Contains(text, keystore.Collection) || strings.Contains(text, strings.ToLower(keys.Id)) {
+		return true
+	}
+	collection, err := app.FindCachedCollectionByNameOrId(collectionName)
+	if err != nil {
+		return false
+	}
+	for _, name := range expandTargets(app, collection, expand) {
+		if name == keystore.Collection {
+			return true
+		}
+	}
+	for _, f := range collection.Fields {
+		if rel, ok := f.(*core.RelationField); ok && rel.CollectionId == keys.Id &&
+			strings.Contains(text, strings.ToLower(rel.Name)) {
+			return true
+		}
+	}
+	return false
 }

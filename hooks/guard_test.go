@@ -2,6 +2,7 @@ package hooks_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -30,6 +31,13 @@ func TestKeyMayNotEscalate(t *testing.T) {
 		{Name: "change email", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"email":"attacker@example.com"}`)},
 		{Name: "change password", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}`)},
 		{Name: "change verified", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"verified":false}`)},
+		{Name: "change email visibility", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"emailVisibility":true}`)},
+
+		// no reading keys through other collections
+		{Name: "expand keys from the owner", Method: http.MethodGet, URL: aliceURL + "?expand=api_keys_via_user"},
+		{Name: "filter on the back-relation", Method: http.MethodGet, URL: "/api/collections/users/records?filter=" + url.QueryEscape("api_keys_via_user.label?='Alice CI'")},
+		{Name: "filter through @collection", Method: http.MethodGet, URL: "/api/collections/notes/records?filter=" + url.QueryEscape("@collection.api_keys.label?='Alice CI'")},
+		{Name: "sort by the back-relation", Method: http.MethodGet, URL: "/api/collections/users/records?sort=api_keys_via_user.label"},
 
 		// no deleting the owner's account
 		{Name: "delete own account", Method: http.MethodDelete, URL: aliceURL},
@@ -53,6 +61,7 @@ func TestKeyMayNotEscalateInsideBatch(t *testing.T) {
 		{"change email", `{"method":"PATCH","url":"` + aliceURL + `","body":{"email":"attacker@example.com"}}`},
 		{"change password", `{"method":"PATCH","url":"` + aliceURL + `","body":{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}}`},
 		{"delete own account", `{"method":"DELETE","url":"` + aliceURL + `"}`},
+		{"expand keys from the owner", `{"method":"PATCH","url":"` + aliceURL + `?expand=api_keys_via_user","body":{"name":"x"}}`},
 	}
 	for _, sc := range scenarios {
 		s := tests.ApiScenario{

@@ -173,6 +173,36 @@ func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
 			ExpectedContent: []string{`"collections":{"code":"validation_collections_format"`},
 		},
 		{
+			Name:            "an expiry that is not a date (would otherwise never expire)",
+			Body:            strings.NewReader(`{"label":"x","expires":"tomorrow"}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"expires":{"code":"validation_expires_format"`},
+		},
+		{
+			Name:            "an expiry more than 10 years ahead",
+			Body:            strings.NewReader(`{"label":"x","expires":"9999-01-01 00:00:00.000Z"}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"expires":{"code":"validation_expires_too_far"`},
+		},
+		{
+			Name:            "a rate limit that is not a number (would otherwise be unlimited)",
+			Body:            strings.NewReader(`{"label":"x","rate_limit":"abc"}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"rate_limit":{"code":"validation_rate_limit_format"`},
+		},
+		{
+			Name:            "a fractional rate limit",
+			Body:            strings.NewReader(`{"label":"x","rate_limit":1.5}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"rate_limit":{"code":"validation_rate_limit_format"`},
+		},
+		{
+			Name:            "read_only that is not a boolean (would otherwise be read-write)",
+			Body:            strings.NewReader(`{"label":"x","read_only":"yes"}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"read_only":{"code":"validation_bool_format"`},
+		},
+		{
 			Name:            "a negative rate limit",
 			Body:            strings.NewReader(`{"label":"x","rate_limit":-1}`),
 			ExpectedStatus:  400,
@@ -188,6 +218,16 @@ func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
 		s.NotExpectedContent = []string{`"key_hash"`, "$argon2id$"}
 		scenario(t, env, s)
 	}
+}
+
+func TestDisabledMustBeABoolean(t *testing.T) {
+	env := pbtest.New(t)
+	scenario(t, env, tests.ApiScenario{
+		Name: "PATCH disabled:maybe", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+		Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Body:           strings.NewReader(`{"disabled":"maybe"}`),
+		ExpectedStatus: 400, ExpectedContent: []string{`"disabled":{"code":"validation_bool_format"`},
+	})
 }
 
 func TestScopesAreFixedAfterCreation(t *testing.T) {
@@ -394,6 +434,35 @@ func TestRollOverREST(t *testing.T) {
 			t.Fatalf("new key after roll: %d %s", status, body)
 		}
 	})
+	t.Run("a key is rolled once; its replacement can be rolled again", func(t *testing.T) {
+		env := pbtest.New(t)
+		defer env.App.Cleanup()
+		srv := env.Serve(t)
+		jwt := pbtest.JWT(t, env.App, pbtest.AliceID)
+		status, body := call(t, srv.URL, http.MethodPost, rollURL, jwt, `{"grace":"1h"}`)
+		if status != 200 {
+			t.Fatalf("first roll: %d %s", status, body)
+		}
+		var first struct{ ID string }
+		_ = json.Unmarshal([]byte(body), &first)
+		status, body = call(t, srv.URL, http.MethodPost, rollURL, jwt, `{"grace":"1h"}`)
+		if status != http.StatusConflict || !strings.Contains(body, "already rolled; roll its replacement "+first.ID) {
+			t.Fatalf("second roll of the same key: %d %s, want 409 naming %s", status, body, first.ID)
+		}
+		status, body = call(t, srv.URL, http.MethodPost, "/api/api-keys/"+first.ID+"/roll", jwt, `{"grace":"now"}`)
+		if status != 200 {
+			t.Fatalf("rolling the replacement: %d %s", status, body)
+		}
+		keys, _ := env.App.FindAllRecords("api_keys")
+		if len(keys) != 4 { // Bob's, the original, the first and the second replacement
+			t.Fatalf("%d keys, want 4", len(keys))
+		}
+		for _, k := range keys {
+			if k.Id != pbtest.BobKeyID && k.GetString("replaced_by") == "" && !k.GetDateTime("expires").IsZero() {
+				t.Fatalf("the newest replacement of a never-expiring key expires at %s", k.GetDateTime("expires"))
+			}
+		}
+	})
 	for _, c := range []struct {
 		name, url, body string
 		byKey           bool
@@ -480,4 +549,47 @@ func waitForMail(t testing.TB, app *tests.TestApp, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestNoMailForAKeyRolledBackInABatch(t *testing.T) {
+	env := pbtest.New(t)
+	scenario(t, env, tests.ApiScenario{
+		Name: "a batch that creates a key and then fails", Method: http.MethodPost, URL: "/api/batch",
+		Headers: map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Body: strings.NewReader(`{"requests":[
+			{"method":"POST","url":"/api/collections/api_keys/records","body":{"label":"phantom"}},
+			{"method":"POST","url":"/api/collections/notes/records","body":{"owner":"` + pbtest.BobID + `","title":"refused"}}
+		]}`),
+		BeforeTestFunc: enableBatch,
+		ExpectedStatus: 400, ExpectedContent: []string{`"status":400`},
+		AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+			expectKeyCount(2)(t, app, nil)
+			time.Sleep(200 * time.Millisecond) // notifications are sent in the background
+			if n := app.TestMailer.TotalSend(); n != 0 {
+				t.Fatalf("%d mails about a key that was rolled back", n)
+			}
+		},
+	})
+}
+
+func TestRateLimitCountsBatchSubRequests(t *testing.T) {
+	env := pbtest.New(t)
+	key, _ := issue(t, env, keystore.Options{RatePerMinute: 3})
+	var subs []string
+	for i := 0; i < 5; i++ {
+		subs = append(subs, `{"method":"POST","url":"/api/collections/notes/records","body":{"owner":"`+pbtest.AliceID+`","title":"batched"}}`)
+	}
+	scenario(t, env, tests.ApiScenario{
+		Name: "a batch of 5 writes with a 3/min key", Method: http.MethodPost, URL: "/api/batch",
+		Headers:        bearer(key),
+		Body:           strings.NewReader(`{"requests":[` + strings.Join(subs, ",") + `]}`),
+		BeforeTestFunc: enableBatch,
+		ExpectedStatus: 400, ExpectedContent: []string{`"status":429`, "limited to 3 requests per minute"},
+		AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+			n, _ := app.CountRecords("notes")
+			if n != 2 { // the fixture's two notes: the batch was rolled back
+				t.Fatalf("%d notes, want the 2 of the fixture", n)
+			}
+		},
+	})
 }

@@ -28,7 +28,8 @@ func bindRealtimeHooks(app core.App) {
 			return e.Next()
 		}
 		for _, sub := range e.Subscriptions {
-			if isKeysTopic(e.App, sub) {
+			name, query := topicCollection(sub)
+			if isKeysTopic(e.App, name) || readsKeys(e.App, name, query) {
 				return e.ForbiddenError(msgNoKeyTopics, nil)
 			}
 		}
@@ -75,10 +76,9 @@ func endKeyStream(client subscriptions.Client) {
 	client.Discard()
 }
 
-// isKeysTopic reports whether a realtime topic ("api_keys/*", "api_keys/ID",
-// optionally with "?options", by collection name or id) is about api_keys.
-func isKeysTopic(app core.App, topic string) bool {
-	name, _ := topicCollection(topic)
+// isKeysTopic reports whether a realtime topic's collection (by name or id)
+// is api_keys.
+func isKeysTopic(app core.App, name string) bool {
 	if name == keystore.Collection {
 		return true
 	}

@@ -203,7 +203,11 @@ func TestRealtimeKeyCannotWatchKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, topic := range []string{"api_keys/*", "api_keys/" + pbtest.AliceKeyID, keys.Id + "/*", "api_keys?options={}"} {
+	for _, topic := range []string{
+		"api_keys/*", "api_keys/" + pbtest.AliceKeyID, keys.Id + "/*", "api_keys?options={}",
+		`users/*?options={"query":{"expand":"api_keys_via_user"}}`,
+		`notes/*?options={"query":{"filter":"@collection.api_keys.label ?= 'x'"}}`,
+	} {
 		c := connectRealtime(t, srv.URL)
 		if res := c.subscribe(t, pbtest.AliceKey, "notes/*", topic); res.StatusCode != http.StatusForbidden {
 			t.Fatalf("subscribe to %q with a key: status %d, want 403", topic, res.StatusCode)

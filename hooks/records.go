@@ -2,6 +2,8 @@ package hooks
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"pbkeys/internal/apikey"
 	"pbkeys/internal/keystore"
 )
 
@@ -33,8 +36,13 @@ const maxCollections = 50
 func validateLifecycle(app core.App, record *core.Record) error {
 	errs := validation.Errors{}
 	if record.IsNew() {
-		if exp := record.GetDateTime(keystore.FieldExpires); !exp.IsZero() && !exp.Time().After(time.Now()) {
+		exp := record.GetDateTime(keystore.FieldExpires)
+		switch {
+		case exp.IsZero():
+		case !exp.Time().After(time.Now()):
 			errs[keystore.FieldExpires] = validation.NewError("validation_expires_in_past", "The expiry must be in the future.")
+		case exp.Time().After(time.Now().Add(apikey.MaxLifetime)):
+			errs[keystore.FieldExpires] = validation.NewError("validation_expires_too_far", "The expiry can be at most 10 years ahead.")
 		}
 	}
 	var names []string
@@ -84,23 +92,38 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		}
 		// Any client-sent key_hash (superusers can send hidden fields) is
 		// overwritten here: only the hash of a secret we generated is stored.
-		key, err := store.Prepare(e.Record)
+		if errs := optionTypeErrors(e.RequestEvent, e.Record); errs != nil {
+			return e.BadRequestError("Failed to create record.", errs)
+		}
+		key, err := store.Prepare(e.Record, keystore.Origin{Via: "REST API", IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
 		if err != nil {
 			return e.InternalServerError("", err)
 		}
 		e.Record.WithCustomData(true)
 		e.Record.Set(keystore.RevealField, key.String())
-		if err := e.Next(); err != nil {
-			return err
-		}
-		store.NotifyCreated(e.Record, keystore.Origin{Via: "REST API", IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
-		return nil
+		return e.Next()
+	})
+
+	// The owner hears about a new key once it is committed: inside a
+	// transaction (a batch, a roll) these run after the commit, and a
+	// rollback reaches the error hook instead, so nobody is told about a
+	// key that does not exist.
+	app.OnRecordAfterCreateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
+		store.Created(e.Record)
+		return e.Next()
+	})
+	app.OnRecordAfterCreateError(keystore.Collection).BindFunc(func(e *core.RecordErrorEvent) error {
+		store.Abandoned(e.Record)
+		return e.Next()
 	})
 
 	// Keys are relabelled and paused/resumed, nothing else: the owner, the
 	// hash, the usage, the expiry and the scopes are fixed at creation (roll
 	// a key to change them), for everyone, superusers included.
 	app.OnRecordUpdateRequest(keystore.Collection).BindFunc(func(e *core.RecordRequestEvent) error {
+		if errs := optionTypeErrors(e.RequestEvent, e.Record); errs != nil {
+			return e.BadRequestError("Failed to update record.", errs)
+		}
 		original := e.Record.Original()
 		for _, name := range fixedFields {
 			if e.Record.GetString(name) != original.GetString(name) {
@@ -150,4 +173,63 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		)
 		return e.Next()
 	})
+}
+
+// optionTypeErrors reports lifecycle values in the request body that
+// PocketBase would silently turn into their zero value — "expires":"tomorrow"
+// would otherwise create a key that never expires, "rate_limit":"abc" one
+// without a limit.
+func optionTypeErrors(e *core.RequestEvent, record *core.Record) validation.Errors {
+	// The body as sent: RequestInfo's copy is already cast to the fields'
+	// types, where "abc" has become 0. PocketBase's body is re-readable.
+	body := map[string]any{}
+	if err := e.BindBody(&body); err != nil {
+		return nil // PocketBase already refused an unreadable body
+	}
+	errs := validation.Errors{}
+	if v, ok := body[keystore.FieldExpires]; ok && v != nil && v != "" && record.GetDateTime(keystore.FieldExpires).IsZero() {
+		errs[keystore.FieldExpires] = validation.NewError("validation_expires_format", `The expiry must be a date and time such as "2027-01-31 00:00:00.000Z".`)
+	}
+	if v, ok := body[keystore.FieldRateLimit]; ok && !isWholeNumber(v) {
+		errs[keystore.FieldRateLimit] = validation.NewError("validation_rate_limit_format", "The rate limit must be a whole number of requests per minute (0 for no limit).")
+	}
+	for _, name := range []string{keystore.FieldReadOnly, keystore.FieldDisabled} {
+		if v, ok := body[name]; ok && !isBool(v) {
+			errs[name] = validation.NewError("validation_bool_format", "Must be true or false.")
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// isWholeNumber accepts JSON numbers and form strings holding an integer.
+func isWholeNumber(v any) bool {
+	switch n := v.(type) {
+	case nil:
+		return true
+	case float64:
+		return n == math.Trunc(n)
+	case string:
+		if n == "" {
+			return true
+		}
+		_, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		return err == nil
+	}
+	return false
+}
+
+// isBool accepts JSON booleans and the strings PocketBase reads as booleans
+// from multipart forms ("true", "false", "1", "0"...).
+func isBool(v any) bool {
+	switch b := v.(type) {
+	case nil, bool:
+		return true
+	case string:
+		_, err := strconv.ParseBool(b)
+		return b == "" || err == nil
+	}
+	return false
 }

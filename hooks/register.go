@@ -63,7 +63,7 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 	})
 
 	bindRecordGuards(app)
-	bindScopeHooks(app)
+	limits.bindHooks(app)
 	bindRecordHooks(app, store)
 	bindRealtimeHooks(app)
 

@@ -24,7 +24,8 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 			return e.ForbiddenError(msgNoKeyManagement, nil)
 		}
 		if e.Auth == nil || e.Auth.Collection().Name != keystore.OwnerCollection {
-			return e.UnauthorizedError("Sign in as the key's owner to roll it.", nil)
+			// superusers manage keys in the dashboard or with `pbkeys apikeys roll`
+			return e.ForbiddenError("Only the key's owner can roll it; operators use `pbkeys apikeys roll`.", nil)
 		}
 		var body struct {
 			Grace string `json:"grace"`
@@ -41,6 +42,9 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 		})
 		if errors.Is(err, sql.ErrNoRows) {
 			return e.NotFoundError("", nil)
+		}
+		if errors.Is(err, keystore.ErrAlreadyRolled) {
+			return apis.NewApiError(http.StatusConflict, err.Error(), nil)
 		}
 		if err != nil {
 			return e.BadRequestError("Failed to roll the key.", err)

@@ -62,12 +62,14 @@ func (s *scopes) check(e *core.RequestEvent) error {
 	}
 	policy := keystore.PolicyOf(record)
 
-	// The rate limit counts every request the key makes, refused or not.
-	if wait := s.limiter.Allow(record.Id, policy.RatePerMinute, s.now()); wait > 0 {
-		seconds := int(math.Ceil(wait.Seconds()))
-		e.Response.Header().Set("Retry-After", strconv.Itoa(seconds))
-		return e.TooManyRequestsError(fmt.Sprintf(
-			"This API key is limited to %d requests per minute; retry in %d s.", policy.RatePerMinute, seconds), nil)
+	// The rate limit counts every request the key makes, refused or not;
+	// a batch counts once here and once more per sub-request (see
+	// bindHooks), so batching does not multiply the limit.
+	if err := s.allow(e, record.Id, policy); err != nil {
+		return err
+	}
+	if e.Request.URL.Path == batchPath {
+		e.Set(requestKeyInBatch, true)
 	}
 
 	if !policy.Restricted() {
@@ -89,6 +91,25 @@ func (s *scopes) check(e *core.RequestEvent) error {
 		}
 	}
 	return e.Next()
+}
+
+const (
+	batchPath = "/api/batch"
+	// requestKeyInBatch marks a key's batch request; sub-requests copy the
+	// event store, so record hooks can tell a sub-request from a request.
+	requestKeyInBatch = "pbkeysInBatch"
+)
+
+// allow applies the key's rate limit: 429 with Retry-After when over it.
+func (s *scopes) allow(e *core.RequestEvent, keyID string, policy apikey.Policy) error {
+	wait := s.limiter.Allow(keyID, policy.RatePerMinute, s.now())
+	if wait <= 0 {
+		return nil
+	}
+	seconds := int(math.Ceil(wait.Seconds()))
+	e.Response.Header().Set("Retry-After", strconv.Itoa(seconds))
+	return e.TooManyRequestsError(fmt.Sprintf(
+		"This API key is limited to %d requests per minute; retry in %d s.", policy.RatePerMinute, seconds), nil)
 }
 
 // collectionOfPath returns the collection name or id of record, auth and
@@ -148,15 +169,20 @@ func expandTargets(app core.App, collection *core.Collection, expand string) []s
 	return names
 }
 
-// bindScopeHooks re-checks scopes where batch sub-requests pass, and on
-// realtime subscriptions.
-func bindScopeHooks(app core.App) {
+// bindHooks re-checks scopes and counts the rate limit where batch
+// sub-requests pass, and checks realtime subscriptions.
+func (s *scopes) bindHooks(app core.App) {
 	recordCheck := func(e *core.RequestEvent, collection *core.Collection, write bool) error {
 		record := APIKeyFrom(e)
 		if record == nil {
 			return nil
 		}
 		policy := keystore.PolicyOf(record)
+		if inBatch, _ := e.Get(requestKeyInBatch).(bool); inBatch {
+			if err := s.allow(e, record.Id, policy); err != nil {
+				return err
+			}
+		}
 		if write && policy.ReadOnly {
 			return e.ForbiddenError(msgReadOnly, nil)
 		}
@@ -206,12 +232,12 @@ func bindScopeHooks(app core.App) {
 			return e.Next()
 		}
 		for _, topic := range e.Subscriptions {
-			name, expand := topicCollection(topic)
+			name, query := topicCollection(topic)
 			collection, err := e.App.FindCachedCollectionByNameOrId(name)
 			if err != nil {
 				continue // not a collection topic
 			}
-			if msg := checkCollection(e.App, policy, collection, expand); msg != "" {
+			if msg := checkCollection(e.App, policy, collection, query.Get("expand")); msg != "" {
 				return e.ForbiddenError(msg, nil)
 			}
 		}
@@ -220,22 +246,25 @@ func bindScopeHooks(app core.App) {
 }
 
 // topicCollection splits a realtime topic "notes/*?options={...}" into its
-// collection and the expand of its options.
-func topicCollection(topic string) (collection, expand string) {
+// collection and the query of its options (expand, filter...).
+func topicCollection(topic string) (collection string, query url.Values) {
 	head, rawQuery, _ := strings.Cut(topic, "?")
 	collection, _, _ = strings.Cut(head, "/")
+	query = url.Values{}
 	if rawQuery == "" {
-		return collection, ""
+		return collection, query
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return collection, ""
+		return collection, query
 	}
 	var options struct {
 		Query map[string]string `json:"query"`
 	}
 	if json.Unmarshal([]byte(q.Get("options")), &options) == nil {
-		expand = options.Query["expand"]
+		for k, v := range options.Query {
+			query.Set(k, v)
+		}
 	}
-	return collection, expand
+	return collection, query
 }

@@ -9,7 +9,7 @@ import (
 	_ "pbkeys/migrations"
 )
 
-func TestAPIKeysMigrationIsReversible(t *testing.T) {
+func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	app, err := tests.NewTestApp(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +41,18 @@ func TestAPIKeysMigrationIsReversible(t *testing.T) {
 
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
 
-	// down 1: the lifecycle fields go, the collection and its keys stay
+	// down 1: replaced_by goes
 	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
 		t.Fatalf("down 1: %v %v", reverted, err)
+	}
+	keys, err = app.FindCollectionByNameOrId("api_keys")
+	if err != nil || keys.Fields.GetByName("replaced_by") != nil || keys.Fields.GetByName("expires") == nil {
+		t.Fatalf("after down 1: want replaced_by gone and the lifecycle fields kept (%v)", err)
+	}
+
+	// down 2: the lifecycle fields go, the collection and its keys stay
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down 2: %v %v", reverted, err)
 	}
 	keys, err = app.FindCollectionByNameOrId("api_keys")
 	if err != nil {
@@ -55,9 +64,9 @@ func TestAPIKeysMigrationIsReversible(t *testing.T) {
 		}
 	}
 
-	// down 2: the collection goes
+	// down 3: the collection goes
 	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
-		t.Fatalf("down 2: %v %v", reverted, err)
+		t.Fatalf("down 3: %v %v", reverted, err)
 	}
 	if _, err := app.FindCollectionByNameOrId("api_keys"); err == nil {
 		t.Fatal("api_keys still exists after down")
@@ -68,7 +77,7 @@ func TestAPIKeysMigrationIsReversible(t *testing.T) {
 		t.Fatalf("up again: %v", err)
 	}
 	keys, err = app.FindCollectionByNameOrId("api_keys")
-	if err != nil || keys.Fields.GetByName("expires") == nil {
+	if err != nil || keys.Fields.GetByName("expires") == nil || keys.Fields.GetByName("replaced_by") == nil {
 		t.Fatalf("api_keys incomplete after up: %v", err)
 	}
 }

@@ -81,21 +81,22 @@ type Option struct {
 
 // KeyRow is one key in the list.
 type KeyRow struct {
-	ID        string
-	Label     string
-	Masked    string // "<id>.••••••••"
-	Created   Time
-	LastUsed  Time   // zero Time.ISO means never used
-	State     string // "Active", "Expires in 3 days", "Expired", "Disabled"
-	StateKind string // active, expiring, expired, disabled: the badge's style
-	Expires   Time   // zero Time.ISO means never; Exact is shown on hover
-	Scope     string // "Full access", "Read-only · notes, tasks"
-	Rate      string // "600 requests/min"; empty when unlimited
-	Disabled  bool
-	RevokeURL string
-	RollURL   string
-	ToggleURL string // disables an enabled key, enables a disabled one
-	New       bool   // just created: highlighted
+	ID         string
+	Label      string
+	Masked     string // "<id>.••••••••"
+	Created    Time
+	LastUsed   Time   // zero Time.ISO means never used
+	State      string // "Active", "Expires in 3 days", "Expired", "Disabled"
+	StateKind  string // active, expiring, expired, disabled: the badge's style
+	Expires    Time   // zero Time.ISO means never; Exact is shown on hover
+	Scope      string // "Full access", "Read-only · notes, tasks"
+	Rate       string // "600 requests/min"; empty when unlimited
+	Disabled   bool
+	RevokeURL  string
+	RollURL    string
+	ReplacedBy string // id of the key a roll issued in its place: no second roll
+	ToggleURL  string // disables an enabled key, enables a disabled one
+	New        bool   // just created: highlighted
 }
 
 // Time is a moment shown relative ("3 minutes ago") with the exact time on

@@ -5,6 +5,7 @@
 package keystore
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ const (
 	FieldCollections = "collections" // JSON array of collection names; empty: all
 	FieldRateLimit   = "rate_limit"  // requests per minute; 0: unlimited
 	FieldDisabled    = "disabled"    // bool
+	FieldReplacedBy  = "replaced_by" // id of the key a roll issued in its place
 
 	// OwnerCollection is the only collection whose records may own keys.
 	OwnerCollection = "users"
@@ -47,6 +49,7 @@ type Store struct {
 	app     core.App
 	params  argon2id.Params
 	pending sync.WaitGroup // notifications being sent
+	origins sync.Map       // record id → Origin of keys prepared but not yet committed
 }
 
 // New returns a Store hashing new secrets with params.
@@ -57,8 +60,10 @@ func New(app core.App, params argon2id.Params) *Store {
 // Prepare turns a new, unsaved api_keys record into a key: it assigns the
 // record id, generates the secret and stores only its hash on the record.
 // It returns the plaintext key, which the caller shows once and forgets.
-// Every path that creates keys (REST, pages, CLI) goes through here.
-func (s *Store) Prepare(record *core.Record) (apikey.Key, error) {
+// Every path that creates keys (REST, pages, CLI, roll) goes through here;
+// origin is remembered so that the owner is emailed once the record is
+// committed (see Created), and never for a save that rolls back.
+func (s *Store) Prepare(record *core.Record, origin Origin) (apikey.Key, error) {
 	if record.Id == "" {
 		record.Id = core.GenerateDefaultRandomId()
 	}
@@ -67,6 +72,7 @@ func (s *Store) Prepare(record *core.Record) (apikey.Key, error) {
 		return apikey.Key{}, fmt.Errorf("keystore: issue key: %w", err)
 	}
 	record.Set(FieldKeyHash, hash)
+	s.origins.Store(record.Id, origin)
 	return key, nil
 }
 
@@ -103,7 +109,7 @@ func (o Options) Set(record *core.Record) {
 }
 
 // IssueWith creates and saves a key owned by ownerID with opts, returning
-// the saved record and the plaintext key, and tells the owner by email.
+// the saved record and the plaintext key; the owner is emailed.
 // Validation errors (e.g. an empty label, an expiry in the past) are
 // PocketBase validation errors.
 func (s *Store) IssueWith(ownerID string, opts Options, origin Origin) (*core.Record, apikey.Key, error) {
@@ -114,14 +120,13 @@ func (s *Store) IssueWith(ownerID string, opts Options, origin Origin) (*core.Re
 	record := core.NewRecord(collection)
 	record.Set(FieldUser, ownerID)
 	opts.Set(record)
-	key, err := s.Prepare(record)
+	key, err := s.Prepare(record, origin)
 	if err != nil {
 		return nil, apikey.Key{}, err
 	}
 	if err := s.app.Save(record); err != nil {
 		return nil, apikey.Key{}, err
 	}
-	s.NotifyCreated(record, origin)
 	return record, key, nil
 }
 
@@ -160,11 +165,25 @@ func (s *Store) SetDisabled(ownerID, id string, disabled bool) (*core.Record, er
 	return record, s.app.Save(record)
 }
 
+// ErrAlreadyRolled is returned by Roll for a key that was rolled before.
+var ErrAlreadyRolled = errors.New("keystore: key already rolled")
+
+// AlreadyRolledError says which key replaced the one asked to roll.
+type AlreadyRolledError struct{ ReplacedBy string }
+
+func (e *AlreadyRolledError) Error() string {
+	return "This key was already rolled; roll its replacement " + e.ReplacedBy + " instead."
+}
+
+// Is makes errors.Is(err, ErrAlreadyRolled) true.
+func (e *AlreadyRolledError) Is(target error) bool { return target == ErrAlreadyRolled }
+
 // Roll issues a replacement for ownerID's key id with the same label,
 // scopes and limits, and makes the old key expire after grace (at once
 // when grace is 0; never later than it already would). The new key lives
 // as long as the old one was issued for. It returns the new record and its
-// plaintext key.
+// plaintext key. A key can be rolled once (then roll its replacement):
+// the error is an *AlreadyRolledError matching ErrAlreadyRolled.
 func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*core.Record, apikey.Key, error) {
 	if grace < 0 {
 		return nil, apikey.Key{}, fmt.Errorf("keystore: negative grace period")
@@ -177,6 +196,9 @@ func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*c
 		old, err := tx.FindFirstRecordByFilter(Collection, "id = {:id} && "+FieldUser+" = {:owner}", dbx.Params{"id": id, "owner": ownerID})
 		if err != nil {
 			return err
+		}
+		if next := old.GetString(FieldReplacedBy); next != "" {
+			return &AlreadyRolledError{ReplacedBy: next}
 		}
 		now := time.Now().UTC()
 		opts := OptionsOf(old)
@@ -192,7 +214,7 @@ func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*c
 		created = core.NewRecord(collection)
 		created.Set(FieldUser, ownerID)
 		opts.Set(created)
-		if key, err = s.Prepare(created); err != nil {
+		if key, err = s.Prepare(created, origin); err != nil {
 			return err
 		}
 		if err := tx.Save(created); err != nil {
@@ -203,12 +225,12 @@ func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*c
 		if end := now.Add(grace); oldExpiry.IsZero() || end.Before(oldExpiry) {
 			old.Set(FieldExpires, end)
 		}
+		old.Set(FieldReplacedBy, created.Id)
 		return tx.Save(old)
 	})
 	if err != nil {
 		return nil, apikey.Key{}, err
 	}
-	s.NotifyCreated(created, origin)
 	return created, key, nil
 }
 

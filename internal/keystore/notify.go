@@ -19,6 +19,21 @@ type Origin struct {
 	UserAgent string
 }
 
+// Created is told (by an after-commit record hook) that a key record was
+// created. A key prepared by Prepare gets its owner notified with the
+// origin given there; other records (fixtures, migrations) are ignored.
+func (s *Store) Created(record *core.Record) {
+	if origin, ok := s.origins.LoadAndDelete(record.Id); ok {
+		s.NotifyCreated(record, origin.(Origin))
+	}
+}
+
+// Abandoned is told that creating a prepared key failed or rolled back, so
+// its origin is forgotten and nobody is emailed about a key that is not.
+func (s *Store) Abandoned(record *core.Record) {
+	s.origins.Delete(record.Id)
+}
+
 // NotifyCreated emails the owner of a new key: which key, when, from where,
 // and where to revoke it. It sends in the background: a failing mailer is
 // logged and never fails or slows the request that created the key.

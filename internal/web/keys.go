@@ -208,6 +208,10 @@ func keyRow(r *core.Record, now time.Time) templates.KeyRow {
 	if policy.Disabled {
 		row.ToggleURL = EnablePath(r.Id)
 	}
+	if next := r.GetString(keystore.FieldReplacedBy); next != "" {
+		row.ReplacedBy = next // rolled once already: roll the replacement
+		row.RollURL = ""
+	}
 	if policy.RatePerMinute > 0 {
 		row.Rate = policy.Rate()
 	}

@@ -136,6 +136,9 @@ func (p *pages) roll(e *core.RequestEvent) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 		}
+		if errors.Is(err, keystore.ErrAlreadyRolled) {
+			return p.renderError(e, http.StatusConflict, err.Error())
+		}
 		return e.InternalServerError("", err)
 	}
 	label := record.GetString(keystore.FieldLabel)

@@ -412,6 +412,20 @@ func TestRollKey(t *testing.T) {
 		t.Errorf("unknown nonce: %d", res.StatusCode)
 	}
 
+	// A key is rolled once: the list offers no second roll, and a fresh
+	// form for it is refused with the replacement's id.
+	if list := c.Get(web.PathKeys).Body; !strings.Contains(list, "Rolled to <code>"+key.ID+"</code>") ||
+		strings.Contains(list, `href="`+web.RollPath(pbtest.AliceKeyID)+`"`) {
+		t.Error("the list still offers to roll the rolled key, or does not name its replacement")
+	}
+	if res := c.Post(web.RollPath(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "1h")); res.StatusCode != http.StatusConflict ||
+		!strings.Contains(res.Body, "already rolled; roll its replacement "+key.ID) || webtest.RevealedKey(res.Body) != "" {
+		t.Errorf("second roll of the same key: %d", res.StatusCode)
+	}
+	if n := countKeys(t, srv, pbtest.AliceID); n != 2 {
+		t.Errorf("Alice has %d keys after a refused second roll, want 2", n)
+	}
+
 	// "Now": the old key stops at once and is listed as expired.
 	res = c.Post(web.RollPath(key.ID), rollForm(t, c, key.ID, "now"))
 	newer, _ := revealedOptions(t, srv, res)

@@ -90,6 +90,8 @@ func errorText(status int) (title, message string) {
 		return "Not found", "There is nothing here. It may have been removed."
 	case http.StatusForbidden:
 		return "Not allowed", "You are not allowed to do that."
+	case http.StatusConflict:
+		return "Already done", "This was already done."
 	case http.StatusTooManyRequests:
 		return "Too many requests", "Please wait a moment and try again."
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
