@@ -4,7 +4,9 @@
 package main
 
 import (
+	"fmt"
 	"log"
+	"os"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
@@ -32,11 +34,18 @@ func main() {
 	// are Go code compiled in, so nothing is generated at run time.
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Automigrate: false})
 
-	// "pbkeys apikeys create|list|revoke" for operators: PocketBase opens
-	// the database before running it, like its own "superuser" command.
+	// "pbkeys apikeys create|list|revoke|disable|enable|roll" for
+	// operators: PocketBase opens the database before running it, like its
+	// own "superuser" command.
 	app.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store))
 
 	if err := app.Start(); err != nil {
+		if cli.IsCommandError(err) {
+			// A sentence for the operator: print it as it is, without the
+			// log timestamp PocketBase's own commands' errors get.
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		log.Fatal(err)
 	}
 }

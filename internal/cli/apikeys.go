@@ -1,14 +1,15 @@
 // Package cli is the operator's command line for API keys: "pbkeys apikeys
-// create|list|revoke", added to PocketBase's own command tree. It runs in
-// the bootstrapped app (PocketBase opens the database before running any
-// command) and issues and revokes keys through the same keystore as the
-// REST API and the pages.
+// create|list|revoke|disable|enable|roll", added to PocketBase's own command
+// tree. It runs in the bootstrapped app (PocketBase opens the database
+// before running any command) and issues, pauses, rolls and revokes keys
+// through the same keystore as the REST API and the pages.
 //
-// Output contract: "create" prints the key and nothing else on stdout, so it
-// can be captured by a shell, and describes the key on stderr; "list" and
-// "revoke" print their results on stdout. Errors are sentences returned to
-// PocketBase, which ends the process with a non-zero status (main.go prints
-// them on stderr).
+// Output contract: "create" and "roll" print the key and nothing else on
+// stdout, so it can be captured by a shell, and describe it on stderr;
+// "list", "revoke", "disable" and "enable" print their results on stdout.
+// Errors are sentences returned to PocketBase, which ends the process;
+// main.go recognises them with IsCommandError and prints them as they are
+// (no log timestamp) with exit status 1.
 package cli
 
 import (
@@ -16,10 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"os/user"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
@@ -34,13 +38,17 @@ import (
 func NewAPIKeysCommand(app core.App, store *keystore.Store) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "apikeys",
-		Short: "Create, list and revoke API keys",
-		Long: `Create, list and revoke API keys of the users collection.
+		Short: "Create, list, disable, roll and revoke API keys",
+		Long: `Create, list, disable, enable, roll and revoke API keys of the users
+collection.
 
-A key is printed once, by "create", and never again: pbkeys stores only its
-hash. Owners are named by email or by user record id. Times are in UTC.`,
+A key is printed once, by "create" or "roll", and never again: pbkeys stores
+only its hash. Owners are named by email or by user record id. Times are in
+UTC.`,
 		Example: `  pbkeys apikeys create --user alice@example.com --label CI --expires 90d
   pbkeys apikeys list --user alice@example.com
+  pbkeys apikeys disable k1alice00000001
+  pbkeys apikeys roll k1alice00000001 --grace 1h
   pbkeys apikeys revoke k1alice00000001`,
 		SilenceUsage: true,
 		// Before any subcommand touches the api_keys collection, make sure
@@ -55,16 +63,100 @@ hash. Owners are named by email or by user record id. Times are in UTC.`,
 	// error itself); our messages for people must still reach the terminal.
 	command.SetErr(os.Stderr)
 	command.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%s. Run %q for usage.", capitalize(err.Error()), cmd.CommandPath()+" --help")
+		// A flag value we parse ourselves says what is wrong in a sentence
+		// of its own; pflag's wrapper would repeat the value and the flag.
+		var sentence *flagValueError
+		if errors.As(err, &sentence) {
+			return &commandError{sentence}
+		}
+		return &commandError{fmt.Errorf("%s. Run %q for usage.", capitalize(err.Error()), cmd.CommandPath()+" --help")}
 	})
 
 	command.AddCommand(
 		newCreateCommand(app, store),
 		newListCommand(app, store),
 		newRevokeCommand(app, store),
+		newSetDisabledCommand(app, store, true),
+		newSetDisabledCommand(app, store, false),
+		newRollCommand(app, store),
 	)
+	markErrors(command)
 	return command
 }
+
+// commandError is an error of an apikeys command: its text is a sentence
+// for the operator, to be printed as it is.
+type commandError struct{ err error }
+
+func (e *commandError) Error() string { return e.err.Error() }
+func (e *commandError) Unwrap() error { return e.err }
+
+// IsCommandError reports whether err (as returned by PocketBase's Start)
+// comes from an apikeys command. Such errors are sentences: main prints
+// them without a log timestamp. PocketBase's own commands' errors are not
+// affected.
+func IsCommandError(err error) bool {
+	var ce *commandError
+	return errors.As(err, &ce)
+}
+
+// markErrors makes every error that c and its subcommands return (argument
+// checks, the pre-run check, the command itself) a commandError.
+func markErrors(c *cobra.Command) {
+	mark := func(err error) error {
+		var ce *commandError
+		if err == nil || errors.As(err, &ce) {
+			return err
+		}
+		return &commandError{err}
+	}
+	if f := c.RunE; f != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error { return mark(f(cmd, args)) }
+	}
+	if f := c.PersistentPreRunE; f != nil {
+		c.PersistentPreRunE = func(cmd *cobra.Command, args []string) error { return mark(f(cmd, args)) }
+	}
+	if f := c.Args; f != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error { return mark(f(cmd, args)) }
+	}
+	for _, sub := range c.Commands() {
+		markErrors(sub)
+	}
+}
+
+// flagValueError is a flag value's own complaint, already a sentence
+// naming the flag.
+type flagValueError struct{ msg string }
+
+func (e *flagValueError) Error() string { return e.msg }
+
+// rateFlag is --rate: a whole number, refused with a sentence rather than
+// strconv's "parsing "abc": invalid syntax".
+type rateFlag struct{ n *int }
+
+func (r rateFlag) String() string {
+	if r.n == nil {
+		return "0"
+	}
+	return strconv.Itoa(*r.n)
+}
+
+func (r rateFlag) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return &flagValueError{fmt.Sprintf("--rate: %q is not a whole number of requests per minute (0 for no limit).", s)}
+	}
+	*r.n = n
+	return nil
+}
+
+func (rateFlag) Type() string { return "int" }
+
+// ignoreSIGPIPE makes a write to a closed pipe (stdout piped into a reader
+// that exited) return EPIPE instead of killing the process, so that a key
+// nobody can read is revoked rather than left working. Call it before
+// printing a key.
+func ignoreSIGPIPE() { signal.Ignore(syscall.SIGPIPE) }
 
 // checkMigrations refuses to run with pbkeys migrations not yet applied to
 // the database (a binary newer than the data directory, before its first

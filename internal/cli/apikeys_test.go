@@ -41,6 +41,9 @@ func run(t *testing.T, env *pbtest.Env, args ...string) (stdout, stderr string, 
 	apikeys.SetErr(&errOut) // NewAPIKeysCommand sends its stderr to os.Stderr
 	root.SetArgs(append([]string{"apikeys"}, args...))
 	err = root.Execute()
+	if err != nil && !cli.IsCommandError(err) {
+		t.Errorf("%v: error %q is not marked for main to print as a plain sentence", args, err)
+	}
 	return out.String(), errOut.String(), err
 }
 
@@ -64,7 +67,10 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"create", "list", "revoke", "Examples:"}},
+		{[]string{"--help"}, []string{"create", "list", "revoke", "disable", "enable", "roll", "Examples:"}},
+		{[]string{"disable", "--help"}, []string{"ID...", "401", "nothing is disabled", "Examples:"}},
+		{[]string{"enable", "--help"}, []string{"ID...", "expired key", "nothing is enabled", "Examples:"}},
+		{[]string{"roll", "--help"}, []string{"--grace", `"24h" (the default)`, "KEY=$(pbkeys apikeys roll", "undone", "Examples:"}},
 		{[]string{"create", "--help"}, []string{"--user", "--label", "--expires", "--read-only", "--collections", "--rate", "KEY=$(pbkeys apikeys create", "2027-01-31"}},
 		{[]string{"list", "--help"}, []string{"--user", "--json", "owner_email", "Examples:"}},
 		{[]string{"revoke", "--help"}, []string{"--user", "--all", "nothing is\nrevoked", "Examples:"}},
@@ -93,6 +99,8 @@ func TestRefusesUnappliedMigrations(t *testing.T) {
 		{"list"},
 		{"create", "--user", pbtest.AliceEmail, "--label", "CI", "--expires", "30d"},
 		{"revoke", pbtest.AliceKeyID},
+		{"disable", pbtest.AliceKeyID},
+		{"roll", pbtest.AliceKeyID},
 	} {
 		stdout, _, err := run(t, env, args...)
 		if err == nil || !strings.Contains(err.Error(), "1764100000_api_keys_lifecycle.go") || !strings.Contains(err.Error(), "migrate up") {

@@ -70,7 +70,9 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 			}
 			// The key first, so nothing that follows can lose it. A key
 			// nobody could read (stdout closed, disk full) is only a
-			// liability: revoke it at once.
+			// liability: revoke it at once. Without SIGPIPE ignored, a
+			// closed pipe would kill the process before it could.
+			ignoreSIGPIPE()
 			if _, err := fmt.Fprintln(cmd.OutOrStdout(), key.String()); err != nil {
 				if derr := app.Delete(record); derr != nil {
 					return fmt.Errorf("The key %s could not be printed (%v) and could not be revoked (%v): revoke it with \"apikeys revoke %s\".", record.Id, err, derr, record.Id)
@@ -93,7 +95,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 	f.StringVar(&expires, "expires", "never", `when the key stops working: "never", "90d", "12h", "2027-01-31" or an RFC 3339 time`)
 	f.BoolVar(&readOnly, "read-only", false, "allow only reads (GET, HEAD and realtime subscriptions)")
 	f.StringVar(&collections, "collections", "", "comma-separated collections the key is limited to (default: all)")
-	f.IntVar(&rate, "rate", 0, "requests per minute the key may make (default 0: no limit)")
+	f.Var(rateFlag{&rate}, "rate", "requests per minute the key may make (default 0: no limit)")
 	return command
 }
 

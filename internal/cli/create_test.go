@@ -176,7 +176,8 @@ func TestCreateErrors(t *testing.T) {
 		{"empty collections", append(alice, "--label", "CI", "--collections", " , "), "--collections: Name at least one collection"},
 		{"negative rate", append(alice, "--label", "CI", "--rate", "-1"), "--rate: Give a number of requests per minute"},
 		{"huge rate", append(alice, "--label", "CI", "--rate", "1000001"), "(at most 1000000)"},
-		{"rate not a number", append(alice, "--label", "CI", "--rate", "fast"), `Invalid argument "fast" for "--rate" flag`},
+		{"rate not a number", append(alice, "--label", "CI", "--rate", "fast"), `--rate: "fast" is not a whole number of requests per minute (0 for no limit).`},
+		{"rate not whole", append(alice, "--label", "CI", "--rate", "1.5"), `--rate: "1.5" is not a whole number`},
 		{"mistyped flag", append(alice, "--label", "CI", "--readonly"), `Unknown flag: --readonly. Run "pbkeys apikeys create --help" for usage.`},
 		{"unquoted label", append(alice, "--label", "my", "key"), `Unexpected argument "key"`},
 	}

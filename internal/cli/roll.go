@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+	"github.com/spf13/cobra"
+
+	"pbkeys/internal/keystore"
+)
+
+// defaultGrace is how long a rolled key keeps working unless --grace says
+// otherwise: the pages' default.
+const defaultGrace = "24h"
+
+func newRollCommand(app core.App, store *keystore.Store) *cobra.Command {
+	var grace string
+	command := &cobra.Command{
+		SilenceUsage: true,
+		Use:          "roll ID [--grace now|1h|24h|7d]",
+		Short:        "Replace a key and print the new one once",
+		Long: `Roll an API key: issue a new key with the same owner, label, scope, rate
+limit and lifetime, print it once, and make the old key expire after a grace
+period, so that clients can switch without downtime. Any user's key can be
+named.
+
+Only the new key is printed on stdout (followed by a newline); the new id and
+when the old key stops working are described on stderr. --grace is "now",
+"1h", "24h" (the default) or "7d"; an old key that expires sooner keeps its
+expiry. A key is rolled once: to roll again, roll its replacement. The owner
+gets an email saying a key was created from the CLI.
+
+If the new key cannot be printed (stdout closed), the roll is undone: the new
+key is revoked and the old key keeps its expiry, as if nothing happened.`,
+		Example: `  KEY=$(pbkeys apikeys roll k1alice00000001)
+  pbkeys apikeys roll k1alice00000001 --grace 1h
+  pbkeys apikeys roll k1alice00000001 --grace now   # the old key stops at once`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return errors.New("Name the key to roll by id (see \"apikeys list\").")
+			case len(args) > 1:
+				return fmt.Errorf("Roll one key at a time: %s takes a single id, got %d.", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := strings.TrimSpace(args[0])
+			period, ok := keystore.GracePeriods[strings.TrimSpace(grace)]
+			if !ok {
+				return fmt.Errorf("--grace: %q is not a grace period: choose %s.", grace, orList(keystore.GraceNames))
+			}
+			old, err := store.Find(id)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("No API key with the id %q: nothing was rolled.", id)
+			} else if err != nil {
+				return fmt.Errorf("cli: find key %s: %w", id, err)
+			}
+			ownerID := old.GetString(keystore.FieldUser)
+			emails, err := ownerEmails(app, []*core.Record{old})
+			if err != nil {
+				return fmt.Errorf("cli: find key owner: %w", err)
+			}
+			what := fmt.Sprintf("%s %q of %s", old.Id, old.GetString(keystore.FieldLabel), emails[ownerID])
+			oldExpires := old.GetDateTime(keystore.FieldExpires)
+
+			created, key, err := store.Roll(ownerID, old.Id, period, keystore.Origin{
+				Via:       "CLI",
+				IP:        "local",
+				UserAgent: userAgent(),
+			})
+			switch {
+			case errors.Is(err, keystore.ErrAlreadyRolled):
+				next := "its replacement"
+				if r, ferr := store.Find(old.Id); ferr == nil && r.GetString(keystore.FieldReplacedBy) != "" {
+					next += " " + r.GetString(keystore.FieldReplacedBy)
+				}
+				return fmt.Errorf("The key %s was already rolled, so it was not rolled again: roll %s instead.", what, next)
+			case errors.Is(err, sql.ErrNoRows): // revoked meanwhile
+				return fmt.Errorf("No API key with the id %q: nothing was rolled.", id)
+			case err != nil:
+				return saveError("The key was not rolled", err)
+			}
+
+			// The new key first, so nothing that follows can lose it. If
+			// nobody can read it, undo the roll: a revoked new key with the
+			// old key already cut short would leave the client with nothing.
+			ignoreSIGPIPE()
+			if _, err := fmt.Fprintln(cmd.OutOrStdout(), key.String()); err != nil {
+				if uerr := undoRoll(app, old.Id, created.Id, oldExpires); uerr != nil {
+					return fmt.Errorf("The new key %s could not be printed (%v) and the roll could not be undone (%v): "+
+						"revoke it with \"apikeys revoke %s\" and check the old key %s with \"apikeys list\".",
+						created.Id, err, uerr, created.Id, old.Id)
+				}
+				return fmt.Errorf("The new key could not be printed (%v), so the roll was undone: the new key was revoked and %s works as before.", err, old.Id)
+			}
+
+			errOut := cmd.ErrOrStderr()
+			fmt.Fprintf(errOut, "Rolled %s: the new key is %s (%s).\n"+
+				"It is shown only once: store it now. The owner is notified by email (mail failures are logged).\n",
+				what, created.Id, describe(created))
+			if r, err := store.Find(old.Id); err == nil {
+				fmt.Fprintln(errOut, oldKeyFate(r, time.Now()))
+			}
+			store.WaitNotifications()
+			return nil
+		},
+	}
+	command.Flags().StringVar(&grace, "grace", defaultGrace, "how long the old key keeps working: "+orList(keystore.GraceNames))
+	return command
+}
+
+// undoRoll revokes the key a roll just issued and gives the rolled key back
+// its expiry, in one transaction.
+func undoRoll(app core.App, oldID, newID string, oldExpires types.DateTime) error {
+	return app.RunInTransaction(func(tx core.App) error {
+		created, err := tx.FindRecordById(keystore.Collection, newID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Delete(created); err != nil {
+			return err
+		}
+		old, err := tx.FindRecordById(keystore.Collection, oldID)
+		if err != nil {
+			return err
+		}
+		if old.GetString(keystore.FieldReplacedBy) != newID {
+			return nil // rolled again meanwhile: leave it
+		}
+		if oldExpires.IsZero() {
+			old.Set(keystore.FieldExpires, "")
+		} else {
+			old.Set(keystore.FieldExpires, oldExpires)
+		}
+		old.Set(keystore.FieldReplacedBy, "")
+		return tx.Save(old)
+	})
+}
+
+// oldKeyFate says when the rolled key stops working.
+func oldKeyFate(old *core.Record, now time.Time) string {
+	p := keystore.PolicyOf(old)
+	at := p.ExpiresAt.UTC().Format(timeLayout) + " UTC"
+	switch {
+	case p.ExpiresAt.IsZero(): // cannot happen after a roll; say so plainly
+		return fmt.Sprintf("The old key %s keeps working.", old.Id)
+	case !p.ExpiresAt.After(now):
+		return fmt.Sprintf("The old key %s has stopped working.", old.Id)
+	case p.Disabled:
+		return fmt.Sprintf("The old key %s stays disabled and expires %s.", old.Id, at)
+	}
+	return fmt.Sprintf("The old key %s keeps working until %s (in %s).", old.Id, at, roughly(p.ExpiresAt.Sub(now)))
+}
+
+// roughly says d in the largest whole unit: "24 hours", "7 days", "59 minutes".
+func roughly(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d >= 48*time.Hour:
+		n := int((d + 12*time.Hour) / (24 * time.Hour))
+		return fmt.Sprintf("%d days", n)
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", int((d+30*time.Minute)/time.Hour))
+	case d >= time.Hour:
+		return fmt.Sprintf("%d minutes", int(d/time.Minute))
+	}
+	n := int(d / time.Minute)
+	return fmt.Sprintf("%d %s", n, plural(n, "minute", "minutes"))
+}
+
+// orList joins names as `"now", "1h", "24h" or "7d"`.
+func orList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = fmt.Sprintf("%q", n)
+	}
+	if len(quoted) < 2 {
+		return strings.Join(quoted, "")
+	}
+	return strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+}
