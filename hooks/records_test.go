@@ -91,6 +91,26 @@ func TestIssueKeyOverREST(t *testing.T) {
 			NotExpectedContent: []string{`"key":"`},
 		},
 		{
+			Name:               "label with a bidirectional override",
+			Body:               strings.NewReader(`{"label":"deploy \u202egnp.exe"}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"label":{"code":"validation_invalid_format"`},
+			NotExpectedContent: []string{`"key":"`},
+		},
+		{
+			Name:               "label with a zero-width space",
+			Body:               strings.NewReader(`{"label":"CI\u200b"}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"label":{"code":"validation_invalid_format"`},
+			NotExpectedContent: []string{`"key":"`},
+		},
+		{
+			Name:            "label in another script",
+			Body:            strings.NewReader(`{"label":"Déploiement — 本番"}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"label":"Déploiement — 本番"`},
+		},
+		{
 			Name:               "malformed JSON",
 			Body:               strings.NewReader(`{"label":`),
 			ExpectedStatus:     400,

@@ -6,8 +6,9 @@
 // /api/health with no auth as the ceiling.
 //
 // The benchmarks in bench_test.go run each case for `go test -bench` (and
-// -cpuprofile); cmd/authbench runs them all in one process and prints the
-// ratios. Keys are hashed with apikey.DefaultParams, as in production.
+// -cpuprofile), interleaved in rounds, and print the ratios in one run
+// (`make bench`). Keys are hashed with apikey.DefaultParams, as in
+// production.
 package bench
 
 import (

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/hmac"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -90,7 +91,7 @@ func (p *pages) login(e *core.RequestEvent) error {
 	now := time.Now()
 	emailLimit := limit{key: "email:" + strings.ToLower(email), max: p.cfg.LoginMaxFailures}
 	ipLimit := limit{key: "ip:" + e.RealIP(), max: p.cfg.LoginMaxFailuresPerIP}
-	if wait := p.throttle.wait(now, emailLimit, ipLimit); wait > 0 {
+	if wait := p.throttle.reserve(now, emailLimit, ipLimit); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		e.Response.Header().Set("Retry-After", strconv.Itoa(secs))
 		v.RetryAfter = secs
@@ -106,10 +107,11 @@ func (p *pages) login(e *core.RequestEvent) error {
 		dummyPasswordCheck(e.App, users) // answer as slowly as for a real account
 	}
 	if user == nil || !user.ValidatePassword(password) {
-		p.throttle.fail(now, emailLimit, ipLimit)
+		// the attempt was counted as a failure when it was reserved
 		v.Error = msgBadCredentials
 		return render(e, http.StatusBadRequest, templates.LoginPage(v))
 	}
+	p.throttle.release(now, ipLimit)
 	p.throttle.reset(emailLimit.key)
 
 	// The collection's own rules, as PocketBase's auth-with-password
@@ -152,7 +154,7 @@ func (p *pages) logout(e *core.RequestEvent) error {
 		if err := readForm(e); err != nil {
 			return err
 		}
-		if e.Request.PostForm.Get("csrf") != csrfToken(user) {
+		if !hmac.Equal([]byte(e.Request.PostForm.Get("csrf")), []byte(csrfToken(user))) {
 			e.Set(requestKeyUser, user)
 			return p.renderError(e, http.StatusForbidden,
 				"This form has expired or did not come from this site. Go back, reload the page and try again.")

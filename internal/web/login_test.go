@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,6 +196,41 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	// Another account from the same client is not locked out by Alice's.
 	c.Login(pbtest.BobEmail, pbtest.Password)
+}
+
+// TestLoginThrottleConcurrent: parallel guesses cannot all pass the check
+// before the first failure is counted.
+func TestLoginThrottleConcurrent(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	max := web.DefaultConfig().LoginMaxFailures
+	const attempts = 40
+	statuses := make(chan int, attempts)
+	var wg sync.WaitGroup
+	for i := 0; i < attempts; i++ {
+		c := srv.Client(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
+			statuses <- res.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	checked := 0
+	for code := range statuses {
+		switch code {
+		case http.StatusBadRequest:
+			checked++ // the password was checked and wrong
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("status %d", code)
+		}
+	}
+	if checked != max {
+		t.Fatalf("%d of %d parallel guesses had their password checked, want exactly %d", checked, attempts, max)
+	}
 }
 
 // TestLoginNext: after signing in, "next" only ever leads within the site

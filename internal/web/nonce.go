@@ -41,7 +41,7 @@ const (
 )
 
 func newFormNonces(ttl time.Duration) *formNonces {
-	return &formNonces{ttl: ttl, perUser: 32, byUser: map[string][]*formNonce{}}
+	return &formNonces{ttl: ttl, perUser: 128, byUser: map[string][]*formNonce{}}
 }
 
 // issue returns a new nonce for userID. A user keeps at most perUser

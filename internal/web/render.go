@@ -52,6 +52,9 @@ func redirect(e *core.RequestEvent, to string) error {
 // (PocketBase would answer JSON). Server errors are logged without request
 // data; the person sees a plain sentence.
 func (p *pages) pageErrors(e *core.RequestEvent) error {
+	// PocketBase's global CORS answers "Access-Control-Allow-Origin: *" for
+	// its API; pages are for this site only, so they do not send it.
+	e.Response.Header().Del("Access-Control-Allow-Origin")
 	err := e.Next()
 	if err == nil || e.Written() {
 		return err

@@ -2,9 +2,11 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
@@ -33,6 +35,9 @@ func (p *pages) signupPage(e *core.RequestEvent) error {
 	return render(e, http.StatusOK, templates.SignupPage(templates.SignupView{Next: next, PasswordHint: passwordHint(users)}))
 }
 
+// signupsPerIP bounds sign-up attempts per client address per window.
+const signupsPerIP = 10
+
 func (p *pages) signup(e *core.RequestEvent) error {
 	users, err := p.users()
 	if err != nil {
@@ -49,6 +54,16 @@ func (p *pages) signup(e *core.RequestEvent) error {
 		Email:        strings.TrimSpace(form.Get("email")),
 		Next:         safeNext(form.Get("next")),
 		PasswordHint: passwordHint(users),
+	}
+
+	// At most signupsPerIP sign-up attempts per client per throttle window:
+	// enough for a household, not for an account-creation flood.
+	now := time.Now()
+	if wait := p.throttle.reserve(now, limit{key: "signup-ip:" + e.RealIP(), max: signupsPerIP}); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		e.Response.Header().Set("Retry-After", strconv.Itoa(secs))
+		v.Error = fmt.Sprintf("Too many sign-ups from your address. Try again in %s.", humanSeconds(secs))
+		return render(e, http.StatusTooManyRequests, templates.SignupPage(v))
 	}
 
 	// PocketBase's own validation: the same form the REST API uses for

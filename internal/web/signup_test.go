@@ -89,3 +89,22 @@ func TestSignupClosed(t *testing.T) {
 		t.Error("account created although sign-up is closed")
 	}
 }
+
+func TestSignupThrottledPerClient(t *testing.T) {
+	t.Parallel()
+	srv := webtest.Start(t)
+	c := srv.Client(t)
+	bad := url.Values{"email": {"not-an-email"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}
+	for i := 0; i < 10; i++ {
+		if res := c.Post(web.PathSignup, bad); res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("attempt %d: %d", i+1, res.StatusCode)
+		}
+	}
+	res := c.Post(web.PathSignup, url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, "Too many sign-ups") {
+		t.Fatalf("11th sign-up: %d, want 429 with Retry-After", res.StatusCode)
+	}
+	if _, err := srv.Env.App.FindAuthRecordByEmail("users", "carol@example.com"); err == nil {
+		t.Fatal("an account was created while throttled")
+	}
+}

@@ -24,11 +24,45 @@ type limit struct {
 	max int
 }
 
+// reserve checks and counts an attempt in one step: it returns how long to
+// wait when any limit is reached (counting nothing), or 0 after recording
+// the attempt as a failure under every limit. Checking and counting under
+// one lock is what stops parallel requests from all passing the check
+// before the first failure is counted. A successful attempt calls release.
+func (t *throttle) reserve(now time.Time, limits ...limit) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if wait := t.waitLocked(now, limits...); wait > 0 {
+		return wait
+	}
+	t.failLocked(now, limits...)
+	return 0
+}
+
+// release takes back an attempt reserved at now that turned out fine.
+func (t *throttle) release(now time.Time, limits ...limit) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range limits {
+		list := t.failures[l.key]
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].Equal(now) {
+				t.failures[l.key] = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
 // wait returns how long to wait before the next attempt is allowed under
 // every limit; 0 means go ahead.
 func (t *throttle) wait(now time.Time, limits ...limit) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.waitLocked(now, limits...)
+}
+
+func (t *throttle) waitLocked(now time.Time, limits ...limit) time.Duration {
 	var longest time.Duration
 	for _, l := range limits {
 		recent := t.recent(l.key, now)
@@ -46,6 +80,10 @@ func (t *throttle) wait(now time.Time, limits ...limit) time.Duration {
 func (t *throttle) fail(now time.Time, limits ...limit) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.failLocked(now, limits...)
+}
+
+func (t *throttle) failLocked(now time.Time, limits ...limit) {
 	if len(t.failures) > 10000 {
 		t.prune(now)
 	}

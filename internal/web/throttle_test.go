@@ -1,6 +1,7 @@
 package web
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -33,5 +34,41 @@ func TestThrottle(t *testing.T) {
 	th.reset(email.key)
 	if _, ok := th.failures[email.key]; ok {
 		t.Error("reset kept failures")
+	}
+}
+
+func TestThrottleReserveIsAtomic(t *testing.T) {
+	th := newThrottle(time.Minute)
+	now := time.Now()
+	l := limit{key: "email:a", max: 5}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if th.reserve(now, l) == 0 {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != 5 {
+		t.Fatalf("%d of 50 concurrent attempts allowed, want 5", allowed)
+	}
+	// a released attempt gives its place back
+	th2 := newThrottle(time.Minute)
+	for i := 0; i < 5; i++ {
+		at := now.Add(time.Duration(i) * time.Millisecond)
+		if th2.reserve(at, l) != 0 {
+			t.Fatalf("attempt %d refused", i)
+		}
+		th2.release(at, l)
+	}
+	if th2.reserve(now.Add(time.Second), l) != 0 {
+		t.Fatal("released attempts still count")
 	}
 }
