@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/spf13/cobra"
 
 	"pbkeys/internal/keystore"
@@ -92,7 +91,7 @@ key is revoked and the old key keeps its expiry, as if nothing happened.`,
 			// old key already cut short would leave the client with nothing.
 			ignoreSIGPIPE()
 			if _, err := fmt.Fprintln(cmd.OutOrStdout(), key.String()); err != nil {
-				if uerr := undoRoll(app, old.Id, created.Id, oldExpires); uerr != nil {
+				if uerr := store.UndoRoll(old.Id, created.Id, oldExpires); uerr != nil {
 					return fmt.Errorf("The new key %s could not be printed (%v) and the roll could not be undone (%v): "+
 						"revoke it with \"apikeys revoke %s\" and check the old key %s with \"apikeys list\".",
 						created.Id, err, uerr, created.Id, old.Id)
@@ -113,34 +112,6 @@ key is revoked and the old key keeps its expiry, as if nothing happened.`,
 	}
 	command.Flags().StringVar(&grace, "grace", defaultGrace, "how long the old key keeps working: "+orList(keystore.GraceNames))
 	return command
-}
-
-// undoRoll revokes the key a roll just issued and gives the rolled key back
-// its expiry, in one transaction.
-func undoRoll(app core.App, oldID, newID string, oldExpires types.DateTime) error {
-	return app.RunInTransaction(func(tx core.App) error {
-		created, err := tx.FindRecordById(keystore.Collection, newID)
-		if err != nil {
-			return err
-		}
-		if err := tx.Delete(created); err != nil {
-			return err
-		}
-		old, err := tx.FindRecordById(keystore.Collection, oldID)
-		if err != nil {
-			return err
-		}
-		if old.GetString(keystore.FieldReplacedBy) != newID {
-			return nil // rolled again meanwhile: leave it
-		}
-		if oldExpires.IsZero() {
-			old.Set(keystore.FieldExpires, "")
-		} else {
-			old.Set(keystore.FieldExpires, oldExpires)
-		}
-		old.Set(keystore.FieldReplacedBy, "")
-		return tx.Save(old)
-	})
 }
 
 // oldKeyFate says when the rolled key stops working.

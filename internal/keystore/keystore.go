@@ -290,6 +290,34 @@ func (s *Store) TouchLastUsed(id string, usedAt time.Time) error {
 	return err
 }
 
+// UndoRoll revokes the key a roll just issued and gives the rolled key back
+// its expiry, in one transaction.
+func (s *Store) UndoRoll(oldID, newID string, oldExpires types.DateTime) error {
+	return s.app.RunInTransaction(func(tx core.App) error {
+		created, err := tx.FindRecordById(Collection, newID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Delete(created); err != nil {
+			return err
+		}
+		old, err := tx.FindRecordById(Collection, oldID)
+		if err != nil {
+			return err
+		}
+		if old.GetString(FieldReplacedBy) != newID {
+			return nil // rolled again meanwhile: leave it
+		}
+		if oldExpires.IsZero() {
+			old.Set(FieldExpires, "")
+		} else {
+			old.Set(FieldExpires, oldExpires)
+		}
+		old.Set(FieldReplacedBy, "")
+		return tx.Save(old)
+	})
+}
+
 // GracePeriods are the choices for how long a rolled key keeps working,
 // by the name the REST API, the pages and the CLI accept.
 var GracePeriods = map[string]time.Duration{
