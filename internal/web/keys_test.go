@@ -427,3 +427,38 @@ func TestRevokeAll(t *testing.T) {
 		t.Errorf("revoked key: %d", code)
 	}
 }
+
+// TestOwnerIsEmailedForPageKeys: a key made on the page (and one made by
+// rolling) reaches the owner's inbox, saying it came from the page.
+func TestOwnerIsEmailedForPageKeys(t *testing.T) {
+	t.Parallel()
+	srv, c := signedIn(t)
+	mailer := srv.Env.App.TestMailer
+	res := c.Post(web.PathKeys, newKeyForm(t, c, "from the page"))
+	key := webtest.RevealedKey(res.Body)
+	if key == "" {
+		t.Fatalf("no key revealed: %d", res.StatusCode)
+	}
+	waitFor(t, func() bool { return mailer.TotalSend() >= 1 })
+	msg := mailer.LastMessage()
+	if len(msg.To) != 1 || msg.To[0].Address != pbtest.AliceEmail {
+		t.Fatalf("mail to %v", msg.To)
+	}
+	for _, want := range []string{"from the page", key[:15], "API keys page", "/api-keys"} {
+		if !strings.Contains(msg.Text, want) {
+			t.Errorf("mail lacks %q:\n%s", want, msg.Text)
+		}
+	}
+	if strings.Contains(msg.Text+msg.HTML, key[16:]) {
+		t.Fatal("the mail contains the secret")
+	}
+
+	res = c.Post(web.RollPath(key[:15]), rollForm(t, c, key[:15], "1h"))
+	if webtest.RevealedKey(res.Body) == "" {
+		t.Fatalf("roll revealed nothing: %d", res.StatusCode)
+	}
+	waitFor(t, func() bool { return mailer.TotalSend() >= 2 })
+	if msg := mailer.LastMessage(); !strings.Contains(msg.Text, "API keys page (roll)") {
+		t.Errorf("roll mail:\n%s", msg.Text)
+	}
+}
