@@ -59,7 +59,7 @@ func routeGuard() *hook.Handler[*core.RequestEvent] {
 			}
 			path := e.Request.URL.Path
 			if readsKeys(e.App, collectionOfPath(path), e.Request.URL.Query()) {
-				return e.ForbiddenError(msgNoKeyManagement, nil)
+				return e.ForbiddenError(msgNoKeyReading, nil)
 			}
 			if strings.HasPrefix(path, "/api/collections/") {
 				action := path[strings.LastIndexByte(path, '/')+1:]
@@ -75,6 +75,7 @@ func routeGuard() *hook.Handler[*core.RequestEvent] {
 // Messages of the record guards.
 const (
 	msgNoKeyManagement = "API keys cannot manage API keys; sign in to the API keys page instead."
+	msgNoKeyReading    = "API keys cannot read API keys, not even through expand, filter or sort."
 	msgNoCredentials   = "API keys cannot change email, email visibility, password, verification or token key; sign in with a password instead."
 	msgNoAccountDelete = "API keys cannot delete the account they belong to."
 )
@@ -123,14 +124,14 @@ func bindRecordGuards(app core.App) {
 	} {
 		h.Bind(&hook.Handler[*core.RecordRequestEvent]{Priority: guardHookPriority, Func: func(e *core.RecordRequestEvent) error {
 			if APIKeyFrom(e) != nil && readsKeys(e.App, e.Collection.Name, e.Request.URL.Query()) {
-				return e.ForbiddenError(msgNoKeyManagement, nil)
+				return e.ForbiddenError(msgNoKeyReading, nil)
 			}
 			return e.Next()
 		}})
 	}
 	app.OnRecordsListRequest().Bind(&hook.Handler[*core.RecordsListRequestEvent]{Priority: guardHookPriority, Func: func(e *core.RecordsListRequestEvent) error {
 		if APIKeyFrom(e) != nil && readsKeys(e.App, e.Collection.Name, e.Request.URL.Query()) {
-			return e.ForbiddenError(msgNoKeyManagement, nil)
+			return e.ForbiddenError(msgNoKeyReading, nil)
 		}
 		return e.Next()
 	}})
