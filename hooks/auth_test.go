@@ -198,22 +198,7 @@ func TestInvalidKeysAre401(t *testing.T) {
 			Name:    "owner no longer passes the users authRule",
 			Headers: bearer(pbtest.AliceKey),
 			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
-				users, err := app.FindCollectionByNameOrId("users")
-				if err != nil {
-					t.Fatal(err)
-				}
-				users.AuthRule = types.Pointer("verified = true")
-				if err := app.Save(users); err != nil {
-					t.Fatal(err)
-				}
-				alice, err := app.FindRecordById("users", pbtest.AliceID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				alice.SetVerified(false)
-				if err := app.Save(alice); err != nil {
-					t.Fatal(err)
-				}
+				blockAliceByAuthRule(t, app)
 			},
 		},
 	}
@@ -266,6 +251,28 @@ func deleteRecord(t testing.TB, app core.App, collection, id string) {
 		t.Fatal(err)
 	}
 	if err := app.Delete(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blockAliceByAuthRule makes Alice fail the users authRule, as an app's
+// "verified = true" rule would after her verification is withdrawn.
+func blockAliceByAuthRule(t testing.TB, app core.App) {
+	t.Helper()
+	users, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users.AuthRule = types.Pointer("verified = true")
+	if err := app.Save(users); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := app.FindRecordById("users", pbtest.AliceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.SetVerified(false)
+	if err := app.Save(alice); err != nil {
 		t.Fatal(err)
 	}
 }

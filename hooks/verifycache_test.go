@@ -82,31 +82,16 @@ func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 			deleteRecord(t, app, "api_keys", pbtest.AliceKeyID)
 		},
 		"key expired": func(t *testing.T, app core.App) {
-			saveKeyField(t, app, keystore.FieldExpires, time.Now().Add(-time.Minute).UTC().Format(types.DefaultDateLayout))
+			setField(t, app, pbtest.AliceKeyID, keystore.FieldExpires, time.Now().Add(-time.Minute).UTC().Format(types.DefaultDateLayout))
 		},
 		"key disabled": func(t *testing.T, app core.App) {
-			saveKeyField(t, app, keystore.FieldDisabled, true)
+			setField(t, app, pbtest.AliceKeyID, keystore.FieldDisabled, true)
 		},
 		"owner deleted": func(t *testing.T, app core.App) {
 			deleteRecord(t, app, "users", pbtest.AliceID)
 		},
 		"owner fails the authRule": func(t *testing.T, app core.App) {
-			users, err := app.FindCollectionByNameOrId("users")
-			if err != nil {
-				t.Fatal(err)
-			}
-			users.AuthRule = types.Pointer("verified = true")
-			if err := app.Save(users); err != nil {
-				t.Fatal(err)
-			}
-			alice, err := app.FindRecordById("users", pbtest.AliceID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			alice.SetVerified(false)
-			if err := app.Save(alice); err != nil {
-				t.Fatal(err)
-			}
+			blockAliceByAuthRule(t, app)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -129,19 +114,6 @@ func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 				t.Fatalf("no invalid_token challenge: %v", rec.Header())
 			}
 		})
-	}
-}
-
-// saveKeyField changes one field of Alice's key as the pages or the CLI would.
-func saveKeyField(t *testing.T, app core.App, field string, value any) {
-	t.Helper()
-	r, err := app.FindRecordById(keystore.Collection, pbtest.AliceKeyID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Set(field, value)
-	if err := app.Save(r); err != nil {
-		t.Fatal(err)
 	}
 }
 
