@@ -49,7 +49,8 @@ bench:
 load: build
 	go run ./cmd/loadtest -binary ./$(BINARY) -phase 5s -rounds 3 -flood 20s
 
-## fuzz: fuzz the Authorization-header parser (FUZZTIME=20s by default)
+## fuzz: fuzz the Authorization-header parser and the key policy through the router (FUZZTIME=20s each by default)
 FUZZTIME ?= 20s
 fuzz:
 	go test -run='^$$' -fuzz='^FuzzFromAuthorization$$' -fuzztime=$(FUZZTIME) ./internal/apikey
+	go test -run='^$$' -fuzz='^FuzzKeyPolicy$$' -fuzztime=$(FUZZTIME) ./hooks

@@ -84,28 +84,39 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 		return verifyError(e, key.ID, err)
 	}
 
-	// A paused or expired key stops here, with a message saying why. It is
-	// checked after the secret so that only the key's holder learns it.
-	if err := keystore.PolicyOf(record).Usable(time.Now()); err != nil {
-		return invalidToken(e, unusableMessage(err))
-	}
-
-	// The owner must still pass the users collection's authRule (e.g. an
-	// app's "verified = true" or "banned = false"), checked per request
-	// because a key, unlike a JWT, has no expiry to bound a stale decision.
-	ok, err := e.App.CanAccessRecord(owner, &core.RequestInfo{Method: e.Request.Method}, owner.Collection().AuthRule)
-	if err != nil {
+	if msg, err := keyRefusal(e.App, record, owner, e.Request.Method); err != nil {
 		return e.InternalServerError("", err)
-	}
-	if !ok {
-		return invalidToken(e, msgOwnerBlocked)
+	} else if msg != "" {
+		return invalidToken(e, msg)
 	}
 
+	attachGrant(owner, &grant{keyID: record.Id, policy: keystore.PolicyOf(record)})
 	e.Auth = owner
 	e.Set(RequestKeyAPIKey, record)
 	a.usage.Touch(record.Id)
 
 	return e.Next()
+}
+
+// keyRefusal returns why a key whose secret is right may not authenticate
+// now, as the 401 message, or "" when it may. It is asked only after the
+// secret verified, so that only the key's holder learns that a key is
+// paused or expired.
+func keyRefusal(app core.App, record, owner *core.Record, method string) (string, error) {
+	if err := keystore.PolicyOf(record).Usable(time.Now()); err != nil {
+		return unusableMessage(err), nil
+	}
+	// The owner must still pass the users collection's authRule (e.g. an
+	// app's "verified = true" or "banned = false"), checked per request
+	// because a key, unlike a JWT, has no expiry to bound a stale decision.
+	ok, err := app.CanAccessRecord(owner, &core.RequestInfo{Method: method}, owner.Collection().AuthRule)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return msgOwnerBlocked, nil
+	}
+	return "", nil
 }
 
 func unusableMessage(err error) string {

@@ -289,9 +289,10 @@ func TestCollectionScopedKey(t *testing.T) {
 	checks := []check{
 		{"its collection", http.MethodGet, aliceNoteURL, "", 200, "Alice's note"},
 		{"its collection, write", http.MethodPatch, aliceNoteURL, `{"title":"edited"}`, 200, `"title":"edited"`},
-		{"another collection", http.MethodGet, aliceURL, "", 403, `This API key cannot access the \"users\" collection.`},
+		{"another collection", http.MethodGet, aliceURL, "", 403, `This API key is limited to notes: it cannot access the \"users\" collection.`},
 		{"another collection by id", http.MethodGet, "/api/collections/_pb_users_auth_/records/" + pbtest.AliceID, "", 403, `cannot access the \"users\" collection`},
-		{"expand into another collection", http.MethodGet, aliceNoteURL + "?expand=owner", "", 403, `This API key cannot expand into the \"users\" collection.`},
+		{"expand into another collection", http.MethodGet, aliceNoteURL + "?expand=owner", "", 403, `it cannot reach the \"users\" collection through expand, filter or sort.`},
+		{"batch expanding into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceNoteURL + `?expand=secret","body":{"title":"x"}}]}`, 400, `cannot reach the \"secrets\" collection`},
 		{"another collection's auth route", http.MethodPost, "/api/collections/users/request-password-reset", `{"email":"` + pbtest.AliceEmail + `"}`, 403, `cannot access the \"users\" collection`},
 		{"another collection's files", http.MethodGet, "/api/files/users/" + pbtest.AliceID + "/avatar.png", "", 403, `cannot access the \"users\" collection`},
 		{"batch into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceURL + `","body":{"name":"x"}}]}`, 400, `cannot access the \"users\" collection`},

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
@@ -11,29 +12,86 @@ import (
 	"pbkeys/internal/keystore"
 )
 
-// realtimeClientKeyID is the realtime client store key holding the id of
-// the API key whose request set the client's subscriptions.
-const realtimeClientKeyID = "pbkeysAPIKeyID"
+// Realtime with API keys. PocketBase keeps the auth record of the request
+// that set a client's subscriptions and checks every event against it. A
+// key-subscribed client keeps the key's grant on that record, so the
+// enrich check knows every event is for a key, and its stream ends when
+// the key is revoked, disabled or expires.
 
-const msgNoKeyTopics = "API keys cannot subscribe to API keys."
+const msgRealtimeClient = "API keys can only subscribe on realtime connections opened through /api/realtime."
+
+// keyClient is the realtime client registered for every connection
+// (swapped in on connect). It is PocketBase's own client with one change:
+// while a key's subscriptions are set on it, an auth record PocketBase
+// stores on it carries the key's grant. PocketBase replaces a client's
+// auth record with a fresh copy whenever the owner record is saved, and
+// without the grant that copy would be a session's, not a key's.
+type keyClient struct {
+	subscriptions.Client
+}
+
+// clientGrantKey is the client store key of the grant whose subscriptions
+// the client has.
+const clientGrantKey = "pbkeysGrant"
+
+func (c *keyClient) grant() *grant {
+	g, _ := c.Client.Get(clientGrantKey).(*grant)
+	return g
+}
+
+// Set stores value under key; an auth record stored while a key's
+// subscriptions are set gets the key's grant.
+func (c *keyClient) Set(key string, value any) {
+	if g := c.grant(); g != nil && key == apis.RealtimeClientAuthKey {
+		if auth, ok := value.(*core.Record); ok && grantOf(auth) == nil {
+			auth = auth.Clone() // the record PocketBase hands to every client
+			attachGrant(auth, g)
+			value = auth
+		}
+	}
+	c.Client.Set(key, value)
+}
 
 func bindRealtimeHooks(app core.App) {
-	// PocketBase keeps the auth of the request that set the subscriptions
-	// until the owner's tokenKey changes or the connection ends. Remember
-	// which key that was, so revoking the key can end its stream.
+	app.OnRealtimeConnectRequest().BindFunc(func(e *core.RealtimeConnectRequestEvent) error {
+		e.Client = &keyClient{Client: e.Client}
+		return e.Next()
+	})
+
+	// A subscription request with a key: every topic is checked by the
+	// policy, on PocketBase's own parse of the topic and its options, and
+	// the client remembers the key. Without a key the client forgets any
+	// key it had: the request's auth is now the session's.
 	app.OnRealtimeSubscribeRequest().BindFunc(func(e *core.RealtimeSubscribeRequestEvent) error {
-		key := APIKeyFrom(e)
-		if key == nil {
-			e.Client.Unset(realtimeClientKeyID)
+		client, ours := e.Client.(*keyClient)
+		g := grantOf(e.Auth)
+		if g == nil {
+			if ours {
+				client.Unset(clientGrantKey)
+			}
 			return e.Next()
 		}
-		for _, sub := range e.Subscriptions {
-			name, query := topicCollection(sub)
-			if isKeysTopic(e.App, name) || readsKeys(e.App, name, query) {
-				return e.ForbiddenError(msgNoKeyTopics, nil)
+		if !ours {
+			return e.ForbiddenError(msgRealtimeClient, nil)
+		}
+		for topic, options := range parseTopics(e.Subscriptions) {
+			c := topicCollection(e.App, topic)
+			if c == nil {
+				continue // not a collection topic: PocketBase sends it no records
+			}
+			// The RequestInfo PocketBase builds for each event of this topic.
+			info := &core.RequestInfo{
+				Context: core.RequestInfoContextRealtime,
+				Method:  "GET",
+				Query:   options.Query,
+				Headers: options.Headers,
+				Auth:    e.Auth,
+			}
+			if err := checkAccess(e.App, g, access{action: actionSubscribe, collection: c, info: info}); err != nil {
+				return err
 			}
 		}
-		e.Client.Set(realtimeClientKeyID, key.Id)
+		client.Set(clientGrantKey, g)
 		return e.Next()
 	})
 
@@ -42,7 +100,7 @@ func bindRealtimeHooks(app core.App) {
 	// reconnects with the same key gets 401.
 	app.OnRecordAfterDeleteSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
 		for _, client := range e.App.SubscriptionsBroker().Clients() {
-			if id, _ := client.Get(realtimeClientKeyID).(string); id == e.Record.Id {
+			if g := clientGrant(client); g != nil && g.keyID == e.Record.Id {
 				endKeyStream(client)
 			}
 		}
@@ -54,11 +112,11 @@ func bindRealtimeHooks(app core.App) {
 	// key that is gone, expired or disabled gets no message and its stream
 	// ends.
 	app.OnRealtimeMessageSend().BindFunc(func(e *core.RealtimeMessageEvent) error {
-		id, _ := e.Client.Get(realtimeClientKeyID).(string)
-		if id == "" {
+		g := clientGrant(e.Client)
+		if g == nil {
 			return e.Next()
 		}
-		record, err := e.App.FindRecordById(keystore.Collection, id)
+		record, err := e.App.FindRecordById(keystore.Collection, g.keyID)
 		if err != nil || keystore.PolicyOf(record).Usable(time.Now()) != nil {
 			endKeyStream(e.Client)
 			return errKeyStreamEnded
@@ -69,19 +127,41 @@ func bindRealtimeHooks(app core.App) {
 
 var errKeyStreamEnded = errors.New("pbkeys: the API key of this realtime stream is no longer usable")
 
+// clientGrant returns the grant of a key-subscribed realtime client.
+func clientGrant(client subscriptions.Client) *grant {
+	g, _ := client.Get(clientGrantKey).(*grant)
+	return g
+}
+
 // endKeyStream forgets a realtime client's key auth and closes its stream.
 func endKeyStream(client subscriptions.Client) {
+	client.Unset(clientGrantKey)
 	client.Unset(apis.RealtimeClientAuthKey)
-	client.Unset(realtimeClientKeyID)
 	client.Discard()
 }
 
-// isKeysTopic reports whether a realtime topic's collection (by name or id)
-// is api_keys.
-func isKeysTopic(app core.App, name string) bool {
-	if name == keystore.Collection {
-		return true
+// parseTopics returns the subscription topics with their options exactly
+// as PocketBase will read them: it lets PocketBase's own client parse them
+// (options JSON with values of any type, malformed extra parameters).
+func parseTopics(topics []string) map[string]subscriptions.SubscriptionOptions {
+	parsed := subscriptions.NewDefaultClient()
+	parsed.Subscribe(topics...)
+	return parsed.Subscriptions()
+}
+
+// topicCollection returns the collection whose records a topic receives,
+// or nil. PocketBase sends a record to the topics that start with the
+// collection's name or id followed by "/" or "?" ("notes/*", "notes/ID",
+// "notes?options=..."); names are matched here in any case, which may
+// refuse a topic PocketBase would leave empty, never the reverse.
+func topicCollection(app core.App, topic string) *core.Collection {
+	name := topic
+	if i := strings.IndexAny(topic, "/?"); i >= 0 {
+		name = topic[:i]
 	}
-	c, err := app.FindCachedCollectionByNameOrId(keystore.Collection)
-	return err == nil && name == c.Id
+	c, err := app.FindCachedCollectionByNameOrId(name)
+	if err != nil {
+		return nil
+	}
+	return c
 }

@@ -26,7 +26,7 @@ type realtimeClient struct {
 	events chan sseEvent // closed when the stream ends
 }
 
-func connectRealtime(t *testing.T, base string) *realtimeClient {
+func connectRealtime(t testing.TB, base string) *realtimeClient {
 	t.Helper()
 	res, err := http.Get(base + "/api/realtime")
 	if err != nil {
@@ -66,7 +66,7 @@ func connectRealtime(t *testing.T, base string) *realtimeClient {
 }
 
 // subscribe sets the client's subscriptions with the given Authorization.
-func (c *realtimeClient) subscribe(t *testing.T, authorization string, topics ...string) *http.Response {
+func (c *realtimeClient) subscribe(t testing.TB, authorization string, topics ...string) *http.Response {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"clientId": c.id, "subscriptions": topics})
 	req, _ := http.NewRequest(http.MethodPost, c.base+"/api/realtime", strings.NewReader(string(body)))
@@ -82,7 +82,7 @@ func (c *realtimeClient) subscribe(t *testing.T, authorization string, topics ..
 
 // next returns the next event, failing after timeout. A closed stream
 // returns an event named "closed".
-func (c *realtimeClient) next(t *testing.T, timeout time.Duration) sseEvent {
+func (c *realtimeClient) next(t testing.TB, timeout time.Duration) sseEvent {
 	t.Helper()
 	select {
 	case ev, ok := <-c.events:
@@ -98,7 +98,7 @@ func (c *realtimeClient) next(t *testing.T, timeout time.Duration) sseEvent {
 
 // expectNoEvent fails if an event (other than the stream closing) arrives
 // within wait.
-func (c *realtimeClient) expectNoEvent(t *testing.T, wait time.Duration) {
+func (c *realtimeClient) expectNoEvent(t testing.TB, wait time.Duration) {
 	t.Helper()
 	select {
 	case ev, ok := <-c.events:
@@ -109,7 +109,7 @@ func (c *realtimeClient) expectNoEvent(t *testing.T, wait time.Duration) {
 	}
 }
 
-func saveNote(t *testing.T, app core.App, ownerID, title string) *core.Record {
+func saveNote(t testing.TB, app core.App, ownerID, title string) *core.Record {
 	t.Helper()
 	notes, err := app.FindCollectionByNameOrId(pbtest.NotesCollection)
 	if err != nil {

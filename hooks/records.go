@@ -3,6 +3,7 @@ package hooks
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +23,9 @@ const (
 	msgLabelOnly     = "Only the label and the disabled flag of an API key can be changed; roll the key to change anything else."
 )
 
-// fixedFields cannot change after a key is created.
-var fixedFields = []string{
-	keystore.FieldUser, keystore.FieldKeyHash, keystore.FieldLastUsed,
-	keystore.FieldExpires, keystore.FieldReadOnly, keystore.FieldCollections, keystore.FieldRateLimit,
-}
+// changeableFields are the only fields of a key that change after it is
+// created; every other field is fixed (roll the key to change it).
+var changeableFields = []string{keystore.FieldLabel, keystore.FieldDisabled}
 
 // maxCollections bounds a key's collection allow-list.
 const maxCollections = 50
@@ -118,14 +117,19 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 	})
 
 	// Keys are relabelled and paused/resumed, nothing else: the owner, the
-	// hash, the usage, the expiry and the scopes are fixed at creation (roll
-	// a key to change them), for everyone, superusers included.
+	// hash, the usage, the expiry, the scopes, the roll's replacement and
+	// any field added later are fixed at creation (roll a key to change
+	// them), for everyone, superusers included.
 	app.OnRecordUpdateRequest(keystore.Collection).BindFunc(func(e *core.RecordRequestEvent) error {
 		if errs := optionTypeErrors(e.RequestEvent, e.Record); errs != nil {
 			return e.BadRequestError("Failed to update record.", errs)
 		}
 		original := e.Record.Original()
-		for _, name := range fixedFields {
+		for _, f := range e.Collection.Fields {
+			name := f.GetName()
+			if slices.Contains(changeableFields, name) || f.Type() == core.FieldTypeAutodate {
+				continue // autodate fields are set by PocketBase, never by the client
+			}
 			if e.Record.GetString(name) != original.GetString(name) {
 				return e.BadRequestError(msgLabelOnly, nil)
 			}

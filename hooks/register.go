@@ -1,16 +1,19 @@
 // Package hooks is the PocketBase side of pbkeys: what it binds to the app.
 //
-//	auth.go      Authorization header → API key → e.Auth = owning user
-//	guard.go     what an API-key request may not do
-//	scopes.go    what the owner narrowed a key to: read-only, collections, rate
-//	records.go   api_keys record hooks: issue on create, hide the hash, log
-//	routes.go    key actions beyond CRUD (roll)
-//	realtime.go  end realtime streams of revoked, expired or disabled keys
+//	auth.go       Authorization header → API key → e.Auth = owning user
+//	grant.go      the key's grant, carried on the owner record
+//	policy.go     what a key may do: the one answer (checkAccess)
+//	reach.go      which collections expand, filter and sort reach, by PocketBase's parse
+//	enforce.go    where the policy is asked: router, record hooks, enrich
+//	ratelimit.go  each key's own requests per minute
+//	realtime.go   key-subscribed realtime clients: topics, revocation
+//	files.go      file tokens bound to the key that asked for them
+//	records.go    api_keys record hooks: issue on create, hide the hash, log
+//	routes.go     key actions beyond CRUD (roll)
 package hooks
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -49,23 +52,23 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 	})
 
 	auth := &authenticator{lookup: keystore.NewLookup(app), verifier: verifier, usage: usage}
-	limits := &scopes{limiter: apikey.NewRateLimiter(), now: time.Now}
+	limits := newRateLimits()
 
-	// Request pipeline: our auth runs before PocketBase's token loader, the
-	// guard and the key's own scopes and rate limit right after it.
+	// Request pipeline: our auth runs before PocketBase's token loader,
+	// then the key's rate limit, then the key policy.
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "pbkeysRoutes",
 		Func: func(se *core.ServeEvent) error {
-			se.Router.Bind(auth.middleware(), routeGuard(), limits.middleware())
+			se.Router.Bind(auth.middleware(), limits.middleware(), policyMiddleware())
 			bindKeyRoutes(se, store)
 			return se.Next()
 		},
 	})
 
-	bindRecordGuards(app)
-	limits.bindHooks(app)
-	bindRecordHooks(app, store)
+	bindPolicy(app, limits)
 	bindRealtimeHooks(app)
+	bindFileHooks(app, auth)
+	bindRecordHooks(app, store)
 
 	return store, nil
 }

@@ -45,10 +45,12 @@ func verifyError(e *core.RequestEvent, keyID string, err error) error {
 	}
 }
 
-// setRetryAfter sets Retry-After in whole seconds, rounded up, at least 1.
-func setRetryAfter(e *core.RequestEvent, d time.Duration) {
-	secs := int64((d + time.Second - 1) / time.Second)
-	e.Response.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+// setRetryAfter sets Retry-After in whole seconds, rounded up, at least 1,
+// and returns them.
+func setRetryAfter(e *core.RequestEvent, d time.Duration) int64 {
+	secs := max(int64((d+time.Second-1)/time.Second), 1)
+	e.Response.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return secs
 }
 
 // throttleClient names the client for the per-client failure throttle: its

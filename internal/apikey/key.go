@@ -65,11 +65,8 @@ func Parse(s string) (Key, error) {
 		return Key{}, ErrMalformed
 	}
 	id, secret := s[:IDLength], s[IDLength+1:]
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return Key{}, ErrMalformed
-		}
+	if !IsID(id) {
+		return Key{}, ErrMalformed
 	}
 	var buf [SecretBytes + 2]byte // room for the decoder's look-ahead
 	n, err := secretEncoding.Decode(buf[:], []byte(secret))
@@ -83,10 +80,14 @@ func Parse(s string) (Key, error) {
 // It accepts "Bearer <key>" (scheme case-insensitive) and the bare "<key>"
 // that the PocketBase JS and Dart SDKs send.
 //
-// found is false when the value is not an API-key attempt: empty, or a JWT
-// (two dots), or a token without a dot — those are PocketBase's to handle.
-// found is true with ErrMalformed when the value is key-shaped but invalid,
-// so the caller can refuse it instead of treating the request as a guest.
+// found is false when the value is not an API-key attempt: empty, a token
+// without a dot, or a JWT-shaped value (two dots) whose first segment is
+// not a key id — those are PocketBase's to handle. found is true with
+// ErrMalformed when the value is key-shaped but invalid, so the caller can
+// refuse it instead of treating the request as a guest. A value whose first
+// segment is a key id is always a key attempt, whatever follows ("<key>."
+// has two dots): a JWT's first segment is base64url of a JSON object, which
+// starts "eyI" or "eyJ" and is never 15 characters of [a-z0-9].
 func FromAuthorization(header string) (key Key, found bool, err error) {
 	if len(header) > 7 && strings.EqualFold(header[:7], "Bearer ") {
 		header = header[7:]
@@ -98,10 +99,28 @@ func FromAuthorization(header string) (key Key, found bool, err error) {
 		// Too long to be anything we issue; refuse without scanning it.
 		return Key{}, true, ErrMalformed
 	}
-	switch strings.Count(header, ".") {
-	case 0, 2:
-		return Key{}, false, nil // opaque token or JWT: PocketBase's business
+	id, _, hasDot := strings.Cut(header, ".")
+	switch {
+	case !hasDot:
+		return Key{}, false, nil // an opaque token: PocketBase's business
+	case !IsID(id) && strings.Count(header, ".") == 2:
+		return Key{}, false, nil // a JWT: PocketBase's business
 	}
 	key, err = Parse(header)
 	return key, true, err
+}
+
+// IsID reports whether s has the shape of a key id: IDLength characters
+// of [a-z0-9], like every PocketBase record id.
+func IsID(s string) bool {
+	if len(s) != IDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }

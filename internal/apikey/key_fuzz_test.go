@@ -17,7 +17,9 @@ import (
 // no error; a value it claims but refuses is ErrMalformed; and a value it
 // accepts is canonical — the header is exactly "[Bearer ]" + key.String(),
 // with a 15-char [a-z0-9] id and a secret that decodes to 32 bytes and
-// encodes back to itself — so every key has one spelling only.
+// encodes back to itself — so every key has one spelling only. A value whose
+// first segment is a key id is always claimed: never left to PocketBase,
+// which would treat an invalid one as a guest.
 func FuzzFromAuthorization(f *testing.F) {
 	for _, seed := range []string{
 		// real values
@@ -53,11 +55,20 @@ func FuzzFromAuthorization(f *testing.F) {
 		strings.Repeat(".", 59),
 		strings.Repeat("a", 15) + "." + strings.Repeat("A", 43),
 		"Bearer " + strings.Repeat("a.", 5000),
+		validKey + ".",
+		validID + ".e30.c2ln",
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
 		key, found, err := apikey.FromAuthorization(header)
+		raw := header
+		if len(raw) > 7 && strings.EqualFold(raw[:7], "Bearer ") {
+			raw = raw[7:]
+		}
+		if id, _, ok := strings.Cut(raw, "."); ok && apikey.IsID(id) && !found {
+			t.Fatalf("%q starts with a key id but was left to PocketBase", header)
+		}
 		switch {
 		case !found:
 			if err != nil {
@@ -69,10 +80,6 @@ func FuzzFromAuthorization(f *testing.F) {
 				t.Fatalf("err = %v, want ErrMalformed", err)
 			}
 			return
-		}
-		raw := header
-		if len(raw) > 7 && strings.EqualFold(raw[:7], "Bearer ") {
-			raw = raw[7:]
 		}
 		if key.String() != raw {
 			t.Fatalf("accepted %q as %q: not canonical", header, key.String())

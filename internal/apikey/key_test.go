@@ -59,6 +59,11 @@ func TestFromAuthorization(t *testing.T) {
 		{"non-canonical last character", validID + "." + validSecret[:42] + "J", true, apikey.ErrMalformed},
 		{"standard base64 alphabet", validID + "." + strings.Repeat("/", 43), true, apikey.ErrMalformed},
 		{"huge header", "Bearer " + strings.Repeat("a.", 1<<20), true, apikey.ErrMalformed},
+		// a key id first is a key attempt, however many dots follow
+		{"trailing dot (two dots)", validKey + ".", true, apikey.ErrMalformed},
+		{"bare key trailing dot", "Bearer " + validKey + ".", true, apikey.ErrMalformed},
+		{"key id then JWT-like tail", validID + ".e30.c2ln", true, apikey.ErrMalformed},
+		{"key id, empty secret, dot", validID + "..", true, apikey.ErrMalformed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -42,11 +42,25 @@ const (
 )
 
 // Fixture notes: a "notes" collection whose rules let only the owner list,
-// view, create, update and delete.
+// view, create, update and delete. Alice's note links (relation "secret")
+// to Alice's secret and has a comment of hers.
 const (
 	NotesCollection = "notes"
 	AliceNoteID     = "n1alice00000001"
 	BobNoteID       = "n2bob0000000001"
+)
+
+// Fixture collections beside notes, with the same owner-only rules, for
+// keys limited to notes: "secrets" (with a protected file) is reachable
+// from a note through its "secret" relation, "comments" through the
+// back-relation comments_via_note.
+const (
+	SecretsCollection  = "secrets"
+	AliceSecretID      = "s1alice00000001"
+	AliceSecretTitle   = "Alice's secret"
+	CommentsCollection = "comments"
+	AliceCommentID     = "c1alice00000001"
+	AliceCommentText   = "Alice's comment"
 )
 
 // TestArgon2 are cheap argon2id parameters for tests (1 MiB instead of
@@ -186,29 +200,65 @@ func seed(app core.App) error {
 		}
 	}
 
-	notes := core.NewBaseCollection(NotesCollection)
 	ownerOnly := types.Pointer("owner = @request.auth.id")
-	notes.ListRule, notes.ViewRule, notes.UpdateRule, notes.DeleteRule = ownerOnly, ownerOnly, ownerOnly, ownerOnly
-	notes.CreateRule = types.Pointer(`@request.auth.id != "" && @request.body.owner = @request.auth.id`)
-	notes.Fields.Add(
-		&core.RelationField{Name: "owner", CollectionId: users.Id, Required: true, MaxSelect: 1, CascadeDelete: true},
+	ownedCollection := func(name string, fields ...core.Field) (*core.Collection, error) {
+		c := core.NewBaseCollection(name)
+		c.ListRule, c.ViewRule, c.UpdateRule, c.DeleteRule = ownerOnly, ownerOnly, ownerOnly, ownerOnly
+		c.CreateRule = types.Pointer(`@request.auth.id != "" && @request.body.owner = @request.auth.id`)
+		c.Fields.Add(&core.RelationField{Name: "owner", CollectionId: users.Id, Required: true, MaxSelect: 1, CascadeDelete: true})
+		c.Fields.Add(fields...)
+		return c, app.Save(c)
+	}
+	secrets, err := ownedCollection(SecretsCollection,
 		&core.TextField{Name: "title"},
-		&core.FileField{Name: "attachment", MaxSelect: 1, MaxSize: 1 << 20, Protected: true},
+		&core.FileField{Name: "file", MaxSelect: 1, MaxSize: 1 << 20, Protected: true},
 	)
-	if err := app.Save(notes); err != nil {
+	if err != nil {
 		return err
 	}
-	for _, n := range []struct{ id, owner, title string }{
-		{AliceNoteID, AliceID, "Alice's note"},
-		{BobNoteID, BobID, "Bob's note"},
+	notes, err := ownedCollection(NotesCollection,
+		&core.TextField{Name: "title"},
+		&core.FileField{Name: "attachment", MaxSelect: 1, MaxSize: 1 << 20, Protected: true},
+		&core.RelationField{Name: "secret", CollectionId: secrets.Id, MaxSelect: 1},
+	)
+	if err != nil {
+		return err
+	}
+	comments, err := ownedCollection(CommentsCollection,
+		&core.TextField{Name: "text"},
+		&core.RelationField{Name: "note", CollectionId: notes.Id, MaxSelect: 1},
+	)
+	if err != nil {
+		return err
+	}
+
+	secret := core.NewRecord(secrets)
+	secret.Id = AliceSecretID
+	secret.Set("owner", AliceID)
+	secret.Set("title", AliceSecretTitle)
+	if err := app.Save(secret); err != nil {
+		return err
+	}
+	for _, n := range []struct{ id, owner, title, secret string }{
+		{AliceNoteID, AliceID, "Alice's note", AliceSecretID},
+		{BobNoteID, BobID, "Bob's note", ""},
 	} {
 		r := core.NewRecord(notes)
 		r.Id = n.id
 		r.Set("owner", n.owner)
 		r.Set("title", n.title)
+		r.Set("secret", n.secret)
 		if err := app.Save(r); err != nil {
 			return err
 		}
+	}
+	comment := core.NewRecord(comments)
+	comment.Id = AliceCommentID
+	comment.Set("owner", AliceID)
+	comment.Set("note", AliceNoteID)
+	comment.Set("text", AliceCommentText)
+	if err := app.Save(comment); err != nil {
+		return err
 	}
 	return nil
 }

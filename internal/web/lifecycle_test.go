@@ -171,7 +171,7 @@ func TestCreateKeyScopes(t *testing.T) {
 		testid  string
 		message string
 	}{
-		{"unknown collection", url.Values{"collections": {"notes", "secrets"}}, "collections-error", `There is no collection named &#34;secrets&#34;`},
+		{"unknown collection", url.Values{"collections": {"notes", "nosuch"}}, "collections-error", `There is no collection named &#34;nosuch&#34;`},
 		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "cannot be scoped to"},
 		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "cannot be scoped to"},
 		{"rate not a number", url.Values{"rate_limit": {"fast"}}, "rate-error", "Enter a whole number"},

@@ -1,0 +1,158 @@
+package hooks
+
+import (
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+)
+
+// Where checkAccess is asked. A key's request can reach data along five
+// paths; each asks the same question before PocketBase acts:
+//
+//	router     every HTTP request, before PocketBase's handler (policyMiddleware)
+//	records    record request hooks: the router's record requests again,
+//	           and /api/batch sub-requests, which skip the router
+//	realtime   each topic of a subscription (realtime.go)
+//	enrich     every record about to leave: lists, views, expands at any
+//	           depth, realtime events, batch results
+//	files      downloads with a file token minted by a key (files.go)
+
+const (
+	// PolicyMiddlewareID identifies the key policy middleware.
+	PolicyMiddlewareID = "pbkeysAPIKeyPolicy"
+
+	// PolicyMiddlewarePriority runs it after the key auth and rate limit,
+	// before PocketBase's own handlers and limits.
+	PolicyMiddlewarePriority = RateLimitMiddlewarePriority + 1
+
+	// policyHookID identifies the policy's record and enrich hooks.
+	policyHookID = "pbkeysAPIKeyPolicy"
+
+	// policyHookPriority runs the policy hooks before any other hook, so
+	// that nothing is done for a request that is refused.
+	policyHookPriority = -1000
+)
+
+// policyMiddleware checks a key's request on the route PocketBase matched.
+func policyMiddleware() *hook.Handler[*core.RequestEvent] {
+	return &hook.Handler[*core.RequestEvent]{
+		Id:       PolicyMiddlewareID,
+		Priority: PolicyMiddlewarePriority,
+		Func: func(e *core.RequestEvent) error {
+			g := grantOf(e.Auth)
+			if g == nil {
+				return e.Next()
+			}
+			a := access{action: actionRoute, route: routePath(e.Request.Pattern), method: e.Request.Method}
+			if strings.HasPrefix(a.route, routeCollectionPrefix) || a.route == routeFiles {
+				// The collection as PocketBase's handlers resolve it: the
+				// path value, by name (any case) or id.
+				c, err := e.App.FindCachedCollectionByNameOrId(e.Request.PathValue("collection"))
+				if err != nil {
+					return e.Next() // PocketBase answers 404
+				}
+				a.collection = c
+				a.info = queryInfo(e)
+			}
+			if err := checkAccess(e.App, g, a); err != nil {
+				return err
+			}
+			return e.Next()
+		},
+	}
+}
+
+// routePath returns the path of a route pattern ("GET /api/x/{id}" →
+// "/api/x/{id}"): the route PocketBase's router matched.
+func routePath(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		return pattern[i+1:]
+	}
+	return pattern
+}
+
+// queryInfo is the RequestInfo PocketBase builds for e (query and headers
+// by their first value, the auth record), without the body: the router
+// check runs before PocketBase's body limit, and what a client-side
+// filter may read of the body (@request.body) is refused to everyone but
+// superusers anyway.
+func queryInfo(e *core.RequestEvent) *core.RequestInfo {
+	info := &core.RequestInfo{
+		Context: core.RequestInfoContextDefault,
+		Method:  e.Request.Method,
+		Query:   map[string]string{},
+		Headers: map[string]string{},
+		Auth:    e.Auth,
+	}
+	for k, v := range e.Request.URL.Query() {
+		if len(v) > 0 {
+			info.Query[k] = v[0]
+		}
+	}
+	return info
+}
+
+// bindPolicy asks checkAccess on the paths that do not go through the
+// router middleware: record requests (batch), and records about to leave.
+func bindPolicy(app core.App, limits *rateLimits) {
+	check := func(e *core.RequestEvent, c *core.Collection, r *core.Record, act action) error {
+		g := grantOf(e.Auth)
+		if g == nil {
+			return nil
+		}
+		if err := limits.subRequest(e, g); err != nil {
+			return err
+		}
+		info, err := e.RequestInfo()
+		if err != nil {
+			return e.BadRequestError("", err)
+		}
+		return checkAccess(e.App, g, access{action: act, collection: c, info: info, record: r})
+	}
+	for act, h := range map[action]*hook.TaggedHook[*core.RecordRequestEvent]{
+		actionView:   app.OnRecordViewRequest(),
+		actionCreate: app.OnRecordCreateRequest(),
+		actionUpdate: app.OnRecordUpdateRequest(),
+		actionDelete: app.OnRecordDeleteRequest(),
+	} {
+		h.Bind(&hook.Handler[*core.RecordRequestEvent]{
+			Id:       policyHookID,
+			Priority: policyHookPriority,
+			Func: func(e *core.RecordRequestEvent) error {
+				if err := check(e.RequestEvent, e.Collection, e.Record, act); err != nil {
+					return err
+				}
+				return e.Next()
+			},
+		})
+	}
+	app.OnRecordsListRequest().Bind(&hook.Handler[*core.RecordsListRequestEvent]{
+		Id:       policyHookID,
+		Priority: policyHookPriority,
+		Func: func(e *core.RecordsListRequestEvent) error {
+			if err := check(e.RequestEvent, e.Collection, nil, actionList); err != nil {
+				return err
+			}
+			return e.Next()
+		},
+	})
+
+	// What leaves, whatever asked for it: independently of the request
+	// checks, a record of api_keys or outside a scoped key's list is never
+	// sent to a key. A main record refused here fails the request (403);
+	// an expanded one is left out of the expand; a realtime event is not
+	// sent.
+	app.OnRecordEnrich().Bind(&hook.Handler[*core.RecordEnrichEvent]{
+		Id:       policyHookID,
+		Priority: policyHookPriority,
+		Func: func(e *core.RecordEnrichEvent) error {
+			if g := grantOf(e.RequestInfo.Auth); g != nil {
+				if err := checkAccess(e.App, g, access{action: actionReceive, collection: e.Record.Collection()}); err != nil {
+					return err
+				}
+			}
+			return e.Next()
+		},
+	})
+}

@@ -1,0 +1,255 @@
+package hooks
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+
+	"pbkeys/internal/keystore"
+)
+
+// What may an API key do? checkAccess answers, for every path a key's
+// request can take; enforce.go calls it from each of them: the router
+// middleware, the record request hooks (which /api/batch sub-requests go
+// through without the router), realtime subscriptions, the enrich hook
+// (every record about to leave the server, expanded ones and realtime
+// events included) and downloads with a file token minted by a key.
+//
+// A key acts as its owner, and the owner's API rules always apply. The
+// rules here only take away, for two reasons: a key is a credential that
+// gets pasted into CI settings and scripts, so it leaks more often than a
+// password, and a leaked key must not turn into something worse than
+// itself; and the owner may have narrowed the key (read-only, a list of
+// collections).
+//
+// Every decision is made on what PocketBase itself makes of the request:
+// the route it matched, the collection it resolved, the records it loaded,
+// and — for expand, filter and sort — the collections its own parser and
+// resolver reach (reach.go). Nothing here matches request text.
+
+// action is what a request does, in PocketBase's terms.
+type action string
+
+const (
+	actionRoute     action = ""          // a router request, before PocketBase's handler
+	actionList      action = "list"      // record hooks: the five record requests
+	actionView      action = "view"      //
+	actionCreate    action = "create"    //
+	actionUpdate    action = "update"    //
+	actionDelete    action = "delete"    //
+	actionSubscribe action = "subscribe" // one realtime topic
+	actionReceive   action = "receive"   // a record about to be sent (enrich)
+	actionDownload  action = "download"  // a protected file, with a key's file token
+)
+
+// access is one thing a key is about to do.
+type access struct {
+	action action
+
+	// route and method: the router's matched pattern without its method
+	// ("/api/collections/{collection}/auth-refresh") and the request
+	// method; only for actionRoute.
+	route, method string
+
+	// collection is the collection touched, nil for none.
+	collection *core.Collection
+
+	// info carries the query (expand, filter, sort) as PocketBase reads
+	// it, and the auth record; nil when the access reads no query.
+	info *core.RequestInfo
+
+	// record is the record of a record request: for an update with the
+	// submitted changes loaded.
+	record *core.Record
+}
+
+// PocketBase's routes that the rules single out, as matched patterns.
+const (
+	routeCollectionPrefix = "/api/collections/{collection}/" // records and auth routes
+	routeFiles            = "/api/files/{collection}/{recordId}/{filename}"
+	routeFileToken        = "/api/files/token"
+	routeRealtime         = "/api/realtime"
+	routeBatch            = "/api/batch"
+	routeKeysPrefix       = "/api/api-keys/" // ours: key management beyond CRUD
+)
+
+// Messages of the refusals. Those starting "API keys cannot" hold for every
+// key; those starting "This API key" are the owner's narrowing.
+const (
+	msgNoKeyManagement = "API keys cannot manage API keys; sign in to the API keys page instead."
+	msgNoKeyReading    = "API keys cannot read API keys, not even through expand, filter or sort."
+	msgNoCredentials   = "API keys cannot change email, email visibility, password, verification or token key; sign in with a password instead."
+	msgNoAccountDelete = "API keys cannot delete the account they belong to."
+	msgNoAuthMethods   = "API keys cannot add, change or remove sign-in methods (OAuth2 links, sign-in origins, MFA or one-time passwords); sign in with a password instead."
+	msgReadOnly        = "This API key is read-only: it can only make GET and HEAD requests and subscribe to realtime events."
+)
+
+// forbiddenAuthActions are the auth routes a key may not call, by the
+// route's last part, with the reason a user reads.
+var forbiddenAuthActions = map[string]string{
+	// PocketBase uses e.Auth as the fallback record and would link an
+	// attacker's OAuth2 identity to the owner, returning a refreshable JWT.
+	"auth-with-oauth2": "API keys cannot link OAuth2 accounts; sign in with a password instead.",
+
+	// Changing the email is the first step of taking the account over.
+	"request-email-change": "API keys cannot change the account's email; sign in with a password instead.",
+
+	// A key must not be exchanged for a session token, and PocketBase would
+	// answer with the presented key as "token": the secret would appear in
+	// a response other than the one that revealed it.
+	"auth-refresh": "API keys cannot be refreshed or exchanged for a token; send the key itself with each request.",
+}
+
+// readOnlyRoutes are the POST routes a read-only key may still call,
+// because they read: setting realtime subscriptions, and getting a
+// short-lived token to download protected files.
+var readOnlyRoutes = []string{routeRealtime, routeFileToken}
+
+// credentialFields are auth-record fields that decide who can sign in, or
+// (emailVisibility) who can see the address it is reached at.
+var credentialFields = []string{
+	core.FieldNameEmail,
+	core.FieldNameEmailVisibility,
+	core.FieldNameVerified,
+	core.FieldNameTokenKey,
+}
+
+// authMethodCollections hold how an account signs in: linked OAuth2
+// identities, known sign-in origins, MFA and one-time-password state.
+var authMethodCollections = []string{
+	core.CollectionNameExternalAuths,
+	core.CollectionNameAuthOrigins,
+	core.CollectionNameMFAs,
+	core.CollectionNameOTPs,
+}
+
+// checkAccess returns nil when the key described by g may do a, or the
+// 403 to answer. It is the one answer to "what may this key do?".
+func checkAccess(app core.App, g *grant, a access) error {
+	// Our own key-management routes (roll): a leaked key must not be able
+	// to outlive its revocation by minting a successor.
+	if a.action == actionRoute && strings.HasPrefix(a.route, routeKeysPrefix) {
+		return apis.NewForbiddenError(msgNoKeyManagement, nil)
+	}
+
+	if a.collection != nil {
+		keysMsg := msgNoKeyManagement
+		if a.action == actionReceive {
+			keysMsg = msgNoKeyReading
+		}
+		if err := checkCollection(g, a.collection, keysMsg, "access"); err != nil {
+			return err
+		}
+	}
+
+	// Read-only keys read. PocketBase's records, batch and every other
+	// write go through a method other than GET and HEAD, on the router or
+	// as a batch sub-request.
+	if g.policy.ReadOnly {
+		switch a.action {
+		case actionRoute:
+			if !g.policy.AllowsMethod(a.method) && !slices.Contains(readOnlyRoutes, a.route) {
+				return apis.NewForbiddenError(msgReadOnly, nil)
+			}
+		default:
+			if a.action.writes() {
+				return apis.NewForbiddenError(msgReadOnly, nil)
+			}
+		}
+	}
+
+	// What expand, filter and sort make PocketBase read is read too: no
+	// api_keys record through a back-relation or @collection, nothing
+	// outside a scoped key's list.
+	if a.info != nil && a.collection != nil {
+		withSort := a.action != actionSubscribe
+		for _, c := range reachedCollections(app, a.collection, a.info, withSort) {
+			if err := checkCollection(g, c, msgNoKeyReading, "reach"); err != nil {
+				return err
+			}
+		}
+	}
+
+	if a.action == actionRoute && a.method == http.MethodPost {
+		if msg, ok := forbiddenAuthActions[strings.TrimPrefix(a.route, routeCollectionPrefix)]; ok {
+			return apis.NewForbiddenError(msg, nil)
+		}
+	}
+
+	if a.record != nil && a.action.writes() {
+		return checkRecordWrite(a)
+	}
+	return nil
+}
+
+// writes reports whether the action changes a record.
+func (act action) writes() bool {
+	return act == actionCreate || act == actionUpdate || act == actionDelete
+}
+
+// checkCollection refuses api_keys to every key (with keysMsg: managing
+// keys, or reading them through another collection), and collections
+// outside a scoped key's list, which the key may neither access nor reach
+// (through expand, filter or sort).
+//
+// No key may see or touch API keys: a leaked key could otherwise mint new
+// keys (persistence after revocation), delete its siblings, or list them
+// (labels, scopes, last use).
+func checkCollection(g *grant, c *core.Collection, keysMsg, verb string) error {
+	if c.Name == keystore.Collection {
+		return apis.NewForbiddenError(keysMsg, nil)
+	}
+	if g.policy.AllowsCollection(c.Name) {
+		return nil
+	}
+	how := ""
+	if verb == "reach" {
+		how = " through expand, filter or sort"
+	}
+	return apis.NewForbiddenError(fmt.Sprintf("This API key is limited to %s: it cannot %s the %q collection%s.",
+		strings.Join(g.policy.Collections, ", "), verb, c.Name, how), nil)
+}
+
+// checkRecordWrite refuses record writes that would outlast the key.
+func checkRecordWrite(a access) error {
+	c, r := a.collection, a.record
+	var auth *core.Record
+	if a.info != nil {
+		auth = a.info.Auth
+	}
+
+	// Sign-in methods: linking an OAuth2 identity or removing one (and MFA,
+	// OTP and origin records) changes how the account signs in.
+	if c.System && slices.Contains(authMethodCollections, c.Name) {
+		return apis.NewForbiddenError(msgNoAuthMethods, nil)
+	}
+
+	// Credentials of any auth record the owner may manage: email,
+	// password, verified and tokenKey decide who can sign in.
+	if a.action == actionUpdate && c.IsAuth() && changesCredentials(r) {
+		return apis.NewForbiddenError(msgNoCredentials, nil)
+	}
+
+	// A leaked key must not be able to destroy the account it belongs to.
+	if a.action == actionDelete && auth != nil && r.Id == auth.Id && c.Id == auth.Collection().Id {
+		return apis.NewForbiddenError(msgNoAccountDelete, nil)
+	}
+	return nil
+}
+
+// changesCredentials reports whether the submitted update touches a
+// credential field. The request data is already loaded into record.
+func changesCredentials(record *core.Record) bool {
+	original := record.Original()
+	for _, name := range credentialFields {
+		if record.Get(name) != original.Get(name) {
+			return true
+		}
+	}
+	hash := core.FieldNamePassword + ":hash"
+	return record.GetString(hash) != original.GetString(hash)
+}

@@ -1,0 +1,214 @@
+package hooks_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"pbkeys/internal/keystore"
+	"pbkeys/internal/pbtest"
+)
+
+// The spellings PocketBase v0.40.4 accepts for what a request reads, and
+// where in its source each comes from. Every one is tried below against
+// what a key may not reach: api_keys (any key) and collections outside a
+// key's list (a notes-only key), through expand, filter, sort, the route
+// and realtime.
+//
+//	expand   core/record_query_expand.go
+//	         normalizeExpands removes every space and trims dots: "api _keys_via_user", ".secret"
+//	         indirectExpandRegex ^(\w+)_via_(\w+)$, collection by name in any case or by id
+//	         (FindCachedCollectionByNameOrId: strings.EqualFold(name) || id)
+//	         indirectExpandRegexOld ^(\w+)\((\w+)\)$, the legacy "comments(note)", "api_keys(user)"
+//	         nested paths split on ".": "owner.api_keys_via_user", lists split on ","
+//	filter   core/record_field_resolver_runner.go: relation paths, back-relations
+//	         (name in any case or id), @collection.NAME.field, nested relations
+//	sort     tools/search/sort.go ParseSortFromString: "-" and "+" prefixes, spaces trimmed,
+//	         then the same resolver as filters
+//	routes   apis/record_crud.go: the {collection} path value by name in any case, by id,
+//	         percent-encoded
+//	realtime tools/subscriptions/client.go Subscribe: url.Parse, Query().Get("options")
+//	         (malformed extra parameters ignored), options JSON with values of any type
+//	         (cast.ToString); apis/realtime.go matches topics "NAME/...", "ID/...", "NAME?..."
+
+// spelling is one way of asking PocketBase to read a forbidden collection.
+type spelling struct {
+	name string
+	url  string // a REST request (GET), or "" for a realtime topic
+	// topic is a realtime subscription topic; {alice} and {note} are
+	// replaced by fixture ids.
+	topic string
+}
+
+// keyMarkers and outOfScopeMarkers appear in a response only if a
+// forbidden record leaked: api_keys records, or records outside notes (a
+// secret, a comment, the owner's user record). The secret's id is not one:
+// Alice's note holds it as its relation value.
+var (
+	keyMarkers        = []string{pbtest.AliceKeyLabel, pbtest.AliceKeyID, pbtest.BobKeyLabel}
+	outOfScopeMarkers = []string{pbtest.AliceSecretTitle, pbtest.AliceCommentText, pbtest.AliceCommentID, pbtest.AliceEmail}
+)
+
+func q(s string) string { return url.QueryEscape(s) }
+
+// options is a realtime topic's options with the given query.
+func options(query map[string]any) string {
+	raw, _ := json.Marshal(map[string]any{"query": query})
+	return "?options=" + string(raw)
+}
+
+func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
+	env := pbtest.New(t)
+	keysID := collectionID(t, env, keystore.Collection)
+	env.App.Cleanup()
+
+	users := "/api/collections/users/records"
+	notes := "/api/collections/notes/records"
+	spellings := []spelling{
+		// expand
+		{name: "expand back-relation", url: aliceURL + "?expand=api_keys_via_user"},
+		{name: "expand with a space inside", url: aliceURL + "?expand=api%20_keys_via_user"},
+		{name: "expand with spaces around", url: aliceURL + "?expand=%20api_keys_via_user%20"},
+		{name: "expand with a leading dot", url: aliceURL + "?expand=.api_keys_via_user"},
+		{name: "expand with a trailing dot", url: aliceURL + "?expand=api_keys_via_user."},
+		{name: "expand in upper case", url: aliceURL + "?expand=API_KEYS_via_user"},
+		{name: "expand by collection id", url: aliceURL + "?expand=" + keysID + "_via_user"},
+		{name: "expand, legacy rel(field)", url: aliceURL + "?expand=api_keys(user)"},
+		{name: "expand in a list", url: aliceURL + "?expand=x,api_keys_via_user"},
+		{name: "expand on a list", url: users + "?expand=api%20_keys_via_user"},
+		{name: "expand nested from notes", url: notes + "?expand=owner.api%20_keys_via_user"},
+		{name: "expand nested, legacy", url: aliceNoteURL + "?expand=owner.api_keys(user)"},
+		{name: "expand, second value ignored by PocketBase", url: aliceURL + "?expand=api_keys_via_user&expand=x"},
+		// filter
+		{name: "filter on the back-relation", url: users + "?filter=" + q("api_keys_via_user.label ?= 'x'")},
+		{name: "filter in upper case", url: users + "?filter=" + q("API_KEYS_via_user.label ?= 'x'")},
+		{name: "filter by collection id", url: users + "?filter=" + q(keysID+"_via_user.label ?= 'x'")},
+		{name: "filter nested from notes", url: notes + "?filter=" + q("owner.api_keys_via_user.label ?= 'x'")},
+		{name: "filter through @collection", url: notes + "?filter=" + q("@collection.api_keys.label ?= 'x'")},
+		{name: "filter through @collection by id", url: notes + "?filter=" + q("@collection."+keysID+".label ?= 'x'")},
+		{name: "filter through @request.auth", url: notes + "?filter=" + q("@request.auth.api_keys_via_user.label ?= 'x'")},
+		// sort
+		{name: "sort by the back-relation", url: users + "?sort=api_keys_via_user.label"},
+		{name: "sort descending, upper case", url: users + "?sort=-API_KEYS_via_user.label"},
+		{name: "sort with plus and spaces", url: users + "?sort=" + q(" +api_keys_via_user.created ")},
+		{name: "sort nested from notes", url: notes + "?sort=id,owner.api_keys_via_user.label"},
+		// routes
+		{name: "route by name", url: "/api/collections/api_keys/records"},
+		{name: "route in upper case", url: "/api/collections/API_KEYS/records"},
+		{name: "route by id", url: "/api/collections/" + keysID + "/records"},
+		{name: "route percent-encoded", url: "/api/collections/api%5Fkeys/records/" + pbtest.AliceKeyID},
+		// realtime
+		{name: "realtime topic", topic: "api_keys/*"},
+		{name: "realtime topic by id", topic: keysID + "/*"},
+		{name: "realtime record topic", topic: "api_keys/" + pbtest.AliceKeyID},
+		{name: "realtime legacy topic", topic: "api_keys?options={}"},
+		{name: "realtime expand", topic: "users/{alice}" + options(map[string]any{"expand": "api_keys_via_user"})},
+		{name: "realtime expand with a number beside it", topic: "users/{alice}" + options(map[string]any{"expand": "api_keys_via_user", "n": 1})},
+		{name: "realtime expand with a space", topic: "users/*" + options(map[string]any{"expand": "api _keys_via_user"})},
+		{name: "realtime expand, malformed extra parameter", topic: "users/{alice}" + options(map[string]any{"expand": "api_keys_via_user"}) + "&x=%zz"},
+		{name: "realtime expand, options percent-encoded", topic: "users/{alice}?options=" + q(`{"query":{"expand":"api_keys(user)"}}`)},
+		{name: "realtime expand nested", topic: "notes/*" + options(map[string]any{"expand": "owner.api_keys_via_user"})},
+		{name: "realtime filter", topic: "notes/*" + options(map[string]any{"filter": "owner.api_keys_via_user.label ?= 'x'"})},
+		{name: "realtime filter through @collection", topic: "notes/*" + options(map[string]any{"filter": "@collection.api_keys.label ?= 'x'"})},
+	}
+	for _, key := range []struct{ name, value string }{{"full-access key", pbtest.AliceKey}, {"notes-only key", ""}} {
+		runSpellings(t, key.name, key.value, spellings, keyMarkers)
+	}
+}
+
+func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
+	env := pbtest.New(t)
+	secretsID := collectionID(t, env, pbtest.SecretsCollection)
+	commentsID := collectionID(t, env, pbtest.CommentsCollection)
+	env.App.Cleanup()
+
+	notes := "/api/collections/notes/records"
+	spellings := []spelling{
+		// expand
+		{name: "expand a relation", url: aliceNoteURL + "?expand=secret"},
+		{name: "expand with a leading dot", url: aliceNoteURL + "?expand=.secret"},
+		{name: "expand with a space inside", url: aliceNoteURL + "?expand=sec%20ret"},
+		{name: "expand the owner", url: aliceNoteURL + "?expand=owner"},
+		{name: "expand nested", url: aliceNoteURL + "?expand=secret.owner"},
+		{name: "expand a back-relation", url: aliceNoteURL + "?expand=comments_via_note"},
+		{name: "expand a back-relation in upper case", url: aliceNoteURL + "?expand=COMMENTS_via_note"},
+		{name: "expand a back-relation by id", url: aliceNoteURL + "?expand=" + commentsID + "_via_note"},
+		{name: "expand, legacy rel(field)", url: aliceNoteURL + "?expand=comments(note)"},
+		{name: "expand on a list", url: notes + "?expand=title,%20secret"},
+		// filter
+		{name: "filter through a relation", url: notes + "?filter=" + q("secret.title = 'x'")},
+		{name: "filter through a relation, any-of", url: notes + "?filter=" + q("secret.title ?~ 'Alice'")},
+		{name: "filter through the owner", url: notes + "?filter=" + q("owner.email != ''")},
+		{name: "filter through a back-relation", url: notes + "?filter=" + q("comments_via_note.text ?= 'x'")},
+		{name: "filter through a back-relation in upper case", url: notes + "?filter=" + q("COMMENTS_via_note.text ?= 'x'")},
+		{name: "filter through a back-relation by id", url: notes + "?filter=" + q(commentsID+"_via_note.text ?= 'x'")},
+		{name: "filter through @collection", url: notes + "?filter=" + q("@collection.secrets.title ?= 'x'")},
+		{name: "filter through @collection by id", url: notes + "?filter=" + q("@collection."+secretsID+".title ?= 'x'")},
+		{name: "filter nested", url: notes + "?filter=" + q("secret.owner.email != ''")},
+		// sort
+		{name: "sort through a relation", url: notes + "?sort=secret.title"},
+		{name: "sort descending", url: notes + "?sort=-secret.title"},
+		{name: "sort with spaces", url: notes + "?sort=" + q("title, +comments_via_note.text ")},
+		// routes
+		{name: "route by name", url: "/api/collections/secrets/records"},
+		{name: "route in upper case", url: "/api/collections/SECRETS/records/" + pbtest.AliceSecretID},
+		{name: "route by id", url: "/api/collections/" + secretsID + "/records"},
+		{name: "route of the owner's collection", url: aliceURL},
+		// realtime
+		{name: "realtime topic", topic: "secrets/*"},
+		{name: "realtime topic by id", topic: secretsID + "/*"},
+		{name: "realtime topic in upper case", topic: "SECRETS/*"},
+		{name: "realtime expand", topic: "notes/{note}" + options(map[string]any{"expand": "secret", "n": 1})},
+		{name: "realtime expand with a leading dot", topic: "notes/*" + options(map[string]any{"expand": ".secret"})},
+		{name: "realtime expand, legacy", topic: "notes/*" + options(map[string]any{"expand": "comments(note)"}) + "&x=%zz"},
+		{name: "realtime filter", topic: "notes/*" + options(map[string]any{"filter": "secret.title = 'x'"})},
+		{name: "realtime filter through a back-relation", topic: "notes/*" + options(map[string]any{"filter": "comments_via_note.text ?= 'x'", "n": true})},
+	}
+	runSpellings(t, "notes-only key", "", spellings, outOfScopeMarkers)
+}
+
+// runSpellings tries each spelling with the key (or, when key is "", a
+// notes-only key) against one served app: REST requests must answer 403
+// without any marker in the body, realtime subscriptions must be refused
+// with 403. Every request is refused, so one app serves them all.
+func runSpellings(t *testing.T, keyName, key string, spellings []spelling, markers []string) {
+	t.Helper()
+	env := pbtest.New(t)
+	defer env.App.Cleanup()
+	srv := env.Serve(t)
+	if key == "" {
+		key, _ = issue(t, env, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+	}
+	for _, sp := range spellings {
+		t.Run(keyName+": "+sp.name, func(t *testing.T) {
+			if sp.topic != "" {
+				topic := strings.NewReplacer("{alice}", pbtest.AliceID, "{note}", pbtest.AliceNoteID).Replace(sp.topic)
+				c := connectRealtime(t, srv.URL)
+				if res := c.subscribe(t, key, topic); res.StatusCode != http.StatusForbidden {
+					t.Fatalf("subscribe %q: status %d, want 403", topic, res.StatusCode)
+				}
+				return
+			}
+			status, body := call(t, srv.URL, http.MethodGet, sp.url, "Bearer "+key, "")
+			if status != http.StatusForbidden || !strings.Contains(body, `"status":403`) {
+				t.Fatalf("GET %s: %d %s, want 403", sp.url, status, body)
+			}
+			for _, m := range markers {
+				if strings.Contains(body, m) {
+					t.Fatalf("GET %s leaked %q: %s", sp.url, m, body)
+				}
+			}
+		})
+	}
+}
+
+func collectionID(t testing.TB, env *pbtest.Env, name string) string {
+	t.Helper()
+	c, err := env.App.FindCollectionByNameOrId(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Id
+}
