@@ -7,7 +7,7 @@ HTTP   ?= 127.0.0.1:8090
 
 .PHONY: run build test generate lint bench load fuzz
 
-## run: build and serve on $(HTTP) with data in ./pb_data
+## run: build and serve on $(HTTP) with data in ./pb_data (and pb_hooks, pb_migrations, pb_public beside it, as PocketBase does)
 run: build
 	./$(BINARY) serve --http=$(HTTP) --dir=./pb_data
 
@@ -26,6 +26,7 @@ test:
 		else echo "note: npm not found, so the JS SDK test (internal/sdktest) will be skipped (CI=true makes it required)."; fi; \
 	fi
 	go test -count=1 ./...
+	cd examples/hostapp && go test -count=1 ./...
 	@ls test-artifacts/*.png 2>/dev/null | sed 's|^|browser test screenshot: |' || true
 
 ## generate: regenerate templ components (generated files are committed)
@@ -36,6 +37,7 @@ generate:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	cd examples/hostapp && go vet ./...
 	go tool templ generate
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ code is stale: run 'make generate' and commit"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); if [ -n "$$untracked" ]; then echo "uncommitted generated files: $$untracked"; exit 1; fi

@@ -9,8 +9,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 const (
@@ -24,9 +24,13 @@ const (
 	AuthMiddlewarePriority = apis.DefaultLoadAuthTokenMiddlewarePriority - 1
 
 	// RequestKeyAPIKey is the request event store key holding the api_keys
-	// record that authenticated the request. Batch sub-requests copy the
-	// store, so record hooks see it there too.
+	// record that authenticated the request: e.get("pbkeysAPIKey") in a JS
+	// hook. Batch sub-requests copy the store, so record hooks see it there
+	// too.
 	RequestKeyAPIKey = "pbkeysAPIKey"
+
+	// logMetaKeyID names the key id in the request log's meta.
+	logMetaKeyID = "apiKeyId"
 )
 
 // APIKeyFrom returns the api_keys record that authenticated e, or nil when
@@ -38,9 +42,9 @@ func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
 
 // authenticator turns "Authorization: [Bearer ]<id>.<secret>" into e.Auth.
 type authenticator struct {
-	lookup   *keystore.Lookup
+	store    *keystore.Store
 	verifier *apikey.Verifier
-	usage    *apikey.UsageRecorder
+	usage    *keystore.UsageRecorder
 }
 
 func (a *authenticator) middleware() *hook.Handler[*core.RequestEvent] {
@@ -68,28 +72,40 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	if err != nil {
 		return invalidToken(e, msgMalformedKey)
 	}
+	// The dashboard's request logs name the key (never the secret), for
+	// every attempt: the ones that fail are the interesting ones.
+	e.Set(apis.RequestEventKeyLogMeta, map[string]any{logMetaKeyID: key.ID})
 
-	// Read the key row and its owner on every request (one indexed join):
-	// revocation, expiry and owner changes are never cached.
-	record, owner, err := a.lookup.Find(key.ID)
-	if errors.Is(err, sql.ErrNoRows) {
+	// 1. Read the key row and its owner, on every request: revocation,
+	// expiry and owner changes are never cached.
+	record, owner, err := a.store.FindWithOwner(key.ID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return invalidToken(e, msgInvalidKey)
-	}
-	if err != nil {
+	case errors.Is(err, keystore.ErrOwnerNotAllowed):
+		return invalidToken(e, msgOwnerBlocked)
+	case err != nil:
 		return e.InternalServerError("", err)
 	}
 
+	// 2. Verify the secret against the stored hash (apikey.Verifier: the
+	// cache of recent successes, else argon2id within the memory budget
+	// and the failure throttle).
 	err = a.verifier.Verify(e.Request.Context(), key, record.GetString(keystore.FieldKeyHash), throttleClient(e.RealIP()))
 	if err != nil {
 		return verifyError(e, key.ID, err)
 	}
 
+	// 3. Only now, so that only the secret's holder learns it: is the key
+	// paused or expired, may its owner still authenticate?
 	if msg, err := keyRefusal(e.App, record, owner, e.Request.Method); err != nil {
 		return e.InternalServerError("", err)
 	} else if msg != "" {
 		return invalidToken(e, msg)
 	}
 
+	// 4. The request runs as the owner, carrying the key's grant for the
+	// policy (policy.go) and the key record for hooks (APIKeyFrom).
 	attachGrant(owner, &grant{keyID: record.Id, policy: keystore.PolicyOf(record)})
 	e.Auth = owner
 	e.Set(RequestKeyAPIKey, record)
@@ -106,10 +122,7 @@ func keyRefusal(app core.App, record, owner *core.Record, method string) (string
 	if err := keystore.PolicyOf(record).Usable(time.Now()); err != nil {
 		return unusableMessage(err), nil
 	}
-	// The owner must still pass the users collection's authRule (e.g. an
-	// app's "verified = true" or "banned = false"), checked per request
-	// because a key, unlike a JWT, has no expiry to bound a stale decision.
-	ok, err := app.CanAccessRecord(owner, &core.RequestInfo{Method: method}, owner.Collection().AuthRule)
+	ok, err := keystore.CanAuthenticate(app, owner, &core.RequestInfo{Method: method})
 	if err != nil {
 		return "", err
 	}
@@ -120,7 +133,7 @@ func keyRefusal(app core.App, record, owner *core.Record, method string) (string
 }
 
 func unusableMessage(err error) string {
-	if errors.Is(err, apikey.ErrExpired) {
+	if errors.Is(err, keystore.ErrExpired) {
 		return msgExpiredKey
 	}
 	return msgDisabledKey

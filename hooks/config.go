@@ -5,192 +5,224 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
-
-	"pbkeys/internal/apikey"
+	"github.com/spf13/cobra"
 )
 
-// Config carries pbkeys' knobs. The zero value is not useful: start from
-// DefaultConfig (or ConfigFromEnv) and change what you need.
+// Config configures pbkeys. The zero value is useful: every zero field
+// means its default, filled in by the part of pbkeys that uses it, and the
+// fields that say so take a negative value for "off".
 type Config struct {
-	// Argon2 are the argon2id parameters used to hash new secrets.
-	// Memory is in kibibytes. Production keeps apikey.DefaultParams;
-	// tests may lower them to run faster.
+	// OwnerCollections are the auth collections whose records may own
+	// keys, by name. A key authenticates as its owner record. Zero: users.
+	// _superusers is refused: a key never acts as a superuser.
+	OwnerCollections []string
+
+	// PagesPath is the URL prefix under which the pages live — the key
+	// list, sign-in and sign-out, assets, everything — so the rest of the
+	// URL space stays the app's. Zero: /api-keys.
+	PagesPath string
+
+	// NoPages leaves the pages out: keys are then managed over REST and
+	// with the CLI only.
+	NoPages bool
+
+	// RedirectRoot makes "/" redirect to the pages. Off by default: "/"
+	// belongs to the app (pbkeys' own binary turns it on when there is no
+	// pb_public to serve).
+	RedirectRoot bool
+
+	// RootCmd, when set, gets the "apikeys" command (pass app.RootCmd of a
+	// pocketbase.PocketBase).
+	RootCmd *cobra.Command
+
+	// Argon2 are the argon2id parameters new secrets are hashed with.
+	// Zero: 64 MiB, 1 iteration, 2 lanes (alexedwards/argon2id's defaults).
 	Argon2 argon2id.Params
 
-	// LastUsedFlushInterval is how often pending "last used" times are
-	// written: the first use of a key shows up within this time.
-	LastUsedFlushInterval time.Duration
-
-	// LastUsedMinInterval is the least time between two "last used" writes
-	// for one key.
-	LastUsedMinInterval time.Duration
-
 	// Argon2MemoryBudgetKiB is how much argon2id memory, in kibibytes, key
-	// verifications may use at once: with 64 MiB per verification the
-	// default 128 MiB runs two at a time, so a flood of wrong secrets
-	// cannot take more memory than this. It must be at least Argon2.Memory.
+	// verifications may use at once, so that a flood of wrong secrets
+	// cannot take more. Zero: 131072 (two 64 MiB verifications).
 	Argon2MemoryBudgetKiB uint32
 
 	// Argon2MaxWait is the longest a verification waits for budget before
-	// the request is answered 503 with Retry-After.
+	// the request is answered 503 with Retry-After. Zero: 250ms;
+	// negative: no waiting.
 	Argon2MaxWait time.Duration
 
 	// VerifyCacheSize is how many successful verifications are remembered,
-	// in entries (about 200 bytes each); 0 disables the cache and every
-	// request pays argon2id.
+	// in entries. Zero: 10,000; negative: no cache (every request pays
+	// argon2id).
 	VerifyCacheSize int
 
 	// VerifyCacheTTL is how long a remembered verification is accepted
 	// before argon2id runs again. The key row is read on every request
-	// regardless, so revocation never waits for this.
+	// regardless, so revocation never waits for this. Zero: 10m.
 	VerifyCacheTTL time.Duration
 
-	// ThrottleWindow is the length of a failure-throttling window.
+	// ThrottleWindow is the length of a failure-throttling window. Zero: 1m.
 	ThrottleWindow time.Duration
 
 	// ThrottleKeyFailures is how many wrong secrets one key id may receive
-	// per ThrottleWindow before attempts get 429; 0 disables the limit.
+	// per window before attempts get 429. Zero: 10; negative: no limit.
 	ThrottleKeyFailures int
 
 	// ThrottleClientFailures is the same limit per client IP (IPv6 per
-	// /64); 0 disables it.
+	// /64). Zero: 20; negative: no limit.
 	ThrottleClientFailures int
 
 	// ThrottleDelay is how long a refused (429) attempt is held before it
 	// is answered, so that a client ignoring Retry-After gets one answer
-	// per ThrottleDelay per connection; 0 answers at once.
+	// per delay per connection. Zero: 1s; negative: answered at once.
 	ThrottleDelay time.Duration
 
 	// ThrottleMaxDelayed bounds how many refused attempts are held at
-	// once, in requests; past it they are answered at once.
+	// once, in requests; past it they are answered at once. Zero: 1024.
 	ThrottleMaxDelayed int
 
 	// ThrottleMaxTracked bounds how many key ids and, separately, how many
-	// clients the throttle remembers, in entries (least recently failing
-	// forgotten first).
+	// clients the throttle remembers, in entries. Zero: 10,000.
 	ThrottleMaxTracked int
-}
 
-// DefaultConfig returns the production defaults.
-func DefaultConfig() Config {
-	v := apikey.DefaultVerifierConfig()
-	return Config{
-		Argon2:                 apikey.DefaultParams,
-		LastUsedFlushInterval:  2 * time.Second,
-		LastUsedMinInterval:    time.Minute,
-		Argon2MemoryBudgetKiB:  v.MemoryBudgetKiB,
-		Argon2MaxWait:          v.MaxWait,
-		VerifyCacheSize:        v.CacheSize,
-		VerifyCacheTTL:         v.CacheTTL,
-		ThrottleWindow:         v.Throttle.Window,
-		ThrottleKeyFailures:    v.Throttle.MaxFailuresPerKey,
-		ThrottleClientFailures: v.Throttle.MaxFailuresPerClient,
-		ThrottleDelay:          v.Throttle.Delay,
-		ThrottleMaxDelayed:     v.Throttle.MaxDelayed,
-		ThrottleMaxTracked:     v.Throttle.MaxTracked,
-	}
-}
+	// LastUsedFlushInterval is how often pending "last used" times are
+	// written: the first use of a key shows up within this time. Zero: 2s.
+	LastUsedFlushInterval time.Duration
 
-// verifierConfig is the apikey.VerifierConfig that cfg describes.
-func (cfg Config) verifierConfig() apikey.VerifierConfig {
-	v := apikey.DefaultVerifierConfig()
-	v.MemoryBudgetKiB = cfg.Argon2MemoryBudgetKiB
-	v.MaxWait = cfg.Argon2MaxWait
-	v.CacheSize = cfg.VerifyCacheSize
-	v.CacheTTL = cfg.VerifyCacheTTL
-	v.Throttle = apikey.ThrottleConfig{
-		Window:               cfg.ThrottleWindow,
-		MaxFailuresPerKey:    cfg.ThrottleKeyFailures,
-		MaxFailuresPerClient: cfg.ThrottleClientFailures,
-		Delay:                cfg.ThrottleDelay,
-		MaxDelayed:           cfg.ThrottleMaxDelayed,
-		MaxTracked:           cfg.ThrottleMaxTracked,
-	}
-	return v
+	// LastUsedMinInterval is the least time between two "last used" writes
+	// for one key. Zero: 1m.
+	LastUsedMinInterval time.Duration
 }
 
 // Environment variables read by ConfigFromEnv. Durations are Go durations
-// ("250ms", "2s", "1m"); the others are non-negative integers.
+// ("250ms", "2s", "1m"); the others are integers. For the limits that can
+// be switched off, 0 means off, as operators expect of a variable.
 const (
-	EnvLastUsedFlushInterval = "PBKEYS_LAST_USED_FLUSH" // Go duration, e.g. "2s"
+	EnvOwnerCollections = "PBKEYS_OWNER_COLLECTIONS" // comma-separated collection names
+	EnvPagesPath        = "PBKEYS_PAGES_PATH"        // URL path, e.g. /api-keys
+
+	EnvLastUsedFlushInterval = "PBKEYS_LAST_USED_FLUSH" // duration
 	EnvLastUsedMinInterval   = "PBKEYS_LAST_USED_MIN_INTERVAL"
 
 	EnvArgon2MemoryBudgetKiB  = "PBKEYS_ARGON2_MEMORY_BUDGET_KIB" // kibibytes, e.g. 262144
-	EnvArgon2MaxWait          = "PBKEYS_ARGON2_MAX_WAIT"          // duration
-	EnvVerifyCacheSize        = "PBKEYS_VERIFY_CACHE_SIZE"        // entries; 0 disables
+	EnvArgon2MaxWait          = "PBKEYS_ARGON2_MAX_WAIT"          // duration; 0: no waiting
+	EnvVerifyCacheSize        = "PBKEYS_VERIFY_CACHE_SIZE"        // entries; 0: no cache
 	EnvVerifyCacheTTL         = "PBKEYS_VERIFY_CACHE_TTL"         // duration
 	EnvThrottleWindow         = "PBKEYS_THROTTLE_WINDOW"          // duration
-	EnvThrottleKeyFailures    = "PBKEYS_THROTTLE_KEY_FAILURES"    // per window; 0 disables
-	EnvThrottleClientFailures = "PBKEYS_THROTTLE_CLIENT_FAILURES" // per window; 0 disables
-	EnvThrottleDelay          = "PBKEYS_THROTTLE_DELAY"           // duration; 0 answers at once
+	EnvThrottleKeyFailures    = "PBKEYS_THROTTLE_KEY_FAILURES"    // per window; 0: no limit
+	EnvThrottleClientFailures = "PBKEYS_THROTTLE_CLIENT_FAILURES" // per window; 0: no limit
+	EnvThrottleDelay          = "PBKEYS_THROTTLE_DELAY"           // duration; 0: answered at once
 	EnvThrottleMaxDelayed     = "PBKEYS_THROTTLE_MAX_DELAYED"     // requests
 	EnvThrottleMaxTracked     = "PBKEYS_THROTTLE_MAX_TRACKED"     // entries
 )
 
-// ConfigFromEnv returns DefaultConfig with the PBKEYS_* environment
-// variables that are set applied on top.
+// ConfigFromEnv returns the Config the PBKEYS_* environment variables
+// describe; unset variables leave their field zero (the default). A value
+// that makes no sense is an error naming the variable.
 func ConfigFromEnv() (Config, error) {
-	cfg := DefaultConfig()
-	for name, dst := range map[string]*time.Duration{
-		EnvLastUsedFlushInterval: &cfg.LastUsedFlushInterval,
-		EnvLastUsedMinInterval:   &cfg.LastUsedMinInterval,
-		EnvVerifyCacheTTL:        &cfg.VerifyCacheTTL,
-		EnvThrottleWindow:        &cfg.ThrottleWindow,
-	} {
-		if err := durationFromEnv(name, dst); err != nil {
+	var cfg Config
+	if raw := strings.TrimSpace(os.Getenv(EnvOwnerCollections)); raw != "" {
+		for _, name := range strings.Split(raw, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				cfg.OwnerCollections = append(cfg.OwnerCollections, name)
+			}
+		}
+	}
+	if raw := os.Getenv(EnvPagesPath); raw != "" {
+		if !validPagesPath(raw) {
+			return cfg, fmt.Errorf("%s=%q: want a URL path such as /api-keys (a leading /, no trailing /, no query)", EnvPagesPath, raw)
+		}
+		cfg.PagesPath = raw
+	}
+
+	durations := []struct {
+		name     string
+		dst      *time.Duration
+		mayBeOff bool
+	}{
+		{EnvLastUsedFlushInterval, &cfg.LastUsedFlushInterval, false},
+		{EnvLastUsedMinInterval, &cfg.LastUsedMinInterval, false},
+		{EnvVerifyCacheTTL, &cfg.VerifyCacheTTL, false},
+		{EnvThrottleWindow, &cfg.ThrottleWindow, false},
+		{EnvArgon2MaxWait, &cfg.Argon2MaxWait, true},
+		{EnvThrottleDelay, &cfg.ThrottleDelay, true},
+	}
+	for _, d := range durations {
+		if err := durationFromEnv(d.name, d.dst, d.mayBeOff); err != nil {
 			return cfg, err
 		}
 	}
-	// these two may be 0: no waiting for argon2 memory, no holding of 429s
-	for name, dst := range map[string]*time.Duration{
-		EnvArgon2MaxWait: &cfg.Argon2MaxWait,
-		EnvThrottleDelay: &cfg.ThrottleDelay,
-	} {
-		raw := os.Getenv(name)
-		if raw == "0" {
-			*dst = 0
-		} else if err := durationFromEnv(name, dst); err != nil {
+	ints := []struct {
+		name     string
+		dst      *int
+		mayBeOff bool
+	}{
+		{EnvVerifyCacheSize, &cfg.VerifyCacheSize, true},
+		{EnvThrottleKeyFailures, &cfg.ThrottleKeyFailures, true},
+		{EnvThrottleClientFailures, &cfg.ThrottleClientFailures, true},
+		{EnvThrottleMaxDelayed, &cfg.ThrottleMaxDelayed, false},
+		{EnvThrottleMaxTracked, &cfg.ThrottleMaxTracked, false},
+	}
+	for _, n := range ints {
+		if err := intFromEnv(n.name, n.dst, n.mayBeOff, math.MaxInt32); err != nil {
 			return cfg, err
 		}
 	}
-	for name, dst := range map[string]*int{
-		EnvVerifyCacheSize:        &cfg.VerifyCacheSize,
-		EnvThrottleKeyFailures:    &cfg.ThrottleKeyFailures,
-		EnvThrottleClientFailures: &cfg.ThrottleClientFailures,
-		EnvThrottleMaxDelayed:     &cfg.ThrottleMaxDelayed,
-		EnvThrottleMaxTracked:     &cfg.ThrottleMaxTracked,
-	} {
-		if err := intFromEnv(name, dst, 0, math.MaxInt32); err != nil {
-			return cfg, err
-		}
-	}
-	budget := int(cfg.Argon2MemoryBudgetKiB)
-	if err := intFromEnv(EnvArgon2MemoryBudgetKiB, &budget, 1, math.MaxUint32); err != nil {
+	budget := 0
+	if err := intFromEnv(EnvArgon2MemoryBudgetKiB, &budget, false, math.MaxUint32); err != nil {
 		return cfg, err
 	}
 	cfg.Argon2MemoryBudgetKiB = uint32(budget)
 	return cfg, nil
 }
 
-func intFromEnv(name string, dst *int, least, most int) error {
+// validPagesPath accepts "/x" and "/x/y": a leading slash, no trailing one,
+// nothing a route pattern or a cookie path would read differently.
+func validPagesPath(p string) bool {
+	if len(p) < 2 || p[0] != '/' || strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
+		return false
+	}
+	for _, r := range p {
+		if !(r == '/' || r == '-' || r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// intFromEnv reads a whole number from 1 (0 when mayBeOff, stored as -1,
+// "off") to most.
+func intFromEnv(name string, dst *int, mayBeOff bool, most int) error {
 	raw, ok := os.LookupEnv(name)
 	if !ok || raw == "" {
 		return nil
+	}
+	least := 1
+	if mayBeOff {
+		least = 0
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < least || n > most {
 		return fmt.Errorf("%s=%q: want an integer from %d to %d", name, raw, least, most)
 	}
+	if n == 0 {
+		n = -1 // off
+	}
 	*dst = n
 	return nil
 }
 
-func durationFromEnv(name string, dst *time.Duration) error {
+// durationFromEnv reads a positive Go duration ("0" too when mayBeOff,
+// stored as -1, "off").
+func durationFromEnv(name string, dst *time.Duration, mayBeOff bool) error {
 	raw, ok := os.LookupEnv(name)
 	if !ok || raw == "" {
+		return nil
+	}
+	if mayBeOff && raw == "0" {
+		*dst = -1
 		return nil
 	}
 	d, err := time.ParseDuration(raw)

@@ -1,18 +1,14 @@
 package hooks_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
-	"pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks"
 )
 
 func TestConfigFromEnvVerifierKnobs(t *testing.T) {
-	def := hooks.DefaultConfig()
-	if def.Argon2MemoryBudgetKiB > 256*1024 || def.Argon2MemoryBudgetKiB < def.Argon2.Memory {
-		t.Fatalf("default budget %d KiB: want one hash (%d KiB) to 256 MiB", def.Argon2MemoryBudgetKiB, def.Argon2.Memory)
-	}
-
 	for name, value := range map[string]string{
 		hooks.EnvArgon2MemoryBudgetKiB:  "131072",
 		hooks.EnvArgon2MaxWait:          "0",
@@ -24,6 +20,8 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 		hooks.EnvThrottleDelay:          "0",
 		hooks.EnvThrottleMaxDelayed:     "64",
 		hooks.EnvThrottleMaxTracked:     "500",
+		hooks.EnvOwnerCollections:       " users, service_accounts ,",
+		hooks.EnvPagesPath:              "/account/keys",
 	} {
 		t.Setenv(name, value)
 	}
@@ -31,18 +29,22 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := def
-	want.Argon2MemoryBudgetKiB = 131072
-	want.Argon2MaxWait = 0
-	want.VerifyCacheSize = 0
-	want.VerifyCacheTTL = 90 * time.Second
-	want.ThrottleWindow = 2 * time.Minute
-	want.ThrottleKeyFailures = 5
-	want.ThrottleClientFailures = 0
-	want.ThrottleDelay = 0
-	want.ThrottleMaxDelayed = 64
-	want.ThrottleMaxTracked = 500
-	if cfg != want {
+	// 0 in a variable means "off", which Config spells as a negative value.
+	want := hooks.Config{
+		OwnerCollections:       []string{"users", "service_accounts"},
+		PagesPath:              "/account/keys",
+		Argon2MemoryBudgetKiB:  131072,
+		Argon2MaxWait:          -1,
+		VerifyCacheSize:        -1,
+		VerifyCacheTTL:         90 * time.Second,
+		ThrottleWindow:         2 * time.Minute,
+		ThrottleKeyFailures:    5,
+		ThrottleClientFailures: -1,
+		ThrottleDelay:          -1,
+		ThrottleMaxDelayed:     64,
+		ThrottleMaxTracked:     500,
+	}
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
 	}
 }
@@ -53,6 +55,7 @@ func TestConfigFromEnvRejectsNonsense(t *testing.T) {
 		hooks.EnvVerifyCacheSize:       "-1",
 		hooks.EnvThrottleWindow:        "soon",
 		hooks.EnvThrottleKeyFailures:   "ten",
+		hooks.EnvPagesPath:             "api-keys/",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)
@@ -60,5 +63,15 @@ func TestConfigFromEnvRejectsNonsense(t *testing.T) {
 				t.Fatalf("%s=%q accepted", name, value)
 			}
 		})
+	}
+}
+
+func TestZeroConfigFromAnEmptyEnvironment(t *testing.T) {
+	cfg, err := hooks.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, hooks.Config{}) {
+		t.Fatalf("no PBKEYS_* variables gave %+v, want the zero Config (every default)", cfg)
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // The second line: whatever the request check lets through, no api_keys
@@ -53,6 +53,7 @@ func TestEnrichNeverSendsKeysOrOutOfScopeRecords(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env := pbtest.New(t)
 			defer env.App.Cleanup()
+			pbtest.LinkKeysToOwners(t, env.App)
 			slipExpand(env.App, c.expand)
 			srv := env.Serve(t)
 			key := pbtest.AliceKey
@@ -79,6 +80,7 @@ func TestEnrichNeverSendsKeysOrOutOfScopeRecords(t *testing.T) {
 func TestEnrichKeepsRealtimeEventsClean(t *testing.T) {
 	env := pbtest.New(t)
 	defer env.App.Cleanup()
+	pbtest.LinkKeysToOwners(t, env.App)
 	slipExpand(env.App, "api_keys_via_user")
 	srv := env.Serve(t)
 

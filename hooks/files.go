@@ -8,7 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/security"
 
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // File tokens minted with a key stay bound to the key. PocketBase's file
@@ -44,11 +44,13 @@ func bindFileHooks(app core.App, a *authenticator) {
 		if keyID == "" {
 			return e.Next() // a session's token, or none
 		}
-		record, owner, err := a.lookup.Find(keyID)
-		if errors.Is(err, sql.ErrNoRows) {
+		record, owner, err := a.store.FindWithOwner(keyID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
 			return invalidToken(e.RequestEvent, msgInvalidKey)
-		}
-		if err != nil {
+		case errors.Is(err, keystore.ErrOwnerNotAllowed):
+			return invalidToken(e.RequestEvent, msgOwnerBlocked)
+		case err != nil:
 			return e.InternalServerError("", err)
 		}
 		if msg, err := keyRefusal(e.App, record, owner, e.Request.Method); err != nil {

@@ -3,7 +3,7 @@ package hooks
 import (
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // grant is what an API key gave a request: which key, and what its owner
@@ -15,7 +15,7 @@ import (
 // session without PocketBase knowing about keys.
 type grant struct {
 	keyID  string
-	policy apikey.Policy
+	policy keystore.Policy
 }
 
 // grantDataKey is where a grant is kept in the owner record's data. Field

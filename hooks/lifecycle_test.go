@@ -12,8 +12,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // issue creates a key for Alice with opts and returns it in plain text.
@@ -22,7 +23,7 @@ func issue(t testing.TB, env *pbtest.Env, opts keystore.Options) (string, *core.
 	if opts.Label == "" {
 		opts.Label = "scoped"
 	}
-	record, key, err := env.Store.IssueWith(pbtest.AliceID, opts, keystore.Origin{Via: "test"})
+	record, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), opts, keystore.Origin{Via: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +501,7 @@ func TestOwnerIsEmailedWhenAKeyIsCreated(t *testing.T) {
 			"Authorization": pbtest.SuperuserJWT(t, env.App),
 			"User-Agent":    "curl/8.0 <script>",
 		},
-		Body:            strings.NewReader(`{"label":"deploy <b>bot</b>","user":"` + pbtest.BobID + `"}`),
+		Body:            strings.NewReader(`{"label":"deploy <b>bot</b>","owner":"` + pbtest.BobID + `"}`),
 		ExpectedStatus:  200,
 		ExpectedContent: []string{`"key":"`},
 		AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
@@ -593,4 +594,30 @@ func TestRateLimitCountsBatchSubRequests(t *testing.T) {
 			}
 		},
 	})
+}
+
+func TestOwnerMailLinksToThePages(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		configure func(*hooks.Config)
+		want      string
+		not       string
+	}{
+		{"default prefix", func(*hooks.Config) {}, "/api-keys", "have the key revoked"},
+		{"another prefix", func(c *hooks.Config) { c.PagesPath = "/account/keys" }, "/account/keys", "/api-keys"},
+		{"no pages", func(c *hooks.Config) { c.NoPages = true }, "have the key revoked", "/api-keys"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := pbtest.New(t, c.configure)
+			defer env.App.Cleanup()
+			if _, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "mailed"}, keystore.Origin{Via: "test"}); err != nil {
+				t.Fatal(err)
+			}
+			waitForMail(t, env.App, 1)
+			msg := env.App.TestMailer.LastMessage()
+			if !strings.Contains(msg.Text, c.want) || !strings.Contains(msg.HTML, c.want) || strings.Contains(msg.Text+msg.HTML, c.not) {
+				t.Fatalf("mail does not say %q (or says %q):\n%s\n%s", c.want, c.not, msg.Text, msg.HTML)
+			}
+		})
+	}
 }

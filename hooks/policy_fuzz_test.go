@@ -11,8 +11,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // FuzzKeyPolicy sends generated expand, filter, sort and realtime option
@@ -69,6 +69,7 @@ type fuzzKey struct {
 func newPolicyHarness(f *testing.F) *policyHarness {
 	env := pbtest.New(f)
 	f.Cleanup(env.App.Cleanup)
+	pbtest.LinkKeysToOwners(f, env.App)
 	enableBatch(f, env.App, nil)
 	srv := env.Serve(f)
 	scoped, _ := issue(f, env, keystore.Options{Label: "notes only", Collections: []string{pbtest.NotesCollection}})

@@ -12,11 +12,20 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/filesystem"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 const aliceURL = "/api/collections/users/records/" + pbtest.AliceID
+
+// linkedKeys is the fixture with api_keys linked to their owners by a
+// relation field, as an operator might add in the dashboard: the
+// back-relation api_keys_via_user then exists for expand, filter and sort.
+func linkedKeys(t testing.TB) *tests.TestApp {
+	env := pbtest.New(t)
+	pbtest.LinkKeysToOwners(t, env.App)
+	return env.App
+}
 
 func TestKeyMayNotEscalate(t *testing.T) {
 	scenarios := []tests.ApiScenario{
@@ -54,7 +63,7 @@ func TestKeyMayNotEscalate(t *testing.T) {
 		s.ExpectedContent = []string{`"status":403`, `"message":"API keys cannot`}
 		s.NotExpectedContent = []string{pbtest.AliceKeySecret}
 		s.AfterTestFunc = expectAliceUnchanged
-		s.TestAppFactory = pbtest.Factory()
+		s.TestAppFactory = linkedKeys
 		s.Test(t)
 	}
 }
@@ -82,7 +91,7 @@ func TestKeyMayNotEscalateInsideBatch(t *testing.T) {
 				`API keys cannot`,
 			},
 			AfterTestFunc:  expectAliceUnchanged,
-			TestAppFactory: pbtest.Factory(),
+			TestAppFactory: linkedKeys,
 		}
 		s.Test(t)
 	}
@@ -278,7 +287,8 @@ func TestOnlyLabelAndDisabledChange(t *testing.T) {
 		{"owner", `{"label":"ok","replaced_by":"zzzzzzzzzzzzzzz"}`},
 		{"superuser", `{"replaced_by":"zzzzzzzzzzzzzzz"}`},
 		{"owner", `{"last_used":"2020-01-01 00:00:00.000Z"}`},
-		{"superuser", `{"user":"` + pbtest.BobID + `"}`},
+		{"superuser", `{"owner":"` + pbtest.BobID + `"}`},
+		{"superuser", `{"owner_collection":"pbc_0000000000"}`},
 	} {
 		env := pbtest.New(t)
 		auth := pbtest.JWT(t, env.App, pbtest.AliceID)
@@ -291,7 +301,7 @@ func TestOnlyLabelAndDisabledChange(t *testing.T) {
 			ExpectedStatus: 400, ExpectedContent: []string{"roll the key to change anything else"},
 			AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
 				k, _ := app.FindRecordById("api_keys", pbtest.AliceKeyID)
-				if k.GetString("replaced_by") != "" || k.GetString("label") != pbtest.AliceKeyLabel || k.GetString("user") != pbtest.AliceID {
+				if k.GetString("replaced_by") != "" || k.GetString("label") != pbtest.AliceKeyLabel || k.GetString("owner") != pbtest.AliceID {
 					t.Fatal("a fixed field changed")
 				}
 			},

@@ -7,7 +7,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/ratelimit"
+	"github.com/pbkeys/pbkeys/internal/retryafter"
 )
 
 const (
@@ -25,12 +26,12 @@ const requestKeyInBatch = "pbkeysInBatch"
 
 // rateLimits applies each key's own "N requests per minute".
 type rateLimits struct {
-	limiter *apikey.RateLimiter
+	limiter *ratelimit.Limiter
 	now     func() time.Time
 }
 
 func newRateLimits() *rateLimits {
-	return &rateLimits{limiter: apikey.NewRateLimiter(), now: time.Now}
+	return &rateLimits{limiter: ratelimit.New(), now: time.Now}
 }
 
 func (l *rateLimits) middleware() *hook.Handler[*core.RequestEvent] {
@@ -70,7 +71,7 @@ func (l *rateLimits) allow(e *core.RequestEvent, g *grant) error {
 	if wait <= 0 {
 		return nil
 	}
-	seconds := setRetryAfter(e, wait)
+	seconds := retryafter.Set(e.Response.Header(), wait)
 	return e.TooManyRequestsError(fmt.Sprintf(
 		"This API key is limited to %d requests per minute; retry in %d s.", g.policy.RatePerMinute, seconds), nil)
 }

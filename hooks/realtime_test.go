@@ -10,7 +10,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // sseEvent is one server-sent event of PocketBase's realtime stream.
@@ -197,6 +198,7 @@ func TestRealtimeKeepsOtherClientsWhenAKeyIsRevoked(t *testing.T) {
 func TestRealtimeKeyCannotWatchKeys(t *testing.T) {
 	env := pbtest.New(t)
 	defer env.App.Cleanup()
+	pbtest.LinkKeysToOwners(t, env.App)
 	srv := env.Serve(t)
 
 	keys, err := env.App.FindCollectionByNameOrId("api_keys")
@@ -219,7 +221,7 @@ func TestRealtimeKeyCannotWatchKeys(t *testing.T) {
 	if res := c.subscribe(t, pbtest.SuperuserJWT(t, env.App), "api_keys/*"); res.StatusCode != http.StatusNoContent {
 		t.Fatalf("superuser subscribe: status %d", res.StatusCode)
 	}
-	_, key, err := env.Store.Issue(pbtest.AliceID, "watched")
+	_, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "watched"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,26 @@
 package hooks
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	validation "github.com/pocketbase/ozzo-validation/v4"
-
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
+
+// The api_keys collection's REST API: what differs from a plain record
+// CRUD. The record rules that hold for every save (label, owner,
+// lifecycle fields, the hidden hash, the owner's mail) are the keystore's.
 
 // Messages of the api_keys record hooks.
 const (
 	msgOwnerIsCaller = "You can only create API keys for yourself."
-	msgOwnerRequired = "Choose the user who will own the key (field \"user\")."
+	msgNotAnOwner    = "Your account cannot own API keys."
+	msgOwnerRequired = "Choose the record that will own the key (field \"owner\", and \"owner_collection\" unless it is the first owner collection)."
 	msgLabelOnly     = "Only the label and the disabled flag of an API key can be changed; roll the key to change anything else."
 )
 
@@ -27,67 +28,30 @@ const (
 // created; every other field is fixed (roll the key to change it).
 var changeableFields = []string{keystore.FieldLabel, keystore.FieldDisabled}
 
-// maxCollections bounds a key's collection allow-list.
-const maxCollections = 50
-
-// validateLifecycle checks the expiry and the collection allow-list.
-// Errors are PocketBase validation errors, keyed by field.
-func validateLifecycle(app core.App, record *core.Record) error {
-	errs := validation.Errors{}
-	if record.IsNew() {
-		exp := record.GetDateTime(keystore.FieldExpires)
-		switch {
-		case exp.IsZero():
-		case !exp.Time().After(time.Now()):
-			errs[keystore.FieldExpires] = validation.NewError("validation_expires_in_past", "The expiry must be in the future.")
-		case exp.Time().After(time.Now().Add(apikey.MaxLifetime)):
-			errs[keystore.FieldExpires] = validation.NewError("validation_expires_too_far", "The expiry can be at most 10 years ahead.")
-		}
-	}
-	var names []string
-	if raw := record.GetString(keystore.FieldCollections); raw != "" && raw != "null" {
-		if err := record.UnmarshalJSONField(keystore.FieldCollections, &names); err != nil {
-			errs[keystore.FieldCollections] = validation.NewError("validation_collections_format", `Collections must be a list of collection names, e.g. ["notes","tasks"].`)
-		}
-	}
-	if len(names) > maxCollections {
-		errs[keystore.FieldCollections] = validation.NewError("validation_collections_too_many", fmt.Sprintf("A key can be limited to at most %d collections.", maxCollections))
-	}
-	seen := map[string]bool{}
-	for _, name := range names {
-		c, err := app.FindCachedCollectionByNameOrId(name)
-		switch {
-		case err != nil || c.Name != name:
-			errs[keystore.FieldCollections] = validation.NewError("validation_collections_unknown", fmt.Sprintf("There is no collection named %q.", name))
-		case c.System || c.Name == keystore.Collection:
-			errs[keystore.FieldCollections] = validation.NewError("validation_collections_system", fmt.Sprintf("API keys cannot be scoped to the %q collection.", name))
-		case seen[name]:
-			errs[keystore.FieldCollections] = validation.NewError("validation_collections_duplicate", fmt.Sprintf("%q is listed twice.", name))
-		}
-		seen[name] = true
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
-}
-
 func bindRecordHooks(app core.App, store *keystore.Store) {
 	// Issue over REST: the owner is the caller (superusers name one), the
 	// secret is generated here and revealed once in this response only.
 	app.OnRecordCreateRequest(keystore.Collection).BindFunc(func(e *core.RecordRequestEvent) error {
-		requested := e.Record.GetString(keystore.FieldUser)
+		owner, collection := e.Record.GetString(keystore.FieldOwner), e.Record.GetString(keystore.FieldOwnerCollection)
 		switch {
 		case e.HasSuperuserAuth():
-			if requested == "" {
+			if owner == "" {
 				return e.BadRequestError(msgOwnerRequired, nil)
 			}
-		case e.Auth == nil || e.Auth.Collection().Name != keystore.OwnerCollection:
-			return e.ForbiddenError(msgOwnerIsCaller, nil) // the createRule already refuses these
-		case requested != "" && requested != e.Auth.Id:
+			// The collection by name or id (the first owner collection when
+			// not named), stored by id; the keystore's rules check that it
+			// may own keys and that the owner exists.
+			if c := collectionNamed(e.App, store, collection); c != nil {
+				e.Record.Set(keystore.FieldOwnerCollection, c.Id)
+			}
+		case e.Auth == nil || !store.IsOwnerCollection(e.Auth.Collection()):
+			return e.ForbiddenError(msgNotAnOwner, nil)
+		case owner != "" && owner != e.Auth.Id,
+			collection != "" && collection != e.Auth.Collection().Id && collection != e.Auth.Collection().Name:
 			return e.ForbiddenError(msgOwnerIsCaller, nil)
 		default:
-			e.Record.Set(keystore.FieldUser, e.Auth.Id)
+			e.Record.Set(keystore.FieldOwner, e.Auth.Id)
+			e.Record.Set(keystore.FieldOwnerCollection, e.Auth.Collection().Id)
 		}
 		// Any client-sent key_hash (superusers can send hidden fields) is
 		// overwritten here: only the hash of a secret we generated is stored.
@@ -100,19 +64,6 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		}
 		e.Record.WithCustomData(true)
 		e.Record.Set(keystore.RevealField, key.String())
-		return e.Next()
-	})
-
-	// The owner hears about a new key once it is committed: inside a
-	// transaction (a batch, a roll) these run after the commit, and a
-	// rollback reaches the error hook instead, so nobody is told about a
-	// key that does not exist.
-	app.OnRecordAfterCreateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		store.Created(e.Record)
-		return e.Next()
-	})
-	app.OnRecordAfterCreateError(keystore.Collection).BindFunc(func(e *core.RecordErrorEvent) error {
-		store.Abandoned(e.Record)
 		return e.Next()
 	})
 
@@ -136,47 +87,19 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		}
 		return e.Next()
 	})
+}
 
-	// On every save (REST, pages, CLI), before PocketBase's validators:
-	// trim the label, so "  " is empty and "CI " and "CI" are the same.
-	// After them: the lifecycle fields make sense.
-	app.OnRecordValidate(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		e.Record.Set(keystore.FieldLabel, strings.TrimSpace(e.Record.GetString(keystore.FieldLabel)))
-		if err := e.Next(); err != nil {
-			return err
+// collectionNamed returns the collection with the name or id, or the first
+// owner collection for "", or nil.
+func collectionNamed(app core.App, store *keystore.Store, nameOrID string) *core.Collection {
+	if nameOrID == "" {
+		if owners := store.OwnerCollections(); len(owners) > 0 {
+			return owners[0]
 		}
-		return validateLifecycle(e.App, e.Record)
-	})
-
-	// The hash is hidden from everyone, superusers included: PocketBase
-	// un-hides hidden fields for superusers inside the enrich chain, so it
-	// is hidden again after e.Next(). It covers responses, expands and
-	// realtime events.
-	app.OnRecordEnrich(keystore.Collection).BindFunc(func(e *core.RecordEnrichEvent) error {
-		if err := e.Next(); err != nil {
-			return err
-		}
-		e.Record.Hide(keystore.FieldKeyHash)
 		return nil
-	})
-
-	// Audit log: who got or lost a key. Never the secret or its hash.
-	app.OnRecordAfterCreateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		e.App.Logger().Info("API key created",
-			"keyId", e.Record.Id,
-			"ownerId", e.Record.GetString(keystore.FieldUser),
-			"label", e.Record.GetString(keystore.FieldLabel),
-		)
-		return e.Next()
-	})
-	app.OnRecordAfterDeleteSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		e.App.Logger().Info("API key deleted",
-			"keyId", e.Record.Id,
-			"ownerId", e.Record.GetString(keystore.FieldUser),
-			"label", e.Record.GetString(keystore.FieldLabel),
-		)
-		return e.Next()
-	})
+	}
+	c, _ := app.FindCachedCollectionByNameOrId(nameOrID)
+	return c
 }
 
 // optionTypeErrors reports lifecycle values in the request body that

@@ -1,42 +1,85 @@
-// Package hooks is the PocketBase side of pbkeys: what it binds to the app.
+// Package hooks is pbkeys' front door: Register adds API keys to a
+// PocketBase app, in the style of PocketBase's own plugins.
 //
-//	auth.go       Authorization header → API key → e.Auth = owning user
-//	grant.go      the key's grant, carried on the owner record
-//	policy.go     what a key may do: the one answer (checkAccess)
-//	reach.go      which collections expand, filter and sort reach, by PocketBase's parse
-//	enforce.go    where the policy is asked: router, record hooks, enrich
-//	ratelimit.go  each key's own requests per minute
-//	realtime.go   key-subscribed realtime clients: topics, revocation
-//	files.go      file tokens bound to the key that asked for them
-//	records.go    api_keys record hooks: issue on create, hide the hash, log
-//	routes.go     key actions beyond CRUD (roll)
+//	import pbkeys "github.com/pbkeys/pbkeys/hooks"
+//
+//	app := pocketbase.New()
+//	pbkeys.MustRegister(app, pbkeys.Config{RootCmd: app.RootCmd})
+//
+// Importing the package registers pbkeys' migrations (the api_keys
+// collection), which PocketBase applies on serve and in `migrate up`.
+//
+// The rest of the package is what pbkeys binds to the app:
+//
+//	auth.go         Authorization header → API key → e.Auth = the key's owner
+//	autherrors.go   verification failures → 401 / 429 / 503
+//	grant.go        the key's grant, carried on the owner record
+//	policy.go       what a key may do: the one answer (checkAccess)
+//	reach.go        which collections expand, filter and sort reach, by PocketBase's parse
+//	enforce.go      where the policy is asked: router, record hooks, enrich
+//	ratelimit.go    each key's own requests per minute
+//	realtime.go     key-subscribed realtime clients: topics, revocation
+//	files.go        file tokens bound to the key that asked for them
+//	records.go      the api_keys REST API: issue on create, reveal once
+//	routes.go       key actions beyond CRUD (roll)
 package hooks
 
 import (
-	"fmt"
-
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/web"
+	_ "github.com/pbkeys/pbkeys/migrations" // the api_keys collection
 )
 
-// Register binds pbkeys to app and returns the key store that pages and the
-// CLI use to issue and revoke keys. The verifier and the usage recorder
-// live as long as app: the recorder is flushed in OnTerminate.
-func Register(app core.App, cfg Config) (*keystore.Store, error) {
-	store := keystore.New(app, cfg.Argon2)
-	if cfg.Argon2MemoryBudgetKiB < cfg.Argon2.Memory {
-		return nil, fmt.Errorf("pbkeys: the argon2 memory budget (%d KiB) is smaller than one hash (%d KiB)",
-			cfg.Argon2MemoryBudgetKiB, cfg.Argon2.Memory)
+// DefaultPagesPath is where the pages live unless Config.PagesPath says
+// otherwise.
+const DefaultPagesPath = web.DefaultPrefix
+
+// Register adds pbkeys to app: the key store and its record rules, key
+// auth, the key policy, realtime and file-token handling, the REST routes,
+// the pages (unless cfg.NoPages), the "apikeys" command (when cfg.RootCmd
+// is set), and the last-used flush on terminate.
+func Register(app core.App, cfg Config) error {
+	pagesPath := cfg.PagesPath
+	if pagesPath == "" {
+		pagesPath = DefaultPagesPath
 	}
-	verifier, err := apikey.NewVerifier(cfg.verifierConfig())
+	managePath := pagesPath
+	if cfg.NoPages {
+		managePath = ""
+	}
+	store, err := keystore.Register(app, keystore.Config{
+		Argon2:           cfg.Argon2,
+		OwnerCollections: cfg.OwnerCollections,
+		ManagePath:       managePath,
+	})
 	if err != nil {
-		return nil, err
+		return err
+	}
+	verifier, err := apikey.NewVerifier(apikey.VerifierConfig{
+		Params:          cfg.Argon2,
+		MemoryBudgetKiB: cfg.Argon2MemoryBudgetKiB,
+		MaxWait:         cfg.Argon2MaxWait,
+		CacheSize:       cfg.VerifyCacheSize,
+		CacheTTL:        cfg.VerifyCacheTTL,
+		Throttle: apikey.ThrottleConfig{
+			Window:               cfg.ThrottleWindow,
+			MaxFailuresPerKey:    cfg.ThrottleKeyFailures,
+			MaxFailuresPerClient: cfg.ThrottleClientFailures,
+			Delay:                cfg.ThrottleDelay,
+			MaxDelayed:           cfg.ThrottleMaxDelayed,
+			MaxTracked:           cfg.ThrottleMaxTracked,
+		},
+	})
+	if err != nil {
+		return err // e.g. a memory budget below one hash: a sentence, not a panic
 	}
 
-	usage := apikey.NewUsageRecorder(apikey.UsageConfig{
+	usage := keystore.NewUsageRecorder(keystore.UsageConfig{
 		Write:            store.TouchLastUsed,
 		FlushInterval:    cfg.LastUsedFlushInterval,
 		MinWriteInterval: cfg.LastUsedMinInterval,
@@ -51,7 +94,7 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 		return e.Next()
 	})
 
-	auth := &authenticator{lookup: keystore.NewLookup(app), verifier: verifier, usage: usage}
+	auth := &authenticator{store: store, verifier: verifier, usage: usage}
 	limits := newRateLimits()
 
 	// Request pipeline: our auth runs before PocketBase's token loader,
@@ -70,14 +113,27 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 	bindFileHooks(app, auth)
 	bindRecordHooks(app, store)
 
-	return store, nil
+	if !cfg.NoPages {
+		if err := web.Register(app, store, web.Config{Prefix: pagesPath, RedirectRoot: cfg.RedirectRoot}); err != nil {
+			return err
+		}
+	}
+	if cfg.RootCmd != nil {
+		cfg.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store))
+	}
+	return nil
 }
 
-// MustRegister is Register that panics on error, for main.
-func MustRegister(app core.App, cfg Config) *keystore.Store {
-	store, err := Register(app, cfg)
-	if err != nil {
+// IsCommandError reports whether err, as returned by the app's Start, comes
+// from the apikeys command. Its text is a sentence for the operator: print
+// it as it is (no log timestamp) and exit with status 1.
+func IsCommandError(err error) bool {
+	return cli.IsCommandError(err)
+}
+
+// MustRegister is Register that panics on error.
+func MustRegister(app core.App, cfg Config) {
+	if err := Register(app, cfg); err != nil {
 		panic(err)
 	}
-	return store
 }

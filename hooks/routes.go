@@ -9,7 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // RollPath is the REST route that rolls a key: POST with {"grace":"24h"}.
@@ -19,7 +19,7 @@ const RollPath = "/api/api-keys/{id}/roll"
 func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 	se.Router.POST(RollPath, func(e *core.RequestEvent) error {
 		// (A key is refused before it gets here: see checkAccess.)
-		if e.Auth == nil || e.Auth.Collection().Name != keystore.OwnerCollection {
+		if e.Auth == nil || !store.IsOwnerCollection(e.Auth.Collection()) {
 			// superusers manage keys in the dashboard or with `pbkeys apikeys roll`
 			return e.ForbiddenError("Only the key's owner can roll it; operators use `pbkeys apikeys roll`.", nil)
 		}
@@ -29,11 +29,11 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 		if err := e.BindBody(&body); err != nil {
 			return e.BadRequestError("The request body is not valid JSON.", err)
 		}
-		grace, ok := keystore.GracePeriods[body.Grace]
+		grace, ok := keystore.GraceNamed(body.Grace)
 		if !ok {
-			return e.BadRequestError(`Choose a grace period for the old key: "`+strings.Join(keystore.GraceNames, `", "`)+`".`, nil)
+			return e.BadRequestError(`Choose a grace period for the old key: "`+strings.Join(keystore.GraceNames(), `", "`)+`".`, nil)
 		}
-		record, key, err := store.Roll(e.Auth.Id, e.Request.PathValue("id"), grace, keystore.Origin{
+		record, key, err := store.Roll(e.Auth, e.Request.PathValue("id"), grace, keystore.Origin{
 			Via: "REST API (roll)", IP: e.RealIP(), UserAgent: e.Request.UserAgent(),
 		})
 		if errors.Is(err, sql.ErrNoRows) {

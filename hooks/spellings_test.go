@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // The spellings PocketBase v0.40.4 accepts for what a request reads, and
@@ -76,6 +76,7 @@ func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 		{name: "expand in upper case", url: aliceURL + "?expand=API_KEYS_via_user"},
 		{name: "expand by collection id", url: aliceURL + "?expand=" + keysID + "_via_user"},
 		{name: "expand, legacy rel(field)", url: aliceURL + "?expand=api_keys(user)"},
+		{name: "expand from a key to nowhere else", url: "/api/collections/users/records?expand=api_keys_via_user.user"},
 		{name: "expand in a list", url: aliceURL + "?expand=x,api_keys_via_user"},
 		{name: "expand on a list", url: users + "?expand=api%20_keys_via_user"},
 		{name: "expand nested from notes", url: notes + "?expand=owner.api%20_keys_via_user"},
@@ -177,6 +178,7 @@ func runSpellings(t *testing.T, keyName, key string, spellings []spelling, marke
 	t.Helper()
 	env := pbtest.New(t)
 	defer env.App.Cleanup()
+	pbtest.LinkKeysToOwners(t, env.App)
 	srv := env.Serve(t)
 	if key == "" {
 		key, _ = issue(t, env, keystore.Options{Collections: []string{pbtest.NotesCollection}})

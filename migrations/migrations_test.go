@@ -6,7 +6,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	_ "pbkeys/migrations"
+	_ "github.com/pbkeys/pbkeys/migrations"
 )
 
 func TestAPIKeysMigrationsAreReversible(t *testing.T) {
@@ -24,12 +24,13 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	if hash == nil || !hash.Hidden || !hash.Required {
 		t.Fatal("key_hash must be a required, hidden text field")
 	}
-	user, _ := keys.Fields.GetByName("user").(*core.RelationField)
-	if user == nil || !user.CascadeDelete || !user.Required || user.MaxSelect != 1 {
-		t.Fatal("user must be a required single relation with cascade delete")
+	for _, name := range []string{"owner", "owner_collection"} {
+		if f, _ := keys.Fields.GetByName(name).(*core.TextField); f == nil || !f.Required {
+			t.Fatalf("%s must be a required text field", name)
+		}
 	}
-	if keys.GetIndex("idx_api_keys_user") == "" {
-		t.Fatal("no index on user")
+	if keys.Fields.GetByName("user") != nil || keys.GetIndex("idx_api_keys_owner") == "" {
+		t.Fatal("want the owner by reference (indexed), not the users relation")
 	}
 
 	lifecycle := []string{"expires", "read_only", "collections", "rate_limit", "disabled"}
@@ -40,6 +41,55 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	}
 
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+
+	// down: the owner goes back to the users relation; a users key keeps
+	// its owner, a key of another collection cannot and goes
+	users, _ := app.FindCollectionByNameOrId("users")
+	alice := core.NewRecord(users)
+	alice.SetEmail("alice@example.com")
+	alice.SetPassword("correct horse battery")
+	if err := app.Save(alice); err != nil {
+		t.Fatal(err)
+	}
+	bots := core.NewAuthCollection("bots")
+	if err := app.Save(bots); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ id, owner, collection string }{
+		{"k1alice00000001", alice.Id, users.Id},
+		{"k2bot0000000001", "b1bot0000000001", bots.Id},
+	} {
+		// raw rows: the keystore's rules (owner collections) are not bound here
+		_, err := app.DB().Insert("api_keys", map[string]any{
+			"id": k.id, "owner": k.owner, "owner_collection": k.collection,
+			"label": "key", "key_hash": "$argon2id$x",
+		}).Execute()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down owner: %v %v", reverted, err)
+	}
+	keys, _ = app.FindCollectionByNameOrId("api_keys")
+	if user, _ := keys.Fields.GetByName("user").(*core.RelationField); user == nil || !user.Required || !user.CascadeDelete {
+		t.Fatal("after down: want the required users relation back")
+	}
+	kept, err := app.FindAllRecords("api_keys")
+	if err != nil || len(kept) != 1 || kept[0].GetString("user") != alice.Id {
+		t.Fatalf("after down: %d keys (%v), want Alice's key with user = her id", len(kept), err)
+	}
+	// and up: the owner by reference again, from the relation
+	if _, err := runner.Up(); err != nil {
+		t.Fatal(err)
+	}
+	kept, err = app.FindAllRecords("api_keys")
+	if err != nil || len(kept) != 1 || kept[0].GetString("owner") != alice.Id || kept[0].GetString("owner_collection") != users.Id {
+		t.Fatalf("after up: %+v (%v), want Alice's key owned by her users record", kept, err)
+	}
+	if _, err := runner.Down(1); err != nil {
+		t.Fatal(err)
+	}
 
 	// down 0: the label pattern widens again
 	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {

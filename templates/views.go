@@ -4,10 +4,54 @@
 // escapes every value; nothing here uses templ.Raw.
 package templates
 
-import "pbkeys/static"
+import (
+	"context"
+
+	"github.com/pbkeys/pbkeys/static"
+)
 
 // Site is the product name shown in the header and in every title.
 const Site = "pbkeys"
+
+// Paths are the pages' URLs. Every page lives under one prefix (default
+// /api-keys); internal/web lays them out (its paths.go), registers its
+// routes from them and hands them to the components through the context
+// (WithPaths), so no component writes a URL of its own.
+type Paths struct {
+	Keys      string // the list: the prefix itself
+	NewKey    string
+	RevokeAll string
+	Login     string
+	Signup    string
+	Logout    string
+	Static    string // the assets' directory, ending in "/"
+}
+
+// Revoke is the confirmation page (GET) and the action (POST) that revoke
+// the key with id; with id "{id}" it is the route pattern.
+func (p Paths) Revoke(id string) string { return p.Keys + "/revoke/" + id }
+
+// Roll is the Roll page (GET) and the action (POST) for the key with id.
+func (p Paths) Roll(id string) string { return p.Keys + "/roll/" + id }
+
+// Disable and Enable pause and resume the key with id (POST).
+func (p Paths) Disable(id string) string { return p.Keys + "/disable/" + id }
+
+// Enable: see Disable.
+func (p Paths) Enable(id string) string { return p.Keys + "/enable/" + id }
+
+type pathsKey struct{}
+
+// WithPaths makes p the paths components link to when rendered with ctx.
+func WithPaths(ctx context.Context, p Paths) context.Context {
+	return context.WithValue(ctx, pathsKey{}, p)
+}
+
+// paths returns the paths WithPaths put in ctx.
+func paths(ctx context.Context) Paths {
+	p, _ := ctx.Value(pathsKey{}).(Paths)
+	return p
+}
 
 // Account is the signed-in user as the header shows them.
 type Account struct {
@@ -44,6 +88,7 @@ type LoginView struct {
 type SignupView struct {
 	Email        string
 	Next         string
+	LoginURL     string            // the sign-in page, returning to Next
 	Error        string            // a form-level error
 	Fields       map[string]string // field name → message
 	PasswordHint string            // e.g. "At least 8 characters."
@@ -170,8 +215,8 @@ type ErrorView struct {
 	Message string
 }
 
-func asset(path string) string {
-	return "/static/" + path + "?v=" + static.Version
+func asset(ctx context.Context, path string) string {
+	return paths(ctx).Static + path + "?v=" + static.Version
 }
 
 func revokeQuestion(label string) string {

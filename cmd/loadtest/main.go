@@ -36,7 +36,8 @@ import (
 	"syscall"
 	"time"
 
-	"pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 func main() {
@@ -202,7 +203,7 @@ func budgetMiB() int {
 	if v, err := strconv.Atoi(os.Getenv(hooks.EnvArgon2MemoryBudgetKiB)); err == nil {
 		return v / 1024
 	}
-	return int(hooks.DefaultConfig().Argon2MemoryBudgetKiB / 1024)
+	return int(apikey.DefaultVerifierConfig().MemoryBudgetKiB / 1024)
 }
 
 // ---------------------------------------------------------------- memory

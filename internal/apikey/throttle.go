@@ -14,17 +14,17 @@ type ThrottleConfig struct {
 
 	// MaxFailuresPerKey is how many wrong secrets one key id may receive
 	// per Window before further attempts are refused with ErrThrottled.
-	// 0 disables the per-key limit.
+	// Negative: no per-key limit.
 	MaxFailuresPerKey int
 
 	// MaxFailuresPerClient is the same limit per client (an IP address,
-	// or an IPv6 /64, as the caller names it). 0 disables it.
+	// or an IPv6 /64, as the caller names it). Negative: no limit.
 	MaxFailuresPerClient int
 
 	// Delay is how long a refused attempt is held before ErrThrottled is
 	// returned, so that a client hammering a throttled key id gets one
 	// answer per Delay per connection instead of thousands (see tarpit).
-	// 0 answers at once.
+	// Negative: answered at once.
 	Delay time.Duration
 
 	// MaxDelayed bounds how many refused attempts are held at once; past

@@ -41,8 +41,15 @@ func (e *RetryError) Error() string {
 
 func (e *RetryError) Unwrap() error { return e.Err }
 
-// VerifierConfig configures a Verifier. Start from DefaultVerifierConfig.
+// VerifierConfig configures a Verifier. The zero value is useful: every
+// zero field means its default (DefaultVerifierConfig), and the fields that
+// say so take a negative value for "off".
 type VerifierConfig struct {
+	// Params are the argon2id parameters new secrets are hashed with
+	// (DefaultParams when zero). The memory budget must hold at least one
+	// such hash.
+	Params argon2id.Params
+
 	// MemoryBudgetKiB is how much argon2id memory, in kibibytes, all
 	// running verifications may use together. Each verification needs the
 	// memory written in its stored hash (65536 KiB with DefaultParams), so
@@ -51,14 +58,14 @@ type VerifierConfig struct {
 	MemoryBudgetKiB uint32
 
 	// MaxWait is the longest a verification waits for memory before it is
-	// refused with ErrBusy.
+	// refused with ErrBusy. Negative: no waiting.
 	MaxWait time.Duration
 
 	// BusyRetryAfter is the Retry-After suggested with ErrBusy.
 	BusyRetryAfter time.Duration
 
 	// CacheSize is how many successful verifications are remembered
-	// (least recently used first out). 0 disables the cache and the
+	// (least recently used first out). Negative: no cache, and no
 	// coalescing of identical verifications: every request pays argon2id,
 	// which is the naive design benchmarks compare against.
 	CacheSize int
@@ -78,6 +85,7 @@ type VerifierConfig struct {
 // Performance section for why each value is what it is.
 func DefaultVerifierConfig() VerifierConfig {
 	return VerifierConfig{
+		Params: DefaultParams,
 		// Two DefaultParams verifications at once: two 2-lane argon2id runs
 		// already keep two cores busy, so more would add memory and
 		// latency, not throughput. Measured peak RSS under a flood: the
@@ -96,6 +104,49 @@ func DefaultVerifierConfig() VerifierConfig {
 			MaxTracked:           10_000,
 		},
 	}
+}
+
+// withDefaults fills zero fields with their defaults and turns "off"
+// (negative) into the zero the verifier's parts read as off.
+func (cfg VerifierConfig) withDefaults() VerifierConfig {
+	d := DefaultVerifierConfig()
+	if cfg.Params == (argon2id.Params{}) {
+		cfg.Params = DefaultParams
+	}
+	orDefault := func(v *int, def int) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			*v = 0
+		}
+	}
+	orDefaultDuration := func(v *time.Duration, def time.Duration) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			*v = 0
+		}
+	}
+	if cfg.MemoryBudgetKiB == 0 {
+		cfg.MemoryBudgetKiB = d.MemoryBudgetKiB
+	}
+	orDefaultDuration(&cfg.MaxWait, d.MaxWait)
+	orDefaultDuration(&cfg.BusyRetryAfter, d.BusyRetryAfter)
+	orDefault(&cfg.CacheSize, d.CacheSize)
+	orDefaultDuration(&cfg.CacheTTL, d.CacheTTL)
+	t, dt := &cfg.Throttle, d.Throttle
+	orDefaultDuration(&t.Window, dt.Window)
+	orDefault(&t.MaxFailuresPerKey, dt.MaxFailuresPerKey)
+	orDefault(&t.MaxFailuresPerClient, dt.MaxFailuresPerClient)
+	orDefaultDuration(&t.Delay, dt.Delay)
+	orDefault(&t.MaxDelayed, dt.MaxDelayed)
+	orDefault(&t.MaxTracked, dt.MaxTracked)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
 }
 
 // collectAfterKiB is the per-hash memory from which a verification runs
@@ -134,19 +185,12 @@ type Verifier struct {
 	argon2Runs atomic.Uint64
 }
 
-// NewVerifier returns a Verifier configured by cfg.
+// NewVerifier returns a Verifier configured by cfg (zero fields: defaults).
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	switch {
-	case cfg.MemoryBudgetKiB == 0:
-		return nil, errors.New("apikey: MemoryBudgetKiB must be positive")
-	case cfg.MaxWait < 0, cfg.BusyRetryAfter < 0, cfg.CacheTTL < 0, cfg.Throttle.Window < 0, cfg.Throttle.Delay < 0:
-		return nil, errors.New("apikey: durations must not be negative")
-	case cfg.CacheSize < 0, cfg.Throttle.MaxFailuresPerKey < 0, cfg.Throttle.MaxFailuresPerClient < 0,
-		cfg.Throttle.MaxTracked < 0, cfg.Throttle.MaxDelayed < 0:
-		return nil, errors.New("apikey: sizes and limits must not be negative")
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	cfg = cfg.withDefaults()
+	if cfg.MemoryBudgetKiB < cfg.Params.Memory {
+		return nil, fmt.Errorf("pbkeys: the argon2 memory budget (%d KiB) is smaller than one hash (%d KiB)",
+			cfg.MemoryBudgetKiB, cfg.Params.Memory)
 	}
 	v := &Verifier{
 		cfg:      cfg,

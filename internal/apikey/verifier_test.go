@@ -3,6 +3,7 @@ package apikey
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,10 +32,11 @@ func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierE
 	t.Helper()
 	env := &verifierEnv{clock: newFakeClock()}
 	cfg := DefaultVerifierConfig()
+	cfg.Params = cheapParams
 	cfg.MemoryBudgetKiB = 4 * cheapParams.Memory
 	cfg.Throttle.MaxFailuresPerKey = 3
 	cfg.Throttle.MaxFailuresPerClient = 5
-	cfg.Throttle.Delay = 0 // TestVerifierHoldsThrottledAttempts covers it
+	cfg.Throttle.Delay = -1 // answered at once: TestVerifierHoldsThrottledAttempts covers the hold
 	var mu sync.Mutex
 	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return env.clock.now() }
 	for _, f := range configure {
@@ -98,7 +100,7 @@ func TestVerifierCachesSuccess(t *testing.T) {
 }
 
 func TestVerifierWithoutCacheHashesEveryTime(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) { c.CacheSize = 0 })
+	env := newVerifierEnv(t, func(c *VerifierConfig) { c.CacheSize = -1 })
 	for range 5 {
 		if err := env.verify(t, testSecret, "c"); err != nil {
 			t.Fatal(err)
@@ -166,7 +168,7 @@ func TestVerifierThrottlesWithoutArgon2(t *testing.T) {
 func TestVerifierConcurrentGuessesStayWithinLimit(t *testing.T) {
 	env := newVerifierEnv(t, func(c *VerifierConfig) {
 		c.MemoryBudgetKiB = 64 * cheapParams.Memory
-		c.Throttle.MaxFailuresPerClient = 0
+		c.Throttle.MaxFailuresPerClient = -1
 	})
 	var wg sync.WaitGroup
 	for i := range 64 {
@@ -256,17 +258,23 @@ func TestVerifierRefusesUnusableHashes(t *testing.T) {
 	}
 }
 
-func TestNewVerifierRejectsBadConfig(t *testing.T) {
-	for name, f := range map[string]func(*VerifierConfig){
-		"no budget":     func(c *VerifierConfig) { c.MemoryBudgetKiB = 0 },
-		"negative wait": func(c *VerifierConfig) { c.MaxWait = -1 },
-		"negative size": func(c *VerifierConfig) { c.CacheSize = -1 },
-	} {
-		cfg := DefaultVerifierConfig()
-		f(&cfg)
-		if _, err := NewVerifier(cfg); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+func TestZeroVerifierConfigMeansDefaults(t *testing.T) {
+	v, err := NewVerifier(VerifierConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultVerifierConfig()
+	got := v.cfg
+	got.Now = nil
+	if !reflect.DeepEqual(got, d) {
+		t.Fatalf("zero config became %+v, want the defaults %+v", got, d)
+	}
+	off, err := NewVerifier(VerifierConfig{CacheSize: -1, MaxWait: -1, Throttle: ThrottleConfig{MaxFailuresPerKey: -1, Delay: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.cache != nil || off.cfg.MaxWait != 0 || off.cfg.Throttle.MaxFailuresPerKey != 0 || off.cfg.Throttle.Delay != 0 {
+		t.Fatalf("negative values did not turn the parts off: %+v", off.cfg)
 	}
 }
 

@@ -24,9 +24,10 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/hooks"
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // Case is one request to benchmark.
@@ -195,11 +196,11 @@ func newServer(tb testing.TB, cache bool) (*server, string) {
 	env := pbtest.New(tb, func(c *hooks.Config) {
 		c.Argon2 = apikey.DefaultParams
 		if !cache {
-			c.VerifyCacheSize = 0
+			c.VerifyCacheSize = -1
 		}
 	})
 	tb.Cleanup(env.App.Cleanup)
-	_, key, err := env.Store.Issue(pbtest.AliceID, "bench")
+	_, key, err := env.Store.Issue(env.Alice(tb), keystore.Options{Label: "bench"}, keystore.Origin{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,12 +25,11 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // NewAPIKeysCommand returns the "apikeys" command with its create, list and
@@ -39,12 +38,11 @@ func NewAPIKeysCommand(app core.App, store *keystore.Store) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "apikeys",
 		Short: "Create, list, disable, roll and revoke API keys",
-		Long: `Create, list, disable, enable, roll and revoke API keys of the users
-collection.
+		Long: `Create, list, disable, enable, roll and revoke API keys.
 
 A key is printed once, by "create" or "roll", and never again: pbkeys stores
-only its hash. Owners are named by email or by user record id. Times are in
-UTC.`,
+only its hash. Owners (records of the owner collections, users by default)
+are named by email or by record id. Times are in UTC.`,
 		Example: `  pbkeys apikeys create --user alice@example.com --label CI --expires 90d
   pbkeys apikeys list --user alice@example.com
   pbkeys apikeys disable k1alice00000001
@@ -181,78 +179,71 @@ func checkMigrations(app core.App) error {
 	return nil
 }
 
-// findUser returns the users record named by an email or a record id.
-func findUser(app core.App, emailOrID string) (*core.Record, error) {
+// findOwner returns the owner (a record of an owner collection) named by
+// an email or a record id.
+func findOwner(store *keystore.Store, emailOrID string) (*core.Record, error) {
 	emailOrID = strings.TrimSpace(emailOrID)
 	if emailOrID == "" {
-		return nil, errors.New("Name the user with --user, by email or record id.")
+		return nil, errors.New("Name the owner with --user, by email or record id.")
 	}
-	if strings.Contains(emailOrID, "@") {
-		user, err := app.FindAuthRecordByEmail(keystore.OwnerCollection, emailOrID)
-		if err != nil {
-			return nil, fmt.Errorf("No user with the email %q in the %s collection.", emailOrID, keystore.OwnerCollection)
+	owner, err := store.FindOwner(emailOrID)
+	if errors.Is(err, sql.ErrNoRows) {
+		what := "id"
+		if strings.Contains(emailOrID, "@") {
+			what = "email"
 		}
-		return user, nil
+		return nil, fmt.Errorf("No record with the %s %q in %s.", what, emailOrID, ownerCollectionNames(store))
 	}
-	user, err := app.FindRecordById(keystore.OwnerCollection, emailOrID)
+	return owner, err
+}
+
+// ownerCollectionNames says where owners are looked for: "the users
+// collection" or "the collections users, service_accounts".
+func ownerCollectionNames(store *keystore.Store) string {
+	var names []string
+	for _, c := range store.OwnerCollections() {
+		names = append(names, c.Name)
+	}
+	if len(names) == 1 {
+		return "the " + names[0] + " collection"
+	}
+	return "the collections " + strings.Join(names, ", ")
+}
+
+// owners finds the owners of keys, each read once.
+type owners struct {
+	store *keystore.Store
+	found map[string]*core.Record // owner collection id + "/" + owner id
+}
+
+func newOwners(store *keystore.Store) *owners {
+	return &owners{store: store, found: map[string]*core.Record{}}
+}
+
+// of returns key's owner.
+func (o *owners) of(key *core.Record) (*core.Record, error) {
+	ref := key.GetString(keystore.FieldOwnerCollection) + "/" + key.GetString(keystore.FieldOwner)
+	if r, ok := o.found[ref]; ok {
+		return r, nil
+	}
+	r, err := o.store.Owner(key)
 	if err != nil {
-		return nil, fmt.Errorf("No user with the id %q in the %s collection.", emailOrID, keystore.OwnerCollection)
+		return nil, fmt.Errorf("cli: find the owner of key %s: %w", key.Id, err)
 	}
-	return user, nil
+	o.found[ref] = r
+	return r, nil
 }
 
-// ownerEmails maps the ids of the keys' owners to their emails.
-func ownerEmails(app core.App, keys []*core.Record) (map[string]string, error) {
-	var ids []string
-	for _, k := range keys {
-		if id := k.GetString(keystore.FieldUser); !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	emails := make(map[string]string, len(ids))
-	if len(ids) == 0 {
-		return emails, nil
-	}
-	owners, err := app.FindRecordsByIds(keystore.OwnerCollection, ids)
+// name says who owns key, for people: the owner's email, or its id.
+func (o *owners) name(key *core.Record) string {
+	r, err := o.of(key)
 	if err != nil {
-		return nil, err
+		return key.GetString(keystore.FieldOwner)
 	}
-	for _, o := range owners {
-		emails[o.Id] = o.Email()
+	if email := r.Email(); email != "" {
+		return email
 	}
-	return emails, nil
-}
-
-// allKeys returns every key, newest first.
-func allKeys(app core.App) ([]*core.Record, error) {
-	var keys []*core.Record
-	err := app.RecordQuery(keystore.Collection).
-		OrderBy(keystore.FieldCreated+" DESC", "id DESC").
-		All(&keys)
-	return keys, err
-}
-
-// keysByID returns the keys with ids, keeping their order, and the ids
-// that match no key (or, with an owner, no key of that owner).
-func keysByID(app core.App, ids []string, owner *core.Record) (found []*core.Record, missing []string, err error) {
-	for _, id := range ids {
-		var r *core.Record
-		if owner != nil {
-			r, err = app.FindFirstRecordByFilter(keystore.Collection,
-				"id = {:id} && "+keystore.FieldUser+" = {:owner}", dbx.Params{"id": id, "owner": owner.Id})
-		} else {
-			r, err = app.FindRecordById(keystore.Collection, id)
-		}
-		switch {
-		case err == nil:
-			found = append(found, r)
-		case errors.Is(err, sql.ErrNoRows):
-			missing = append(missing, id)
-		default:
-			return nil, nil, err
-		}
-	}
-	return found, missing, nil
+	return r.Id
 }
 
 // saveError turns a failed save into a sentence naming the flags at fault:
@@ -289,7 +280,7 @@ func flagOf(field string) string {
 		return "--rate"
 	case keystore.FieldReadOnly:
 		return "--read-only"
-	case keystore.FieldUser:
+	case keystore.FieldOwner, keystore.FieldOwnerCollection:
 		return "--user"
 	}
 	return field

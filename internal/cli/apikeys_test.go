@@ -10,8 +10,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/cli"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // newEnv returns a fresh fixture app, cleaned up when t ends.
@@ -50,7 +50,7 @@ func run(t *testing.T, env *pbtest.Env, args ...string) (stdout, stderr string, 
 // keysOf returns the ids of ownerID's keys.
 func keysOf(t *testing.T, env *pbtest.Env, ownerID string) []string {
 	t.Helper()
-	records, err := env.Store.ListByOwner(ownerID)
+	records, err := env.Store.List(env.Record(t, "users", ownerID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 func newCreateCommand(app core.App, store *keystore.Store) *cobra.Command {
@@ -24,7 +24,7 @@ func newCreateCommand(app core.App, store *keystore.Store) *cobra.Command {
 		SilenceUsage: true,
 		Use:          "create --user EMAIL_OR_ID --label LABEL [flags]",
 		Short:        "Create a key and print it once",
-		Long: `Create an API key owned by a user and print it, once.
+		Long: `Create an API key owned by a record (a user, by default) and print it, once.
 
 Only the key is printed on stdout (followed by a newline), so it can be
 captured or piped; what was created is described on stderr. pbkeys keeps only
@@ -43,12 +43,12 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 			if !cmd.Flags().Changed("label") {
 				return errors.New("Give the key a label with --label, saying what it is for (e.g. --label CI).")
 			}
-			owner, err := findUser(app, userArg)
+			owner, err := findOwner(store, userArg)
 			if err != nil {
 				return err
 			}
 			opts := keystore.Options{Label: label, ReadOnly: readOnly, RatePerMinute: rate}
-			if opts.ExpiresAt, err = apikey.ParseExpiry(expires, time.Now()); err != nil {
+			if opts.ExpiresAt, err = humanize.ParseExpiry(expires, time.Now()); err != nil {
 				return fmt.Errorf("--expires: %w", err)
 			}
 			if err := checkRate(app, rate); err != nil {
@@ -60,7 +60,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 				}
 			}
 
-			record, key, err := store.IssueWith(owner.Id, opts, keystore.Origin{
+			record, key, err := store.Issue(owner, opts, keystore.Origin{
 				Via:       "CLI",
 				IP:        "local",
 				UserAgent: userAgent(),
@@ -74,7 +74,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 			// closed pipe would kill the process before it could.
 			ignoreSIGPIPE()
 			if _, err := fmt.Fprintln(cmd.OutOrStdout(), key.String()); err != nil {
-				if derr := app.Delete(record); derr != nil {
+				if _, derr := store.Revoke(owner, record.Id); derr != nil {
 					return fmt.Errorf("The key %s could not be printed (%v) and could not be revoked (%v): revoke it with \"apikeys revoke %s\".", record.Id, err, derr, record.Id)
 				}
 				return fmt.Errorf("The key could not be printed (%v), so it was revoked at once.", err)
@@ -90,7 +90,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 		},
 	}
 	f := command.Flags()
-	f.StringVar(&userArg, "user", "", "the owner: email or record id of a user (required)")
+	f.StringVar(&userArg, "user", "", "the owner: email or record id (required)")
 	f.StringVar(&label, "label", "", "what the key is for, 1 to 100 characters (required)")
 	f.StringVar(&expires, "expires", "never", `when the key stops working: "never", "90d", "12h", "2027-01-31" or an RFC 3339 time`)
 	f.BoolVar(&readOnly, "read-only", false, "allow only reads (GET, HEAD and realtime subscriptions)")
@@ -107,7 +107,7 @@ func describe(record *core.Record) string {
 	if !p.ExpiresAt.IsZero() {
 		until = "expires " + p.ExpiresAt.UTC().Format(timeLayout) + " UTC"
 	}
-	return p.Scope() + "; " + p.Rate() + "; " + until
+	return humanize.Scope(p) + "; " + humanize.Rate(p) + "; " + until
 }
 
 // checkRate refuses a rate the api_keys schema would refuse, with a

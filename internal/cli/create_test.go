@@ -11,10 +11,10 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/cli"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 func TestCreate(t *testing.T) {
@@ -83,7 +83,7 @@ func TestCreate(t *testing.T) {
 			if match, err := argon2id.ComparePasswordAndHash(key.Secret, hash); err != nil || !match {
 				t.Errorf("the printed secret does not match the stored hash (err %v)", err)
 			}
-			if got := record.GetString(keystore.FieldUser); got != pbtest.AliceID {
+			if got := record.GetString(keystore.FieldOwner); got != pbtest.AliceID {
 				t.Errorf("owner = %q, want Alice", got)
 			}
 
@@ -161,9 +161,9 @@ func TestCreateErrors(t *testing.T) {
 		args []string
 		want string // part of the error
 	}{
-		{"unknown email", []string{"create", "--user", "carol@example.com", "--label", "CI"}, `No user with the email "carol@example.com"`},
-		{"unknown id", []string{"create", "--user", "u9nobody0000000", "--label", "CI"}, `No user with the id "u9nobody0000000"`},
-		{"no user", []string{"create", "--label", "CI"}, "Name the user with --user"},
+		{"unknown email", []string{"create", "--user", "carol@example.com", "--label", "CI"}, `No record with the email "carol@example.com"`},
+		{"unknown id", []string{"create", "--user", "u9nobody0000000", "--label", "CI"}, `No record with the id "u9nobody0000000"`},
+		{"no user", []string{"create", "--label", "CI"}, "Name the owner with --user"},
 		{"no label", alice, "Give the key a label with --label"},
 		{"blank label", append(alice, "--label", "   "), "The key was not created: --label: Cannot be blank."},
 		{"long label", append(alice, "--label", strings.Repeat("x", 101)), "The key was not created: --label: "},

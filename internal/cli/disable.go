@@ -9,7 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // newSetDisabledCommand returns "disable" (disable true) or "enable".
@@ -62,22 +62,22 @@ and the command fails naming the unknown ids.`
 			if len(missing) > 0 {
 				return notChangedError(missing, "nothing was "+verb+"d")
 			}
-			emails, err := ownerEmails(app, records)
-			if err != nil {
-				return fmt.Errorf("cli: find key owners: %w", err)
-			}
+			owners := newOwners(store)
 
 			out := cmd.OutOrStdout()
 			now := time.Now()
 			for _, r := range records {
-				owner := r.GetString(keystore.FieldUser)
+				owner, err := owners.of(r)
+				if err != nil {
+					return err
+				}
 				was := r.GetBool(keystore.FieldDisabled)
 				// The one implementation of pausing, as the pages and REST use.
 				updated, err := store.SetDisabled(owner, r.Id, disable)
 				if err != nil {
 					return fmt.Errorf("cli: %s key %s: %w", verb, r.Id, err)
 				}
-				what := fmt.Sprintf("%s %q of %s", r.Id, updated.GetString(keystore.FieldLabel), emails[owner])
+				what := fmt.Sprintf("%s %q of %s", r.Id, updated.GetString(keystore.FieldLabel), owners.name(r))
 				if was == disable {
 					_, err = fmt.Fprintf(out, "Already %sd: %s.\n", verb, what)
 				} else {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // status is the status of GET /api/collections/notes/records with key.
@@ -100,7 +100,7 @@ func TestDisableUnknownChangesNothing(t *testing.T) {
 		}
 	}
 	// And enable leaves a disabled key disabled when another id is unknown.
-	if _, err := env.Store.SetDisabled(pbtest.AliceID, pbtest.AliceKeyID, true); err != nil {
+	if _, err := env.Store.SetDisabled(env.Record(t, "users", pbtest.AliceID), pbtest.AliceKeyID, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := run(t, env, "enable", pbtest.AliceKeyID, "nope1"); err == nil || !disabled(t, env, pbtest.AliceKeyID) {
@@ -111,7 +111,7 @@ func TestDisableUnknownChangesNothing(t *testing.T) {
 // Enabling an expired key enables it, and warns that it still does not work.
 func TestEnableExpiredWarns(t *testing.T) {
 	env := newEnv(t)
-	r, err := env.Store.SetDisabled(pbtest.AliceID, pbtest.AliceKeyID, true)
+	r, err := env.Store.SetDisabled(env.Record(t, "users", pbtest.AliceID), pbtest.AliceKeyID, true)
 	if err != nil {
 		t.Fatal(err)
 	}

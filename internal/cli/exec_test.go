@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // These tests run the real binary: what a shell sees (signals, exit
@@ -44,7 +44,7 @@ func binary(t *testing.T) string {
 		binPath = filepath.Join(buildDir, "pbkeys")
 		// go test puts its own go first on PATH; "pbkeys" is the main
 		// package (the module root).
-		cmd := exec.Command("go", "build", "-o", binPath, "pbkeys")
+		cmd := exec.Command("go", "build", "-o", binPath, "github.com/pbkeys/pbkeys")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
 		}
@@ -105,7 +105,7 @@ func TestExecCreateIntoClosedPipeRevokes(t *testing.T) {
 	if !strings.Contains(stderr, "could not be printed") || !strings.Contains(stderr, "revoked at once") {
 		t.Errorf("stderr does not say the key was revoked:\n%s", stderr)
 	}
-	records, err := env.Store.ListByOwner(pbtest.AliceID)
+	records, err := env.Store.List(env.Record(t, "users", pbtest.AliceID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestExecRollIntoClosedPipeUndoes(t *testing.T) {
 	if status == 0 || !strings.Contains(stderr, "the roll was undone") {
 		t.Errorf("exit status %d, stderr:\n%s\nwant non-zero and the roll undone", status, stderr)
 	}
-	records, err := env.Store.ListByOwner(pbtest.AliceID)
+	records, err := env.Store.List(env.Record(t, "users", pbtest.AliceID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestExecErrorsArePlainSentences(t *testing.T) {
 		want string
 	}{
 		{[]string{"create", "--user", "carol@example.com", "--label", "CI"},
-			`No user with the email "carol@example.com" in the users collection.`},
+			`No record with the email "carol@example.com" in the users collection.`},
 		{[]string{"create", "--user", pbtest.AliceEmail, "--label", "CI", "--rate", "abc"},
 			`--rate: "abc" is not a whole number of requests per minute (0 for no limit).`},
 		{[]string{"roll", pbtest.AliceKeyID, "--grace", "2h"},

@@ -10,7 +10,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // timeLayout is how the table shows times (always UTC).
@@ -67,25 +68,22 @@ Keys are never shown: only their hashes are stored, and those are not listed.`,
 				err   error
 			)
 			if cmd.Flags().Changed("user") {
-				if owner, err = findUser(app, userArg); err != nil {
+				if owner, err = findOwner(store, userArg); err != nil {
 					return err
 				}
-				keys, err = store.ListByOwner(owner.Id)
+				keys, err = store.List(owner)
 			} else {
-				keys, err = allKeys(app)
+				keys, err = store.ListAll()
 			}
 			if err != nil {
 				return fmt.Errorf("cli: list keys: %w", err)
 			}
-			emails, err := ownerEmails(app, keys)
-			if err != nil {
-				return fmt.Errorf("cli: find key owners: %w", err)
-			}
+			owners := newOwners(store)
 
 			listed := make([]listedKey, 0, len(keys))
 			now := time.Now()
 			for _, k := range keys {
-				listed = append(listed, toListed(k, emails, now))
+				listed = append(listed, toListed(k, owners, now))
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -109,20 +107,19 @@ Keys are never shown: only their hashes are stored, and those are not listed.`,
 	return command
 }
 
-func toListed(k *core.Record, emails map[string]string, now time.Time) listedKey {
+func toListed(k *core.Record, owners *owners, now time.Time) listedKey {
 	p := keystore.PolicyOf(k)
-	state := p.State(now)
-	owner := k.GetString(keystore.FieldUser)
+	state := humanize.KeyState(p, now)
 	collections := p.Collections
 	if collections == nil {
 		collections = []string{}
 	}
 	return listedKey{
 		ID:          k.Id,
-		User:        owner,
-		OwnerEmail:  emails[owner],
+		User:        k.GetString(keystore.FieldOwner),
+		OwnerEmail:  ownerEmail(owners, k),
 		Label:       k.GetString(keystore.FieldLabel),
-		Scope:       p.Scope(),
+		Scope:       humanize.Scope(p),
 		ReadOnly:    p.ReadOnly,
 		Collections: collections,
 		RateLimit:   p.RatePerMinute,
@@ -133,6 +130,14 @@ func toListed(k *core.Record, emails map[string]string, now time.Time) listedKey
 		LastUsed:    rfc3339OrNil(k.GetDateTime(keystore.FieldLastUsed).Time()),
 		Expires:     rfc3339OrNil(p.ExpiresAt),
 	}
+}
+
+// ownerEmail is the email of k's owner, "" when it has none.
+func ownerEmail(owners *owners, k *core.Record) string {
+	if r, err := owners.of(k); err == nil {
+		return r.Email()
+	}
+	return ""
 }
 
 func rfc3339OrNil(t time.Time) *string {

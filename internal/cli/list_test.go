@@ -10,8 +10,8 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // listFixture adds to the fixture (Alice's and Bob's unrestricted keys) a
@@ -19,7 +19,7 @@ import (
 // returns their ids.
 func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled string) {
 	t.Helper()
-	rec, _, err := env.Store.IssueWith(pbtest.AliceID, keystore.Options{
+	rec, _, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{
 		Label: "Dashboard", ExpiresAt: time.Now().Add(3*24*time.Hour + time.Hour),
 		ReadOnly: true, Collections: []string{"notes"}, RatePerMinute: 600,
 	}, keystore.Origin{})
@@ -28,7 +28,7 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 	}
 	scoped = rec.Id
 
-	rec, _, err = env.Store.IssueWith(pbtest.BobID, keystore.Options{Label: "Old script", ExpiresAt: time.Now().Add(time.Hour)}, keystore.Origin{})
+	rec, _, err = env.Store.Issue(env.Record(t, "users", pbtest.BobID), keystore.Options{Label: "Old script", ExpiresAt: time.Now().Add(time.Hour)}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +39,12 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 		t.Fatal(err)
 	}
 
-	rec, _, err = env.Store.IssueWith(pbtest.BobID, keystore.Options{Label: "Paused"}, keystore.Origin{})
+	rec, _, err = env.Store.Issue(env.Record(t, "users", pbtest.BobID), keystore.Options{Label: "Paused"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	disabled = rec.Id
-	if _, err := env.Store.SetDisabled(pbtest.BobID, disabled, true); err != nil {
+	if _, err := env.Store.SetDisabled(env.Record(t, "users", pbtest.BobID), disabled, true); err != nil {
 		t.Fatal(err)
 	}
 
@@ -248,7 +248,7 @@ func TestListByUser(t *testing.T) {
 	}
 
 	// No keys: a sentence for people, an empty array for scripts.
-	if _, err := env.Store.RevokeAll(pbtest.BobID); err != nil {
+	if _, err := env.Store.RevokeAll(env.Record(t, "users", pbtest.BobID)); err != nil {
 		t.Fatal(err)
 	}
 	if stdout, _, err := run(t, env, "list", "--user", pbtest.BobEmail); err != nil || stdout != "bob@example.com has no API keys.\n" {
@@ -274,7 +274,7 @@ func TestListByUser(t *testing.T) {
 func TestListEmpty(t *testing.T) {
 	env := newEnv(t)
 	for _, id := range []string{pbtest.AliceID, pbtest.BobID} {
-		if _, err := env.Store.RevokeAll(id); err != nil {
+		if _, err := env.Store.RevokeAll(env.Record(t, "users", id)); err != nil {
 			t.Fatal(err)
 		}
 	}

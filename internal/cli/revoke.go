@@ -9,7 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 func newRevokeCommand(app core.App, store *keystore.Store) *cobra.Command {
@@ -37,7 +37,7 @@ not an error.`,
 			var owner *core.Record
 			if cmd.Flags().Changed("user") {
 				var err error
-				if owner, err = findUser(app, userArg); err != nil {
+				if owner, err = findOwner(store, userArg); err != nil {
 					return err
 				}
 			}
@@ -49,7 +49,7 @@ not an error.`,
 			case all && owner == nil:
 				return errors.New("--all needs --user: name the user whose keys to revoke (revoking every user's keys at once is not supported).")
 			case all:
-				n, err := store.RevokeAll(owner.Id)
+				n, err := store.RevokeAll(owner)
 				if err != nil {
 					return fmt.Errorf("cli: revoke all keys of %s: %w", owner.Id, err)
 				}
@@ -64,17 +64,24 @@ not an error.`,
 			if len(ids) == 0 {
 				return errors.New("Name the keys to revoke by id (see \"apikeys list\"), or revoke every key of a user with --user EMAIL_OR_ID --all.")
 			}
-			revoked, err := revokeIDs(app, ids, owner)
-			if err != nil {
-				return err
+			// Who owned them, read before they go.
+			owners := newOwners(store)
+			for _, id := range ids {
+				if r, err := store.Find(id); err == nil {
+					_, _ = owners.of(r)
+				}
 			}
-			emails, err := ownerEmails(app, revoked)
+			revoked, err := store.RevokeIDs(ids, owner)
+			var missing *keystore.MissingKeysError
+			if errors.As(err, &missing) {
+				return unknownKeysError(missing.IDs, owner)
+			}
 			if err != nil {
-				return fmt.Errorf("cli: find key owners: %w", err)
+				return fmt.Errorf("cli: revoke keys: %w", err)
 			}
 			for _, r := range revoked {
 				if _, err := fmt.Fprintf(out, "Revoked %s %q of %s.\n",
-					r.Id, r.GetString(keystore.FieldLabel), emails[r.GetString(keystore.FieldUser)]); err != nil {
+					r.Id, r.GetString(keystore.FieldLabel), owners.name(r)); err != nil {
 					return err
 				}
 			}
@@ -84,30 +91,6 @@ not an error.`,
 	command.Flags().StringVar(&userArg, "user", "", "the owner: with --all, whose keys to revoke; with ids, who must own them")
 	command.Flags().BoolVar(&all, "all", false, "revoke every key of --user")
 	return command
-}
-
-// revokeIDs deletes the keys with ids (of owner, when not nil) in one
-// transaction: either all of them are revoked or, when any is unknown,
-// none is.
-func revokeIDs(app core.App, ids []string, owner *core.Record) ([]*core.Record, error) {
-	var revoked []*core.Record
-	err := app.RunInTransaction(func(tx core.App) error {
-		found, missing, err := keysByID(tx, ids, owner)
-		if err != nil {
-			return fmt.Errorf("cli: find keys: %w", err)
-		}
-		if len(missing) > 0 {
-			return unknownKeysError(missing, owner)
-		}
-		for _, r := range found {
-			if err := tx.Delete(r); err != nil {
-				return fmt.Errorf("cli: revoke key %s: %w", r.Id, err)
-			}
-		}
-		revoked = found
-		return nil
-	})
-	return revoked, err
 }
 
 func unknownKeysError(missing []string, owner *core.Record) error {

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // issue gives ownerID a new key labelled label and returns its id.
 func issue(t *testing.T, env *pbtest.Env, ownerID, label string) string {
 	t.Helper()
-	rec, _, err := env.Store.IssueWith(ownerID, keystore.Options{Label: label}, keystore.Origin{})
+	rec, _, err := env.Store.Issue(env.Record(t, "users", ownerID), keystore.Options{Label: label}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +130,8 @@ func TestRevokeErrors(t *testing.T) {
 		{"blank id", []string{"revoke", " "}, "Name the keys to revoke by id"},
 		{"--all without --user", []string{"revoke", "--all"}, "--all needs --user"},
 		{"ids and --all", []string{"revoke", "--user", pbtest.AliceEmail, "--all", pbtest.AliceKeyID}, "Give key ids or --all, not both."},
-		{"unknown user", []string{"revoke", "--user", "carol@example.com", "--all"}, `No user with the email "carol@example.com"`},
-		{"unknown user id", []string{"revoke", "--user", "u9nobody0000000", pbtest.AliceKeyID}, `No user with the id "u9nobody0000000"`},
+		{"unknown user", []string{"revoke", "--user", "carol@example.com", "--all"}, `No record with the email "carol@example.com"`},
+		{"unknown user id", []string{"revoke", "--user", "u9nobody0000000", pbtest.AliceKeyID}, `No record with the id "u9nobody0000000"`},
 		{"mistyped flag", []string{"revoke", "--everything"}, "Unknown flag: --everything."},
 	}
 	for _, tc := range cases {

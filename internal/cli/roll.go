@@ -10,12 +10,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
-
-// defaultGrace is how long a rolled key keeps working unless --grace says
-// otherwise: the pages' default.
-const defaultGrace = "24h"
 
 func newRollCommand(app core.App, store *keystore.Store) *cobra.Command {
 	var grace string
@@ -50,9 +47,9 @@ key is revoked and the old key keeps its expiry, as if nothing happened.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := strings.TrimSpace(args[0])
-			period, ok := keystore.GracePeriods[strings.TrimSpace(grace)]
+			period, ok := keystore.GraceNamed(strings.TrimSpace(grace))
 			if !ok {
-				return fmt.Errorf("--grace: %q is not a grace period: choose %s.", grace, orList(keystore.GraceNames))
+				return fmt.Errorf("--grace: %q is not a grace period: choose %s.", grace, orList(keystore.GraceNames()))
 			}
 			old, err := store.Find(id)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -60,15 +57,15 @@ key is revoked and the old key keeps its expiry, as if nothing happened.`,
 			} else if err != nil {
 				return fmt.Errorf("cli: find key %s: %w", id, err)
 			}
-			ownerID := old.GetString(keystore.FieldUser)
-			emails, err := ownerEmails(app, []*core.Record{old})
+			owners := newOwners(store)
+			owner, err := owners.of(old)
 			if err != nil {
-				return fmt.Errorf("cli: find key owner: %w", err)
+				return err
 			}
-			what := fmt.Sprintf("%s %q of %s", old.Id, old.GetString(keystore.FieldLabel), emails[ownerID])
+			what := fmt.Sprintf("%s %q of %s", old.Id, old.GetString(keystore.FieldLabel), owners.name(old))
 			oldExpires := old.GetDateTime(keystore.FieldExpires)
 
-			created, key, err := store.Roll(ownerID, old.Id, period, keystore.Origin{
+			created, key, err := store.Roll(owner, old.Id, period, keystore.Origin{
 				Via:       "CLI",
 				IP:        "local",
 				UserAgent: userAgent(),
@@ -110,7 +107,7 @@ key is revoked and the old key keeps its expiry, as if nothing happened.`,
 			return nil
 		},
 	}
-	command.Flags().StringVar(&grace, "grace", defaultGrace, "how long the old key keeps working: "+orList(keystore.GraceNames))
+	command.Flags().StringVar(&grace, "grace", keystore.DefaultGrace, "how long the old key keeps working: "+orList(keystore.GraceNames()))
 	return command
 }
 
@@ -126,23 +123,7 @@ func oldKeyFate(old *core.Record, now time.Time) string {
 	case p.Disabled:
 		return fmt.Sprintf("The old key %s stays disabled and expires %s.", old.Id, at)
 	}
-	return fmt.Sprintf("The old key %s keeps working until %s (in %s).", old.Id, at, roughly(p.ExpiresAt.Sub(now)))
-}
-
-// roughly says d in the largest whole unit: "24 hours", "7 days", "59 minutes".
-func roughly(d time.Duration) string {
-	d = d.Round(time.Minute)
-	switch {
-	case d >= 48*time.Hour:
-		n := int((d + 12*time.Hour) / (24 * time.Hour))
-		return fmt.Sprintf("%d days", n)
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%d hours", int((d+30*time.Minute)/time.Hour))
-	case d >= time.Hour:
-		return fmt.Sprintf("%d minutes", int(d/time.Minute))
-	}
-	n := int(d / time.Minute)
-	return fmt.Sprintf("%d %s", n, plural(n, "minute", "minutes"))
+	return fmt.Sprintf("The old key %s keeps working until %s (in %s).", old.Id, at, humanize.Duration(p.ExpiresAt.Sub(now)))
 }
 
 // orList joins names as `"now", "1h", "24h" or "7d"`.

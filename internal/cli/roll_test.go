@@ -10,10 +10,10 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/cli"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // rolledKey parses stdout of a roll: exactly one line, a key.
@@ -44,7 +44,7 @@ func TestRoll(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			// A scoped, limited key of Bob's: the CLI rolls any owner's key.
-			old, _, err := env.Store.IssueWith(pbtest.BobID, keystore.Options{
+			old, _, err := env.Store.Issue(env.Record(t, "users", pbtest.BobID), keystore.Options{
 				Label: "Sync", ReadOnly: true, Collections: []string{"notes"}, RatePerMinute: 60,
 				ExpiresAt: time.Now().Add(30 * 24 * time.Hour),
 			}, keystore.Origin{})
@@ -67,9 +67,9 @@ func TestRoll(t *testing.T) {
 				t.Errorf("the printed secret does not match the new key's hash (err %v)", err)
 			}
 			got, want := keystore.OptionsOf(created), keystore.OptionsOf(old)
-			if created.GetString(keystore.FieldUser) != pbtest.BobID || got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
+			if created.GetString(keystore.FieldOwner) != pbtest.BobID || got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
 				!slices.Equal(got.Collections, want.Collections) || got.RatePerMinute != want.RatePerMinute {
-				t.Errorf("new key %+v (owner %s), want Bob's and like %+v", got, created.GetString(keystore.FieldUser), want)
+				t.Errorf("new key %+v (owner %s), want Bob's and like %+v", got, created.GetString(keystore.FieldOwner), want)
 			}
 
 			// The old key now expires after the grace period.

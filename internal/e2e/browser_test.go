@@ -19,10 +19,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // One Chromium for the package; each test gets its own browser context
@@ -134,13 +134,13 @@ func css(s string) chromedp.CSS { return chromedp.CSS(s) }
 func signIn(t *testing.T, ctx context.Context, srv *webtest.Server) {
 	t.Helper()
 	do(t, ctx, "open /api-keys", chromedp.Navigate(srv.URL+"/api-keys"))
-	if loc := run(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(loc, "/login?next=/api-keys") {
+	if loc := run(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(loc, "/api-keys/login") {
 		t.Fatalf("guest landed on %s", loc)
 	}
 	do(t, ctx, "sign in",
 		chromedp.SendKeys(css("#email"), pbtest.AliceEmail),
 		chromedp.SendKeys(css("#password"), pbtest.Password),
-		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
+		chromedp.Click(css(`form[action="/api-keys/login"] button[type=submit]`)),
 		chromedp.WaitVisible(css(`[data-testid=signed-in-email]`)),
 	)
 	if title := run(t, ctx, "title", chromedp.Title()); title != "API keys · pbkeys" {
@@ -276,7 +276,7 @@ func listPage(t *testing.T, ctx context.Context) string {
 
 func countKeys(t *testing.T, srv *webtest.Server) int {
 	t.Helper()
-	records, err := srv.Env.Store.ListByOwner(pbtest.AliceID)
+	records, err := srv.Env.Store.List(srv.Env.Record(t, "users", pbtest.AliceID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,12 +376,12 @@ func TestBrowserScreenshots(t *testing.T) {
 		{Label: "Staging smoke tests"},
 		{Label: "Grafana dashboard", ReadOnly: true, Collections: []string{pbtest.NotesCollection}},
 	} {
-		r, _, err := srv.Env.Store.IssueWith(pbtest.AliceID, opts, keystore.Origin{})
+		r, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", pbtest.AliceID), opts, keystore.Origin{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if opts.Label == "Staging smoke tests" {
-			if _, err := srv.Env.Store.SetDisabled(pbtest.AliceID, r.Id, true); err != nil {
+			if _, err := srv.Env.Store.SetDisabled(srv.Env.Record(t, "users", pbtest.AliceID), r.Id, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -391,10 +391,10 @@ func TestBrowserScreenshots(t *testing.T) {
 	dir := artifactsDir(t)
 
 	// The sign-in page after a failed attempt.
-	do(t, ctx, "failed sign-in", chromedp.Navigate(srv.URL+"/login"),
+	do(t, ctx, "failed sign-in", chromedp.Navigate(srv.URL+"/api-keys/login"),
 		chromedp.SendKeys(css("#email"), pbtest.AliceEmail),
 		chromedp.SendKeys(css("#password"), "wrong"),
-		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
+		chromedp.Click(css(`form[action="/api-keys/login"] button[type=submit]`)),
 		chromedp.WaitVisible(css(`[data-testid=login-error]`)),
 	)
 	save(t, dir, "login-failed.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
@@ -546,7 +546,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		t.Fatal("revoked key still works")
 	}
 	do(t, ctx, "sign out",
-		chromedp.Click(css(`form[action="/logout"] button`)),
+		chromedp.Click(css(`form[action="/api-keys/logout"] button`)),
 		chromedp.WaitVisible(css("#email")),
 	)
 }

@@ -1,12 +1,15 @@
 // Package keystore is where API keys meet PocketBase's storage: the
-// api_keys collection's names, issuing a key into a record, and revoking.
-// The REST hooks, the pages and the CLI all issue and revoke keys here, so
-// there is one implementation of each.
+// api_keys collection's names and record rules, issuing a key into a
+// record, rolling, pausing and revoking, and reading a key with its owner.
+// The REST hooks, the pages and the CLI all go through a Store, so there is
+// one implementation of each, and the record rules (Register binds them)
+// hold for every save, whoever makes it.
 package keystore
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,18 +18,22 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 // Collection and field names of the api_keys collection.
 const (
 	Collection    = "api_keys"
-	FieldUser     = "user"
 	FieldLabel    = "label"
 	FieldKeyHash  = "key_hash"
 	FieldLastUsed = "last_used"
 	FieldCreated  = "created"
 	FieldUpdated  = "updated"
+
+	// The owner (migration 1764400000): a record of one of the owner
+	// collections, by its id and its collection's id.
+	FieldOwner           = "owner"
+	FieldOwnerCollection = "owner_collection"
 
 	// Lifecycle fields (migration 1764100000); zero values mean "as before".
 	FieldExpires     = "expires"     // date; empty: never
@@ -36,25 +43,69 @@ const (
 	FieldDisabled    = "disabled"    // bool
 	FieldReplacedBy  = "replaced_by" // id of the key a roll issued in its place
 
-	// OwnerCollection is the only collection whose records may own keys.
-	OwnerCollection = "users"
-
 	// RevealField is the non-persisted field that carries the plaintext key
 	// in the one response that creates it.
 	RevealField = "key"
 )
 
-// Store issues, finds and revokes keys in an app.
+// DefaultOwnerCollection is the collection whose records own keys when no
+// other is configured.
+const DefaultOwnerCollection = "users"
+
+// Config configures a Store. The zero value is useful: every zero field
+// means its default.
+type Config struct {
+	// Argon2 are the argon2id parameters new secrets are hashed with.
+	// Zero: apikey.DefaultParams.
+	Argon2 argon2id.Params
+
+	// OwnerCollections are the auth collections whose records may own
+	// keys, by name. Zero: users. _superusers is refused: a key must never
+	// act as a superuser.
+	OwnerCollections []string
+
+	// ManagePath is the URL path of the pages where owners manage their
+	// keys, for the link in the owner's mail; empty when there are no pages.
+	ManagePath string
+}
+
+// Store issues, finds, rolls, pauses and revokes keys in an app.
 type Store struct {
 	app     core.App
-	params  argon2id.Params
+	cfg     Config
+	lookup  lookup         // FindWithOwner
 	pending sync.WaitGroup // notifications being sent
 	origins sync.Map       // record id → Origin of keys prepared but not yet committed
 }
 
-// New returns a Store hashing new secrets with params.
-func New(app core.App, params argon2id.Params) *Store {
-	return &Store{app: app, params: params}
+// Register returns a Store for app and binds the api_keys record rules
+// (rules.go) to app, so they hold for every save: REST, pages, CLI.
+func Register(app core.App, cfg Config) (*Store, error) {
+	if cfg.Argon2 == (argon2id.Params{}) {
+		cfg.Argon2 = apikey.DefaultParams
+	}
+	if len(cfg.OwnerCollections) == 0 {
+		cfg.OwnerCollections = []string{DefaultOwnerCollection}
+	}
+	for _, name := range cfg.OwnerCollections {
+		if strings.EqualFold(name, core.CollectionNameSuperusers) {
+			return nil, errors.New("keystore: superusers cannot own API keys")
+		}
+	}
+	s := &Store{app: app, cfg: cfg, lookup: lookup{app: app}}
+	s.bindRules()
+	app.Store().Set(storeKey, s)
+	return s, nil
+}
+
+// storeKey is where Register keeps the Store in the app's store.
+const storeKey = "pbkeys.keystore"
+
+// Of returns the Store registered with app, or nil: for code that builds on
+// an app pbkeys was registered with (test fixtures, measuring tools).
+func Of(app core.App) *Store {
+	s, _ := app.Store().Get(storeKey).(*Store)
+	return s
 }
 
 // Prepare turns a new, unsaved api_keys record into a key: it assigns the
@@ -62,23 +113,18 @@ func New(app core.App, params argon2id.Params) *Store {
 // It returns the plaintext key, which the caller shows once and forgets.
 // Every path that creates keys (REST, pages, CLI, roll) goes through here;
 // origin is remembered so that the owner is emailed once the record is
-// committed (see Created), and never for a save that rolls back.
+// committed, and never for a save that rolls back.
 func (s *Store) Prepare(record *core.Record, origin Origin) (apikey.Key, error) {
 	if record.Id == "" {
 		record.Id = core.GenerateDefaultRandomId()
 	}
-	key, hash, err := apikey.Issue(record.Id, s.params)
+	key, hash, err := apikey.Issue(record.Id, s.cfg.Argon2)
 	if err != nil {
 		return apikey.Key{}, fmt.Errorf("keystore: issue key: %w", err)
 	}
 	record.Set(FieldKeyHash, hash)
 	s.origins.Store(record.Id, origin)
 	return key, nil
-}
-
-// Issue creates and saves an unrestricted key owned by ownerID.
-func (s *Store) Issue(ownerID, label string) (*core.Record, apikey.Key, error) {
-	return s.IssueWith(ownerID, Options{Label: label}, Origin{})
 }
 
 // Options are what a new key is limited to; the zero value (besides the
@@ -91,8 +137,8 @@ type Options struct {
 	RatePerMinute int      // 0: unlimited
 }
 
-// Set writes the options onto an api_keys record.
-func (o Options) Set(record *core.Record) {
+// set writes the options onto an api_keys record.
+func (o Options) set(record *core.Record) {
 	record.Set(FieldLabel, o.Label)
 	if o.ExpiresAt.IsZero() {
 		record.Set(FieldExpires, "")
@@ -108,28 +154,6 @@ func (o Options) Set(record *core.Record) {
 	record.Set(FieldRateLimit, o.RatePerMinute)
 }
 
-// IssueWith creates and saves a key owned by ownerID with opts, returning
-// the saved record and the plaintext key; the owner is emailed.
-// Validation errors (e.g. an empty label, an expiry in the past) are
-// PocketBase validation errors.
-func (s *Store) IssueWith(ownerID string, opts Options, origin Origin) (*core.Record, apikey.Key, error) {
-	collection, err := s.app.FindCachedCollectionByNameOrId(Collection)
-	if err != nil {
-		return nil, apikey.Key{}, fmt.Errorf("keystore: %w", err)
-	}
-	record := core.NewRecord(collection)
-	record.Set(FieldUser, ownerID)
-	opts.Set(record)
-	key, err := s.Prepare(record, origin)
-	if err != nil {
-		return nil, apikey.Key{}, err
-	}
-	if err := s.app.Save(record); err != nil {
-		return nil, apikey.Key{}, err
-	}
-	return record, key, nil
-}
-
 // OptionsOf reads the options back from a record.
 func OptionsOf(record *core.Record) Options {
 	var collections []string
@@ -143,21 +167,35 @@ func OptionsOf(record *core.Record) Options {
 	}
 }
 
-// PolicyOf returns what the key with this record may do.
-func PolicyOf(record *core.Record) apikey.Policy {
-	o := OptionsOf(record)
-	return apikey.Policy{
-		ExpiresAt:     o.ExpiresAt,
-		Disabled:      record.GetBool(FieldDisabled),
-		ReadOnly:      o.ReadOnly,
-		Collections:   o.Collections,
-		RatePerMinute: o.RatePerMinute,
-	}
+// Issue creates and saves a key owned by owner with opts, returning the
+// saved record and the plaintext key; the owner is emailed. Validation
+// errors (e.g. an empty label, an expiry in the past) are PocketBase
+// validation errors.
+func (s *Store) Issue(owner *core.Record, opts Options, origin Origin) (*core.Record, apikey.Key, error) {
+	return s.issue(s.app, owner, opts, origin)
 }
 
-// SetDisabled pauses (or resumes) ownerID's key id without losing it.
-func (s *Store) SetDisabled(ownerID, id string, disabled bool) (*core.Record, error) {
-	record, err := s.FindOwned(ownerID, id)
+func (s *Store) issue(app core.App, owner *core.Record, opts Options, origin Origin) (*core.Record, apikey.Key, error) {
+	collection, err := app.FindCachedCollectionByNameOrId(Collection)
+	if err != nil {
+		return nil, apikey.Key{}, fmt.Errorf("keystore: %w", err)
+	}
+	record := core.NewRecord(collection)
+	setOwner(record, owner)
+	opts.set(record)
+	key, err := s.Prepare(record, origin)
+	if err != nil {
+		return nil, apikey.Key{}, err
+	}
+	if err := app.Save(record); err != nil {
+		return nil, apikey.Key{}, err
+	}
+	return record, key, nil
+}
+
+// SetDisabled pauses (or resumes) owner's key id without losing it.
+func (s *Store) SetDisabled(owner *core.Record, id string, disabled bool) (*core.Record, error) {
+	record, err := s.FindOwned(owner, id)
 	if err != nil {
 		return nil, err
 	}
@@ -178,13 +216,13 @@ func (e *AlreadyRolledError) Error() string {
 // Is makes errors.Is(err, ErrAlreadyRolled) true.
 func (e *AlreadyRolledError) Is(target error) bool { return target == ErrAlreadyRolled }
 
-// Roll issues a replacement for ownerID's key id with the same label,
-// scopes and limits, and makes the old key expire after grace (at once
-// when grace is 0; never later than it already would). The new key lives
-// as long as the old one was issued for. It returns the new record and its
-// plaintext key. A key can be rolled once (then roll its replacement):
-// the error is an *AlreadyRolledError matching ErrAlreadyRolled.
-func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*core.Record, apikey.Key, error) {
+// Roll issues a replacement for owner's key id with the same label, scopes
+// and limits, and makes the old key expire after grace (at once when grace
+// is 0; never later than it already would). The new key lives as long as
+// the old one was issued for. It returns the new record and its plaintext
+// key. A key can be rolled once (then roll its replacement): the error is
+// an *AlreadyRolledError matching ErrAlreadyRolled.
+func (s *Store) Roll(owner *core.Record, id string, grace time.Duration, origin Origin) (*core.Record, apikey.Key, error) {
 	if grace < 0 {
 		return nil, apikey.Key{}, fmt.Errorf("keystore: negative grace period")
 	}
@@ -193,7 +231,7 @@ func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*c
 		key     apikey.Key
 	)
 	err := s.app.RunInTransaction(func(tx core.App) error {
-		old, err := tx.FindFirstRecordByFilter(Collection, "id = {:id} && "+FieldUser+" = {:owner}", dbx.Params{"id": id, "owner": ownerID})
+		old, err := findOwned(tx, owner, id)
 		if err != nil {
 			return err
 		}
@@ -206,18 +244,7 @@ func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*c
 			lifetime := opts.ExpiresAt.Sub(old.GetDateTime(FieldCreated).Time())
 			opts.ExpiresAt = now.Add(lifetime)
 		}
-
-		collection, err := tx.FindCachedCollectionByNameOrId(Collection)
-		if err != nil {
-			return err
-		}
-		created = core.NewRecord(collection)
-		created.Set(FieldUser, ownerID)
-		opts.Set(created)
-		if key, err = s.Prepare(created, origin); err != nil {
-			return err
-		}
-		if err := tx.Save(created); err != nil {
+		if created, key, err = s.issue(tx, owner, opts, origin); err != nil {
 			return err
 		}
 
@@ -232,62 +259,6 @@ func (s *Store) Roll(ownerID, id string, grace time.Duration, origin Origin) (*c
 		return nil, apikey.Key{}, err
 	}
 	return created, key, nil
-}
-
-// Find returns the key record with the given id.
-func (s *Store) Find(id string) (*core.Record, error) {
-	return s.app.FindRecordById(Collection, id)
-}
-
-// ListByOwner returns ownerID's keys, newest first.
-func (s *Store) ListByOwner(ownerID string) ([]*core.Record, error) {
-	return s.app.FindRecordsByFilter(Collection, FieldUser+" = {:owner}", "-"+FieldCreated+",-id", 0, 0, dbx.Params{"owner": ownerID})
-}
-
-// FindOwned returns the key with id only if ownerID owns it; otherwise it
-// returns an error as if the key did not exist.
-func (s *Store) FindOwned(ownerID, id string) (*core.Record, error) {
-	return s.app.FindFirstRecordByFilter(Collection, "id = {:id} && "+FieldUser+" = {:owner}", dbx.Params{"id": id, "owner": ownerID})
-}
-
-// Revoke deletes the key with id if ownerID owns it.
-func (s *Store) Revoke(ownerID, id string) (*core.Record, error) {
-	record, err := s.FindOwned(ownerID, id)
-	if err != nil {
-		return nil, err
-	}
-	return record, s.app.Delete(record)
-}
-
-// RevokeAll deletes every key of ownerID in one transaction and returns how
-// many were deleted.
-func (s *Store) RevokeAll(ownerID string) (int, error) {
-	var n int
-	err := s.app.RunInTransaction(func(tx core.App) error {
-		records, err := tx.FindAllRecords(Collection, dbx.HashExp{FieldUser: ownerID})
-		if err != nil {
-			return err
-		}
-		for _, r := range records {
-			if err := tx.Delete(r); err != nil {
-				return err
-			}
-		}
-		n = len(records)
-		return nil
-	})
-	return n, err
-}
-
-// TouchLastUsed writes usedAt as the key's last use without going through
-// record hooks: it is bookkeeping, not an edit, so it neither bumps
-// "updated" nor broadcasts a realtime event.
-func (s *Store) TouchLastUsed(id string, usedAt time.Time) error {
-	_, err := s.app.NonconcurrentDB().Update(Collection,
-		dbx.Params{FieldLastUsed: usedAt.UTC().Format(types.DefaultDateLayout)},
-		dbx.HashExp{"id": id},
-	).Execute()
-	return err
 }
 
 // UndoRoll revokes the key a roll just issued and gives the rolled key back
@@ -318,14 +289,165 @@ func (s *Store) UndoRoll(oldID, newID string, oldExpires types.DateTime) error {
 	})
 }
 
-// GracePeriods are the choices for how long a rolled key keeps working,
-// by the name the REST API, the pages and the CLI accept.
-var GracePeriods = map[string]time.Duration{
-	"now": 0,
-	"1h":  time.Hour,
-	"24h": 24 * time.Hour,
-	"7d":  7 * 24 * time.Hour,
+// Find returns the key record with the given id.
+func (s *Store) Find(id string) (*core.Record, error) {
+	return s.app.FindRecordById(Collection, id)
 }
 
-// GraceNames lists GracePeriods' names from shortest to longest.
-var GraceNames = []string{"now", "1h", "24h", "7d"}
+// List returns owner's keys, newest first.
+func (s *Store) List(owner *core.Record) ([]*core.Record, error) {
+	return s.app.FindRecordsByFilter(Collection, ownerFilter, "-"+FieldCreated+",-id", 0, 0, ownerParams(owner))
+}
+
+// ListAll returns every key, newest first.
+func (s *Store) ListAll() ([]*core.Record, error) {
+	var keys []*core.Record
+	err := s.app.RecordQuery(Collection).OrderBy(FieldCreated+" DESC", "id DESC").All(&keys)
+	return keys, err
+}
+
+// FindOwned returns the key with id only if owner owns it; otherwise it
+// returns sql.ErrNoRows, as if the key did not exist.
+func (s *Store) FindOwned(owner *core.Record, id string) (*core.Record, error) {
+	return findOwned(s.app, owner, id)
+}
+
+func findOwned(app core.App, owner *core.Record, id string) (*core.Record, error) {
+	params := ownerParams(owner)
+	params["id"] = id
+	return app.FindFirstRecordByFilter(Collection, "id = {:id} && "+ownerFilter, params)
+}
+
+// Revoke deletes the key with id if owner owns it.
+func (s *Store) Revoke(owner *core.Record, id string) (*core.Record, error) {
+	record, err := s.FindOwned(owner, id)
+	if err != nil {
+		return nil, err
+	}
+	return record, s.app.Delete(record)
+}
+
+// RevokeAll deletes every key of owner in one transaction and returns how
+// many were deleted.
+func (s *Store) RevokeAll(owner *core.Record) (int, error) {
+	var n int
+	err := s.app.RunInTransaction(func(tx core.App) error {
+		var err error
+		n, err = deleteKeys(tx, dbx.HashExp{FieldOwner: owner.Id, FieldOwnerCollection: owner.Collection().Id})
+		return err
+	})
+	return n, err
+}
+
+// MissingKeysError names the ids RevokeIDs found no key for.
+type MissingKeysError struct{ IDs []string }
+
+func (e *MissingKeysError) Error() string {
+	return "keystore: no key with the ids " + strings.Join(e.IDs, ", ")
+}
+
+// RevokeIDs deletes the keys with ids — of owner, when owner is not nil —
+// in one transaction: all of them, or none when any id matches no key (a
+// *MissingKeysError naming them). It returns the revoked records.
+func (s *Store) RevokeIDs(ids []string, owner *core.Record) ([]*core.Record, error) {
+	var revoked []*core.Record
+	err := s.app.RunInTransaction(func(tx core.App) error {
+		var missing []string
+		for _, id := range ids {
+			var r *core.Record
+			var err error
+			if owner != nil {
+				r, err = findOwned(tx, owner, id)
+			} else {
+				r, err = tx.FindRecordById(Collection, id)
+			}
+			switch {
+			case err == nil:
+				revoked = append(revoked, r)
+			case isNotFound(err):
+				missing = append(missing, id)
+			default:
+				return err
+			}
+		}
+		if len(missing) > 0 {
+			return &MissingKeysError{IDs: missing}
+		}
+		for _, r := range revoked {
+			if err := tx.Delete(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+// TouchLastUsed writes usedAt as the key's last use without going through
+// record hooks: it is bookkeeping, not an edit, so it neither bumps
+// "updated" nor broadcasts a realtime event.
+func (s *Store) TouchLastUsed(id string, usedAt time.Time) error {
+	_, err := s.app.NonconcurrentDB().Update(Collection,
+		dbx.Params{FieldLastUsed: usedAt.UTC().Format(types.DefaultDateLayout)},
+		dbx.HashExp{"id": id},
+	).Execute()
+	return err
+}
+
+// deleteKeys deletes, through app (hooks run: realtime streams end, the
+// deletion is logged), the keys matching where, and returns how many.
+func deleteKeys(app core.App, where dbx.Expression) (int, error) {
+	records, err := app.FindAllRecords(Collection, where)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range records {
+		if err := app.Delete(r); err != nil {
+			return 0, err
+		}
+	}
+	return len(records), nil
+}
+
+// Grace is how long a rolled key keeps working, by the name the REST API,
+// the pages and the CLI accept.
+type Grace struct {
+	Name   string
+	Period time.Duration
+}
+
+// Graces are the grace periods a roll offers, shortest first.
+var Graces = []Grace{
+	{"now", 0},
+	{"1h", time.Hour},
+	{"24h", 24 * time.Hour},
+	{"7d", 7 * 24 * time.Hour},
+}
+
+// DefaultGrace is preselected on the page and the CLI's default: a day is
+// enough to redeploy most apps with the new key without an outage, and
+// short enough that a key rolled because it leaked does not stay usable
+// for long.
+const DefaultGrace = "24h"
+
+// GraceNamed returns the grace period called name.
+func GraceNamed(name string) (time.Duration, bool) {
+	for _, g := range Graces {
+		if g.Name == name {
+			return g.Period, true
+		}
+	}
+	return 0, false
+}
+
+// GraceNames lists the grace periods' names, shortest first.
+func GraceNames() []string {
+	names := make([]string, len(Graces))
+	for i, g := range Graces {
+		names[i] = g.Name
+	}
+	return names
+}

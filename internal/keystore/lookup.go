@@ -1,14 +1,17 @@
 package keystore
 
 import (
+	"database/sql"
+	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// Lookup reads a key row and its owner for the auth middleware, which does
+// lookup reads a key row and its owner for the auth middleware, which does
 // it on every key-authenticated request, at no more cost than PocketBase's
 // own JWT auth reading its user.
 //
@@ -20,10 +23,10 @@ import (
 // built exactly as PocketBase builds them — as a prepared statement, and
 // runs a copy of it per call: two lookups by primary key, each compiled
 // once per connection.
-type Lookup struct {
+type lookup struct {
 	app    core.App
 	keys   atomic.Pointer[preparedFind]
-	owners atomic.Pointer[preparedFind]
+	owners sync.Map // owner collection id → *atomic.Pointer[preparedFind]
 }
 
 // preparedFind is "find one record of collection by id", prepared for one
@@ -34,19 +37,29 @@ type preparedFind struct {
 	query      *dbx.Query // a template: never run, only copied
 }
 
-// NewLookup returns a Lookup reading from app.
-func NewLookup(app core.App) *Lookup {
-	return &Lookup{app: app}
-}
+// ErrOwnerNotAllowed is returned by FindWithOwner for a key whose owner's
+// collection is no longer one of the owner collections.
+var ErrOwnerNotAllowed = errors.New("keystore: the key's owner collection may not own keys")
 
-// Find returns the key with id and the user who owns it, both read fresh
-// from the database. It returns sql.ErrNoRows when either does not exist.
-func (l *Lookup) Find(id string) (key, owner *core.Record, err error) {
+// FindWithOwner returns the key with id and the record that owns it, both
+// read fresh from the database: revocation, expiry and owner changes are
+// never cached. It returns sql.ErrNoRows when either does not exist.
+func (s *Store) FindWithOwner(id string) (key, owner *core.Record, err error) {
+	l := &s.lookup
 	key, err = l.find(&l.keys, Collection, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	owner, err = l.find(&l.owners, OwnerCollection, key.GetString(FieldUser))
+	collectionID := key.GetString(FieldOwnerCollection)
+	c, err := l.app.FindCachedCollectionByNameOrId(collectionID)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !s.IsOwnerCollection(c)) {
+		return nil, nil, ErrOwnerNotAllowed
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	slot, _ := l.owners.LoadOrStore(c.Id, &atomic.Pointer[preparedFind]{})
+	owner, err = l.find(slot.(*atomic.Pointer[preparedFind]), c.Id, key.GetString(FieldOwner))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,7 +68,7 @@ func (l *Lookup) Find(id string) (key, owner *core.Record, err error) {
 
 // find reads one record by id, retrying once if a concurrent schema change
 // closed the statement it used.
-func (l *Lookup) find(slot *atomic.Pointer[preparedFind], collection, id string) (*core.Record, error) {
+func (l *lookup) find(slot *atomic.Pointer[preparedFind], collection, id string) (*core.Record, error) {
 	record, err := l.findOnce(slot, collection, id)
 	if err != nil && strings.Contains(err.Error(), "statement is closed") {
 		record, err = l.findOnce(slot, collection, id)
@@ -63,7 +76,7 @@ func (l *Lookup) find(slot *atomic.Pointer[preparedFind], collection, id string)
 	return record, err
 }
 
-func (l *Lookup) findOnce(slot *atomic.Pointer[preparedFind], collection, id string) (*core.Record, error) {
+func (l *lookup) findOnce(slot *atomic.Pointer[preparedFind], collection, id string) (*core.Record, error) {
 	p, err := l.prepared(slot, collection)
 	if err != nil {
 		return nil, err
@@ -80,7 +93,7 @@ func (l *Lookup) findOnce(slot *atomic.Pointer[preparedFind], collection, id str
 }
 
 // prepared returns the prepared find for the collection's current definition.
-func (l *Lookup) prepared(slot *atomic.Pointer[preparedFind], name string) (*preparedFind, error) {
+func (l *lookup) prepared(slot *atomic.Pointer[preparedFind], name string) (*preparedFind, error) {
 	c, err := l.app.FindCachedCollectionByNameOrId(name)
 	if err != nil {
 		return nil, err

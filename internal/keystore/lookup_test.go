@@ -7,8 +7,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestLookupMatchesFindRecordById: the one-query lookup builds the same
@@ -17,16 +17,15 @@ import (
 func TestLookupMatchesFindRecordById(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
-	lookup := keystore.NewLookup(env.App)
 
 	check := func(t *testing.T) {
 		t.Helper()
-		key, owner, err := lookup.Find(pbtest.AliceKeyID)
+		key, owner, err := env.Store.FindWithOwner(pbtest.AliceKeyID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantKey, _ := env.App.FindRecordById(keystore.Collection, pbtest.AliceKeyID)
-		wantOwner, _ := env.App.FindRecordById(keystore.OwnerCollection, pbtest.AliceID)
+		wantOwner, _ := env.App.FindRecordById("users", pbtest.AliceID)
 		for _, pair := range []struct{ got, want *core.Record }{{key, wantKey}, {owner, wantOwner}} {
 			if pair.got.Collection().Id != pair.want.Collection().Id || pair.got.Id != pair.want.Id {
 				t.Fatalf("got %s/%s, want %s/%s", pair.got.Collection().Name, pair.got.Id, pair.want.Collection().Name, pair.want.Id)
@@ -66,11 +65,11 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t)
-	if _, owner, _ := lookup.Find(pbtest.AliceKeyID); owner.GetString("nickname") != "al" {
+	if _, owner, _ := env.Store.FindWithOwner(pbtest.AliceKeyID); owner.GetString("nickname") != "al" {
 		t.Fatalf("nickname = %q after the schema change", owner.GetString("nickname"))
 	}
 
-	if _, _, err := lookup.Find("zzzzzzzzzzzzzzz"); !errors.Is(err, sql.ErrNoRows) {
+	if _, _, err := env.Store.FindWithOwner("zzzzzzzzzzzzzzz"); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("unknown id: %v, want sql.ErrNoRows", err)
 	}
 }

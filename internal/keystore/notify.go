@@ -19,28 +19,23 @@ type Origin struct {
 	UserAgent string
 }
 
-// Created is told (by an after-commit record hook) that a key record was
+// created is told (by an after-commit record rule) that a key record was
 // created. A key prepared by Prepare gets its owner notified with the
 // origin given there; other records (fixtures, migrations) are ignored.
-func (s *Store) Created(record *core.Record) {
+func (s *Store) created(record *core.Record) {
 	if origin, ok := s.origins.LoadAndDelete(record.Id); ok {
-		s.NotifyCreated(record, origin.(Origin))
+		s.notifyCreated(record, origin.(Origin))
 	}
 }
 
-// Abandoned is told that creating a prepared key failed or rolled back, so
-// its origin is forgotten and nobody is emailed about a key that is not.
-func (s *Store) Abandoned(record *core.Record) {
-	s.origins.Delete(record.Id)
-}
-
-// NotifyCreated emails the owner of a new key: which key, when, from where,
+// notifyCreated emails the owner of a new key: which key, when, from where,
 // and where to revoke it. It sends in the background: a failing mailer is
 // logged and never fails or slows the request that created the key.
-func (s *Store) NotifyCreated(record *core.Record, origin Origin) {
+func (s *Store) notifyCreated(record *core.Record, origin Origin) {
 	app := s.app
 	keyID := record.Id
-	ownerID := record.GetString(FieldUser)
+	ownerID := record.GetString(FieldOwner)
+	ownerCollection := record.GetString(FieldOwnerCollection)
 	label := record.GetString(FieldLabel)
 	created := record.GetDateTime(FieldCreated).Time()
 	if created.IsZero() {
@@ -50,7 +45,7 @@ func (s *Store) NotifyCreated(record *core.Record, origin Origin) {
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Done()
-		owner, err := app.FindRecordById(OwnerCollection, ownerID)
+		owner, err := app.FindRecordById(ownerCollection, ownerID)
 		if err != nil {
 			app.Logger().Warn("API key: owner to notify not found", "keyId", keyID, "ownerId", ownerID, "error", err)
 			return
@@ -62,7 +57,7 @@ func (s *Store) NotifyCreated(record *core.Record, origin Origin) {
 			Via:       orDefault(origin.Via, "unknown"),
 			IP:        orDefault(origin.IP, "unknown"),
 			UserAgent: orDefault(origin.UserAgent, "unknown"),
-			ManageURL: strings.TrimRight(app.Settings().Meta.AppURL, "/") + "/api-keys",
+			ManageURL: s.manageURL(),
 			AppName:   app.Settings().Meta.AppName,
 		})
 		if err == nil {
@@ -72,6 +67,14 @@ func (s *Store) NotifyCreated(record *core.Record, origin Origin) {
 			app.Logger().Warn("API key: failed to notify the owner", "keyId", keyID, "ownerId", ownerID, "error", err)
 		}
 	}()
+}
+
+// manageURL is the absolute URL of the pages, or "" without pages.
+func (s *Store) manageURL() string {
+	if s.cfg.ManagePath == "" {
+		return ""
+	}
+	return strings.TrimRight(s.app.Settings().Meta.AppURL, "/") + s.cfg.ManagePath
 }
 
 // WaitNotifications blocks until every notification started so far has
@@ -94,7 +97,7 @@ Via:        {{.Via}}
 IP address: {{.IP}}
 User agent: {{.UserAgent}}
 
-If this wasn't you, revoke it now: {{.ManageURL}}
+{{if .ManageURL}}If this wasn't you, revoke it now: {{.ManageURL}}{{else}}If this wasn't you, have the key revoked now.{{end}}
 `))
 	noticeHTML = template.Must(template.New("html").Parse(`<p>A new API key was created for your {{.AppName}} account.</p>
 <table>
@@ -104,7 +107,7 @@ If this wasn't you, revoke it now: {{.ManageURL}}
 <tr><th align="left">IP address</th><td>{{.IP}}</td></tr>
 <tr><th align="left">User agent</th><td>{{.UserAgent}}</td></tr>
 </table>
-<p>If this wasn't you, <a href="{{.ManageURL}}">revoke it now</a>.</p>
+{{if .ManageURL}}<p>If this wasn't you, <a href="{{.ManageURL}}">revoke it now</a>.</p>{{else}}<p>If this wasn't you, have the key revoked now.</p>{{end}}
 `))
 )
 

@@ -13,10 +13,10 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"pbkeys/hooks"
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	_ "pbkeys/migrations" // the api_keys collection
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	_ "github.com/pbkeys/pbkeys/migrations" // the api_keys collection
 )
 
 // Fixture users. Passwords are the same for both.
@@ -71,12 +71,13 @@ var TestArgon2 = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, Sa
 // test app is valid in every other one.
 const usersAuthSecret = "pbkeys-test-users-auth-token-secret-0123456789"
 
-// Config returns the hooks configuration used by tests.
+// Config returns the configuration used by tests: the defaults, with cheap
+// argon2id and a fast last-used flush.
 func Config() hooks.Config {
-	cfg := hooks.DefaultConfig()
-	cfg.Argon2 = TestArgon2
-	cfg.LastUsedFlushInterval = 50 * time.Millisecond
-	return cfg
+	return hooks.Config{
+		Argon2:                TestArgon2,
+		LastUsedFlushInterval: 50 * time.Millisecond,
+	}
 }
 
 // Env is a test app with pbkeys registered and the fixture loaded.
@@ -97,15 +98,31 @@ func New(t testing.TB, configure ...func(*hooks.Config)) *Env {
 	for _, f := range configure {
 		f(&cfg)
 	}
-	store, err := hooks.Register(app, cfg)
-	if err != nil {
+	if err := hooks.Register(app, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := seed(app); err != nil {
 		t.Fatal(err)
 	}
-	return &Env{App: app, Store: store}
+	return &Env{App: app, Store: keystore.Of(app)}
 }
+
+// Record returns the record of collection with id, failing t if there is
+// none: owners for the Store's methods, mostly (Record(t, "users", AliceID)).
+func (env *Env) Record(t testing.TB, collection, id string) *core.Record {
+	t.Helper()
+	r, err := env.App.FindRecordById(collection, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Alice returns Alice's users record.
+func (env *Env) Alice(t testing.TB) *core.Record { return env.Record(t, "users", AliceID) }
+
+// Bob returns Bob's users record.
+func (env *Env) Bob(t testing.TB) *core.Record { return env.Record(t, "users", BobID) }
 
 // Factory returns an ApiScenario TestAppFactory building a fresh Env.
 func Factory(configure ...func(*hooks.Config)) func(testing.TB) *tests.TestApp {
@@ -192,7 +209,8 @@ func seed(app core.App) error {
 		}
 		r := core.NewRecord(keys)
 		r.Id = k.id
-		r.Set(keystore.FieldUser, k.owner)
+		r.Set(keystore.FieldOwner, k.owner)
+		r.Set(keystore.FieldOwnerCollection, users.Id)
 		r.Set(keystore.FieldLabel, k.label)
 		r.Set(keystore.FieldKeyHash, hash)
 		if err := app.Save(r); err != nil {
@@ -261,4 +279,34 @@ func seed(app core.App) error {
 		return err
 	}
 	return nil
+}
+
+// LinkKeysToOwners adds what an operator might add in the dashboard: a
+// relation field "user" from api_keys to users, set on the fixture keys.
+// It makes the back-relation api_keys_via_user exist (expand, filter,
+// sort), so tests can show that no key reads api_keys through it.
+func LinkKeysToOwners(t testing.TB, app core.App) {
+	t.Helper()
+	users, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := app.FindCollectionByNameOrId(keystore.Collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Fields.Add(&core.RelationField{Name: "user", CollectionId: users.Id, MaxSelect: 1})
+	if err := app.Save(keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ id, owner string }{{AliceKeyID, AliceID}, {BobKeyID, BobID}} {
+		r, err := app.FindRecordById(keystore.Collection, k.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Set("user", k.owner)
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

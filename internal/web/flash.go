@@ -18,12 +18,12 @@ type flash struct {
 	Error bool   `json:"e,omitempty"`
 }
 
-func setFlash(e *core.RequestEvent, f flash) {
+func (p *pages) setFlash(e *core.RequestEvent, f flash) {
 	b, _ := json.Marshal(f)
 	e.SetCookie(&http.Cookie{
 		Name:     flashCookie,
 		Value:    base64.RawURLEncoding.EncodeToString(b),
-		Path:     "/",
+		Path:     p.paths.Keys,
 		MaxAge:   60,
 		HttpOnly: true,
 		Secure:   isHTTPS(e),
@@ -32,12 +32,12 @@ func setFlash(e *core.RequestEvent, f flash) {
 }
 
 // takeFlash returns the pending message, if any, and clears it.
-func takeFlash(e *core.RequestEvent) *flash {
+func (p *pages) takeFlash(e *core.RequestEvent) *flash {
 	cookie, err := e.Request.Cookie(flashCookie)
 	if err != nil {
 		return nil
 	}
-	e.SetCookie(&http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: isHTTPS(e), SameSite: http.SameSiteLaxMode})
+	e.SetCookie(&http.Cookie{Name: flashCookie, Path: p.paths.Keys, MaxAge: -1, HttpOnly: true, Secure: isHTTPS(e), SameSite: http.SameSiteLaxMode})
 	b, err := base64.RawURLEncoding.DecodeString(cookie.Value)
 	if err != nil || len(b) > 1024 {
 		return nil

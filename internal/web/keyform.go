@@ -12,13 +12,13 @@ import (
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
 // expiryChoices are the New API key form's expiry options. Their values
-// are what apikey.ParseExpiry reads, except "custom", which takes the
+// are what humanize.ParseExpiry reads, except "custom", which takes the
 // form's date field. "never" is the default, as before expiry existed.
 var expiryChoices = []templates.Option{
 	{Value: "7d", Text: "7 days"},
@@ -75,13 +75,13 @@ func (f keyForm) options(now time.Time) (keystore.Options, fieldErrors) {
 	case f.Expiry == templates.ExpiryCustom && f.ExpiryDate == "":
 		errs[keystore.FieldExpires] = "Choose the last day the key works, or another expiry."
 	case f.Expiry == templates.ExpiryCustom:
-		at, err := apikey.ParseExpiry(f.ExpiryDate, now)
+		at, err := humanize.ParseExpiry(f.ExpiryDate, now)
 		if err != nil {
 			errs[keystore.FieldExpires] = err.Error()
 		}
 		opts.ExpiresAt = at
 	case slices.ContainsFunc(expiryChoices, func(o templates.Option) bool { return o.Value == f.Expiry }):
-		at, err := apikey.ParseExpiry(f.Expiry, now)
+		at, err := humanize.ParseExpiry(f.Expiry, now)
 		if err != nil { // cannot happen for the listed choices
 			errs[keystore.FieldExpires] = err.Error()
 		}
@@ -184,7 +184,7 @@ func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs field
 		Error:            errs[keystore.FieldLabel],
 		ExpiryDate:       f.ExpiryDate,
 		MinDate:          now.Format(time.DateOnly),
-		MaxDate:          now.Add(apikey.MaxLifetime - 24*time.Hour).Format(time.DateOnly),
+		MaxDate:          now.Add(keystore.MaxLifetime - 24*time.Hour).Format(time.DateOnly),
 		ExpiryError:      errs[keystore.FieldExpires],
 		ReadOnly:         f.ReadOnly,
 		CollectionsError: errs[keystore.FieldCollections],

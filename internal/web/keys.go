@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
 const (
@@ -25,22 +25,22 @@ func (p *pages) listKeys(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	if f := takeFlash(e); f != nil {
+	if f := p.takeFlash(e); f != nil {
 		v.Notice = &templates.Notice{Text: f.Text, Error: f.Error}
 	}
-	return render(e, http.StatusOK, templates.APIKeysPage(v))
+	return p.render(e, http.StatusOK, templates.APIKeysPage(v))
 }
 
 // keysView builds the list page for user; newID marks a just-created key.
 func (p *pages) keysView(e *core.RequestEvent, user *core.Record, newID string) (templates.APIKeysView, error) {
-	records, err := p.store.ListByOwner(user.Id)
+	records, err := p.store.List(user)
 	if err != nil {
 		return templates.APIKeysView{}, e.InternalServerError("", err)
 	}
 	now := time.Now()
 	rows := make([]templates.KeyRow, len(records))
 	for i, r := range records {
-		rows[i] = keyRow(r, now)
+		rows[i] = p.keyRow(r, now)
 		rows[i].New = r.Id == newID
 	}
 	account := accountView(user)
@@ -52,7 +52,7 @@ func (p *pages) keysView(e *core.RequestEvent, user *core.Record, newID string) 
 		Account: account,
 		Keys:    rows,
 		NewKey:  form,
-		Roll:    p.rollForm(user, account.CSRF, "", defaultGrace, ""),
+		Roll:    p.rollForm(user, account.CSRF, "", keystore.DefaultGrace, ""),
 	}, nil
 }
 
@@ -77,8 +77,8 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 		if usedLabel != "" {
 			text = fmt.Sprintf("The key \u2018%s\u2019 was already created with this form, so no second key was created.", usedLabel)
 		}
-		setFlash(e, flash{Text: text + " A key is shown only once: if you did not copy it, revoke it and create a new one."})
-		return redirect(e, PathKeys)
+		p.setFlash(e, flash{Text: text + " A key is shown only once: if you did not copy it, revoke it and create a new one."})
+		return redirect(e, p.paths.Keys)
 	case nonceUnknown:
 		return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, nil, msgFormExpired)
 	}
@@ -88,7 +88,7 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 		p.nonces.release(user.Id, nonce, now)
 		return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, errs, "")
 	}
-	record, key, err := p.store.IssueWith(user.Id, opts, keystore.Origin{
+	record, key, err := p.store.Issue(user, opts, keystore.Origin{
 		Via:       "API keys page",
 		IP:        e.RealIP(),
 		UserAgent: e.Request.UserAgent(),
@@ -108,7 +108,7 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 	}
 	v.Reveal = &templates.Reveal{Label: record.GetString(keystore.FieldLabel), Key: key.String()}
 	e.Response.Header().Set("Pragma", "no-cache") // HTTP/1.0 caches; render sets no-store
-	return render(e, http.StatusOK, templates.APIKeysPage(v))
+	return p.render(e, http.StatusOK, templates.APIKeysPage(v))
 }
 
 func (p *pages) renderNewKeyPage(e *core.RequestEvent, user *core.Record, status int, f keyForm, errs fieldErrors, notice string) error {
@@ -121,21 +121,21 @@ func (p *pages) renderNewKeyPage(e *core.RequestEvent, user *core.Record, status
 	if notice != "" {
 		v.Notice = &templates.Notice{Text: notice, Error: true}
 	}
-	return render(e, status, templates.NewKeyPage(v))
+	return p.render(e, status, templates.NewKeyPage(v))
 }
 
 func (p *pages) revokePage(e *core.RequestEvent) error {
 	user := userFrom(e)
-	record, err := p.store.FindOwned(user.Id, e.Request.PathValue("id"))
+	record, err := p.store.FindOwned(user, e.Request.PathValue("id"))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 	}
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
-	return render(e, http.StatusOK, templates.RevokePage(templates.RevokeView{
+	return p.render(e, http.StatusOK, templates.RevokePage(templates.RevokeView{
 		Account: accountView(user),
-		Key:     keyRow(record, time.Now()),
+		Key:     p.keyRow(record, time.Now()),
 	}))
 }
 
@@ -143,29 +143,29 @@ func (p *pages) revokePage(e *core.RequestEvent) error {
 // found", exactly like an id that does not exist.
 func (p *pages) revoke(e *core.RequestEvent) error {
 	user := userFrom(e)
-	record, err := p.store.Revoke(user.Id, e.Request.PathValue("id"))
+	record, err := p.store.Revoke(user, e.Request.PathValue("id"))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 	}
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
-	setFlash(e, flash{Text: fmt.Sprintf("Revoked \u2018%s\u2019. Apps using it can no longer call the API.",
+	p.setFlash(e, flash{Text: fmt.Sprintf("Revoked \u2018%s\u2019. Apps using it can no longer call the API.",
 		record.GetString(keystore.FieldLabel))})
-	return redirect(e, PathKeys)
+	return redirect(e, p.paths.Keys)
 }
 
 func (p *pages) revokeAllPage(e *core.RequestEvent) error {
 	user := userFrom(e)
-	records, err := p.store.ListByOwner(user.Id)
+	records, err := p.store.List(user)
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
 	if len(records) == 0 {
-		setFlash(e, flash{Text: "You have no API keys to revoke."})
-		return redirect(e, PathKeys)
+		p.setFlash(e, flash{Text: "You have no API keys to revoke."})
+		return redirect(e, p.paths.Keys)
 	}
-	return render(e, http.StatusOK, templates.RevokeAllPage(templates.RevokeAllView{
+	return p.render(e, http.StatusOK, templates.RevokeAllPage(templates.RevokeAllView{
 		Account: accountView(user),
 		Count:   len(records),
 	}))
@@ -173,7 +173,7 @@ func (p *pages) revokeAllPage(e *core.RequestEvent) error {
 
 func (p *pages) revokeAll(e *core.RequestEvent) error {
 	user := userFrom(e)
-	n, err := p.store.RevokeAll(user.Id)
+	n, err := p.store.RevokeAll(user)
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
@@ -184,14 +184,14 @@ func (p *pages) revokeAll(e *core.RequestEvent) error {
 	case n > 1:
 		text = fmt.Sprintf("Revoked all %d API keys. Apps using them can no longer call the API.", n)
 	}
-	setFlash(e, flash{Text: text})
-	return redirect(e, PathKeys)
+	p.setFlash(e, flash{Text: text})
+	return redirect(e, p.paths.Keys)
 }
 
 // keyRow is the list's view of one key record.
-func keyRow(r *core.Record, now time.Time) templates.KeyRow {
+func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 	policy := keystore.PolicyOf(r)
-	state := policy.State(now)
+	state := humanize.KeyState(policy, now)
 	row := templates.KeyRow{
 		ID:        r.Id,
 		Label:     r.GetString(keystore.FieldLabel),
@@ -199,21 +199,21 @@ func keyRow(r *core.Record, now time.Time) templates.KeyRow {
 		Created:   timeView(r.GetDateTime(keystore.FieldCreated).Time(), now),
 		State:     state.Text,
 		StateKind: string(state.Kind),
-		Scope:     policy.Scope(),
+		Scope:     humanize.Scope(policy),
 		Disabled:  policy.Disabled,
-		RevokeURL: RevokePath(r.Id),
-		RollURL:   RollPath(r.Id),
-		ToggleURL: DisablePath(r.Id),
+		RevokeURL: p.paths.Revoke(r.Id),
+		RollURL:   p.paths.Roll(r.Id),
+		ToggleURL: p.paths.Disable(r.Id),
 	}
 	if policy.Disabled {
-		row.ToggleURL = EnablePath(r.Id)
+		row.ToggleURL = p.paths.Enable(r.Id)
 	}
 	if next := r.GetString(keystore.FieldReplacedBy); next != "" {
 		row.ReplacedBy = next // rolled once already: roll the replacement
 		row.RollURL = ""
 	}
 	if policy.RatePerMinute > 0 {
-		row.Rate = policy.Rate()
+		row.Rate = humanize.Rate(policy)
 	}
 	if !policy.ExpiresAt.IsZero() {
 		row.Expires = timeView(policy.ExpiresAt, now)
@@ -228,33 +228,6 @@ func timeView(t, now time.Time) templates.Time {
 	return templates.Time{
 		ISO:      t.UTC().Format(time.RFC3339),
 		Exact:    t.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Relative: relativeTime(t, now),
-	}
-}
-
-// relativeTime says how long ago t was, in the words a person would use.
-func relativeTime(t, now time.Time) string {
-	d := now.Sub(t)
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "1 " + unit + " ago"
-		}
-		return fmt.Sprintf("%d %ss ago", n, unit)
-	}
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute")
-	case d < 24*time.Hour:
-		return plural(int(d/time.Hour), "hour")
-	case d < 48*time.Hour:
-		return "yesterday"
-	case d < 30*24*time.Hour:
-		return plural(int(d/(24*time.Hour)), "day")
-	case t.Year() == now.Year():
-		return "on " + t.UTC().Format("Jan 2")
-	default:
-		return "on " + strings.TrimSpace(t.UTC().Format("Jan 2, 2006"))
+		Relative: humanize.Ago(t, now),
 	}
 }

@@ -9,11 +9,11 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // signedIn starts a server and returns a client signed in as Alice.
@@ -27,7 +27,7 @@ func signedIn(t *testing.T) (*webtest.Server, *webtest.Client) {
 
 func countKeys(t testing.TB, srv *webtest.Server, owner string) int {
 	t.Helper()
-	records, err := srv.Env.Store.ListByOwner(owner)
+	records, err := srv.Env.Store.List(srv.Env.Record(t, "users", owner))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func countKeys(t testing.TB, srv *webtest.Server, owner string) int {
 // newKeyForm opens the New API key page and returns its form values.
 func newKeyForm(t testing.TB, c *webtest.Client, label string) url.Values {
 	t.Helper()
-	page := c.Get(web.PathNewKey)
+	page := c.Get(webtest.Paths.NewKey)
 	if page.StatusCode != 200 {
 		t.Fatalf("new key page: %d", page.StatusCode)
 	}
@@ -52,18 +52,21 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t)
 	guest := srv.Client(t)
+	p := webtest.Paths
+	// After sign-in a GET comes back to where it was; a POST to the list
+	// (where the sign-in page goes without a "next").
 	for _, r := range []struct{ method, path, next string }{
-		{http.MethodGet, "/api-keys", "/api-keys"},
-		{http.MethodGet, "/api-keys/new", "/api-keys/new"},
-		{http.MethodGet, "/api-keys/revoke-all", "/api-keys/revoke-all"},
-		{http.MethodGet, "/api-keys/" + pbtest.AliceKeyID + "/revoke", "/api-keys/" + pbtest.AliceKeyID + "/revoke"},
-		{http.MethodPost, "/api-keys", "/api-keys"},
-		{http.MethodPost, "/api-keys/revoke-all", "/api-keys"},
-		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/revoke", "/api-keys"},
-		{http.MethodGet, "/api-keys/" + pbtest.AliceKeyID + "/roll", "/api-keys/" + pbtest.AliceKeyID + "/roll"},
-		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/roll", "/api-keys"},
-		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/disable", "/api-keys"},
-		{http.MethodPost, "/api-keys/" + pbtest.AliceKeyID + "/enable", "/api-keys"},
+		{http.MethodGet, p.Keys, ""},
+		{http.MethodGet, p.NewKey, p.NewKey},
+		{http.MethodGet, p.RevokeAll, p.RevokeAll},
+		{http.MethodGet, p.Revoke(pbtest.AliceKeyID), p.Revoke(pbtest.AliceKeyID)},
+		{http.MethodPost, p.Keys, ""},
+		{http.MethodPost, p.RevokeAll, ""},
+		{http.MethodPost, p.Revoke(pbtest.AliceKeyID), ""},
+		{http.MethodGet, p.Roll(pbtest.AliceKeyID), p.Roll(pbtest.AliceKeyID)},
+		{http.MethodPost, p.Roll(pbtest.AliceKeyID), ""},
+		{http.MethodPost, p.Disable(pbtest.AliceKeyID), ""},
+		{http.MethodPost, p.Enable(pbtest.AliceKeyID), ""},
 	} {
 		var res *webtest.Response
 		if r.method == http.MethodGet {
@@ -71,7 +74,11 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 		} else {
 			res = guest.Post(r.path, url.Values{"label": {"x"}})
 		}
-		if want := "/login?next=" + r.next; res.StatusCode != http.StatusSeeOther || res.Location() != want {
+		want := p.Login
+		if r.next != "" {
+			want += "?next=" + r.next
+		}
+		if res.StatusCode != http.StatusSeeOther || res.Location() != want {
 			t.Errorf("%s %s: %d to %q, want 303 to %q", r.method, r.path, res.StatusCode, res.Location(), want)
 		}
 	}
@@ -80,8 +87,8 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 	}
 
 	// The sign-in page brings the guest back.
-	res := guest.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {"/api-keys/new"}})
-	if res.Location() != "/api-keys/new" {
+	res := guest.Post(p.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {p.NewKey}})
+	if res.Location() != p.NewKey {
 		t.Errorf("after sign-in: %q", res.Location())
 	}
 
@@ -90,7 +97,7 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 	scenarios = append(scenarios, tests.ApiScenario{
 		Name:           "forged session cookie",
 		Method:         http.MethodGet,
-		URL:            "/api-keys",
+		URL:            p.Keys,
 		Headers:        map[string]string{"Cookie": web.SessionCookie + "=eyJhbGciOiJIUzI1NiJ9.e30.x"},
 		ExpectedStatus: http.StatusSeeOther,
 		TestAppFactory: webtest.Factory(),
@@ -99,7 +106,7 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 			for _, ck := range res.Cookies() {
 				cleared = cleared || (ck.Name == web.SessionCookie && ck.MaxAge < 0)
 			}
-			if !cleared || res.Header.Get("Location") != "/login?next=/api-keys" {
+			if !cleared || res.Header.Get("Location") != p.Login {
 				t.Errorf("cookie cleared=%v, Location %q", cleared, res.Header.Get("Location"))
 			}
 		},
@@ -112,7 +119,7 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 func TestListKeys(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	res := c.Get(web.PathKeys)
+	res := c.Get(webtest.Paths.Keys)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
@@ -148,15 +155,15 @@ func TestListKeys(t *testing.T) {
 		r, _ := srv.Env.Store.Find(pbtest.AliceKeyID)
 		return !r.GetDateTime(keystore.FieldLastUsed).IsZero()
 	})
-	if res := c.Get(web.PathKeys); strings.Contains(res.Body, `<span class="never">Never</span>`) || !strings.Contains(res.Body, "just now") {
+	if res := c.Get(webtest.Paths.Keys); strings.Contains(res.Body, `<span class="never">Never</span>`) || !strings.Contains(res.Body, "just now") {
 		t.Errorf("last used not shown:\n%s", res.Body)
 	}
 
 	// Newest first.
-	if _, _, err := srv.Env.Store.Issue(pbtest.AliceID, "Newer key"); err != nil {
+	if _, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "Newer key"}, keystore.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	body := c.Get(web.PathKeys).Body
+	body := c.Get(webtest.Paths.Keys).Body
 	if strings.Index(body, "Newer key") > strings.Index(body, pbtest.AliceKeyLabel) {
 		t.Error("the newest key is not first")
 	}
@@ -165,10 +172,10 @@ func TestListKeys(t *testing.T) {
 func TestEmptyState(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	if _, err := srv.Env.Store.RevokeAll(pbtest.AliceID); err != nil {
+	if _, err := srv.Env.Store.RevokeAll(srv.Env.Record(t, "users", pbtest.AliceID)); err != nil {
 		t.Fatal(err)
 	}
-	res := c.Get(web.PathKeys)
+	res := c.Get(webtest.Paths.Keys)
 	if !strings.Contains(res.Body, "No API keys yet") || !strings.Contains(res.Body, "Create your first API key") {
 		t.Errorf("no empty state:\n%s", res.Body)
 	}
@@ -183,7 +190,7 @@ func TestCreateKey(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	form := newKeyForm(t, c, "  CI deploy  ")
-	res := c.Post(web.PathKeys, form)
+	res := c.Post(webtest.Paths.Keys, form)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d\n%s", res.StatusCode, res.Body)
 	}
@@ -213,7 +220,7 @@ func TestCreateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	record, err := srv.Env.Store.FindOwned(pbtest.AliceID, parsed.ID)
+	record, err := srv.Env.Store.FindOwned(srv.Env.Record(t, "users", pbtest.AliceID), parsed.ID)
 	if err != nil {
 		t.Fatalf("new key not Alice's: %v", err)
 	}
@@ -228,7 +235,7 @@ func TestCreateKey(t *testing.T) {
 	}
 
 	// The list shows it masked afterwards, never in full.
-	list := c.Get(web.PathKeys)
+	list := c.Get(webtest.Paths.Keys)
 	if !strings.Contains(list.Body, parsed.ID+".••••••••") || strings.Contains(list.Body, parsed.Secret) {
 		t.Error("list does not show the new key masked")
 	}
@@ -246,7 +253,7 @@ func TestCreateKeyValidation(t *testing.T) {
 		{"too long", strings.Repeat("x", 101), "Use at most 100 characters"},
 		{"control characters", "line\nbreak", "cannot contain control characters"},
 	} {
-		res := c.Post(web.PathKeys, newKeyForm(t, c, tc.label))
+		res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, tc.label))
 		if res.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400", tc.name, res.StatusCode)
 		}
@@ -267,13 +274,13 @@ func TestCreateKeyValidation(t *testing.T) {
 	// The form's nonce survives a validation error: fixing the label and
 	// sending the same form again creates the key.
 	form := newKeyForm(t, c, "")
-	c.Post(web.PathKeys, form)
+	c.Post(webtest.Paths.Keys, form)
 	form.Set("label", "fixed")
-	if res := c.Post(web.PathKeys, form); res.StatusCode != 200 || webtest.RevealedKey(res.Body) == "" {
+	if res := c.Post(webtest.Paths.Keys, form); res.StatusCode != 200 || webtest.RevealedKey(res.Body) == "" {
 		t.Errorf("corrected form: %d", res.StatusCode)
 	}
 	// Exactly 100 characters is fine.
-	if res := c.Post(web.PathKeys, newKeyForm(t, c, strings.Repeat("y", 100))); res.StatusCode != 200 {
+	if res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, strings.Repeat("y", 100))); res.StatusCode != 200 {
 		t.Errorf("100 characters: %d", res.StatusCode)
 	}
 }
@@ -282,11 +289,11 @@ func TestHostileLabelIsText(t *testing.T) {
 	t.Parallel()
 	_, c := signedIn(t)
 	hostile := `<img src=x onerror=alert(1)>"'&`
-	res := c.Post(web.PathKeys, newKeyForm(t, c, hostile))
+	res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, hostile))
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
-	for _, body := range []string{res.Body, c.Get(web.PathKeys).Body} {
+	for _, body := range []string{res.Body, c.Get(webtest.Paths.Keys).Body} {
 		if strings.Contains(body, "<img src=x") {
 			t.Fatal("label rendered as HTML")
 		}
@@ -300,7 +307,7 @@ func TestCreateKeyResubmitted(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	form := newKeyForm(t, c, "once")
-	first := c.Post(web.PathKeys, form)
+	first := c.Post(webtest.Paths.Keys, form)
 	key := webtest.RevealedKey(first.Body)
 	if key == "" {
 		t.Fatal("no key revealed")
@@ -308,14 +315,14 @@ func TestCreateKeyResubmitted(t *testing.T) {
 
 	// Reload of the reveal (the browser re-posts the same form), twice.
 	for i := 0; i < 2; i++ {
-		again := c.Post(web.PathKeys, form)
-		if again.StatusCode != http.StatusSeeOther || again.Location() != web.PathKeys {
+		again := c.Post(webtest.Paths.Keys, form)
+		if again.StatusCode != http.StatusSeeOther || again.Location() != webtest.Paths.Keys {
 			t.Fatalf("resubmission: %d to %q", again.StatusCode, again.Location())
 		}
 		if strings.Contains(again.Body, key) {
 			t.Fatal("resubmission shows the key again")
 		}
-		list := c.Get(web.PathKeys)
+		list := c.Get(webtest.Paths.Keys)
 		if strings.Contains(list.Body, key[16:]) {
 			t.Fatal("list shows the key again")
 		}
@@ -335,7 +342,7 @@ func TestCreateKeyResubmitted(t *testing.T) {
 	for _, nonce := range []string{"", "made-up", bobsNonce} {
 		f := newKeyForm(t, c, "stale")
 		f.Set("nonce", nonce)
-		res := c.Post(web.PathKeys, f)
+		res := c.Post(webtest.Paths.Keys, f)
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "This form has expired") {
 			t.Errorf("nonce %q: %d", nonce, res.StatusCode)
 		}
@@ -351,10 +358,10 @@ func TestCreateKeyResubmitted(t *testing.T) {
 func TestRevokeKey(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	csrf := webtest.InputValue(c.Get(web.PathKeys).Body, "csrf")
+	csrf := webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")
 
 	// The confirmation names the key.
-	confirm := c.Get(web.RevokePath(pbtest.AliceKeyID))
+	confirm := c.Get(webtest.Paths.Revoke(pbtest.AliceKeyID))
 	if confirm.StatusCode != 200 || !strings.Contains(confirm.Body, "Revoke ‘"+pbtest.AliceKeyLabel+"’?") ||
 		!strings.Contains(confirm.Body, "Apps using it stop working immediately.") {
 		t.Fatalf("confirmation: %d\n%s", confirm.StatusCode, confirm.Body)
@@ -362,10 +369,10 @@ func TestRevokeKey(t *testing.T) {
 
 	// Someone else's key and an unknown id: 404, nothing changes.
 	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123", "x' OR '1'='1"} {
-		if res := c.Get(web.RevokePath(url.PathEscape(id))); res.StatusCode != http.StatusNotFound {
+		if res := c.Get(webtest.Paths.Revoke(url.PathEscape(id))); res.StatusCode != http.StatusNotFound {
 			t.Errorf("confirm %q: %d, want 404", id, res.StatusCode)
 		}
-		res := c.Post(web.RevokePath(url.PathEscape(id)), url.Values{"csrf": {csrf}})
+		res := c.Post(webtest.Paths.Revoke(url.PathEscape(id)), url.Values{"csrf": {csrf}})
 		if res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, "does not exist or has already been revoked") {
 			t.Errorf("revoke %q: %d, want 404", id, res.StatusCode)
 		}
@@ -378,21 +385,21 @@ func TestRevokeKey(t *testing.T) {
 	}
 
 	// Her own: gone, says so, and the key no longer authenticates.
-	res := c.Post(web.RevokePath(pbtest.AliceKeyID), url.Values{"csrf": {csrf}})
-	if res.StatusCode != http.StatusSeeOther || res.Location() != web.PathKeys {
+	res := c.Post(webtest.Paths.Revoke(pbtest.AliceKeyID), url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Keys {
 		t.Fatalf("revoke: %d to %q", res.StatusCode, res.Location())
 	}
 	if n := countKeys(t, srv, pbtest.AliceID); n != 0 {
 		t.Errorf("Alice still has %d keys", n)
 	}
-	if list := c.Get(web.PathKeys); !strings.Contains(list.Body, "Revoked ‘"+pbtest.AliceKeyLabel+"’") {
+	if list := c.Get(webtest.Paths.Keys); !strings.Contains(list.Body, "Revoked ‘"+pbtest.AliceKeyLabel+"’") {
 		t.Error("no confirmation message after revoking")
 	}
 	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != http.StatusUnauthorized {
 		t.Errorf("revoked key: %d, want 401", code)
 	}
 	// Revoking it again is a 404, not an error page.
-	if res := c.Post(web.RevokePath(pbtest.AliceKeyID), url.Values{"csrf": {csrf}}); res.StatusCode != http.StatusNotFound {
+	if res := c.Post(webtest.Paths.Revoke(pbtest.AliceKeyID), url.Values{"csrf": {csrf}}); res.StatusCode != http.StatusNotFound {
 		t.Errorf("second revoke: %d", res.StatusCode)
 	}
 }
@@ -401,15 +408,15 @@ func TestRevokeAll(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	for _, label := range []string{"two", "three"} {
-		if _, _, err := srv.Env.Store.Issue(pbtest.AliceID, label); err != nil {
+		if _, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: label}, keystore.Origin{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	confirm := c.Get(web.PathRevokeAll)
+	confirm := c.Get(webtest.Paths.RevokeAll)
 	if confirm.StatusCode != 200 || !strings.Contains(confirm.Body, "Revoke all 3 API keys?") {
 		t.Fatalf("confirmation: %d", confirm.StatusCode)
 	}
-	res := c.Post(web.PathRevokeAll, url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}})
+	res := c.Post(webtest.Paths.RevokeAll, url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("status %d", res.StatusCode)
 	}
@@ -419,7 +426,7 @@ func TestRevokeAll(t *testing.T) {
 	if n := countKeys(t, srv, pbtest.BobID); n != 1 {
 		t.Errorf("Bob has %d keys, want 1", n)
 	}
-	list := c.Get(web.PathKeys)
+	list := c.Get(webtest.Paths.Keys)
 	if !strings.Contains(list.Body, "Revoked all 3 API keys.") || !strings.Contains(list.Body, "No API keys yet") {
 		t.Errorf("after revoke all:\n%s", list.Body)
 	}
@@ -434,7 +441,7 @@ func TestOwnerIsEmailedForPageKeys(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	mailer := srv.Env.App.TestMailer
-	res := c.Post(web.PathKeys, newKeyForm(t, c, "from the page"))
+	res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, "from the page"))
 	key := webtest.RevealedKey(res.Body)
 	if key == "" {
 		t.Fatalf("no key revealed: %d", res.StatusCode)
@@ -453,7 +460,7 @@ func TestOwnerIsEmailedForPageKeys(t *testing.T) {
 		t.Fatal("the mail contains the secret")
 	}
 
-	res = c.Post(web.RollPath(key[:15]), rollForm(t, c, key[:15], "1h"))
+	res = c.Post(webtest.Paths.Roll(key[:15]), rollForm(t, c, key[:15], "1h"))
 	if webtest.RevealedKey(res.Body) == "" {
 		t.Fatalf("roll revealed nothing: %d", res.StatusCode)
 	}

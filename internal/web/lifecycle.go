@@ -10,24 +10,19 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
-// graceChoices are the Roll form's grace periods, by the names
-// keystore.GracePeriods knows.
-var graceChoices = []templates.Option{
-	{Value: "now", Text: "Now", Hint: "The old key stops working at once."},
-	{Value: "1h", Text: "1 hour"},
-	{Value: "24h", Text: "24 hours"},
-	{Value: "7d", Text: "7 days"},
+// graceOption is the Roll form's choice for g: "Now" (with a hint) or
+// how long, in words.
+func graceOption(g keystore.Grace) templates.Option {
+	if g.Period == 0 {
+		return templates.Option{Value: g.Name, Text: "Now", Hint: "The old key stops working at once."}
+	}
+	return templates.Option{Value: g.Name, Text: humanize.Duration(g.Period)}
 }
-
-// defaultGrace is preselected: a day is enough to redeploy most apps
-// with the new key without an outage, and short enough that a key rolled
-// because it leaked does not stay usable for long.
-const defaultGrace = "24h"
 
 const msgRollFormExpired = "This form has expired. Choose the grace period and roll the key again."
 
@@ -36,7 +31,7 @@ const msgRollFormExpired = "This form has expired. Choose the grace period and r
 func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 	return func(e *core.RequestEvent) error {
 		user := userFrom(e)
-		record, err := p.store.SetDisabled(user.Id, e.Request.PathValue("id"), disabled)
+		record, err := p.store.SetDisabled(user, e.Request.PathValue("id"), disabled)
 		if errors.Is(err, sql.ErrNoRows) {
 			return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 		}
@@ -47,12 +42,12 @@ func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 		text := fmt.Sprintf("Disabled \u2018%s\u2019. Apps using it get 401 until you enable it again.", label)
 		if !disabled {
 			text = fmt.Sprintf("Enabled \u2018%s\u2019. Apps using it can call the API again.", label)
-			if keystore.PolicyOf(record).State(time.Now()).Kind == apikey.StateExpired {
+			if keystore.PolicyOf(record).Expired(time.Now()) {
 				text = fmt.Sprintf("Enabled \u2018%s\u2019, but it has expired, so apps using it still get 401: roll it for a new key.", label)
 			}
 		}
-		setFlash(e, flash{Text: text})
-		return redirect(e, PathKeys)
+		p.setFlash(e, flash{Text: text})
+		return redirect(e, p.paths.Keys)
 	}
 }
 
@@ -65,7 +60,8 @@ func (p *pages) rollForm(user *core.Record, csrf, action, grace, errMsg string) 
 		Nonce:  p.nonces.issue(user.Id, time.Now()),
 		CSRF:   csrf,
 	}
-	for _, o := range graceChoices {
+	for _, g := range keystore.Graces {
+		o := graceOption(g)
 		o.Selected = o.Value == grace
 		f.Grace = append(f.Grace, o)
 	}
@@ -73,12 +69,12 @@ func (p *pages) rollForm(user *core.Record, csrf, action, grace, errMsg string) 
 }
 
 func (p *pages) rollPage(e *core.RequestEvent) error {
-	return p.renderRollPage(e, http.StatusOK, defaultGrace, "", "")
+	return p.renderRollPage(e, http.StatusOK, keystore.DefaultGrace, "", "")
 }
 
 func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, notice string) error {
 	user := userFrom(e)
-	record, err := p.store.FindOwned(user.Id, e.Request.PathValue("id"))
+	record, err := p.store.FindOwned(user, e.Request.PathValue("id"))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 	}
@@ -88,13 +84,13 @@ func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, 
 	account := accountView(user)
 	v := templates.RollView{
 		Account: account,
-		Key:     keyRow(record, time.Now()),
-		Form:    p.rollForm(user, account.CSRF, RollPath(record.Id), grace, errMsg),
+		Key:     p.keyRow(record, time.Now()),
+		Form:    p.rollForm(user, account.CSRF, p.paths.Roll(record.Id), grace, errMsg),
 	}
 	if notice != "" {
 		v.Notice = &templates.Notice{Text: notice, Error: true}
 	}
-	return render(e, status, templates.RollPage(v))
+	return p.render(e, status, templates.RollPage(v))
 }
 
 // roll replaces one of the user's keys and reveals the new key, like
@@ -115,18 +111,18 @@ func (p *pages) roll(e *core.RequestEvent) error {
 		if usedLabel != "" {
 			text = fmt.Sprintf("\u2018%s\u2019 was already rolled with this form, so it was not rolled again.", usedLabel)
 		}
-		setFlash(e, flash{Text: text + " A key is shown only once: if you did not copy the new one, roll it again."})
-		return redirect(e, PathKeys)
+		p.setFlash(e, flash{Text: text + " A key is shown only once: if you did not copy the new one, roll it again."})
+		return redirect(e, p.paths.Keys)
 	case nonceUnknown:
 		return p.renderRollPage(e, http.StatusBadRequest, grace, "", msgRollFormExpired)
 	}
 
-	period, ok := keystore.GracePeriods[grace]
+	period, ok := keystore.GraceNamed(grace)
 	if !ok {
 		p.nonces.release(user.Id, nonce, now)
-		return p.renderRollPage(e, http.StatusBadRequest, defaultGrace, "Choose how long the old key keeps working.", "")
+		return p.renderRollPage(e, http.StatusBadRequest, keystore.DefaultGrace, "Choose how long the old key keeps working.", "")
 	}
-	record, key, err := p.store.Roll(user.Id, id, period, keystore.Origin{
+	record, key, err := p.store.Roll(user, id, period, keystore.Origin{
 		Via:       "API keys page (roll)",
 		IP:        e.RealIP(),
 		UserAgent: e.Request.UserAgent(),
@@ -150,7 +146,7 @@ func (p *pages) roll(e *core.RequestEvent) error {
 	}
 	v.Reveal = &templates.Reveal{Label: label, Key: key.String(), Rolled: true, Note: oldKeyNote(v.Keys, id)}
 	e.Response.Header().Set("Pragma", "no-cache") // HTTP/1.0 caches; render sets no-store
-	return render(e, http.StatusOK, templates.APIKeysPage(v))
+	return p.render(e, http.StatusOK, templates.APIKeysPage(v))
 }
 
 // oldKeyNote says what became of the rolled key, from its row in the list.
@@ -160,9 +156,9 @@ func oldKeyNote(rows []templates.KeyRow, oldID string) string {
 			continue
 		}
 		switch r.StateKind {
-		case string(apikey.StateExpired):
+		case string(humanize.StateExpired):
 			return fmt.Sprintf("The old key %s has stopped working.", r.Masked)
-		case string(apikey.StateDisabled):
+		case string(humanize.StateDisabled):
 			return fmt.Sprintf("The old key %s stays disabled and expires %s.", r.Masked, r.Expires.Exact)
 		}
 		return fmt.Sprintf("The old key %s keeps working until %s (%s).", r.Masked, r.Expires.Exact,

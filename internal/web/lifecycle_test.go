@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // createWith posts the New API key form with extra fields and returns the
@@ -23,7 +22,7 @@ func createWith(t *testing.T, c *webtest.Client, label string, fields url.Values
 	for name, values := range fields {
 		form[name] = values
 	}
-	return c.Post(web.PathKeys, form)
+	return c.Post(webtest.Paths.Keys, form)
 }
 
 // revealedRecord returns the options of the key revealed in res.
@@ -36,7 +35,7 @@ func revealedOptions(t *testing.T, srv *webtest.Server, res *webtest.Response) (
 	if err != nil {
 		t.Fatalf("no key revealed: %v", err)
 	}
-	record, err := srv.Env.Store.FindOwned(pbtest.AliceID, key.ID)
+	record, err := srv.Env.Store.FindOwned(srv.Env.Record(t, "users", pbtest.AliceID), key.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +115,7 @@ func TestCreateKeyExpiry(t *testing.T) {
 	}
 
 	// The form offers the choices, Never by default.
-	page := c.Get(web.PathNewKey).Body
+	page := c.Get(webtest.Paths.NewKey).Body
 	for _, want := range []string{
 		`<option value="7d">7 days</option>`, `<option value="30d">30 days</option>`, `<option value="90d">90 days</option>`,
 		`<option value="365d">1 year</option>`, `<option value="custom">Custom date…</option>`, `<option value="never" selected>Never</option>`,
@@ -143,7 +142,7 @@ func TestCreateKeyScopes(t *testing.T) {
 	if code := srv.APIGet(t, webtest.AliceNotePath, key.String()); code != 200 {
 		t.Errorf("read-only key GET: %d", code)
 	}
-	list := c.Get(web.PathKeys).Body
+	list := c.Get(webtest.Paths.Keys).Body
 	for _, want := range []string{"Read-only · notes", "600 requests/min"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %q", want)
@@ -158,7 +157,7 @@ func TestCreateKeyScopes(t *testing.T) {
 	keys := countKeys(t, srv, pbtest.AliceID)
 
 	// The form offers the app's collections, not api_keys nor system ones.
-	page := c.Get(web.PathNewKey).Body
+	page := c.Get(webtest.Paths.NewKey).Body
 	if !strings.Contains(page, `name="collections" value="notes"`) || strings.Contains(page, `value="api_keys"`) ||
 		strings.Contains(page, `value="_superusers"`) || !strings.Contains(page, "Check none for all collections") {
 		t.Error("collections offered wrongly")
@@ -208,7 +207,7 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 	now := time.Now()
 	issue := func(opts keystore.Options) string {
 		t.Helper()
-		r, _, err := store.IssueWith(pbtest.AliceID, opts, keystore.Origin{})
+		r, _, err := store.Issue(srv.Env.Alice(t), opts, keystore.Origin{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,11 +222,11 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	paused := issue(keystore.Options{Label: "paused"})
-	if _, err := store.SetDisabled(pbtest.AliceID, paused, true); err != nil {
+	if _, err := store.SetDisabled(srv.Env.Alice(t), paused, true); err != nil {
 		t.Fatal(err)
 	}
 
-	body := c.Get(web.PathKeys).Body
+	body := c.Get(webtest.Paths.Keys).Body
 	for _, want := range []string{
 		`state state-expiring" data-testid="key-state"><time datetime=`,
 		`title="Expires ` + now.Add(3*24*time.Hour).UTC().Format("2006-01-02"),
@@ -255,13 +254,13 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 func TestDisableEnable(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	csrf := url.Values{"csrf": {webtest.InputValue(c.Get(web.PathKeys).Body, "csrf")}}
+	csrf := url.Values{"csrf": {webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")}}
 
-	res := c.Post(web.DisablePath(pbtest.AliceKeyID), csrf)
-	if res.StatusCode != http.StatusSeeOther || res.Location() != web.PathKeys {
+	res := c.Post(webtest.Paths.Disable(pbtest.AliceKeyID), csrf)
+	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Keys {
 		t.Fatalf("disable: %d to %q", res.StatusCode, res.Location())
 	}
-	list := c.Get(web.PathKeys).Body
+	list := c.Get(webtest.Paths.Keys).Body
 	if !strings.Contains(list, "Disabled ‘"+pbtest.AliceKeyLabel+"’. Apps using it get 401 until you enable it again.") {
 		t.Error("no message after disabling")
 	}
@@ -274,7 +273,7 @@ func TestDisableEnable(t *testing.T) {
 
 	// Someone else's key and unknown ids: 404, nothing changes.
 	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123"} {
-		for _, path := range []string{web.DisablePath(id), web.EnablePath(id)} {
+		for _, path := range []string{webtest.Paths.Disable(id), webtest.Paths.Enable(id)} {
 			if res := c.Post(path, csrf); res.StatusCode != http.StatusNotFound {
 				t.Errorf("POST %s: %d, want 404", path, res.StatusCode)
 			}
@@ -284,18 +283,18 @@ func TestDisableEnable(t *testing.T) {
 		t.Error("Bob's key was disabled")
 	}
 
-	res = c.Post(web.EnablePath(pbtest.AliceKeyID), csrf)
+	res = c.Post(webtest.Paths.Enable(pbtest.AliceKeyID), csrf)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("enable: %d", res.StatusCode)
 	}
-	if !strings.Contains(c.Get(web.PathKeys).Body, "Enabled ‘"+pbtest.AliceKeyLabel+"’. Apps using it can call the API again.") {
+	if !strings.Contains(c.Get(webtest.Paths.Keys).Body, "Enabled ‘"+pbtest.AliceKeyLabel+"’. Apps using it can call the API again.") {
 		t.Error("no message after enabling")
 	}
 	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != 200 {
 		t.Errorf("enabled key: %d, want 200", code)
 	}
 	// Disable is an action, not a page.
-	if res := c.Get(web.DisablePath(pbtest.AliceKeyID)); res.StatusCode == http.StatusOK {
+	if res := c.Get(webtest.Paths.Disable(pbtest.AliceKeyID)); res.StatusCode == http.StatusOK {
 		t.Error("GET disables")
 	}
 }
@@ -303,7 +302,7 @@ func TestDisableEnable(t *testing.T) {
 // rollForm opens the Roll page of key id and returns its form values.
 func rollForm(t *testing.T, c *webtest.Client, id, grace string) url.Values {
 	t.Helper()
-	page := c.Get(web.RollPath(id))
+	page := c.Get(webtest.Paths.Roll(id))
 	if page.StatusCode != 200 {
 		t.Fatalf("roll page: %d", page.StatusCode)
 	}
@@ -318,7 +317,7 @@ func TestRollKey(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 
-	page := c.Get(web.RollPath(pbtest.AliceKeyID))
+	page := c.Get(webtest.Paths.Roll(pbtest.AliceKeyID))
 	for _, want := range []string{
 		"<title>Roll API key · pbkeys</title>", "Roll ‘" + pbtest.AliceKeyLabel + "’?",
 		"Keep the old key working for", `value="now"`, `value="1h"`, `value="24h" checked`, `value="7d"`,
@@ -331,11 +330,11 @@ func TestRollKey(t *testing.T) {
 
 	// Someone else's key and unknown ids: 404 for the page and the action.
 	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123"} {
-		if res := c.Get(web.RollPath(id)); res.StatusCode != http.StatusNotFound {
+		if res := c.Get(webtest.Paths.Roll(id)); res.StatusCode != http.StatusNotFound {
 			t.Errorf("roll page %s: %d", id, res.StatusCode)
 		}
 		f := rollForm(t, c, pbtest.AliceKeyID, "1h")
-		if res := c.Post(web.RollPath(id), f); res.StatusCode != http.StatusNotFound || webtest.RevealedKey(res.Body) != "" {
+		if res := c.Post(webtest.Paths.Roll(id), f); res.StatusCode != http.StatusNotFound || webtest.RevealedKey(res.Body) != "" {
 			t.Errorf("roll %s: %d, want 404", id, res.StatusCode)
 		}
 	}
@@ -346,7 +345,7 @@ func TestRollKey(t *testing.T) {
 		t.Error("Bob's key got an expiry")
 	}
 	// An unknown grace period: asked again, nothing rolled.
-	res := c.Post(web.RollPath(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "forever"))
+	res := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "forever"))
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Choose how long the old key keeps working.") {
 		t.Errorf("unknown grace: %d", res.StatusCode)
 	}
@@ -357,7 +356,7 @@ func TestRollKey(t *testing.T) {
 	// Her own key, with an hour's grace.
 	form := rollForm(t, c, pbtest.AliceKeyID, "1h")
 	before := time.Now()
-	res = c.Post(web.RollPath(pbtest.AliceKeyID), form)
+	res = c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), form)
 	key, opts := revealedOptions(t, srv, res)
 	if opts.Label != pbtest.AliceKeyLabel {
 		t.Errorf("new key label %q", opts.Label)
@@ -387,38 +386,38 @@ func TestRollKey(t *testing.T) {
 			t.Errorf("after the roll %s…: %d, want 200", k[:16], code)
 		}
 	}
-	if !strings.Contains(c.Get(web.PathKeys).Body, ">Expires in 1 hour</time>") {
+	if !strings.Contains(c.Get(webtest.Paths.Keys).Body, ">Expires in 1 hour</time>") {
 		t.Error("the list does not show the old key expiring in 1 hour")
 	}
 
 	// Reloading the reveal re-posts the form: no second roll.
 	for i := 0; i < 2; i++ {
-		again := c.Post(web.RollPath(pbtest.AliceKeyID), form)
-		if again.StatusCode != http.StatusSeeOther || again.Location() != web.PathKeys || strings.Contains(again.Body, key.Secret) {
+		again := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), form)
+		if again.StatusCode != http.StatusSeeOther || again.Location() != webtest.Paths.Keys || strings.Contains(again.Body, key.Secret) {
 			t.Fatalf("resubmission: %d to %q", again.StatusCode, again.Location())
 		}
 	}
 	if n := countKeys(t, srv, pbtest.AliceID); n != 2 {
 		t.Errorf("Alice has %d keys after resubmitting, want 2", n)
 	}
-	list := c.Get(web.PathKeys).Body
+	list := c.Get(webtest.Paths.Keys).Body
 	if !strings.Contains(list, "was already rolled with this form, so it was not rolled again") || strings.Contains(list, key.Secret) {
 		t.Error("resubmission not explained, or the key shown again")
 	}
 	// A form that was never issued rolls nothing.
 	form.Set("nonce", "made-up")
-	if res := c.Post(web.RollPath(pbtest.AliceKeyID), form); res.StatusCode != http.StatusBadRequest ||
+	if res := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), form); res.StatusCode != http.StatusBadRequest ||
 		!strings.Contains(res.Body, "This form has expired") {
 		t.Errorf("unknown nonce: %d", res.StatusCode)
 	}
 
 	// A key is rolled once: the list offers no second roll, and a fresh
 	// form for it is refused with the replacement's id.
-	if list := c.Get(web.PathKeys).Body; !strings.Contains(list, "Rolled to <code>"+key.ID+"</code>") ||
-		strings.Contains(list, `href="`+web.RollPath(pbtest.AliceKeyID)+`"`) {
+	if list := c.Get(webtest.Paths.Keys).Body; !strings.Contains(list, "Rolled to <code>"+key.ID+"</code>") ||
+		strings.Contains(list, `href="`+webtest.Paths.Roll(pbtest.AliceKeyID)+`"`) {
 		t.Error("the list still offers to roll the rolled key, or does not name its replacement")
 	}
-	if res := c.Post(web.RollPath(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "1h")); res.StatusCode != http.StatusConflict ||
+	if res := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "1h")); res.StatusCode != http.StatusConflict ||
 		!strings.Contains(res.Body, "already rolled; roll its replacement "+key.ID) || webtest.RevealedKey(res.Body) != "" {
 		t.Errorf("second roll of the same key: %d", res.StatusCode)
 	}
@@ -427,7 +426,7 @@ func TestRollKey(t *testing.T) {
 	}
 
 	// "Now": the old key stops at once and is listed as expired.
-	res = c.Post(web.RollPath(key.ID), rollForm(t, c, key.ID, "now"))
+	res = c.Post(webtest.Paths.Roll(key.ID), rollForm(t, c, key.ID, "now"))
 	newer, _ := revealedOptions(t, srv, res)
 	if !strings.Contains(res.Body, "The old key "+key.ID+".•••••••• has stopped working.") {
 		t.Error("reveal does not say the old key stopped")
@@ -438,7 +437,7 @@ func TestRollKey(t *testing.T) {
 	if code := srv.APIGet(t, webtest.AliceNotePath, newer.String()); code != 200 {
 		t.Errorf("newest key: %d", code)
 	}
-	if !strings.Contains(c.Get(web.PathKeys).Body, ">Expired</time>") {
+	if !strings.Contains(c.Get(webtest.Paths.Keys).Body, ">Expired</time>") {
 		t.Error("the list does not show the old key expired")
 	}
 }

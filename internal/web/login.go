@@ -6,14 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/retryafter"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
 // Messages of the sign-in page. A failed sign-in never says which of the
@@ -26,65 +27,75 @@ const (
 	msgSignedOut      = "You have been signed out."
 )
 
-func (p *pages) users() (*core.Collection, error) {
-	return p.app.FindCachedCollectionByNameOrId(keystore.OwnerCollection)
+// signinCollections are the owner collections whose records sign in here
+// with a password, in the configured order.
+func (p *pages) signinCollections() []*core.Collection {
+	var out []*core.Collection
+	for _, c := range p.store.OwnerCollections() {
+		if c.PasswordAuth.Enabled {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
-// signupOpen reports whether anyone may create an account: the users
-// collection allows public creates (createRule "") and password sign-in.
-func signupOpen(users *core.Collection) bool {
-	return users.PasswordAuth.Enabled && users.CreateRule != nil && *users.CreateRule == ""
+// signupCollection is the collection the sign-up page creates accounts in:
+// the first owner collection, when it allows public sign-up (createRule
+// "") and password sign-in; nil otherwise.
+func (p *pages) signupCollection() *core.Collection {
+	owners := p.store.OwnerCollections()
+	if len(owners) == 0 {
+		return nil
+	}
+	c := owners[0]
+	if c.PasswordAuth.Enabled && c.CreateRule != nil && *c.CreateRule == "" {
+		return c
+	}
+	return nil
 }
 
-func (p *pages) loginView(users *core.Collection, next string) templates.LoginView {
-	v := templates.LoginView{Next: next, Disabled: !users.PasswordAuth.Enabled}
-	if signupOpen(users) {
-		v.SignupURL = PathSignup
-		if next != PathKeys {
-			v.SignupURL += strings.TrimPrefix(loginURL(next), PathLogin)
+func (p *pages) loginView(next string) templates.LoginView {
+	v := templates.LoginView{Next: next, Disabled: len(p.signinCollections()) == 0}
+	if p.signupCollection() != nil {
+		v.SignupURL = p.paths.Signup
+		if next != p.paths.Keys {
+			v.SignupURL += strings.TrimPrefix(loginURL(p.paths, next), p.paths.Login)
 		}
 	}
 	return v
 }
 
 func (p *pages) loginPage(e *core.RequestEvent) error {
-	next := safeNext(e.Request.URL.Query().Get("next"))
+	next := safeNext(p.paths, e.Request.URL.Query().Get("next"))
 	if user, _ := p.sessionUser(e); user != nil {
 		return redirect(e, next)
 	}
-	users, err := p.users()
-	if err != nil {
-		return e.InternalServerError("", err)
-	}
-	v := p.loginView(users, next)
-	if f := takeFlash(e); f != nil {
+	v := p.loginView(next)
+	if f := p.takeFlash(e); f != nil {
 		v.Notice = f.Text
 	}
-	return render(e, http.StatusOK, templates.LoginPage(v))
+	return p.render(e, http.StatusOK, templates.LoginPage(v))
 }
 
 func (p *pages) login(e *core.RequestEvent) error {
 	if err := readForm(e); err != nil {
 		return err
 	}
-	users, err := p.users()
-	if err != nil {
-		return e.InternalServerError("", err)
-	}
 	email := strings.TrimSpace(e.Request.PostForm.Get("email"))
 	password := e.Request.PostForm.Get("password")
-	v := p.loginView(users, safeNext(e.Request.PostForm.Get("next")))
+	v := p.loginView(safeNext(p.paths, e.Request.PostForm.Get("next")))
 	v.Email = email
 
-	if !users.PasswordAuth.Enabled {
-		return render(e, http.StatusForbidden, templates.LoginPage(v))
+	collections := p.signinCollections()
+	if len(collections) == 0 {
+		return p.render(e, http.StatusForbidden, templates.LoginPage(v))
 	}
 	if email == "" || password == "" || len(email) > 255 || len(password) > 255 {
 		v.Error = msgMissingFields
 		if email != "" && password != "" {
 			v.Error = msgBadCredentials
 		}
-		return render(e, http.StatusBadRequest, templates.LoginPage(v))
+		return p.render(e, http.StatusBadRequest, templates.LoginPage(v))
 	}
 
 	// Throttle before looking at the password, per address and per client.
@@ -92,24 +103,31 @@ func (p *pages) login(e *core.RequestEvent) error {
 	emailLimit := limit{key: "email:" + strings.ToLower(email), max: p.cfg.LoginMaxFailures}
 	ipLimit := limit{key: "ip:" + e.RealIP(), max: p.cfg.LoginMaxFailuresPerIP}
 	if wait := p.throttle.reserve(now, emailLimit, ipLimit); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		e.Response.Header().Set("Retry-After", strconv.Itoa(secs))
+		secs := retryafter.Set(e.Response.Header(), wait)
 		v.RetryAfter = secs
-		v.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %s.", humanSeconds(secs))
-		return render(e, http.StatusTooManyRequests, templates.LoginPage(v))
+		v.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %s.", humanize.Wait(secs))
+		return p.render(e, http.StatusTooManyRequests, templates.LoginPage(v))
 	}
 
-	user, err := e.App.FindAuthRecordByEmail(users, email)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return e.InternalServerError("", err)
+	// The first owner collection with an account for this email.
+	var user *core.Record
+	for _, c := range collections {
+		r, err := e.App.FindAuthRecordByEmail(c, email)
+		if err == nil {
+			user = r
+			break
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return e.InternalServerError("", err)
+		}
 	}
 	if user == nil {
-		dummyPasswordCheck(e.App, users) // answer as slowly as for a real account
+		dummyPasswordCheck(e.App, collections[0]) // answer as slowly as for a real account
 	}
 	if user == nil || !user.ValidatePassword(password) {
 		// the attempt was counted as a failure when it was reserved
 		v.Error = msgBadCredentials
-		return render(e, http.StatusBadRequest, templates.LoginPage(v))
+		return p.render(e, http.StatusBadRequest, templates.LoginPage(v))
 	}
 	p.throttle.release(now, ipLimit)
 	p.throttle.reset(emailLimit.key)
@@ -122,16 +140,16 @@ func (p *pages) login(e *core.RequestEvent) error {
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
-	if ok, _ := e.App.CanAccessRecord(user, info, users.AuthRule); !ok {
+	if ok, _ := keystore.CanAuthenticate(e.App, user, info); !ok {
 		v.Error = msgNotAllowed
-		return render(e, http.StatusForbidden, templates.LoginPage(v))
+		return p.render(e, http.StatusForbidden, templates.LoginPage(v))
 	}
-	if users.MFA.Enabled {
+	if user.Collection().MFA.Enabled {
 		v.Error = msgMFA
-		return render(e, http.StatusForbidden, templates.LoginPage(v))
+		return p.render(e, http.StatusForbidden, templates.LoginPage(v))
 	}
 
-	if err := startSession(e, user); err != nil {
+	if err := p.startSession(e, user); err != nil {
 		return e.InternalServerError("", err)
 	}
 	return redirect(e, v.Next)
@@ -160,19 +178,7 @@ func (p *pages) logout(e *core.RequestEvent) error {
 				"This form has expired or did not come from this site. Go back, reload the page and try again.")
 		}
 	}
-	clearSession(e)
-	setFlash(e, flash{Text: msgSignedOut})
-	return redirect(e, PathLogin)
-}
-
-// humanSeconds says "45 s" or "4 min 10 s".
-func humanSeconds(secs int) string {
-	if secs < 120 {
-		return strconv.Itoa(secs) + " s"
-	}
-	m, s := secs/60, secs%60
-	if s == 0 {
-		return strconv.Itoa(m) + " min"
-	}
-	return fmt.Sprintf("%d min %d s", m, s)
+	p.clearSession(e)
+	p.setFlash(e, flash{Text: msgSignedOut})
+	return redirect(e, p.paths.Login)
 }

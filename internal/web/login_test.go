@@ -12,9 +12,9 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 func TestLoginPage(t *testing.T) {
@@ -23,21 +23,21 @@ func TestLoginPage(t *testing.T) {
 		{
 			Name:           "form with a labelled email and password and a sign-up link",
 			Method:         http.MethodGet,
-			URL:            "/login?next=/api-keys/new",
+			URL:            "/api-keys/login?next=/api-keys/new",
 			ExpectedStatus: 200,
 			ExpectedContent: []string{
 				"<title>Sign in · pbkeys</title>",
 				`<label for="email">Email</label>`,
 				`<label for="password">Password</label>`,
 				`name="next" value="/api-keys/new"`,
-				`href="/signup?next=/api-keys/new"`,
+				`href="/api-keys/signup?next=/api-keys/new"`,
 			},
 			TestAppFactory: webtest.Factory(),
 		},
 		{
 			Name:               "no sign-up link when the users collection has no public create",
 			Method:             http.MethodGet,
-			URL:                "/login",
+			URL:                "/api-keys/login",
 			ExpectedStatus:     200,
 			ExpectedContent:    []string{"<h1>Sign in</h1>"},
 			NotExpectedContent: []string{"/signup", "Create one"},
@@ -46,7 +46,7 @@ func TestLoginPage(t *testing.T) {
 		{
 			Name:               "password sign-in turned off",
 			Method:             http.MethodGet,
-			URL:                "/login",
+			URL:                "/api-keys/login",
 			ExpectedStatus:     200,
 			ExpectedContent:    []string{"Password sign-in is turned off"},
 			NotExpectedContent: []string{`name="password"`},
@@ -65,7 +65,7 @@ func TestLogin(t *testing.T) {
 
 	// Wrong password and unknown email: one generic message, email kept.
 	for _, email := range []string{pbtest.AliceEmail, "nobody@example.com"} {
-		res := c.Post(web.PathLogin, url.Values{"email": {email}, "password": {"wrong password"}})
+		res := c.Post(webtest.Paths.Login, url.Values{"email": {email}, "password": {"wrong password"}})
 		if res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("%s: status %d, want 400", email, res.StatusCode)
 		}
@@ -80,14 +80,14 @@ func TestLogin(t *testing.T) {
 		}
 	}
 
-	res := c.Post(web.PathLogin, url.Values{"email": {""}, "password": {""}})
+	res := c.Post(webtest.Paths.Login, url.Values{"email": {""}, "password": {""}})
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Enter your email and password.") {
 		t.Errorf("empty form: %d\n%s", res.StatusCode, res.Body)
 	}
 
 	// Success: the cookie holds a PocketBase auth token and the browser
 	// lands where it was going.
-	res = c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {"/api-keys/new"}})
+	res = c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {"/api-keys/new"}})
 	if res.StatusCode != http.StatusSeeOther || res.Location() != "/api-keys/new" {
 		t.Fatalf("login: %d to %q", res.StatusCode, res.Location())
 	}
@@ -100,7 +100,7 @@ func TestLogin(t *testing.T) {
 	if session == nil {
 		t.Fatal("no session cookie")
 	}
-	if !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Secure || session.Path != "/" {
+	if !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Secure || session.Path != "/api-keys" {
 		t.Errorf("cookie attributes: HttpOnly=%v SameSite=%v Secure=%v Path=%q", session.HttpOnly, session.SameSite, session.Secure, session.Path)
 	}
 	users, _ := srv.Env.App.FindCollectionByNameOrId("users")
@@ -113,12 +113,12 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("cookie is not Alice's auth token: %v", err)
 	}
 
-	res = c.Get(web.PathKeys)
+	res = c.Get(webtest.Paths.Keys)
 	if res.StatusCode != 200 || !strings.Contains(res.Body, pbtest.AliceEmail) {
 		t.Fatalf("list after login: %d", res.StatusCode)
 	}
 	// Signed in, /login goes straight on.
-	if res := c.Get("/login?next=/api-keys"); res.StatusCode != http.StatusSeeOther || res.Location() != web.PathKeys {
+	if res := c.Get(webtest.Paths.Login + "?next=/api-keys"); res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Keys {
 		t.Errorf("signed-in /login: %d %q", res.StatusCode, res.Location())
 	}
 }
@@ -135,7 +135,7 @@ func TestLoginHonoursCollectionSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := srv.Client(t)
-		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "confirm your email address") {
 			t.Fatalf("unverified: %d\n%s", res.StatusCode, res.Body)
 		}
@@ -149,7 +149,7 @@ func TestLoginHonoursCollectionSettings(t *testing.T) {
 		t.Parallel()
 		srv := webtest.Start(t, func(c *core.Collection) { c.PasswordAuth.Enabled = false })
 		c := srv.Client(t)
-		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
 		if res.StatusCode != http.StatusForbidden || c.Cookie(web.SessionCookie) != "" {
 			t.Fatalf("status %d, cookie %q", res.StatusCode, c.Cookie(web.SessionCookie))
 		}
@@ -162,7 +162,7 @@ func TestLoginHonoursCollectionSettings(t *testing.T) {
 			c.OTP.Enabled = true
 		})
 		c := srv.Client(t)
-		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "multi-factor") || c.Cookie(web.SessionCookie) != "" {
 			t.Fatalf("status %d\n%s", res.StatusCode, res.Body)
 		}
@@ -173,15 +173,15 @@ func TestLoginThrottle(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t)
 	c := srv.Client(t)
-	max := web.DefaultConfig().LoginMaxFailures
+	max := web.DefaultLoginMaxFailures
 	for i := 0; i < max; i++ {
-		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
+		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
 		if res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("attempt %d: status %d", i+1, res.StatusCode)
 		}
 	}
 	// Even the right password is refused now, without checking it.
-	res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+	res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
 	if res.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("status %d, want 429", res.StatusCode)
 	}
@@ -203,7 +203,7 @@ func TestLoginThrottle(t *testing.T) {
 func TestLoginThrottleConcurrent(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t)
-	max := web.DefaultConfig().LoginMaxFailures
+	max := web.DefaultLoginMaxFailures
 	const attempts = 40
 	statuses := make(chan int, attempts)
 	var wg sync.WaitGroup
@@ -212,7 +212,7 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
+			res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
 			statuses <- res.StatusCode
 		}()
 	}
@@ -245,14 +245,14 @@ func TestLoginNext(t *testing.T) {
 		"https://evil.example/": "/api-keys",
 	} {
 		c := srv.Client(t) // a fresh browser for each
-		res := c.Post(web.PathLogin, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {next}})
+		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {next}})
 		if res.StatusCode != http.StatusSeeOther || res.Location() != want {
 			t.Errorf("next=%q: %d to %q, want %q", next, res.StatusCode, res.Location(), want)
 		}
 	}
 	// The sign-in form does not even carry a hostile next.
 	c := srv.Client(t)
-	res := c.Get("/login?next=" + url.QueryEscape("//evil.example"))
+	res := c.Get(webtest.Paths.Login + "?next=" + url.QueryEscape("//evil.example"))
 	if got := webtest.InputValue(res.Body, "next"); got != "/api-keys" {
 		t.Errorf("login form kept next=%q", got)
 	}

@@ -1,7 +1,9 @@
-// Package web serves the pages where users sign in and manage their API
-// keys: /login, /signup, /logout and /api-keys. It is a thin adapter: every
-// key operation goes through keystore.Store, the same code the REST API
-// uses, and every page is a templ component from package templates.
+// Package web serves the pages where people sign in and manage their API
+// keys, all under one prefix (default /api-keys: the list, new, revoke,
+// roll, sign-in, sign-up, sign-out and the assets), so the rest of the URL
+// space stays the app's. It is a thin adapter: every key operation goes
+// through keystore.Store, the same code the REST API uses, and every page
+// is a templ component from package templates.
 package web
 
 import (
@@ -12,12 +14,21 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/static"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/static"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
-// Config carries the pages' knobs. Start from DefaultConfig.
+// Config configures the pages. The zero value is useful: every zero field
+// means its default.
 type Config struct {
+	// Prefix is the URL path under which every page and asset lives, and
+	// the path of the pages' cookies. Zero: DefaultPrefix.
+	Prefix string
+
+	// RedirectRoot makes "/" redirect to the pages. Off: "/" is the app's.
+	RedirectRoot bool
+
 	// LoginMaxFailures is how many failed sign-ins one email address may
 	// have within LoginWindow; further attempts are refused with 429 until
 	// the oldest failure leaves the window.
@@ -31,52 +42,38 @@ type Config struct {
 	// LoginWindow is the sliding window of the two limits above.
 	LoginWindow time.Duration
 
-	// FormTTL is how long a "New API key" or "Roll" form stays valid: its one-time
-	// nonce is forgotten after that and the form has to be sent again.
+	// FormTTL is how long a "New API key" or "Roll" form stays valid: its
+	// one-time nonce is forgotten after that and the form has to be sent
+	// again.
 	FormTTL time.Duration
 }
 
-// DefaultConfig returns the production defaults.
-func DefaultConfig() Config {
-	return Config{
-		LoginMaxFailures:      5,
-		LoginMaxFailuresPerIP: 30,
-		LoginWindow:           5 * time.Minute,
-		FormTTL:               2 * time.Hour,
-	}
-}
-
-// Route paths.
+// The defaults of Config's fields.
 const (
-	PathLogin     = "/login"
-	PathLogout    = "/logout"
-	PathSignup    = "/signup"
-	PathKeys      = "/api-keys"
-	PathNewKey    = "/api-keys/new"
-	PathRevokeAll = "/api-keys/revoke-all"
-	PathStatic    = "/static/"
+	DefaultLoginMaxFailures      = 5
+	DefaultLoginMaxFailuresPerIP = 30
+	DefaultLoginWindow           = 5 * time.Minute
+	DefaultFormTTL               = 2 * time.Hour
 )
 
-// RevokePath is the confirmation page (GET) and the action (POST) that
-// revoke the key with id.
-func RevokePath(id string) string {
-	return PathKeys + "/" + id + "/revoke"
-}
-
-// RollPath is the Roll page (GET) and the action (POST) that replace the
-// key with id.
-func RollPath(id string) string {
-	return PathKeys + "/" + id + "/roll"
-}
-
-// DisablePath and EnablePath pause and resume the key with id (POST).
-func DisablePath(id string) string {
-	return PathKeys + "/" + id + "/disable"
-}
-
-// EnablePath: see DisablePath.
-func EnablePath(id string) string {
-	return PathKeys + "/" + id + "/enable"
+// withDefaults fills the zero fields.
+func (cfg Config) withDefaults() Config {
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if cfg.LoginMaxFailures == 0 {
+		cfg.LoginMaxFailures = DefaultLoginMaxFailures
+	}
+	if cfg.LoginMaxFailuresPerIP == 0 {
+		cfg.LoginMaxFailuresPerIP = DefaultLoginMaxFailuresPerIP
+	}
+	if cfg.LoginWindow == 0 {
+		cfg.LoginWindow = DefaultLoginWindow
+	}
+	if cfg.FormTTL == 0 {
+		cfg.FormTTL = DefaultFormTTL
+	}
+	return cfg
 }
 
 // pages holds what the handlers share. It lives as long as the app.
@@ -84,18 +81,21 @@ type pages struct {
 	app      core.App
 	store    *keystore.Store
 	cfg      Config
+	paths    templates.Paths
 	throttle *throttle
 	nonces   *formNonces
 	cop      *http.CrossOriginProtection
 }
 
-// Register binds the pages to app. store must be the one hooks.Register
-// returned, so pages and REST share one key implementation.
+// Register binds the pages to app under cfg.Prefix. store is the key store
+// the REST API uses, so pages and REST share one key implementation.
 func Register(app core.App, store *keystore.Store, cfg Config) error {
+	cfg = cfg.withDefaults()
 	p := &pages{
 		app:      app,
 		store:    store,
 		cfg:      cfg,
+		paths:    newPaths(cfg.Prefix),
 		throttle: newThrottle(cfg.LoginWindow),
 		nonces:   newFormNonces(cfg.FormTTL),
 		cop:      http.NewCrossOriginProtection(),
@@ -111,44 +111,38 @@ func Register(app core.App, store *keystore.Store, cfg Config) error {
 	return nil
 }
 
-// MustRegister is Register that panics on error, for main.
-func MustRegister(app core.App, store *keystore.Store, cfg Config) {
-	if err := Register(app, store, cfg); err != nil {
-		panic(err)
-	}
-}
-
 func (p *pages) routes(se *core.ServeEvent) {
-	se.Router.GET("/static/{path...}", apis.Static(static.FS, false)).BindFunc(cacheAssets)
+	paths := p.paths
+	se.Router.GET(paths.Static+"{path...}", apis.Static(static.FS, false)).BindFunc(cacheAssets)
 
-	// "/" has nothing else on it in pbkeys: send people to their keys.
-	se.Router.GET("/{$}", func(e *core.RequestEvent) error {
-		return e.Redirect(http.StatusSeeOther, PathKeys)
-	})
+	if p.cfg.RedirectRoot {
+		se.Router.GET("/{$}", func(e *core.RequestEvent) error {
+			return e.Redirect(http.StatusSeeOther, paths.Keys)
+		})
+	}
 
 	// Every page: HTML errors, and no state change from another origin.
 	site := se.Router.Group("")
 	site.BindFunc(p.pageErrors, p.sameOrigin)
+	site.GET(paths.Login, p.loginPage)
+	site.POST(paths.Login, p.login)
+	site.GET(paths.Signup, p.signupPage)
+	site.POST(paths.Signup, p.signup)
+	site.POST(paths.Logout, p.logout)
 
-	site.GET(PathLogin, p.loginPage)
-	site.POST(PathLogin, p.login)
-	site.GET(PathSignup, p.signupPage)
-	site.POST(PathSignup, p.signup)
-	site.POST(PathLogout, p.logout)
-
-	keys := site.Group(PathKeys)
+	keys := site.Group("")
 	keys.BindFunc(p.requireUser, p.requireCSRFToken)
-	keys.GET("", p.listKeys)
-	keys.POST("", p.createKey)
-	keys.GET("/new", p.newKeyPage)
-	keys.GET("/revoke-all", p.revokeAllPage)
-	keys.POST("/revoke-all", p.revokeAll)
-	keys.GET("/{id}/revoke", p.revokePage)
-	keys.POST("/{id}/revoke", p.revoke)
-	keys.GET("/{id}/roll", p.rollPage)
-	keys.POST("/{id}/roll", p.roll)
-	keys.POST("/{id}/disable", p.setDisabled(true))
-	keys.POST("/{id}/enable", p.setDisabled(false))
+	keys.GET(paths.Keys, p.listKeys)
+	keys.POST(paths.Keys, p.createKey)
+	keys.GET(paths.NewKey, p.newKeyPage)
+	keys.GET(paths.RevokeAll, p.revokeAllPage)
+	keys.POST(paths.RevokeAll, p.revokeAll)
+	keys.GET(paths.Revoke("{id}"), p.revokePage)
+	keys.POST(paths.Revoke("{id}"), p.revoke)
+	keys.GET(paths.Roll("{id}"), p.rollPage)
+	keys.POST(paths.Roll("{id}"), p.roll)
+	keys.POST(paths.Disable("{id}"), p.setDisabled(true))
+	keys.POST(paths.Enable("{id}"), p.setDisabled(false))
 }
 
 // cacheAssets lets browsers keep versioned asset URLs (see static.Version)

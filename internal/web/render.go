@@ -9,7 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
 // contentSecurityPolicy allows only our own embedded assets: no inline
@@ -18,15 +18,15 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// render renders c into a buffer and only then writes it, so a component
+// render renders c (linking to p's paths) into a buffer and only then writes it, so a component
 // failing half-way becomes a clean error page instead of half a page
 // (PocketBase ignores an error once a response has started).
 //
 // Every page is "Cache-Control: no-store": pages show account data, and the
 // page that reveals a new key must never be kept by the browser or a proxy.
-func render(e *core.RequestEvent, status int, c templ.Component) error {
+func (p *pages) render(e *core.RequestEvent, status int, c templ.Component) error {
 	var buf bytes.Buffer
-	if err := c.Render(e.Request.Context(), &buf); err != nil {
+	if err := c.Render(templates.WithPaths(e.Request.Context(), p.paths), &buf); err != nil {
 		return e.InternalServerError("", err)
 	}
 	h := e.Response.Header()
@@ -82,7 +82,7 @@ func (p *pages) renderError(e *core.RequestEvent, status int, message string) er
 		a := accountView(user)
 		account = &a
 	}
-	return render(e, status, templates.ErrorPage(templates.ErrorView{
+	return p.render(e, status, templates.ErrorPage(templates.ErrorView{
 		Account: account, Status: status, Title: title, Message: text,
 	}))
 }

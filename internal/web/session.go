@@ -10,18 +10,18 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
 // SessionCookie holds the browser's session: a PocketBase auth token for a
-// users record, exactly what the JS SDK would keep, so PocketBase decides
-// its validity. HttpOnly (scripts never see it), SameSite=Lax (not sent on
-// cross-site POSTs), Secure when the request came over TLS, expiring with
-// the token.
+// record of an owner collection, exactly what the JS SDK would keep, so
+// PocketBase decides its validity. HttpOnly (scripts never see it),
+// SameSite=Lax (not sent on cross-site POSTs), Secure when the request came
+// over TLS, expiring with the token, and sent only to the pages' prefix.
 const SessionCookie = "pbkeys_session"
 
-// requestKeyUser is the request store key of the signed-in users record.
+// requestKeyUser is the request store key of the signed-in record.
 const requestKeyUser = "pbkeysPageUser"
 
 // userFrom returns the signed-in user of a page request, or nil.
@@ -40,10 +40,10 @@ func (p *pages) sessionUser(e *core.RequestEvent) (user *core.Record, had bool) 
 		return nil, false
 	}
 	record, err := e.App.FindAuthRecordByToken(cookie.Value, core.TokenTypeAuth)
-	if err != nil || record.Collection().Name != keystore.OwnerCollection {
+	if err != nil || !p.store.IsOwnerCollection(record.Collection()) {
 		return nil, true
 	}
-	ok, err := e.App.CanAccessRecord(record, &core.RequestInfo{Method: e.Request.Method}, record.Collection().AuthRule)
+	ok, err := keystore.CanAuthenticate(e.App, record, &core.RequestInfo{Method: e.Request.Method})
 	if err != nil || !ok {
 		return nil, true
 	}
@@ -55,22 +55,22 @@ func (p *pages) sessionUser(e *core.RequestEvent) (user *core.Record, had bool) 
 func (p *pages) requireUser(e *core.RequestEvent) error {
 	user, had := p.sessionUser(e)
 	if user == nil {
-		next := PathKeys
+		next := p.paths.Keys
 		if e.Request.Method == http.MethodGet {
 			next = e.Request.URL.Path
 		}
 		if had {
-			clearSession(e)
-			setFlash(e, flash{Text: "Your session has ended. Please sign in again."})
+			p.clearSession(e)
+			p.setFlash(e, flash{Text: "Your session has ended. Please sign in again."})
 		}
-		return redirect(e, loginURL(safeNext(next)))
+		return redirect(e, loginURL(p.paths, safeNext(p.paths, next)))
 	}
 	e.Set(requestKeyUser, user)
 	return e.Next()
 }
 
 // startSession signs user in on this browser.
-func startSession(e *core.RequestEvent, user *core.Record) error {
+func (p *pages) startSession(e *core.RequestEvent, user *core.Record) error {
 	token, err := user.NewAuthToken()
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func startSession(e *core.RequestEvent, user *core.Record) error {
 	e.SetCookie(&http.Cookie{
 		Name:     SessionCookie,
 		Value:    token,
-		Path:     "/",
+		Path:     p.paths.Keys,
 		Expires:  time.Now().Add(ttl),
 		MaxAge:   int(ttl / time.Second),
 		HttpOnly: true,
@@ -89,11 +89,11 @@ func startSession(e *core.RequestEvent, user *core.Record) error {
 	return nil
 }
 
-func clearSession(e *core.RequestEvent) {
+func (p *pages) clearSession(e *core.RequestEvent) {
 	e.SetCookie(&http.Cookie{
 		Name:     SessionCookie,
 		Value:    "",
-		Path:     "/",
+		Path:     p.paths.Keys,
 		MaxAge:   -1,
 		HttpOnly: true,
 		Secure:   isHTTPS(e),

@@ -8,9 +8,10 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 func TestInvalidTokenSignsOut(t *testing.T) {
@@ -25,8 +26,8 @@ func TestInvalidTokenSignsOut(t *testing.T) {
 	if err := srv.Env.App.Save(alice); err != nil {
 		t.Fatal(err)
 	}
-	res := c.Get(web.PathKeys)
-	if res.StatusCode != http.StatusSeeOther || res.Location() != "/login?next=/api-keys" {
+	res := c.Get(webtest.Paths.Keys)
+	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Login {
 		t.Fatalf("after password change: %d to %q", res.StatusCode, res.Location())
 	}
 	if c.Cookie(web.SessionCookie) != "" {
@@ -43,7 +44,7 @@ func TestInvalidTokenSignsOut(t *testing.T) {
 	if err := srv.Env.App.Delete(bob); err != nil {
 		t.Fatal(err)
 	}
-	if res := b.Get(web.PathKeys); res.StatusCode != http.StatusSeeOther {
+	if res := b.Get(webtest.Paths.Keys); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("deleted user: %d", res.StatusCode)
 	}
 }
@@ -53,27 +54,27 @@ func TestLogout(t *testing.T) {
 	srv := webtest.Start(t)
 	c := srv.Client(t)
 	c.Login(pbtest.AliceEmail, pbtest.Password)
-	csrf := webtest.InputValue(c.Get(web.PathKeys).Body, "csrf")
+	csrf := webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")
 
 	// Without the page's token: refused, still signed in.
-	if res := c.Post(web.PathLogout, url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+	if res := c.Post(webtest.Paths.Logout, url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
 		t.Errorf("logout without token: %d", res.StatusCode)
 	}
-	if c.Get(web.PathKeys).StatusCode != 200 {
+	if c.Get(webtest.Paths.Keys).StatusCode != 200 {
 		t.Fatal("signed out by a forged form")
 	}
 
-	res := c.Post(web.PathLogout, url.Values{"csrf": {csrf}})
-	if res.StatusCode != http.StatusSeeOther || res.Location() != web.PathLogin {
+	res := c.Post(webtest.Paths.Logout, url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Login {
 		t.Fatalf("logout: %d to %q", res.StatusCode, res.Location())
 	}
 	if c.Cookie(web.SessionCookie) != "" {
 		t.Error("session cookie kept")
 	}
-	if !strings.Contains(c.Get(web.PathLogin).Body, "You have been signed out.") {
+	if !strings.Contains(c.Get(webtest.Paths.Login).Body, "You have been signed out.") {
 		t.Error("no signed-out message")
 	}
-	if res := c.Get(web.PathKeys); res.StatusCode != http.StatusSeeOther {
+	if res := c.Get(webtest.Paths.Keys); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("after logout: %d", res.StatusCode)
 	}
 }
@@ -100,15 +101,15 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 			path string
 			form url.Values
 		}{
-			{web.PathKeys, create},
-			{web.RevokePath(pbtest.AliceKeyID), csrf},
-			{web.RollPath(pbtest.AliceKeyID), roll},
-			{web.DisablePath(pbtest.AliceKeyID), csrf},
-			{web.EnablePath(pbtest.AliceKeyID), csrf},
-			{web.PathRevokeAll, csrf},
-			{web.PathLogout, csrf},
-			{web.PathLogin, login},
-			{web.PathSignup, url.Values{"email": {"new@example.com"}, "password": {"12345678"}, "passwordConfirm": {"12345678"}}},
+			{webtest.Paths.Keys, create},
+			{webtest.Paths.Revoke(pbtest.AliceKeyID), csrf},
+			{webtest.Paths.Roll(pbtest.AliceKeyID), roll},
+			{webtest.Paths.Disable(pbtest.AliceKeyID), csrf},
+			{webtest.Paths.Enable(pbtest.AliceKeyID), csrf},
+			{webtest.Paths.RevokeAll, csrf},
+			{webtest.Paths.Logout, csrf},
+			{webtest.Paths.Login, login},
+			{webtest.Paths.Signup, url.Values{"email": {"new@example.com"}, "password": {"12345678"}, "passwordConfirm": {"12345678"}}},
 		} {
 			res := c.Post(r.path, r.form, headers...)
 			if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "sent from another site") {
@@ -125,11 +126,11 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 			path string
 			form url.Values
 		}{
-			{web.PathKeys, f},
-			{web.RevokePath(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
-			{web.RollPath(pbtest.AliceKeyID), url.Values{"csrf": {token}, "nonce": {roll.Get("nonce")}, "grace": {"now"}}},
-			{web.DisablePath(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
-			{web.PathRevokeAll, url.Values{"csrf": {token}}},
+			{webtest.Paths.Keys, f},
+			{webtest.Paths.Revoke(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
+			{webtest.Paths.Roll(pbtest.AliceKeyID), url.Values{"csrf": {token}, "nonce": {roll.Get("nonce")}, "grace": {"now"}}},
+			{webtest.Paths.Disable(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
+			{webtest.Paths.RevokeAll, url.Values{"csrf": {token}}},
 		} {
 			if res := c.Post(r.path, r.form); res.StatusCode != http.StatusForbidden {
 				t.Errorf("token %q POST %s: %d, want 403", token, r.path, res.StatusCode)
@@ -147,7 +148,7 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	if _, err := srv.Env.App.FindAuthRecordByEmail("users", "new@example.com"); err == nil {
 		t.Error("a cross-site sign-up created an account")
 	}
-	if c.Get(web.PathKeys).StatusCode != 200 {
+	if c.Get(webtest.Paths.Keys).StatusCode != 200 {
 		t.Error("signed out by a cross-site form")
 	}
 }
@@ -156,16 +157,20 @@ func TestStaticAndRoot(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t)
 	c := srv.Client(t)
-	if res := c.Get("/"); res.StatusCode != http.StatusSeeOther || res.Location() != web.PathKeys {
-		t.Errorf("/: %d to %q", res.StatusCode, res.Location())
+	// Outside the prefix nothing is the pages': "/" and the rest are the
+	// app's (here, PocketBase's 404).
+	for _, path := range []string{"/", "/login", "/signup", "/logout", "/static/css/app.css", "/api-keysx"} {
+		if res := c.Get(path); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d %q, want the app's 404", path, res.StatusCode, res.Location())
+		}
 	}
-	page := c.Get(web.PathLogin).Body
+	page := c.Get(webtest.Paths.Login).Body
 	for _, asset := range []struct{ name, contentType string }{
 		{"css/app.css", "text/css"},
 		{"js/app.js", "javascript"},
 		{"icons/key.svg", "image/svg+xml"},
 	} {
-		i := strings.Index(page, "/static/"+asset.name+"?v=")
+		i := strings.Index(page, webtest.Paths.Static+asset.name+"?v=")
 		if i < 0 {
 			t.Errorf("page does not link %s", asset.name)
 			continue
@@ -179,7 +184,7 @@ func TestStaticAndRoot(t *testing.T) {
 			t.Errorf("%s not cacheable: %q", href, res.Header.Get("Cache-Control"))
 		}
 	}
-	if res := c.Get("/static/../main.go"); res.StatusCode == 200 {
+	if res := c.Get(webtest.Paths.Static + "../main.go"); res.StatusCode == 200 {
 		t.Error("static serves outside its tree")
 	}
 	// No page loads anything from another origin.
@@ -194,13 +199,13 @@ func TestBadInputIsNeverAServerError(t *testing.T) {
 	c := srv.Client(t)
 	c.Login(pbtest.AliceEmail, pbtest.Password)
 	huge := url.Values{"label": {strings.Repeat("x", 200<<10)}}
-	for _, path := range []string{web.PathKeys, web.PathLogin, web.PathSignup, web.PathRevokeAll} {
+	for _, path := range []string{webtest.Paths.Keys, webtest.Paths.Login, webtest.Paths.Signup, webtest.Paths.RevokeAll} {
 		res := c.Post(path, huge)
 		if res.StatusCode >= 500 {
 			t.Errorf("POST %s with a huge body: %d", path, res.StatusCode)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+web.PathKeys, strings.NewReader("%zz=%"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+webtest.Paths.Keys, strings.NewReader("%zz=%"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if res := c.Do(req); res.StatusCode >= 500 {
 		t.Errorf("malformed form: %d", res.StatusCode)
@@ -213,10 +218,10 @@ func TestBadInputIsNeverAServerError(t *testing.T) {
 	odd.Set("expires", "custom")
 	odd.Set("expires_date", "9999-99-99T99")
 	odd.Set("rate_limit", "1e309")
-	if res := c.Post(web.PathKeys, odd); res.StatusCode != http.StatusBadRequest {
+	if res := c.Post(webtest.Paths.Keys, odd); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("odd key options: %d, want 400", res.StatusCode)
 	}
-	for _, path := range []string{"/api-keys/%00/revoke", "/api-keys/" + strings.Repeat("a", 5000) + "/revoke", "/api-keys/%00/roll"} {
+	for _, path := range []string{"/api-keys/revoke/%00", "/api-keys/revoke/" + strings.Repeat("a", 5000), "/api-keys/roll/%00"} {
 		if res := c.Get(path); res.StatusCode >= 500 {
 			t.Errorf("GET %s: %d", path[:20], res.StatusCode)
 		}
@@ -231,7 +236,7 @@ func TestSessionCookieSecureOverTLS(t *testing.T) {
 	s := tests.ApiScenario{
 		Name:           "login over TLS",
 		Method:         http.MethodPost,
-		URL:            "https://pbkeys.example/login", // httptest marks the request as TLS
+		URL:            "https://pbkeys.example/api-keys/login", // httptest marks the request as TLS
 		Body:           strings.NewReader(form.Encode()),
 		Headers:        map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		ExpectedStatus: http.StatusSeeOther,
@@ -249,4 +254,54 @@ func TestSessionCookieSecureOverTLS(t *testing.T) {
 		},
 	}
 	s.Test(t)
+}
+
+// TestPagesUnderAnotherPrefix: every page, asset, link, form and cookie
+// follows a configured prefix, and "/" leads there only when asked.
+func TestPagesUnderAnotherPrefix(t *testing.T) {
+	t.Parallel()
+	env := pbtest.New(t, func(c *hooks.Config) {
+		c.PagesPath = "/account/keys"
+		c.RedirectRoot = true
+	})
+	t.Cleanup(env.App.Cleanup)
+	srv := &webtest.Server{Server: env.Serve(t), Env: env}
+	c := srv.Client(t)
+
+	if res := c.Get("/"); res.StatusCode != http.StatusSeeOther || res.Location() != "/account/keys" {
+		t.Errorf("/: %d to %q, want the pages", res.StatusCode, res.Location())
+	}
+	if res := c.Get("/account/keys"); res.StatusCode != http.StatusSeeOther || res.Location() != "/account/keys/login" {
+		t.Errorf("guest: %d to %q", res.StatusCode, res.Location())
+	}
+	login := c.Get("/account/keys/login")
+	for _, want := range []string{`action="/account/keys/login"`, `href="/account/keys/static/css/app.css?v=`, `href="/account/keys/signup"`} {
+		if !strings.Contains(login.Body, want) {
+			t.Errorf("sign-in page lacks %s", want)
+		}
+	}
+	res := c.Post("/account/keys/login", url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != "/account/keys" {
+		t.Fatalf("sign in: %d to %q", res.StatusCode, res.Location())
+	}
+	for _, ck := range res.Cookies() {
+		if ck.Name == web.SessionCookie && ck.Path != "/account/keys" {
+			t.Errorf("session cookie path %q, want the prefix", ck.Path)
+		}
+	}
+	list := c.Get("/account/keys").Body
+	for _, want := range []string{
+		`action="/account/keys/logout"`, `href="/account/keys/new"`,
+		`href="/account/keys/revoke/` + pbtest.AliceKeyID + `"`, `href="/account/keys/roll/` + pbtest.AliceKeyID + `"`,
+		`action="/account/keys/disable/` + pbtest.AliceKeyID + `"`,
+	} {
+		if !strings.Contains(list, want) {
+			t.Errorf("list page lacks %s", want)
+		}
+	}
+	for _, path := range []string{"/api-keys", "/api-keys/login", "/api-keys/static/css/app.css"} {
+		if res := c.Get(path); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404 (the default prefix is not taken)", path, res.StatusCode)
+		}
+	}
 }

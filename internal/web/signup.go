@@ -13,37 +13,36 @@ import (
 	"github.com/pocketbase/pocketbase/forms"
 	"github.com/pocketbase/pocketbase/mails"
 
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/retryafter"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
-// The sign-up page exists only where the users collection allows public
-// sign-up (createRule ""); elsewhere it is a 404 and the sign-in page has
-// no link to it.
+// The sign-up page exists only where the first owner collection allows
+// public sign-up (createRule ""); elsewhere it is a 404 and the sign-in
+// page has no link to it.
 
 func (p *pages) signupPage(e *core.RequestEvent) error {
-	users, err := p.users()
-	if err != nil {
-		return e.InternalServerError("", err)
-	}
-	if !signupOpen(users) {
+	users := p.signupCollection()
+	if users == nil {
 		return e.NotFoundError("", nil)
 	}
-	next := safeNext(e.Request.URL.Query().Get("next"))
+	next := safeNext(p.paths, e.Request.URL.Query().Get("next"))
 	if user, _ := p.sessionUser(e); user != nil {
 		return redirect(e, next)
 	}
-	return render(e, http.StatusOK, templates.SignupPage(templates.SignupView{Next: next, PasswordHint: passwordHint(users)}))
+	return p.render(e, http.StatusOK, templates.SignupPage(templates.SignupView{
+		Next: next, LoginURL: loginURL(p.paths, next), PasswordHint: passwordHint(users),
+	}))
 }
 
 // signupsPerIP bounds sign-up attempts per client address per window.
 const signupsPerIP = 10
 
 func (p *pages) signup(e *core.RequestEvent) error {
-	users, err := p.users()
-	if err != nil {
-		return e.InternalServerError("", err)
-	}
-	if !signupOpen(users) {
+	users := p.signupCollection()
+	if users == nil {
 		return e.NotFoundError("", nil)
 	}
 	if err := readForm(e); err != nil {
@@ -52,18 +51,18 @@ func (p *pages) signup(e *core.RequestEvent) error {
 	form := e.Request.PostForm
 	v := templates.SignupView{
 		Email:        strings.TrimSpace(form.Get("email")),
-		Next:         safeNext(form.Get("next")),
+		Next:         safeNext(p.paths, form.Get("next")),
 		PasswordHint: passwordHint(users),
 	}
+	v.LoginURL = loginURL(p.paths, v.Next)
 
 	// At most signupsPerIP sign-up attempts per client per throttle window:
 	// enough for a household, not for an account-creation flood.
 	now := time.Now()
 	if wait := p.throttle.reserve(now, limit{key: "signup-ip:" + e.RealIP(), max: signupsPerIP}); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		e.Response.Header().Set("Retry-After", strconv.Itoa(secs))
-		v.Error = fmt.Sprintf("Too many sign-ups from your address. Try again in %s.", humanSeconds(secs))
-		return render(e, http.StatusTooManyRequests, templates.SignupPage(v))
+		secs := retryafter.Set(e.Response.Header(), wait)
+		v.Error = fmt.Sprintf("Too many sign-ups from your address. Try again in %s.", humanize.Wait(secs))
+		return p.render(e, http.StatusTooManyRequests, templates.SignupPage(v))
 	}
 
 	// PocketBase's own validation: the same form the REST API uses for
@@ -86,7 +85,7 @@ func (p *pages) signup(e *core.RequestEvent) error {
 			v.Fields[name] = signupMessage(name, ferr)
 		}
 		v.Error = "Please correct the highlighted fields."
-		return render(e, http.StatusBadRequest, templates.SignupPage(v))
+		return p.render(e, http.StatusBadRequest, templates.SignupPage(v))
 	}
 
 	// Signed in at once if the collection lets the new account
@@ -97,8 +96,8 @@ func (p *pages) signup(e *core.RequestEvent) error {
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
-	if ok, _ := e.App.CanAccessRecord(user, info, users.AuthRule); ok && !users.MFA.Enabled {
-		if err := startSession(e, user); err != nil {
+	if ok, _ := keystore.CanAuthenticate(e.App, user, info); ok && !users.MFA.Enabled {
+		if err := p.startSession(e, user); err != nil {
 			return e.InternalServerError("", err)
 		}
 		return redirect(e, v.Next)
@@ -110,8 +109,8 @@ func (p *pages) signup(e *core.RequestEvent) error {
 		}
 		text = "Your account has been created. Confirm your email address with the link we sent you, then sign in."
 	}
-	setFlash(e, flash{Text: text})
-	return redirect(e, loginURL(v.Next))
+	p.setFlash(e, flash{Text: text})
+	return redirect(e, v.LoginURL)
 }
 
 // signupMessage is a readable sentence for one field's validation error.

@@ -9,9 +9,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 func TestSignup(t *testing.T) {
@@ -19,7 +19,7 @@ func TestSignup(t *testing.T) {
 	srv := webtest.Start(t)
 	c := srv.Client(t)
 
-	page := c.Get("/signup?next=/api-keys/new")
+	page := c.Get(webtest.Paths.Signup + "?next=/api-keys/new")
 	if page.StatusCode != 200 || !strings.Contains(page.Body, "<title>Create account · pbkeys</title>") {
 		t.Fatalf("signup page: %d", page.StatusCode)
 	}
@@ -35,7 +35,7 @@ func TestSignup(t *testing.T) {
 		{"short password", url.Values{"email": {"carol@example.com"}, "password": {"short"}, "passwordConfirm": {"short"}}, "password", "at least 8"},
 		{"mismatch", url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"different pw"}}, "passwordConfirm", "do not match"},
 	} {
-		res := c.Post(web.PathSignup, tc.form)
+		res := c.Post(webtest.Paths.Signup, tc.form)
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, tc.message) {
 			t.Errorf("%s: %d, want 400 with %q\n%s", tc.name, res.StatusCode, tc.message, res.Body)
 		}
@@ -44,13 +44,13 @@ func TestSignup(t *testing.T) {
 		}
 	}
 
-	res := c.Post(web.PathSignup, url.Values{
+	res := c.Post(webtest.Paths.Signup, url.Values{
 		"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}, "next": {"/api-keys/new"},
 	})
 	if res.StatusCode != http.StatusSeeOther || res.Location() != "/api-keys/new" {
 		t.Fatalf("signup: %d to %q\n%s", res.StatusCode, res.Location(), res.Body)
 	}
-	if page := c.Get(web.PathKeys); !strings.Contains(page.Body, "carol@example.com") || !strings.Contains(page.Body, "No API keys yet") {
+	if page := c.Get(webtest.Paths.Keys); !strings.Contains(page.Body, "carol@example.com") || !strings.Contains(page.Body, "No API keys yet") {
 		t.Error("new account not signed in")
 	}
 }
@@ -59,8 +59,8 @@ func TestSignupNeedsVerification(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t, func(c *core.Collection) { c.AuthRule = types.Pointer("verified = true") })
 	c := srv.Client(t)
-	res := c.Post(web.PathSignup, url.Values{"email": {"dave@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
-	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Location(), "/login") {
+	res := c.Post(webtest.Paths.Signup, url.Values{"email": {"dave@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Location(), webtest.Paths.Login) {
 		t.Fatalf("signup: %d to %q", res.StatusCode, res.Location())
 	}
 	if c.Cookie(web.SessionCookie) != "" {
@@ -78,10 +78,10 @@ func TestSignupClosed(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t, func(c *core.Collection) { c.CreateRule = nil })
 	c := srv.Client(t)
-	if res := c.Get(web.PathSignup); res.StatusCode != http.StatusNotFound {
+	if res := c.Get(webtest.Paths.Signup); res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /signup: %d", res.StatusCode)
 	}
-	res := c.Post(web.PathSignup, url.Values{"email": {"eve@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	res := c.Post(webtest.Paths.Signup, url.Values{"email": {"eve@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("POST /signup: %d", res.StatusCode)
 	}
@@ -96,11 +96,11 @@ func TestSignupThrottledPerClient(t *testing.T) {
 	c := srv.Client(t)
 	bad := url.Values{"email": {"not-an-email"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}
 	for i := 0; i < 10; i++ {
-		if res := c.Post(web.PathSignup, bad); res.StatusCode != http.StatusBadRequest {
+		if res := c.Post(webtest.Paths.Signup, bad); res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("attempt %d: %d", i+1, res.StatusCode)
 		}
 	}
-	res := c.Post(web.PathSignup, url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	res := c.Post(webtest.Paths.Signup, url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
 	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, "Too many sign-ups") {
 		t.Fatalf("11th sign-up: %d, want 429 with Retry-After", res.StatusCode)
 	}

@@ -1,6 +1,6 @@
 // Package webtest runs pbkeys — API and pages — on a real loopback HTTP
-// server for page and browser tests: the pbtest fixture with hooks and web
-// registered as in main, served in-process by pbtest's Env.Serve.
+// server for page and browser tests: the pbtest fixture (pbkeys registered
+// as in main, pages included), served in-process by pbtest's Env.Serve.
 package webtest
 
 import (
@@ -17,24 +17,20 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
 )
 
-// Config returns the pages' configuration used by tests: the production
-// defaults (the throttle tests rely on them).
-func Config() web.Config {
-	return web.DefaultConfig()
-}
+// Paths are the pages' URLs in the fixture: under the default prefix.
+var Paths = web.DefaultPaths()
 
-// Factory is a tests.ApiScenario TestAppFactory with the pages registered.
+// Factory is a tests.ApiScenario TestAppFactory: the fixture, whose
+// pbkeys registration includes the pages with the production defaults
+// (the throttle tests rely on them).
 func Factory(configure ...func(*core.Collection)) func(testing.TB) *tests.TestApp {
 	return func(t testing.TB) *tests.TestApp {
 		env := pbtest.New(t)
 		configureUsers(t, env.App, configure...)
-		if err := web.Register(env.App, env.Store, Config()); err != nil {
-			t.Fatal(err)
-		}
 		return env.App
 	}
 }
@@ -52,10 +48,6 @@ func Start(t testing.TB, configure ...func(*core.Collection)) *Server {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	configureUsers(t, env.App, configure...)
-	if err := web.Register(env.App, env.Store, Config()); err != nil {
-		t.Fatal(err)
-	}
-
 	srv := env.Serve(t) // the full router, OnServe triggered, on 127.0.0.1
 	return &Server{Server: srv, Env: env}
 }
@@ -152,7 +144,7 @@ func (c *Client) Post(path string, form url.Values, headers ...string) *Response
 // Login signs in and fails the test unless it worked.
 func (c *Client) Login(email, password string) {
 	c.t.Helper()
-	res := c.Post(web.PathLogin, url.Values{"email": {email}, "password": {password}})
+	res := c.Post(Paths.Login, url.Values{"email": {email}, "password": {password}})
 	if res.StatusCode != http.StatusSeeOther {
 		c.t.Fatalf("login as %s: status %d\n%s", email, res.StatusCode, res.Body)
 	}

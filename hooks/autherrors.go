@@ -5,13 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/retryafter"
 )
 
 // Messages of the refusals that come before any argon2id work.
@@ -30,27 +30,19 @@ func verifyError(e *core.RequestEvent, keyID string, err error) error {
 	case errors.Is(err, apikey.ErrMismatch):
 		return invalidToken(e, msgInvalidKey)
 	case errors.As(err, &retry) && errors.Is(err, apikey.ErrThrottled):
-		setRetryAfter(e, retry.After)
+		retryafter.Set(e.Response.Header(), retry.After)
 		return e.TooManyRequestsError(msgThrottled, nil)
 	case errors.As(err, &retry):
-		setRetryAfter(e, retry.After)
+		retryafter.Set(e.Response.Header(), retry.After)
 		return apis.NewApiError(http.StatusServiceUnavailable, msgBusy, nil)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// the client went away (or a timeout fired) while waiting
-		setRetryAfter(e, time.Second)
+		retryafter.Set(e.Response.Header(), time.Second)
 		return apis.NewApiError(http.StatusServiceUnavailable, msgBusy, nil)
 	default:
 		e.App.Logger().Error("API key: unusable stored hash", "keyId", keyID, "error", err)
 		return invalidToken(e, msgInvalidKey)
 	}
-}
-
-// setRetryAfter sets Retry-After in whole seconds, rounded up, at least 1,
-// and returns them.
-func setRetryAfter(e *core.RequestEvent, d time.Duration) int64 {
-	secs := max(int64((d+time.Second-1)/time.Second), 1)
-	e.Response.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	return secs
 }
 
 // throttleClient names the client for the per-client failure throttle: its

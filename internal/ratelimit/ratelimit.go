@@ -1,29 +1,31 @@
-package apikey
+// Package ratelimit is the per-key request limit: "N requests per minute"
+// with GCRA, in memory.
+package ratelimit
 
 import (
 	"sync"
 	"time"
 )
 
-// RateLimiter enforces per-key request limits ("N requests per minute")
+// Limiter enforces per-key request limits ("N requests per minute")
 // in memory with GCRA: a key may burst up to N requests, then one more
 // every minute/N. It needs one timestamp per limited key, and answers how
 // long to wait when a request is refused.
-type RateLimiter struct {
+type Limiter struct {
 	mu        sync.Mutex
 	tat       map[string]time.Time // theoretical arrival time per key
 	lastPrune time.Time
 }
 
-// NewRateLimiter returns an empty limiter.
-func NewRateLimiter() *RateLimiter {
-	return &RateLimiter{tat: map[string]time.Time{}}
+// New returns an empty limiter.
+func New() *Limiter {
+	return &Limiter{tat: map[string]time.Time{}}
 }
 
 // Allow records a request for keyID at now under a limit of perMinute
 // requests per minute. It returns 0 when the request is allowed, or how
 // long until the next request would be. perMinute <= 0 means unlimited.
-func (l *RateLimiter) Allow(keyID string, perMinute int, now time.Time) (retryAfter time.Duration) {
+func (l *Limiter) Allow(keyID string, perMinute int, now time.Time) (retryAfter time.Duration) {
 	if perMinute <= 0 {
 		return 0
 	}
@@ -47,7 +49,7 @@ func (l *RateLimiter) Allow(keyID string, perMinute int, now time.Time) (retryAf
 
 // prune drops keys whose window has fully drained, at most once a minute,
 // so the map only holds recently active keys.
-func (l *RateLimiter) prune(now time.Time) {
+func (l *Limiter) prune(now time.Time) {
 	if now.Sub(l.lastPrune) < time.Minute {
 		return
 	}

@@ -1,4 +1,4 @@
-package apikey_test
+package keystore_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // fakeClock is a settable clock for the recorder.
@@ -60,8 +60,8 @@ func (w *writeLog) last(id string) time.Time {
 
 // newRecorder returns a recorder whose loop never fires on its own (the
 // test drives flushes through Close or by waiting), with a fake clock.
-func newRecorder(w *writeLog, clock *fakeClock, flush time.Duration) *apikey.UsageRecorder {
-	return apikey.NewUsageRecorder(apikey.UsageConfig{
+func newRecorder(w *writeLog, clock *fakeClock, flush time.Duration) *keystore.UsageRecorder {
+	return keystore.NewUsageRecorder(keystore.UsageConfig{
 		Write:            w.write,
 		FlushInterval:    flush,
 		MinWriteInterval: time.Minute,
@@ -128,7 +128,7 @@ func TestUsageRecorderRetriesFailedWrites(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
 	var failures int
 	var mu sync.Mutex
-	r := apikey.NewUsageRecorder(apikey.UsageConfig{
+	r := keystore.NewUsageRecorder(keystore.UsageConfig{
 		Write:         w.write,
 		FlushInterval: 5 * time.Millisecond,
 		Now:           clock.Now,

@@ -1,4 +1,4 @@
-package apikey
+package humanize
 
 import (
 	"errors"
@@ -6,12 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
-// MaxLifetime is the furthest ahead an expiry may be: ten years. A key
-// meant to live longer than that is a key that never expires, and saying
-// "never" is clearer than a date nobody will remember.
-const MaxLifetime = 3650 * 24 * time.Hour
+// maxLifetime is the furthest ahead a key's expiry may be.
+const maxLifetime = keystore.MaxLifetime
 
 // ExpiryHelp describes the forms ParseExpiry accepts, for help texts and
 // error messages.
@@ -34,7 +34,7 @@ const dateLayout = "2006-01-02"
 //   - an RFC 3339 time: exactly that instant.
 //
 // Letters are case-insensitive and surrounding spaces are ignored. The
-// result is in UTC, after now and at most MaxLifetime ahead. Its errors are
+// result is in UTC, after now and at most maxLifetime ahead. Its errors are
 // sentences meant to be shown to the person as they are.
 func ParseExpiry(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
@@ -54,7 +54,7 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 		case 'h':
 			step, name = time.Hour, "hour"
 		}
-		limit := int64(MaxLifetime / step)
+		limit := int64(maxLifetime / step)
 		if n < 1 || n > limit {
 			return time.Time{}, fmt.Errorf("The expiry %q is out of range: use 1 to %d %ss, or \"never\".", s, limit, name)
 		}
@@ -77,7 +77,7 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 	if !at.After(now) {
 		return time.Time{}, fmt.Errorf("%s is in the past: choose a later one, or \"never\".", what)
 	}
-	if at.Sub(now) > MaxLifetime {
+	if at.Sub(now) > maxLifetime {
 		return time.Time{}, fmt.Errorf("%s is more than 10 years away: choose an earlier one, or \"never\".", what)
 	}
 	return at, nil

@@ -1,11 +1,11 @@
-package apikey_test
+package humanize_test
 
 import (
 	"strings"
 	"testing"
 	"time"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/humanize"
 )
 
 func TestParseExpiry(t *testing.T) {
@@ -43,7 +43,7 @@ func TestParseExpiry(t *testing.T) {
 		{"2026-05-10T15:31:00Z", time.Date(2026, 5, 10, 15, 31, 0, 0, time.UTC)},
 	}
 	for _, tc := range valid {
-		got, err := apikey.ParseExpiry(tc.in, now)
+		got, err := humanize.ParseExpiry(tc.in, now)
 		if err != nil {
 			t.Errorf("ParseExpiry(%q): unexpected error: %v", tc.in, err)
 			continue
@@ -81,7 +81,7 @@ func TestParseExpiry(t *testing.T) {
 		{"2100-01-01T00:00:00Z", `more than 10 years away`},
 	}
 	for _, tc := range invalid {
-		got, err := apikey.ParseExpiry(tc.in, now)
+		got, err := humanize.ParseExpiry(tc.in, now)
 		if err == nil {
 			t.Errorf("ParseExpiry(%q) = %v, want an error", tc.in, got)
 			continue

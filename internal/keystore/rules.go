@@ -1,0 +1,190 @@
+package keystore
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+)
+
+// The api_keys record rules. They are bound to the app by Register, so they
+// hold for every save of a key, whoever makes it: the REST API, the pages,
+// the CLI, a migration or the dashboard.
+
+// MaxLifetime is the furthest ahead an expiry may be: ten years. A key
+// meant to live longer than that is a key that never expires, and saying
+// "never" is clearer than a date nobody will remember.
+const MaxLifetime = 3650 * 24 * time.Hour
+
+// maxCollections bounds a key's collection allow-list.
+const maxCollections = 50
+
+func (s *Store) bindRules() {
+	app := s.app
+
+	// Before PocketBase's validators: trim the label, so "  " is empty and
+	// "CI " and "CI" are the same. After them: the owner and the lifecycle
+	// fields make sense.
+	app.OnRecordValidate(Collection).BindFunc(func(e *core.RecordEvent) error {
+		e.Record.Set(FieldLabel, strings.TrimSpace(e.Record.GetString(FieldLabel)))
+		if err := e.Next(); err != nil {
+			return err
+		}
+		errs := s.validateOwner(e.App, e.Record)
+		for field, err := range validateLifecycle(e.App, e.Record) {
+			errs[field] = err
+		}
+		if len(errs) > 0 {
+			return errs
+		}
+		return nil
+	})
+
+	// The hash is hidden from everyone, superusers included: PocketBase
+	// un-hides hidden fields for superusers inside the enrich chain, so it
+	// is hidden again after e.Next(). It covers responses, expands and
+	// realtime events.
+	app.OnRecordEnrich(Collection).BindFunc(func(e *core.RecordEnrichEvent) error {
+		if err := e.Next(); err != nil {
+			return err
+		}
+		e.Record.Hide(FieldKeyHash)
+		return nil
+	})
+
+	// The owner hears about a new key once it is committed: inside a
+	// transaction (a batch, a roll) these run after the commit, and a
+	// rollback reaches the error hook instead, so nobody is told about a
+	// key that does not exist. The audit log names who got or lost a key,
+	// never the secret or its hash.
+	app.OnRecordAfterCreateSuccess(Collection).BindFunc(func(e *core.RecordEvent) error {
+		e.App.Logger().Info("API key created", logAttrs(e.Record)...)
+		s.created(e.Record)
+		return e.Next()
+	})
+	app.OnRecordAfterCreateError(Collection).BindFunc(func(e *core.RecordErrorEvent) error {
+		s.origins.Delete(e.Record.Id)
+		return e.Next()
+	})
+	app.OnRecordAfterDeleteSuccess(Collection).BindFunc(func(e *core.RecordEvent) error {
+		e.App.Logger().Info("API key deleted", logAttrs(e.Record)...)
+		return e.Next()
+	})
+
+	// A key goes with its owner, in the owner's delete transaction, as
+	// PocketBase does for its own records that refer to an auth record
+	// (recordRefHooks in core): when the owner record is deleted, and when
+	// its whole collection is.
+	app.OnRecordDeleteExecute().Bind(&hook.Handler[*core.RecordEvent]{
+		Func: func(e *core.RecordEvent) error {
+			if !e.Record.Collection().IsAuth() {
+				return e.Next()
+			}
+			return deleteWith(e.App, &e.App, e.Next, dbx.HashExp{
+				FieldOwner: e.Record.Id, FieldOwnerCollection: e.Record.Collection().Id,
+			})
+		},
+		Priority: 99,
+	})
+	app.OnCollectionDeleteExecute().Bind(&hook.Handler[*core.CollectionEvent]{
+		Func: func(e *core.CollectionEvent) error {
+			if !e.Collection.IsAuth() {
+				return e.Next()
+			}
+			return deleteWith(e.App, &e.App, e.Next, dbx.HashExp{FieldOwnerCollection: e.Collection.Id})
+		},
+		Priority: 99,
+	})
+}
+
+// deleteWith runs next (the delete of an owner or owner collection) and
+// deletes the keys matching where, in one transaction, with the event's
+// app (*eventApp) switched to the transaction meanwhile.
+func deleteWith(app core.App, eventApp *core.App, next func() error, where dbx.Expression) error {
+	original := *eventApp
+	defer func() { *eventApp = original }()
+	return app.RunInTransaction(func(tx core.App) error {
+		*eventApp = tx
+		if err := next(); err != nil {
+			return err
+		}
+		_, err := deleteKeys(tx, where)
+		return err
+	})
+}
+
+func logAttrs(r *core.Record) []any {
+	return []any{
+		"keyId", r.Id,
+		"ownerId", r.GetString(FieldOwner),
+		"ownerCollection", r.GetString(FieldOwnerCollection),
+		"label", r.GetString(FieldLabel),
+	}
+}
+
+// validateOwner checks that a key belongs to an existing record of an owner
+// collection.
+func (s *Store) validateOwner(app core.App, record *core.Record) validation.Errors {
+	errs := validation.Errors{}
+	c, err := app.FindCachedCollectionByNameOrId(record.GetString(FieldOwnerCollection))
+	if err != nil || c.Id != record.GetString(FieldOwnerCollection) || !s.IsOwnerCollection(c) {
+		errs[FieldOwnerCollection] = validation.NewError("validation_owner_collection",
+			"The owner must be a record of "+ownerCollectionsText(s.cfg.OwnerCollections)+".")
+		return errs
+	}
+	if _, err := app.FindRecordById(c, record.GetString(FieldOwner)); err != nil {
+		errs[FieldOwner] = validation.NewError("validation_owner_missing",
+			fmt.Sprintf("There is no %s record with the id %q.", c.Name, record.GetString(FieldOwner)))
+	}
+	return errs
+}
+
+func ownerCollectionsText(names []string) string {
+	if len(names) == 1 {
+		return "the " + names[0] + " collection"
+	}
+	return "one of the collections " + strings.Join(names, ", ")
+}
+
+// validateLifecycle checks the expiry and the collection allow-list.
+// Errors are PocketBase validation errors, keyed by field.
+func validateLifecycle(app core.App, record *core.Record) validation.Errors {
+	errs := validation.Errors{}
+	if record.IsNew() {
+		exp := record.GetDateTime(FieldExpires)
+		switch {
+		case exp.IsZero():
+		case !exp.Time().After(time.Now()):
+			errs[FieldExpires] = validation.NewError("validation_expires_in_past", "The expiry must be in the future.")
+		case exp.Time().After(time.Now().Add(MaxLifetime)):
+			errs[FieldExpires] = validation.NewError("validation_expires_too_far", "The expiry can be at most 10 years ahead.")
+		}
+	}
+	var names []string
+	if raw := record.GetString(FieldCollections); raw != "" && raw != "null" {
+		if err := record.UnmarshalJSONField(FieldCollections, &names); err != nil {
+			errs[FieldCollections] = validation.NewError("validation_collections_format", `Collections must be a list of collection names, e.g. ["notes","tasks"].`)
+		}
+	}
+	if len(names) > maxCollections {
+		errs[FieldCollections] = validation.NewError("validation_collections_too_many", fmt.Sprintf("A key can be limited to at most %d collections.", maxCollections))
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		c, err := app.FindCachedCollectionByNameOrId(name)
+		switch {
+		case err != nil || c.Name != name:
+			errs[FieldCollections] = validation.NewError("validation_collections_unknown", fmt.Sprintf("There is no collection named %q.", name))
+		case c.System || c.Name == Collection:
+			errs[FieldCollections] = validation.NewError("validation_collections_system", fmt.Sprintf("API keys cannot be scoped to the %q collection.", name))
+		case seen[name]:
+			errs[FieldCollections] = validation.NewError("validation_collections_duplicate", fmt.Sprintf("%q is listed twice.", name))
+		}
+		seen[name] = true
+	}
+	return errs
+}

@@ -1,0 +1,42 @@
+package web
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/pbkeys/pbkeys/templates"
+)
+
+// DefaultPrefix is where the pages live unless configured otherwise.
+const DefaultPrefix = "/api-keys"
+
+// newPaths lays the pages out under prefix. It is the one place their URLs
+// are written: the routes are registered from these values (register.go),
+// the components link to them and redirects go to them. Per-key pages put
+// the id last ("/api-keys/revoke/{id}"): a pattern with the id in the
+// middle would overlap the assets' "/api-keys/static/{path...}", which
+// Go's ServeMux refuses.
+func newPaths(prefix string) templates.Paths {
+	return templates.Paths{
+		Keys:      prefix,
+		NewKey:    prefix + "/new",
+		RevokeAll: prefix + "/revoke-all",
+		Login:     prefix + "/login",
+		Signup:    prefix + "/signup",
+		Logout:    prefix + "/logout",
+		Static:    prefix + "/static/",
+	}
+}
+
+// DefaultPaths are the pages' URLs under DefaultPrefix.
+func DefaultPaths() templates.Paths { return newPaths(DefaultPrefix) }
+
+// loginURL is the sign-in page that returns to next afterwards
+// ("/api-keys/login?next=/api-keys/new": a "/" needs no escaping in a
+// query). Going back to the list needs no "next".
+func loginURL(p templates.Paths, next string) string {
+	if next == "" || next == p.Keys {
+		return p.Login
+	}
+	return p.Login + "?next=" + strings.ReplaceAll(url.QueryEscape(next), "%2F", "/")
+}
