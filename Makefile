@@ -5,7 +5,7 @@ export GOTOOLCHAIN := go1.27.3
 BINARY := pbkeys
 HTTP   ?= 127.0.0.1:8090
 
-.PHONY: run build test generate lint bench load fuzz
+.PHONY: run build test generate lint bench load soak fuzz
 
 ## run: build and serve on $(HTTP) with data in ./pb_data (and pb_hooks, pb_migrations, pb_public beside it, as PocketBase does)
 run: build
@@ -47,9 +47,13 @@ bench:
 	go test -run='^$$' -bench='^BenchmarkAuth$$' ./internal/bench
 	go test -run='^$$' -bench=. -benchmem ./internal/apikey
 
-## load: the built binary over loopback: JWT vs key at 32 connections (3 rounds), then a 20 s flood of wrong secrets (about 80 s, stops by itself)
+## load: the built binary over loopback: JWT vs key at 32 connections (3 rounds), a 20 s flood of wrong secrets, realtime fan-out to 500 SSE clients with a JWT and a key (about 2 min, stops by itself)
 load: build
-	go run ./cmd/loadtest -binary ./$(BINARY) -phase 5s -rounds 3 -flood 20s
+	go run ./cmd/loadtest -binary ./$(BINARY) -phase 5s -rounds 3 -flood 20s -rt-clients 500 -rt-events 100
+
+## soak: the built binary under a steady mix (JWT, warm keys, new keys, wrong secrets, realtime) for 4 min, RSS sampled; prints the growth after warm-up
+soak: build
+	go run ./cmd/loadtest -binary ./$(BINARY) -soak 4m -soak-warmup 1m
 
 ## fuzz: fuzz the Authorization-header parser and the key policy through the router (FUZZTIME=20s each by default)
 FUZZTIME ?= 20s

@@ -29,9 +29,14 @@ const (
 	// too.
 	RequestKeyAPIKey = "pbkeysAPIKey"
 
-	// logMetaKeyID names the key id in the request log's meta.
-	logMetaKeyID = "apiKeyId"
+
 )
+
+// keyLogMeta is what a request log says of the key presented: its id,
+// under "meta" (the secret never).
+type keyLogMeta struct {
+	KeyID string `json:"apiKeyId"`
+}
 
 // APIKeyFrom returns the api_keys record that authenticated e, or nil when
 // the request was not authenticated by an API key.
@@ -74,7 +79,7 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	}
 	// The dashboard's request logs name the key (never the secret), for
 	// every attempt: the ones that fail are the interesting ones.
-	e.Set(apis.RequestEventKeyLogMeta, map[string]any{logMetaKeyID: key.ID})
+	e.Set(apis.RequestEventKeyLogMeta, &keyLogMeta{KeyID: key.ID})
 
 	// 1. Read the key row and its owner, on every request: revocation,
 	// expiry and owner changes are never cached.

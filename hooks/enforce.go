@@ -53,7 +53,9 @@ func policyMiddleware() *hook.Handler[*core.RequestEvent] {
 					return e.Next() // PocketBase answers 404
 				}
 				a.collection = c
-				a.info = queryInfo(e)
+				if e.Request.URL.RawQuery != "" { // no query: no expand, filter or sort
+					a.info = queryInfo(e)
+				}
 			}
 			if err := checkAccess(e.App, g, a); err != nil {
 				return err

@@ -2,12 +2,16 @@ package hooks
 
 import (
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/subscriptions"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
@@ -16,7 +20,8 @@ import (
 // that set a client's subscriptions and checks every event against it. A
 // key-subscribed client keeps the key's grant on that record, so the
 // enrich check knows every event is for a key, and its stream ends when
-// the key is revoked, disabled or expires.
+// the key is revoked, disabled or expires: at once when that happens in
+// this process, within about a second when another process does it.
 
 const msgRealtimeClient = "API keys can only subscribe on realtime connections opened through /api/realtime."
 
@@ -99,33 +104,134 @@ func bindRealtimeHooks(app core.App) {
 	// client it subscribed and close their streams. A client that
 	// reconnects with the same key gets 401.
 	app.OnRecordAfterDeleteSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		for _, client := range e.App.SubscriptionsBroker().Clients() {
-			if g := clientGrant(client); g != nil && g.keyID == e.Record.Id {
-				endKeyStream(client)
-			}
+		endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
+		return e.Next()
+	})
+	// Disabled (or given a past expiry) here: the same, at once.
+	app.OnRecordAfterUpdateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
+		if keystore.PolicyOf(e.Record).Usable(time.Now()) != nil {
+			endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
 		}
 		return e.Next()
 	})
 
-	// Expiry and disabling happen without a delete, so before each message
-	// to a key's stream the key is read again (one primary-key lookup): a
-	// key that is gone, expired or disabled gets no message and its stream
-	// ends.
+	// Changes made elsewhere — the CLI is another process — and expiry,
+	// which happens without a change, are found by the sweeper below
+	// within a second; before each message the key's expiry is checked in
+	// memory, so no event is sent past it. Nothing here reads the database
+	// per message: a message to a key-subscribed client costs what it
+	// costs for a session's.
 	app.OnRealtimeMessageSend().BindFunc(func(e *core.RealtimeMessageEvent) error {
-		g := clientGrant(e.Client)
-		if g == nil {
-			return e.Next()
-		}
-		record, err := e.App.FindRecordById(keystore.Collection, g.keyID)
-		if err != nil || keystore.PolicyOf(record).Usable(time.Now()) != nil {
+		if g := clientGrant(e.Client); g != nil && g.policy.Expired(time.Now()) {
 			endKeyStream(e.Client)
 			return errKeyStreamEnded
 		}
 		return e.Next()
 	})
+
+	sweeper := &streamSweeper{app: app, interval: streamSweepInterval}
+	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
+		sweeper.start()
+		return e.Next()
+	})
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		sweeper.stop()
+		return e.Next()
+	})
 }
 
 var errKeyStreamEnded = errors.New("pbkeys: the API key of this realtime stream is no longer usable")
+
+// streamSweepInterval is how often the keys of open realtime streams are
+// read again: how long a key revoked or disabled by another process (or
+// expired) may keep an idle stream open.
+const streamSweepInterval = time.Second
+
+// streamSweeper reads the keys of every key-subscribed realtime client
+// once per interval — one query for all of them, however many clients
+// share a key — and ends the streams of keys that are gone, disabled or
+// expired.
+type streamSweeper struct {
+	app      core.App
+	interval time.Duration
+
+	once sync.Once
+	quit chan struct{}
+	done chan struct{}
+}
+
+func (s *streamSweeper) start() {
+	s.once.Do(func() {
+		s.quit, s.done = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(s.done)
+			t := time.NewTicker(s.interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-s.quit:
+					return
+				case <-t.C:
+					s.sweep()
+				}
+			}
+		}()
+	})
+}
+
+func (s *streamSweeper) stop() {
+	if s.quit != nil {
+		close(s.quit)
+		<-s.done
+		s.quit = nil
+	}
+}
+
+// sweep ends the streams of keys that may no longer be used.
+func (s *streamSweeper) sweep() {
+	var ids []any
+	seen := map[string]bool{}
+	for _, client := range s.app.SubscriptionsBroker().Clients() {
+		if g := clientGrant(client); g != nil && !seen[g.keyID] {
+			seen[g.keyID] = true
+			ids = append(ids, g.keyID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	type keyRow struct {
+		ID       string         `db:"id"`
+		Disabled bool           `db:"disabled"`
+		Expires  types.DateTime `db:"expires"`
+	}
+	usable := make(map[string]bool, len(ids))
+	now := time.Now()
+	for chunk := range slices.Chunk(ids, 500) { // well below SQLite's limit on parameters
+		var rows []keyRow
+		err := s.app.ConcurrentDB().Select("id", keystore.FieldDisabled, keystore.FieldExpires).
+			From(keystore.Collection).Where(dbx.In("id", chunk...)).All(&rows)
+		if err != nil {
+			s.app.Logger().Warn("API key: failed to check the keys of realtime streams", "error", err)
+			return
+		}
+		for _, r := range rows {
+			p := keystore.Policy{Disabled: r.Disabled, ExpiresAt: r.Expires.Time()}
+			usable[r.ID] = p.Usable(now) == nil
+		}
+	}
+	endKeyStreams(s.app, func(g *grant) bool { return !usable[g.keyID] })
+}
+
+// endKeyStreams ends the streams of the key-subscribed clients whose grant
+// matches.
+func endKeyStreams(app core.App, match func(*grant) bool) {
+	for _, client := range app.SubscriptionsBroker().Clients() {
+		if g := clientGrant(client); g != nil && match(g) {
+			endKeyStream(client)
+		}
+	}
+}
 
 // clientGrant returns the grant of a key-subscribed realtime client.
 func clientGrant(client subscriptions.Client) *grant {

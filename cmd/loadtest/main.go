@@ -47,41 +47,75 @@ func main() {
 	flood := flag.Duration("flood", 20*time.Second, "length of the flood")
 	conns := flag.Int("conns", 32, "concurrent connections for the JWT and key phases")
 	floodClients := flag.Int("flood-clients", 64, "concurrent clients sending wrong secrets")
+	rtClients := flag.Int("rt-clients", 500, "realtime clients of the fan-out phases (0: none)")
+	rtEvents := flag.Int("rt-events", 100, "events sent to them in each fan-out phase")
+	soak := flag.Duration("soak", 0, "instead of the measurements: a soak of this length (make soak)")
+	soakWarmUp := flag.Duration("soak-warmup", time.Minute, "the part of the soak before growth is counted")
 	keep := flag.Bool("keep", false, "keep the data directory and the server log")
 	flag.Parse()
 	log.SetFlags(0)
 
-	if err := run(*binary, *phase, *rounds, *flood, *conns, *floodClients, *keep); err != nil {
+	var err error
+	if *soak > 0 {
+		err = runSoak(*binary, *soak, *soakWarmUp, *keep)
+	} else {
+		err = run(*binary, *phase, *rounds, *flood, *conns, *floodClients, *rtClients, *rtEvents, *keep)
+	}
+	if err != nil {
 		log.Fatalf("loadtest: %v", err)
 	}
 }
 
-func run(binary string, phase time.Duration, rounds int, flood time.Duration, conns, floodClients int, keep bool) error {
-	rounds = max(rounds, 1)
-	binary, err := filepath.Abs(binary)
+// runSoak starts a server and soaks it (soak.go).
+func runSoak(binary string, d, warmUp time.Duration, keep bool) error {
+	srv, fx, done, err := startWithFixture(binary, keep)
 	if err != nil {
 		return err
+	}
+	defer done()
+	return srv.soak(fx, d, warmUp, 5*time.Second, defaultSoakMix)
+}
+
+// startWithFixture starts the binary on a data directory of its own and
+// sets up the fixture; done stops the server and removes the directory
+// (unless keep).
+func startWithFixture(binary string, keep bool) (*server, *fixture, func(), error) {
+	binary, err := filepath.Abs(binary)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	dir, err := os.MkdirTemp("", "pbkeys-load-")
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	if keep {
-		log.Printf("data directory: %s", dir)
-	} else {
-		defer os.RemoveAll(dir)
+	cleanup := func() {
+		if keep {
+			log.Printf("data directory: %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
 	}
-
 	srv, err := startServer(binary, dir)
 	if err != nil {
-		return err
+		cleanup()
+		return nil, nil, nil, err
 	}
-	defer srv.stop()
-
 	fx, err := setUp(srv.base)
 	if err != nil {
-		return fmt.Errorf("setup: %w", err)
+		srv.stop()
+		cleanup()
+		return nil, nil, nil, fmt.Errorf("setup: %w", err)
 	}
+	return srv, fx, func() { srv.stop(); cleanup() }, nil
+}
+
+func run(binary string, phase time.Duration, rounds int, flood time.Duration, conns, floodClients, rtClients, rtEvents int, keep bool) error {
+	rounds = max(rounds, 1)
+	srv, fx, done, err := startWithFixture(binary, keep)
+	if err != nil {
+		return err
+	}
+	defer done()
 	notePath := "/api/collections/notes/records/" + fx.noteID
 
 	fmt.Printf("pbkeys load test: %s, GOMAXPROCS of this machine %d cores\n", srv.base, numCPU())
@@ -130,6 +164,30 @@ func run(binary string, phase time.Duration, rounds int, flood time.Duration, co
 	fmt.Printf("peak RSS flood - JWT(%d conns)       = %+.0f MiB  (%.0f vs %.0f MiB; argon2 budget %d MiB)\n",
 		floodClients+1, fl.attack.peakMiB-jwtFlood.peakMiB, fl.attack.peakMiB, jwtFlood.peakMiB, srv.budgetMiB)
 	fmt.Printf("flood answers: %s\n", fl.attack.statusSummary())
+
+	if rtClients > 0 {
+		// Realtime fan-out, JWT and key in the order JWT, key, key, JWT, so
+		// that a drift of the machine weighs on both alike.
+		fmt.Println()
+		var jwtTime, keyTime time.Duration
+		for i, useKey := range []bool{false, true, true, false} {
+			name, auth := fmt.Sprintf("c  realtime fan-out, JWT     (%d)", i+1), fx.jwt
+			if useKey {
+				name, auth = fmt.Sprintf("d  realtime fan-out, API key (%d)", i+1), "Bearer "+fx.key
+			}
+			r, err := srv.fanOut(name, fx, auth, rtClients, rtEvents)
+			if err != nil {
+				return err
+			}
+			if useKey {
+				keyTime += r.elapsed
+			} else {
+				jwtTime += r.elapsed
+			}
+		}
+		fmt.Printf("\nd/c  realtime fan-out key / JWT time  = %.3f  (%d SSE clients, %d events: %.2f s vs %.2f s over two phases each; target <= 1.1)\n",
+			keyTime.Seconds()/jwtTime.Seconds(), rtClients, rtEvents, keyTime.Seconds(), jwtTime.Seconds())
+	}
 	return nil
 }
 
@@ -145,7 +203,11 @@ type server struct {
 // startServer creates a superuser with the CLI and starts `pbkeys serve` on
 // a free loopback port with default settings, then waits for /api/health.
 func startServer(binary, dir string) (*server, error) {
-	up := exec.Command(binary, "superuser", "upsert", adminEmail, adminPassword, "--dir", dir)
+	// The JS hooks and migrations directories inside dir: by default they
+	// are next to it, in the shared temp dir, where the stock binary's
+	// automigrate would leave a migration for the collection set up here.
+	isolated := []string{"--dir", dir, "--hooksDir", filepath.Join(dir, "pb_hooks"), "--migrationsDir", filepath.Join(dir, "pb_migrations")}
+	up := exec.Command(binary, append([]string{"superuser", "upsert", adminEmail, adminPassword}, isolated...)...)
 	if out, err := up.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("superuser upsert: %v: %s", err, out)
 	}
@@ -162,7 +224,7 @@ func startServer(binary, dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "serve", "--http", addr, "--dir", dir)
+	cmd := exec.Command(binary, append([]string{"serve", "--http", addr}, isolated...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -439,10 +501,12 @@ const (
 )
 
 type fixture struct {
-	jwt    string // the user's PocketBase token
-	key    string // the user's API key
-	keyID  string
-	noteID string // a record only the user may view
+	adminJWT string // a superuser's token
+	userID   string
+	jwt      string // the user's PocketBase token
+	key      string // the user's API key
+	keyID    string
+	noteID   string // a record only the user may view
 }
 
 // setUp creates, over REST, a user, a "notes" collection that only a
@@ -491,7 +555,7 @@ func setUp(base string) (*fixture, error) {
 	if key.Key == "" {
 		return nil, errors.New("the key was not revealed on creation")
 	}
-	fx := &fixture{jwt: auth.Token, key: key.Key, keyID: key.Id, noteID: note.Id}
+	fx := &fixture{adminJWT: admin.Token, userID: user.Id, jwt: auth.Token, key: key.Key, keyID: key.Id, noteID: note.Id}
 	// both credentials work (and the key's verification is now cached)
 	for _, a := range []string{fx.jwt, "Bearer " + fx.key} {
 		if err := call(base, "GET", "/api/collections/notes/records/"+fx.noteID, a, nil, nil); err != nil {

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
@@ -18,49 +16,18 @@ import (
 // These tests run the real binary: what a shell sees (signals, exit
 // status, how main prints errors) cannot be seen in-process.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
-)
-
 // TestMain removes the binary built for the exec tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	pbtest.RemoveBinary()
 	os.Exit(code)
-}
-
-// binary builds ./pbkeys once per test run and returns its path.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "pbkeys-cli-test-"); buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "pbkeys")
-		// go test puts its own go first on PATH; "pbkeys" is the main
-		// package (the module root).
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/pbkeys/pbkeys")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
 }
 
 // execCLI runs "pbkeys apikeys args..." on env's data directory with
 // stdout, and returns stderr and the exit status.
 func execCLI(t *testing.T, env *pbtest.Env, stdout *os.File, args ...string) (stderr string, status int) {
 	t.Helper()
-	argv := append([]string{"apikeys", "--dir", env.App.DataDir(), "--dev=false"}, args...)
-	cmd := exec.Command(binary(t), argv...)
+	cmd := pbtest.Command(t, env.App.DataDir(), append([]string{"apikeys"}, args...)...)
 	var errOut bytes.Buffer
 	cmd.Stdout = stdout
 	cmd.Stderr = &errOut
