@@ -28,8 +28,6 @@ const (
 	// hook. Batch sub-requests copy the store, so record hooks see it there
 	// too.
 	RequestKeyAPIKey = "pbkeysAPIKey"
-
-
 )
 
 // keyLogMeta is what a request log says of the key presented: its id,
