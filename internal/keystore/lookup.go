@@ -1,7 +1,9 @@
 package keystore
 
 import (
+	"bytes"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -11,30 +13,31 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// lookup reads a key row and its owner for the auth middleware, which does
-// it on every key-authenticated request, at no more cost than PocketBase's
-// own JWT auth reading its user.
+// lookup reads a key and its owner for the auth middleware, which does it
+// on every key-authenticated request: one statement, as PocketBase's own
+// JWT auth reads its user with one. (Each SQLite statement opens a read
+// transaction, and in profiles that was half the cost of key auth when
+// the key and the owner were read by two.)
 //
-// FindRecordById builds its SQL on every call (rewritten by regular
-// expressions) and SQLite compiles it afresh; two such lookups per request
-// (key, then owner) made key auth measurably slower than JWT auth, which
-// needs one (see README, Performance). Lookup keeps, per collection, the
-// query FindRecordById would run — PocketBase's RecordQuery, so records are
-// built exactly as PocketBase builds them — as a prepared statement, and
-// runs a copy of it per call: two lookups by primary key, each compiled
-// once per connection.
+// The statement is prepared once per owner collection. Its first row is
+// the owner, selected through PocketBase's RecordQuery, so PocketBase's
+// own code builds the owner record from it (the record a request then
+// runs as, which a hook may save: it must be exactly what PocketBase would
+// have loaded). Its second row (UNION ALL) carries the key's columns as a
+// JSON object in the owner's id column, from which the key record is
+// built field by field (recordFromColumns). Nothing is cached but the
+// statement: both rows are read on every request.
 type lookup struct {
-	app    core.App
-	keys   atomic.Pointer[preparedFind]
-	owners sync.Map // owner collection id → *atomic.Pointer[preparedFind]
+	app   core.App
+	joins sync.Map // owner collection id → *atomic.Pointer[preparedJoin]
 }
 
-// preparedFind is "find one record of collection by id", prepared for one
-// definition of the collection: when any collection changes, PocketBase
-// caches new *Collection values and the query is prepared again.
-type preparedFind struct {
-	collection *core.Collection
-	query      *dbx.Query // a template: never run, only copied
+// preparedJoin reads a key and its owner of one owner collection, prepared
+// for one definition of both collections: when a collection changes,
+// PocketBase caches new *Collection values and the query is prepared again.
+type preparedJoin struct {
+	keys, owners *core.Collection
+	query        *dbx.Query // a template: never run, only copied
 }
 
 // ErrOwnerNotAllowed is returned by FindWithOwner for a key whose owner's
@@ -44,79 +47,161 @@ var ErrOwnerNotAllowed = errors.New("keystore: the key's owner collection may no
 // FindWithOwner returns the key with id and the record that owns it, both
 // read fresh from the database: revocation, expiry and owner changes are
 // never cached. It returns sql.ErrNoRows when either does not exist.
+//
+// The owner collections are tried in order: with one (the usual case) a
+// key costs one statement; a key of the n-th costs n.
 func (s *Store) FindWithOwner(id string) (key, owner *core.Record, err error) {
-	l := &s.lookup
-	key, err = l.find(&l.keys, Collection, id)
+	for _, name := range s.cfg.OwnerCollections {
+		c, err := s.app.FindCachedCollectionByNameOrId(name)
+		if err != nil || !s.IsOwnerCollection(c) {
+			continue
+		}
+		key, owner, err = s.lookup.find(c, id)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return key, owner, err
+		}
+	}
+	// No key of an owner collection: a key whose owner's collection was
+	// taken off the list says so; a missing key or owner is just missing.
+	if k, err := s.Find(id); err == nil {
+		if c, err := s.app.FindCachedCollectionByNameOrId(k.GetString(FieldOwnerCollection)); err != nil || !s.IsOwnerCollection(c) {
+			return nil, nil, ErrOwnerNotAllowed
+		}
+	}
+	return nil, nil, sql.ErrNoRows
+}
+
+// find reads the key with id owned by a record of owners, retrying once if
+// a concurrent schema change closed the statement it used.
+func (l *lookup) find(owners *core.Collection, id string) (key, owner *core.Record, err error) {
+	key, owner, err = l.findOnce(owners, id)
+	if err != nil && strings.Contains(err.Error(), "statement is closed") {
+		key, owner, err = l.findOnce(owners, id)
+	}
+	return key, owner, err
+}
+
+func (l *lookup) findOnce(owners *core.Collection, id string) (key, owner *core.Record, err error) {
+	p, err := l.prepared(owners)
 	if err != nil {
 		return nil, nil, err
 	}
-	collectionID := key.GetString(FieldOwnerCollection)
-	c, err := l.app.FindCachedCollectionByNameOrId(collectionID)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !s.IsOwnerCollection(c)) {
-		return nil, nil, ErrOwnerNotAllowed
-	}
-	if err != nil {
+	// A copy shares the prepared statement (safe for concurrent use) and
+	// PocketBase's hooks; Bind gives the copy its own parameters.
+	q := *p.query
+	var rows []*core.Record
+	if err := q.Bind(dbx.Params{"id": id, "ownerCollection": owners.Id}).All(&rows); err != nil {
 		return nil, nil, err
 	}
-	slot, _ := l.owners.LoadOrStore(c.Id, &atomic.Pointer[preparedFind]{})
-	owner, err = l.find(slot.(*atomic.Pointer[preparedFind]), c.Id, key.GetString(FieldOwner))
-	if err != nil {
-		return nil, nil, err
+	for _, r := range rows {
+		if strings.HasPrefix(r.Id, "{") { // the key's row: an id is never JSON
+			if key, err = recordFromColumns(p.keys, r.Id); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			owner = r
+		}
+	}
+	if key == nil || owner == nil {
+		return nil, nil, sql.ErrNoRows
 	}
 	return key, owner, nil
 }
 
-// find reads one record by id, retrying once if a concurrent schema change
-// closed the statement it used.
-func (l *lookup) find(slot *atomic.Pointer[preparedFind], collection, id string) (*core.Record, error) {
-	record, err := l.findOnce(slot, collection, id)
-	if err != nil && strings.Contains(err.Error(), "statement is closed") {
-		record, err = l.findOnce(slot, collection, id)
-	}
-	return record, err
-}
-
-func (l *lookup) findOnce(slot *atomic.Pointer[preparedFind], collection, id string) (*core.Record, error) {
-	p, err := l.prepared(slot, collection)
+// prepared returns the statement for the current definitions of api_keys
+// and owners, without a lock on the way of requests once it is prepared.
+func (l *lookup) prepared(owners *core.Collection) (*preparedJoin, error) {
+	keys, err := l.app.FindCachedCollectionByNameOrId(Collection)
 	if err != nil {
 		return nil, err
 	}
-	// A copy shares the prepared statement (safe for concurrent use) and
-	// PocketBase's hooks; Bind gives the copy its own parameters, and the
-	// exec hook sets the copy's own timeout context.
-	q := *p.query
-	record := &core.Record{}
-	if err := q.Bind(dbx.Params{"id": id}).One(record); err != nil {
-		return nil, err
-	}
-	return record, nil
-}
-
-// prepared returns the prepared find for the collection's current definition.
-func (l *lookup) prepared(slot *atomic.Pointer[preparedFind], name string) (*preparedFind, error) {
-	c, err := l.app.FindCachedCollectionByNameOrId(name)
-	if err != nil {
-		return nil, err
-	}
+	v, _ := l.joins.LoadOrStore(owners.Id, &atomic.Pointer[preparedJoin]{})
+	slot := v.(*atomic.Pointer[preparedJoin])
 	old := slot.Load()
-	if old != nil && old.collection == c {
+	if old != nil && old.keys == keys && old.owners == owners {
 		return old, nil
 	}
-	q := l.app.RecordQuery(c).
-		AndWhere(dbx.NewExp("[[" + c.Name + ".id]] = {:id}")).
-		Limit(1).
-		Build().
-		Prepare()
+	q := l.statement(keys, owners).Prepare()
 	if q.LastError != nil {
 		return nil, q.LastError
 	}
-	p := &preparedFind{collection: c, query: q}
+	p := &preparedJoin{keys: keys, owners: owners, query: q}
 	if !slot.CompareAndSwap(old, p) {
 		q.Close() // another request prepared it first: use theirs
-		return l.prepared(slot, name)
+		return l.prepared(owners)
 	}
 	if old != nil {
 		old.query.Close() // queries running on it finish first
 	}
 	return p, nil
+}
+
+// statement is, for a key {:id} of an owner of collection owners:
+//
+//	SELECT o.<owner fields> FROM owners o JOIN api_keys k ON k.owner = o.id
+//	  WHERE k.id = {:id} AND k.owner_collection = {:ownerCollection}
+//	UNION ALL
+//	SELECT json_object('<key field>', k.<key field>, ...), NULL, ... FROM api_keys k
+//	  WHERE k.id = {:id} AND k.owner_collection = {:ownerCollection}
+//
+// as PocketBase's RecordQuery of owners, whose hooks build owner records
+// from its rows.
+func (l *lookup) statement(keys, owners *core.Collection) *dbx.Query {
+	const where = "[[k.id]] = {:id} AND [[k." + FieldOwnerCollection + "]] = {:ownerCollection}"
+	var pairs []string
+	for _, f := range keys.Fields {
+		pairs = append(pairs, "'"+f.GetName()+"', [[k."+f.GetName()+"]]")
+	}
+	ownerColumns := make([]string, len(owners.Fields))
+	keyColumns := make([]string, len(owners.Fields))
+	for i, f := range owners.Fields {
+		ownerColumns[i] = "[[o." + f.GetName() + "]]"
+		keyColumns[i] = "(NULL)"
+		if f.GetName() == core.FieldNameId {
+			keyColumns[i] = "json_object(" + strings.Join(pairs, ", ") + ")"
+		}
+	}
+	db := l.app.ConcurrentDB()
+	keyRow := db.Select(keyColumns...).From(keys.Name + " k").Where(dbx.NewExp(where)).Build()
+	return l.app.RecordQuery(owners).
+		Select(ownerColumns...).
+		From(owners.Name+" o").
+		InnerJoin(keys.Name+" k", dbx.NewExp("[[k."+FieldOwner+"]] = [[o.id]]")).
+		Where(dbx.NewExp(where)).
+		UnionAll(keyRow).
+		Build()
+}
+
+// recordFromColumns builds a record of c from a JSON object of its
+// columns, as PocketBase builds a record from a row it read (core's
+// newRecordFromNullStringMap): each field's PrepareValue on the value as
+// the database gave it, then PostScan. PostScan takes the original values
+// through the fields' getters, which for api_keys' kinds of fields (text,
+// number, bool, date, JSON, relation) are the values themselves.
+func recordFromColumns(c *core.Collection, object string) (*core.Record, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(object)))
+	dec.UseNumber() // numbers as the database wrote them
+	columns := map[string]any{}
+	if err := dec.Decode(&columns); err != nil {
+		return nil, err
+	}
+	record := core.NewRecord(c)
+	for _, f := range c.Fields {
+		var raw any
+		switch v := columns[f.GetName()].(type) {
+		case json.Number:
+			raw = v.String()
+		case string:
+			raw = v
+		}
+		value, err := f.PrepareValue(record, raw)
+		if err != nil {
+			return nil, err
+		}
+		record.SetRaw(f.GetName(), value)
+	}
+	if err := record.PostScan(); err != nil {
+		return nil, err
+	}
+	return record, nil
 }

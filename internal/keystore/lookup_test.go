@@ -4,9 +4,11 @@ import (
 	"database/sql"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
@@ -15,37 +17,47 @@ import (
 // records PocketBase's own FindRecordById does, field by field, also after
 // the schema changes under it.
 func TestLookupMatchesFindRecordById(t *testing.T) {
-	env := pbtest.New(t)
+	env := pbtest.New(t, func(c *hooks.Config) { c.OwnerCollections = []string{"users", "bots"} })
 	t.Cleanup(env.App.Cleanup)
+
+	// A key with every lifecycle field set, and a key of a second owner
+	// collection: each kind of value survives the trip.
+	rich, _, err := env.Store.Issue(env.Alice(t), keystore.Options{
+		Label: "rich «key»", ExpiresAt: time.Now().Add(48 * time.Hour), ReadOnly: true,
+		Collections: []string{"notes", "secrets"}, RatePerMinute: 600,
+	}, keystore.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.TouchLastUsed(rich.Id, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Store.SetDisabled(env.Alice(t), rich.Id, true); err != nil {
+		t.Fatal(err)
+	}
+	bots := core.NewAuthCollection("bots")
+	if err := env.App.Save(bots); err != nil {
+		t.Fatal(err)
+	}
+	bot := core.NewRecord(bots)
+	bot.SetEmail("bot@example.com")
+	bot.SetPassword("a long bot password")
+	if err := env.App.Save(bot); err != nil {
+		t.Fatal(err)
+	}
+	botKey, _, err := env.Store.Issue(bot, keystore.Options{Label: "bot"}, keystore.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	check := func(t *testing.T) {
 		t.Helper()
-		key, owner, err := env.Store.FindWithOwner(pbtest.AliceKeyID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantKey, _ := env.App.FindRecordById(keystore.Collection, pbtest.AliceKeyID)
-		wantOwner, _ := env.App.FindRecordById("users", pbtest.AliceID)
-		for _, pair := range []struct{ got, want *core.Record }{{key, wantKey}, {owner, wantOwner}} {
-			if pair.got.Collection().Id != pair.want.Collection().Id || pair.got.Id != pair.want.Id {
-				t.Fatalf("got %s/%s, want %s/%s", pair.got.Collection().Name, pair.got.Id, pair.want.Collection().Name, pair.want.Id)
-			}
-			if pair.got.IsNew() {
-				t.Fatal("a loaded record must not be new")
-			}
-			for _, f := range pair.want.Collection().Fields {
-				name := f.GetName()
-				if g, w := pair.got.GetRaw(name), pair.want.GetRaw(name); !equalValue(g, w) {
-					t.Errorf("%s.%s = %#v, want %#v", pair.want.Collection().Name, name, g, w)
-				}
-				if g, w := pair.got.Original().GetRaw(name), pair.want.Original().GetRaw(name); !equalValue(g, w) {
-					t.Errorf("original %s.%s = %#v, want %#v", pair.want.Collection().Name, name, g, w)
-				}
-			}
-		}
-		// the password hash is loaded, not re-hashed, so the owner still signs in
-		if !owner.ValidatePassword(pbtest.Password) {
-			t.Fatal("owner's password hash was not loaded as stored")
+		for _, k := range []struct{ id, collection, owner string }{
+			{pbtest.AliceKeyID, "users", pbtest.AliceID},
+			{rich.Id, "users", pbtest.AliceID},
+			{botKey.Id, "bots", bot.Id},
+		} {
+			checkKey(t, env, k.id, k.collection, k.owner)
 		}
 	}
 	check(t)
@@ -71,6 +83,40 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 
 	if _, _, err := env.Store.FindWithOwner("zzzzzzzzzzzzzzz"); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("unknown id: %v, want sql.ErrNoRows", err)
+	}
+}
+
+// checkKey compares FindWithOwner's records with FindRecordById's.
+func checkKey(t *testing.T, env *pbtest.Env, keyID, ownerCollection, ownerID string) {
+	t.Helper()
+	{
+		key, owner, err := env.Store.FindWithOwner(keyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantKey, _ := env.App.FindRecordById(keystore.Collection, keyID)
+		wantOwner, _ := env.App.FindRecordById(ownerCollection, ownerID)
+		for _, pair := range []struct{ got, want *core.Record }{{key, wantKey}, {owner, wantOwner}} {
+			if pair.got.Collection().Id != pair.want.Collection().Id || pair.got.Id != pair.want.Id {
+				t.Fatalf("got %s/%s, want %s/%s", pair.got.Collection().Name, pair.got.Id, pair.want.Collection().Name, pair.want.Id)
+			}
+			if pair.got.IsNew() {
+				t.Fatal("a loaded record must not be new")
+			}
+			for _, f := range pair.want.Collection().Fields {
+				name := f.GetName()
+				if g, w := pair.got.GetRaw(name), pair.want.GetRaw(name); !equalValue(g, w) {
+					t.Errorf("%s.%s = %#v, want %#v", pair.want.Collection().Name, name, g, w)
+				}
+				if g, w := pair.got.Original().GetRaw(name), pair.want.Original().GetRaw(name); !equalValue(g, w) {
+					t.Errorf("original %s.%s = %#v, want %#v", pair.want.Collection().Name, name, g, w)
+				}
+			}
+		}
+		// the password hash is loaded, not re-hashed, so the owner still signs in
+		if ownerCollection == "users" && !owner.ValidatePassword(pbtest.Password) {
+			t.Fatal("owner's password hash was not loaded as stored")
+		}
 	}
 }
 
