@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/crypto/bcrypt"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -159,18 +160,32 @@ func SuperuserJWT(t testing.TB, app core.App) string {
 	return token
 }
 
+// cheapPasswords makes c hash passwords with bcrypt's lowest cost: the
+// fixture's accounts are created for every test app, and at the default
+// cost their hashing was most of a fixture's set-up time.
+func cheapPasswords(c *core.Collection) {
+	if f, ok := c.Fields.GetByName(core.FieldNamePassword).(*core.PasswordField); ok {
+		f.Cost = bcrypt.MinCost
+	}
+}
+
 func seed(app core.App) error {
 	users, err := app.FindCollectionByNameOrId("users")
 	if err != nil {
 		return err
 	}
 	users.AuthToken.Secret = usersAuthSecret
+	cheapPasswords(users)
 	if err := app.Save(users); err != nil {
 		return err
 	}
 
 	superusers, err := app.FindCollectionByNameOrId(core.CollectionNameSuperusers)
 	if err != nil {
+		return err
+	}
+	cheapPasswords(superusers)
+	if err := app.Save(superusers); err != nil {
 		return err
 	}
 	su := core.NewRecord(superusers)
