@@ -58,6 +58,7 @@ func (a *authenticator) middleware() *hook.Handler[*core.RequestEvent] {
 // Messages of the 401s; none of them echoes the presented value.
 const (
 	msgMalformedKey = "The API key is malformed."
+	msgMistypedKey  = "The API key is mistyped or incomplete: its checksum does not match."
 	msgInvalidKey   = "The API key is invalid or has been revoked."
 	msgOwnerBlocked = "The API key's owner is not allowed to authenticate."
 	msgExpiredKey   = "The API key has expired."
@@ -68,6 +69,9 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	key, found, err := apikey.FromAuthorization(e.Request.Header.Get("Authorization"))
 	if !found {
 		return e.Next() // no key: a JWT, a guest, or PocketBase's own error
+	}
+	if errors.Is(err, apikey.ErrChecksum) {
+		return invalidToken(e, msgMistypedKey) // offline: no database read, no argon2id
 	}
 	if err != nil {
 		return invalidToken(e, msgMalformedKey)

@@ -35,6 +35,10 @@ import (
 	_ "github.com/pbkeys/pbkeys/migrations" // the api_keys collection
 )
 
+// verifierStoreKey is where Register keeps the verifier in the app's store,
+// for tests and tools that measure it (as keystore.Of does for the store).
+const verifierStoreKey = "pbkeys.verifier"
+
 // DefaultPagesPath is where the pages live unless Config.PagesPath says
 // otherwise.
 const DefaultPagesPath = web.DefaultPrefix
@@ -78,6 +82,7 @@ func Register(app core.App, cfg Config) error {
 	if err != nil {
 		return err // e.g. a memory budget below one hash: a sentence, not a panic
 	}
+	app.Store().Set(verifierStoreKey, verifier)
 
 	usage := keystore.NewUsageRecorder(keystore.UsageConfig{
 		Write:            store.TouchLastUsed,
