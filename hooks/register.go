@@ -139,7 +139,7 @@ func Register(app core.App, cfg Config) error {
 		}
 	}
 	if cfg.RootCmd != nil {
-		cfg.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store))
+		cfg.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store, verifier))
 	}
 	return nil
 }
