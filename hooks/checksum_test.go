@@ -58,7 +58,11 @@ func TestChecksumMismatchIsRefusedOffline(t *testing.T) {
 	t.Cleanup(env.App.Cleanup)
 	key, record := issue(t, env, keystore.Options{Label: "typed by hand"})
 	typo := []byte(key)
-	typo[40] ^= 'a' ^ 'b'
+	if typo[40] == 'x' { // another base62 character: only the checksum is wrong
+		typo[40] = 'y'
+	} else {
+		typo[40] = 'x'
+	}
 	wrongSecret, err := apikey.NewSecret(record.Id)
 	if err != nil {
 		t.Fatal(err)
