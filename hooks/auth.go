@@ -43,7 +43,10 @@ func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
 	return rec
 }
 
-// authenticator turns "Authorization: [Bearer ]<id>.<secret>" into e.Auth.
+// authenticator turns "Authorization: [Bearer ]<id>.<secret>" into e.Auth:
+// parse (apikey.FromAuthorization: format and checksum, no I/O) → the key
+// row, its owner and the secret (keystore's FindVerified) → keyRefusal →
+// e.Auth.
 type authenticator struct {
 	store    *keystore.Store
 	verifier *apikey.Verifier
@@ -61,6 +64,7 @@ func (a *authenticator) middleware() *hook.Handler[*core.RequestEvent] {
 // Messages of the 401s; none of them echoes the presented value.
 const (
 	msgMalformedKey = "The API key is malformed."
+	msgMistypedKey  = "The API key is mistyped or incomplete: its checksum does not match."
 	msgInvalidKey   = "The API key is invalid or has been revoked."
 	msgOwnerBlocked = "The API key's owner is not allowed to authenticate."
 	msgExpiredKey   = "The API key has expired."
@@ -72,6 +76,9 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	if !found {
 		return e.Next() // no key: a JWT, a guest, or PocketBase's own error
 	}
+	if errors.Is(err, apikey.ErrChecksum) {
+		return invalidToken(e, msgMistypedKey) // offline: no database read, no argon2id
+	}
 	if err != nil {
 		return invalidToken(e, msgMalformedKey)
 	}
@@ -79,23 +86,18 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	// every attempt: the ones that fail are the interesting ones.
 	e.Set(apis.RequestEventKeyLogMeta, &keyLogMeta{KeyID: key.ID})
 
-	// 1. Read the key row and its owner, on every request: revocation,
-	// expiry and owner changes are never cached.
-	record, owner, err := a.store.FindWithOwner(key.ID)
+	// 1 and 2. Read the key row and its owner, on every request
+	// (revocation, expiry and owner changes are never cached), and verify
+	// the secret against the stored hash (apikey.Verifier: the cache of
+	// recent successes, else argon2id within the memory budget and the
+	// failure throttle). Leaked-key reports check keys the same way.
+	record, owner, err := a.store.FindVerified(e.Request.Context(), a.verifier, key, throttleClient(e.RealIP()))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return invalidToken(e, msgInvalidKey)
 	case errors.Is(err, keystore.ErrOwnerNotAllowed):
 		return invalidToken(e, msgOwnerBlocked)
 	case err != nil:
-		return e.InternalServerError("", err)
-	}
-
-	// 2. Verify the secret against the stored hash (apikey.Verifier: the
-	// cache of recent successes, else argon2id within the memory budget
-	// and the failure throttle).
-	err = a.verifier.Verify(e.Request.Context(), key, record.GetString(keystore.FieldKeyHash), throttleClient(e.RealIP()))
-	if err != nil {
 		return verifyError(e, key.ID, err)
 	}
 

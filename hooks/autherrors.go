@@ -21,9 +21,10 @@ const (
 )
 
 // verifyError answers a failed verification of keyID's secret: 401 for a
-// wrong secret, 429 when the throttle refused to try, 503 when no argon2id
-// memory was free in time. 429 and 503 carry Retry-After (whole seconds)
-// and PocketBase's JSON error shape.
+// wrong secret (or an unusable stored hash, which is logged), 429 when the
+// throttle refused to try, 503 when no argon2id memory was free in time,
+// 500 for anything else (a database error). 429 and 503 carry Retry-After
+// (whole seconds) and PocketBase's JSON error shape.
 func verifyError(e *core.RequestEvent, keyID string, err error) error {
 	var retry *apikey.RetryError
 	switch {
@@ -39,9 +40,11 @@ func verifyError(e *core.RequestEvent, keyID string, err error) error {
 		// the client went away (or a timeout fired) while waiting
 		retryafter.Set(e.Response.Header(), time.Second)
 		return apis.NewApiError(http.StatusServiceUnavailable, msgBusy, nil)
-	default:
+	case errors.Is(err, apikey.ErrUnusableHash):
 		e.App.Logger().Error("API key: unusable stored hash", "keyId", keyID, "error", err)
 		return invalidToken(e, msgInvalidKey)
+	default:
+		return e.InternalServerError("", err)
 	}
 }
 

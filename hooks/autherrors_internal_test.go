@@ -24,6 +24,7 @@ func TestVerifyErrorStatuses(t *testing.T) {
 		{"throttled", &apikey.RetryError{Err: apikey.ErrThrottled, After: 41500 * time.Millisecond}, 429, "42"},
 		{"busy", &apikey.RetryError{Err: apikey.ErrBusy, After: time.Second}, 503, "1"},
 		{"busy, under a second", &apikey.RetryError{Err: apikey.ErrBusy, After: time.Millisecond}, 503, "1"},
+		{"database error", errors.New("disk I/O error"), 500, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()

@@ -94,6 +94,14 @@ type Config struct {
 	// LastUsedMinInterval is the least time between two "last used" writes
 	// for one key. Zero: 1m.
 	LastUsedMinInterval time.Duration
+
+	// LeakReportKeys is the path of a file holding the public keys GitHub
+	// signs secret-scanning reports with (the document at
+	// https://api.github.com/meta/public_keys/secret_scanning), read at
+	// start and again whenever it changes. With it, POST
+	// /api/api-keys/leaked accepts GitHub's reports of leaked keys and
+	// revokes them. Zero: that endpoint answers 404.
+	LeakReportKeys string
 }
 
 // Environment variables read by ConfigFromEnv. Durations are Go durations
@@ -102,6 +110,7 @@ type Config struct {
 const (
 	EnvOwnerCollections = "PBKEYS_OWNER_COLLECTIONS" // comma-separated collection names
 	EnvPagesPath        = "PBKEYS_PAGES_PATH"        // URL path, e.g. /api-keys
+	EnvLeakReportKeys   = "PBKEYS_LEAK_REPORT_KEYS"  // file path, e.g. /etc/pbkeys/github-secret-scanning-keys.json
 
 	EnvLastUsedFlushInterval = "PBKEYS_LAST_USED_FLUSH" // duration
 	EnvLastUsedMinInterval   = "PBKEYS_LAST_USED_MIN_INTERVAL"
@@ -136,6 +145,7 @@ func ConfigFromEnv() (Config, error) {
 		}
 		cfg.PagesPath = raw
 	}
+	cfg.LeakReportKeys = strings.TrimSpace(os.Getenv(EnvLeakReportKeys)) // Register reads the file
 
 	durations := []struct {
 		name     string

@@ -22,6 +22,7 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 		hooks.EnvThrottleMaxTracked:     "500",
 		hooks.EnvOwnerCollections:       " users, service_accounts ,",
 		hooks.EnvPagesPath:              "/account/keys",
+		hooks.EnvLeakReportKeys:         " /etc/pbkeys/secret_scanning.json ",
 	} {
 		t.Setenv(name, value)
 	}
@@ -33,6 +34,7 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 	want := hooks.Config{
 		OwnerCollections:       []string{"users", "service_accounts"},
 		PagesPath:              "/account/keys",
+		LeakReportKeys:         "/etc/pbkeys/secret_scanning.json",
 		Argon2MemoryBudgetKiB:  131072,
 		Argon2MaxWait:          -1,
 		VerifyCacheSize:        -1,

@@ -22,18 +22,27 @@
 //	files.go        file tokens bound to the key that asked for them
 //	records.go      the api_keys REST API: issue on create, reveal once
 //	routes.go       key actions beyond CRUD (roll)
+//	leaked.go       GitHub's leaked-key reports: verify, revoke, answer
 package hooks
 
 import (
+	"fmt"
+
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/ratelimit"
+	"github.com/pbkeys/pbkeys/internal/secretscanning"
 	"github.com/pbkeys/pbkeys/internal/web"
 	_ "github.com/pbkeys/pbkeys/migrations" // the api_keys collection
 )
+
+// verifierStoreKey is where Register keeps the verifier in the app's store,
+// for tests and tools that measure it (as keystore.Of does for the store).
+const verifierStoreKey = "pbkeys.verifier"
 
 // DefaultPagesPath is where the pages live unless Config.PagesPath says
 // otherwise.
@@ -41,8 +50,9 @@ const DefaultPagesPath = web.DefaultPrefix
 
 // Register adds pbkeys to app: the key store and its record rules, key
 // auth, the key policy, realtime and file-token handling, the REST routes,
-// the pages (unless cfg.NoPages), the "apikeys" command (when cfg.RootCmd
-// is set), and the last-used flush on terminate.
+// the leaked-key report endpoint (which answers 404 unless
+// cfg.LeakReportKeys is set), the pages (unless cfg.NoPages), the "apikeys"
+// command (when cfg.RootCmd is set), and the last-used flush on terminate.
 func Register(app core.App, cfg Config) error {
 	pagesPath := cfg.PagesPath
 	if pagesPath == "" {
@@ -78,6 +88,14 @@ func Register(app core.App, cfg Config) error {
 	if err != nil {
 		return err // e.g. a memory budget below one hash: a sentence, not a panic
 	}
+	app.Store().Set(verifierStoreKey, verifier)
+
+	var leakKeys *secretscanning.KeyFile // nil: the report endpoint answers 404
+	if cfg.LeakReportKeys != "" {
+		if leakKeys, err = secretscanning.OpenKeyFile(cfg.LeakReportKeys); err != nil {
+			return fmt.Errorf("pbkeys: leaked-key reports (%s): %w", EnvLeakReportKeys, err)
+		}
+	}
 
 	usage := keystore.NewUsageRecorder(keystore.UsageConfig{
 		Write:            store.TouchLastUsed,
@@ -96,6 +114,7 @@ func Register(app core.App, cfg Config) error {
 
 	auth := &authenticator{store: store, verifier: verifier, usage: usage}
 	limits := newRateLimits()
+	leaks := &leakReports{store: store, verifier: verifier, keys: leakKeys, limits: ratelimit.New()}
 
 	// Request pipeline: our auth runs before PocketBase's token loader,
 	// then the key's rate limit, then the key policy.
@@ -104,6 +123,7 @@ func Register(app core.App, cfg Config) error {
 		Func: func(se *core.ServeEvent) error {
 			se.Router.Bind(auth.middleware(), limits.middleware(), policyMiddleware())
 			bindKeyRoutes(se, store)
+			se.Router.POST(LeakReportPath, leaks.handle)
 			return se.Next()
 		},
 	})
@@ -119,7 +139,7 @@ func Register(app core.App, cfg Config) error {
 		}
 	}
 	if cfg.RootCmd != nil {
-		cfg.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store))
+		cfg.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store, verifier))
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func Hash(secret string, params argon2id.Params) (string, error) {
 // Issue generates a new secret and its hash for the key with the given id.
 // It returns the full key, shown once to the user, and the hash to store.
 func Issue(id string, params argon2id.Params) (key Key, hash string, err error) {
-	secret, err := NewSecret()
+	secret, err := NewSecret(id)
 	if err != nil {
 		return Key{}, "", err
 	}

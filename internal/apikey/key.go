@@ -4,24 +4,38 @@
 package apikey
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 )
 
+// A key is "<id>.<secret>". Keys issued now have a scanner-friendly secret
+// (format.go): a marker, a random body and a checksum of everything before
+// it. Keys issued before the checksum have a secret of 32 random bytes in
+// unpadded base64url; they keep working unchanged.
 const (
 	// IDLength is the length of a key id: a PocketBase record id.
 	IDLength = 15
 
-	// SecretBytes is how much crypto/rand entropy a secret carries (256 bits).
-	SecretBytes = 32
+	// SecretLength is the length of a secret issued now:
+	// Marker + BodyLength random characters + ChecksumLength. It is also
+	// the longest secret Parse accepts (the verifier's cache relies on it).
+	SecretLength = len(Marker) + BodyLength + ChecksumLength
 
-	// SecretLength is the length of the encoded secret (unpadded base64url).
-	SecretLength = 43
-
-	// Length is the exact length of a canonical key "<id>.<secret>".
+	// Length is the exact length of a key issued now: "<id>.<secret>".
 	Length = IDLength + 1 + SecretLength
+
+	// LegacySecretBytes is how much crypto/rand entropy a legacy secret
+	// carries (256 bits).
+	LegacySecretBytes = 32
+
+	// LegacySecretLength is the length of a legacy secret (unpadded
+	// base64url of LegacySecretBytes).
+	LegacySecretLength = 43
+
+	// LegacyLength is the exact length of a legacy key.
+	LegacyLength = IDLength + 1 + LegacySecretLength
 
 	// MaxHeaderLength bounds the Authorization header we look at at all.
 	// Anything longer is neither a key nor a PocketBase JWT we issue.
@@ -32,11 +46,16 @@ const (
 // (it is not a JWT and contains a ".") but is not a canonical one.
 var ErrMalformed = errors.New("apikey: malformed key")
 
-// secretEncoding is base64url without padding: URL-safe and free of ".",
+// ErrChecksum is returned by Parse for a key of the current format whose
+// checksum does not match: a typo, or a truncated or made-up key. It is
+// an ErrMalformed, refused before any database read or argon2id work.
+var ErrChecksum = fmt.Errorf("%w: checksum does not match", ErrMalformed)
+
+// legacyEncoding is base64url without padding: URL-safe and free of ".",
 // so the first "." always separates the id from the secret. Strict rejects
-// non-canonical encodings (non-zero trailing bits), so every secret has
-// exactly one spelling.
-var secretEncoding = base64.RawURLEncoding.Strict()
+// non-canonical encodings (non-zero trailing bits), so every legacy secret
+// has exactly one spelling.
+var legacyEncoding = base64.RawURLEncoding.Strict()
 
 // Key is a parsed API key.
 type Key struct {
@@ -49,28 +68,27 @@ func (k Key) String() string {
 	return k.ID + "." + k.Secret
 }
 
-// NewSecret returns a fresh secret of SecretBytes random bytes.
-func NewSecret() (string, error) {
-	var buf [SecretBytes]byte
-	if _, err := rand.Read(buf[:]); err != nil {
-		return "", err
-	}
-	return secretEncoding.EncodeToString(buf[:]), nil
-}
-
-// Parse parses a canonical key "<id>.<secret>". It does not allocate beyond
-// a fixed-size buffer, whatever the input length.
+// Parse parses a canonical key "<id>.<secret>", of the current format
+// (checksum verified; ErrChecksum when it does not match) or the legacy
+// one. It does not allocate beyond fixed-size buffers, whatever the input
+// length.
 func Parse(s string) (Key, error) {
-	if len(s) != Length || s[IDLength] != '.' {
+	if (len(s) != Length && len(s) != LegacyLength) || s[IDLength] != '.' {
 		return Key{}, ErrMalformed
 	}
 	id, secret := s[:IDLength], s[IDLength+1:]
 	if !IsID(id) {
 		return Key{}, ErrMalformed
 	}
-	var buf [SecretBytes + 2]byte // room for the decoder's look-ahead
-	n, err := secretEncoding.Decode(buf[:], []byte(secret))
-	if err != nil || n != SecretBytes {
+	if len(s) == Length {
+		if err := checkSecret(s); err != nil {
+			return Key{}, err
+		}
+		return Key{ID: id, Secret: secret}, nil
+	}
+	var buf [LegacySecretBytes + 2]byte // room for the decoder's look-ahead
+	n, err := legacyEncoding.Decode(buf[:], []byte(secret))
+	if err != nil || n != LegacySecretBytes {
 		return Key{}, ErrMalformed
 	}
 	return Key{ID: id, Secret: secret}, nil

@@ -1,7 +1,9 @@
 package apikey_test
 
 import (
+	"encoding/base64"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,11 +18,13 @@ import (
 // Properties: it never panics; a value it does not claim (found=false) has
 // no error; a value it claims but refuses is ErrMalformed; and a value it
 // accepts is canonical — the header is exactly "[Bearer ]" + key.String(),
-// with a 15-char [a-z0-9] id and a secret that decodes to 32 bytes and
-// encodes back to itself — so every key has one spelling only. A value whose
+// with a 15-char [a-z0-9] id and either a current secret whose checksum
+// matches or a legacy one that decodes to 32 bytes and encodes back to
+// itself — so every key has one spelling only. A value whose
 // first segment is a key id is always claimed: never left to PocketBase,
 // which would treat an invalid one as a guest.
 func FuzzFromAuthorization(f *testing.F) {
+	pattern := regexp.MustCompile("^" + apikey.Pattern + "$")
 	for _, seed := range []string{
 		// real values
 		"Bearer " + validKey,
@@ -38,10 +42,10 @@ func FuzzFromAuthorization(f *testing.F) {
 		validKey + "\n",
 		validKey + "\x00",
 		"\x00" + validKey,
-		validKey[:58],
+		validKey[:68],
 		validKey + "A",
-		validID + "." + validSecret[:42] + "J", // non-zero trailing bits
-		validID + "." + validSecret[:42] + "=",
+		validID + "." + legacySecret[:42] + "J", // non-zero trailing bits
+		validID + "." + legacySecret[:42] + "=",
 		validID + "." + strings.Repeat("/", 43),
 		strings.ToUpper(validID) + "." + validSecret,
 		validID + "%2E" + validSecret,
@@ -57,6 +61,12 @@ func FuzzFromAuthorization(f *testing.F) {
 		"Bearer " + strings.Repeat("a.", 5000),
 		validKey + ".",
 		validID + ".e30.c2ln",
+		legacyKey,
+		"Bearer " + legacyKey,
+		legacyKey[:58],
+		validKey[:len(validKey)-1] + "g", // wrong checksum
+		"k3alice00000003." + validSecret, // another id
+		validID + ".pbk_" + strings.Repeat("0", 49),
 	} {
 		f.Add(seed)
 	}
@@ -84,7 +94,18 @@ func FuzzFromAuthorization(f *testing.F) {
 		if key.String() != raw {
 			t.Fatalf("accepted %q as %q: not canonical", header, key.String())
 		}
-		if len(raw) != apikey.Length || len(key.ID) != apikey.IDLength || len(key.Secret) != apikey.SecretLength {
+		switch {
+		case len(key.ID) != apikey.IDLength:
+			t.Fatalf("accepted %q with an id of the wrong length", header)
+		case len(raw) == apikey.Length && len(key.Secret) == apikey.SecretLength:
+			if !strings.HasPrefix(key.Secret, apikey.Marker) || !pattern.MatchString(raw) {
+				t.Fatalf("accepted %q, which the published pattern does not match", header)
+			}
+		case len(raw) == apikey.LegacyLength && len(key.Secret) == apikey.LegacySecretLength:
+			if b, err := base64.RawURLEncoding.DecodeString(key.Secret); err != nil || base64.RawURLEncoding.EncodeToString(b) != key.Secret {
+				t.Fatalf("accepted legacy secret %q: not canonical base64url", key.Secret)
+			}
+		default:
 			t.Fatalf("accepted %q with wrong lengths", header)
 		}
 		for _, c := range []byte(key.ID) {
@@ -104,6 +125,8 @@ func TestFromAuthorizationAllocations(t *testing.T) {
 	for _, header := range []string{
 		"Bearer " + validKey,
 		validKey,
+		validKey[:len(validKey)-1] + "g", // wrong checksum
+		"Bearer " + legacyKey,
 		"Bearer " + strings.Repeat("a", apikey.MaxHeaderLength-7),
 		"Bearer " + strings.Repeat("a.", apikey.MaxHeaderLength/2-4),
 		"Bearer " + strings.Repeat("a.", 1<<20),

@@ -1,12 +1,13 @@
 // Package cli is the operator's command line for API keys: "pbkeys apikeys
-// create|list|revoke|disable|enable|roll", added to PocketBase's own command
-// tree. It runs in the bootstrapped app (PocketBase opens the database
-// before running any command) and issues, pauses, rolls and revokes keys
-// through the same keystore as the REST API and the pages.
+// create|list|revoke|disable|enable|roll|leaked", added to PocketBase's own
+// command tree. It runs in the bootstrapped app (PocketBase opens the
+// database before running any command) and issues, pauses, rolls and revokes
+// keys through the same keystore as the REST API and the pages.
 //
 // Output contract: "create" and "roll" print the key and nothing else on
 // stdout, so it can be captured by a shell, and describe it on stderr;
-// "list", "revoke", "disable" and "enable" print their results on stdout.
+// "list", "revoke", "disable", "enable" and "leaked" print their results on
+// stdout, and "leaked" never prints a token.
 // Errors are sentences returned to PocketBase, which ends the process;
 // main.go recognises them with IsCommandError and prints them as they are
 // (no log timestamp) with exit status 1.
@@ -29,16 +30,19 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
+	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
-// NewAPIKeysCommand returns the "apikeys" command with its create, list and
-// revoke subcommands, for app.RootCmd.AddCommand.
-func NewAPIKeysCommand(app core.App, store *keystore.Store) *cobra.Command {
+// NewAPIKeysCommand returns the "apikeys" command with its subcommands, for
+// app.RootCmd.AddCommand. verifier checks the keys "leaked" is given, as the
+// server checks presented keys.
+func NewAPIKeysCommand(app core.App, store *keystore.Store, verifier *apikey.Verifier) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "apikeys",
 		Short: "Create, list, disable, roll and revoke API keys",
-		Long: `Create, list, disable, enable, roll and revoke API keys.
+		Long: `Create, list, disable, enable, roll and revoke API keys, and revoke keys
+found exposed.
 
 A key is printed once, by "create" or "roll", and never again: pbkeys stores
 only its hash. Owners (records of the owner collections, users by default)
@@ -47,7 +51,8 @@ are named by email or by record id. Times are in UTC.`,
   pbkeys apikeys list --user alice@example.com
   pbkeys apikeys disable k1alice00000001
   pbkeys apikeys roll k1alice00000001 --grace 1h
-  pbkeys apikeys revoke k1alice00000001`,
+  pbkeys apikeys revoke k1alice00000001
+  pbkeys apikeys leaked tokens.txt --url https://ci.example.com/builds/1234`,
 		SilenceUsage: true,
 		// Before any subcommand touches the api_keys collection, make sure
 		// its schema is the one this binary writes: an unapplied migration
@@ -77,6 +82,7 @@ are named by email or by record id. Times are in UTC.`,
 		newSetDisabledCommand(app, store, true),
 		newSetDisabledCommand(app, store, false),
 		newRollCommand(app, store),
+		newLeakedCommand(app, store, verifier),
 	)
 	markErrors(command)
 	return command

@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
+	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
@@ -28,16 +29,23 @@ func newEnv(t *testing.T) *pbtest.Env {
 // returned error (which main prints).
 func run(t *testing.T, env *pbtest.Env, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runWithInput(t, env, "", args...)
+}
+
+// runWithInput is run with stdin reading input.
+func runWithInput(t *testing.T, env *pbtest.Env, input string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	root := &cobra.Command{
 		Use:                "pbkeys",
 		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
 	}
 	root.SetErr(io.Discard)
-	apikeys := cli.NewAPIKeysCommand(env.App, env.Store)
+	apikeys := cli.NewAPIKeysCommand(env.App, env.Store, newVerifier(t))
 	root.AddCommand(apikeys)
 
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
+	root.SetIn(strings.NewReader(input))
 	apikeys.SetErr(&errOut) // NewAPIKeysCommand sends its stderr to os.Stderr
 	root.SetArgs(append([]string{"apikeys"}, args...))
 	err = root.Execute()
@@ -45,6 +53,17 @@ func run(t *testing.T, env *pbtest.Env, args ...string) (stdout, stderr string, 
 		t.Errorf("%v: error %q is not marked for main to print as a plain sentence", args, err)
 	}
 	return out.String(), errOut.String(), err
+}
+
+// newVerifier returns a fresh verifier, as each "pbkeys apikeys" process
+// has one.
+func newVerifier(t testing.TB) *apikey.Verifier {
+	t.Helper()
+	v, err := apikey.NewVerifier(apikey.VerifierConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // keysOf returns the ids of ownerID's keys.
@@ -67,7 +86,8 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"create", "list", "revoke", "disable", "enable", "roll", "Examples:"}},
+		{[]string{"--help"}, []string{"create", "list", "revoke", "disable", "enable", "roll", "leaked", "Examples:"}},
+		{[]string{"leaked", "--help"}, []string{"FILE", `"-" reads standard input`, "--url", "checksum", "Examples:"}},
 		{[]string{"disable", "--help"}, []string{"ID...", "401", "nothing is disabled", "Examples:"}},
 		{[]string{"enable", "--help"}, []string{"ID...", "expired key", "nothing is enabled", "Examples:"}},
 		{[]string{"roll", "--help"}, []string{"--grace", `"24h" (the default)`, "KEY=$(pbkeys apikeys roll", "undone", "Examples:"}},

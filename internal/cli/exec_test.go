@@ -131,3 +131,25 @@ func TestExecErrorsArePlainSentences(t *testing.T) {
 		}
 	}
 }
+
+// The built binary wires "leaked" to the server's own verification: a key
+// piped in is revoked, and the output names it without the secret.
+func TestExecLeakedFromStdin(t *testing.T) {
+	env := newEnv(t)
+	rec, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "Piped in"}, keystore.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := pbtest.Command(t, env.App.DataDir(), "apikeys", "leaked", "-")
+	cmd.Stdin = strings.NewReader(key.String() + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pbkeys apikeys leaked: %v\n%s", err, out)
+	}
+	if want := `Revoked ` + rec.Id + ` "Piped in" of alice@example.com (line 1).`; !strings.Contains(string(out), want) || strings.Contains(string(out), key.Secret) {
+		t.Fatalf("output:\n%s\nwant %q and no secret", out, want)
+	}
+	if _, err := env.Store.Find(rec.Id); err == nil {
+		t.Fatal("the key is still there")
+	}
+}

@@ -76,6 +76,7 @@ type Store struct {
 	lookup  lookup         // FindWithOwner
 	pending sync.WaitGroup // notifications being sent
 	origins sync.Map       // record id → Origin of keys prepared but not yet committed
+	leaks   leakMemo       // tokens revoked as leaked (RevokeLeaked)
 }
 
 // Register returns a Store for app and binds the api_keys record rules

@@ -7,6 +7,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/mailer"
@@ -112,22 +113,98 @@ User agent: {{.UserAgent}}
 )
 
 func newKeyCreatedMessage(app core.App, owner *core.Record, n keyNotice) (*mailer.Message, error) {
+	subject := "New API key \"" + oneLine(n.Label) + "\" on " + app.Settings().Meta.AppName
+	return newMessage(app, owner, subject, noticeText, noticeHTML, n)
+}
+
+// newMessage is a mail to owner from the app's sender, its text and HTML
+// bodies rendered from data.
+func newMessage(app core.App, owner *core.Record, subject string, textBody *texttemplate.Template, htmlBody *template.Template, data any) (*mailer.Message, error) {
 	var text bytes.Buffer
-	if err := noticeText.Execute(&text, n); err != nil {
+	if err := textBody.Execute(&text, data); err != nil {
 		return nil, err
 	}
 	var html bytes.Buffer
-	if err := noticeHTML.Execute(&html, n); err != nil {
+	if err := htmlBody.Execute(&html, data); err != nil {
 		return nil, err
 	}
 	meta := app.Settings().Meta
 	return &mailer.Message{
 		From:    mail.Address{Name: meta.SenderName, Address: meta.SenderAddress},
 		To:      []mail.Address{{Address: owner.Email()}},
-		Subject: "New API key \"" + oneLine(n.Label) + "\" on " + meta.AppName,
+		Subject: subject,
 		Text:    text.String(),
 		HTML:    html.String(),
 	}, nil
+}
+
+// notifyLeaked emails the owner of a key revoked because it was found
+// exposed: which key, where it was found and by whom, when it was revoked,
+// and where to make a new one. Like notifyCreated it sends in the
+// background, and a failing mailer is logged only.
+func (s *Store) notifyLeaked(record, owner *core.Record, leak Leak, revoked time.Time) {
+	app := s.app
+	n := leakNotice{
+		Label:      record.GetString(FieldLabel),
+		KeyID:      record.Id,
+		URL:        oneLine(truncate(leak.URL, maxLeakURL)),
+		ReportedBy: orDefault(leak.ReportedBy, "unknown"),
+		Revoked:    revoked.UTC().Format("2006-01-02 15:04:05 MST"),
+		ManageURL:  s.manageURL(),
+		AppName:    app.Settings().Meta.AppName,
+	}
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		subject := "API key \"" + oneLine(n.Label) + "\" on " + n.AppName + " was revoked: it was found exposed"
+		msg, err := newMessage(app, owner, subject, leakNoticeText, leakNoticeHTML, n)
+		if err == nil {
+			err = app.NewMailClient().Send(msg)
+		}
+		if err != nil {
+			app.Logger().Warn("API key: failed to notify the owner of a leak", "keyId", n.KeyID, "ownerId", owner.Id, "error", err)
+		}
+	}()
+}
+
+// maxLeakURL bounds the "found at" address in a mail: reports come from
+// outside.
+const maxLeakURL = 2000
+
+type leakNotice struct {
+	Label, KeyID, URL, ReportedBy, Revoked, ManageURL, AppName string
+}
+
+var (
+	leakNoticeText = texttemplate.Must(texttemplate.New("text").Parse(`Your API key "{{.Label}}" ({{.KeyID}}) on {{.AppName}} was found exposed, so it has been revoked: it no longer works.
+
+Key:         {{.Label}} ({{.KeyID}})
+Found at:    {{if .URL}}{{.URL}}{{else}}not given{{end}}
+Reported by: {{.ReportedBy}}
+Revoked:     {{.Revoked}}
+
+Anyone who saw it could use it until then. Create a new key for the clients that used this one{{if .ManageURL}} ({{.ManageURL}}){{end}}, and remove the exposed key from where it was found.
+`))
+	leakNoticeHTML = template.Must(template.New("html").Parse(`<p>Your API key "{{.Label}}" (<code>{{.KeyID}}</code>) on {{.AppName}} was found exposed, so it has been revoked: it no longer works.</p>
+<table>
+<tr><th align="left">Key</th><td>{{.Label}} (<code>{{.KeyID}}</code>)</td></tr>
+<tr><th align="left">Found at</th><td>{{if .URL}}<a href="{{.URL}}">{{.URL}}</a>{{else}}not given{{end}}</td></tr>
+<tr><th align="left">Reported by</th><td>{{.ReportedBy}}</td></tr>
+<tr><th align="left">Revoked</th><td>{{.Revoked}}</td></tr>
+</table>
+<p>Anyone who saw it could use it until then. Create a new key for the clients that used this one{{if .ManageURL}} (<a href="{{.ManageURL}}">your API keys</a>){{end}}, and remove the exposed key from where it was found.</p>
+`))
+)
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func oneLine(s string) string {

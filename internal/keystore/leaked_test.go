@@ -1,0 +1,84 @@
+package keystore_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+)
+
+// A key reported twice at the same moment is revoked once and its owner
+// gets one mail; both reports learn it was a real key.
+func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	v, err := apikey.NewVerifier(apikey.VerifierConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 5; round++ {
+		_, key, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "twice"}, keystore.Origin{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Store.WaitNotifications()
+		mails := env.App.TestMailer.TotalSend()
+
+		var wg sync.WaitGroup
+		results := make([]keystore.LeakResult, 2)
+		for i := range results {
+			wg.Go(func() {
+				res, err := env.Store.RevokeLeaked(t.Context(), v, key.String(), keystore.Leak{URL: "https://example.com"}, "192.0.2.1")
+				if err != nil {
+					t.Error(err)
+				}
+				results[i] = res
+			})
+		}
+		wg.Wait()
+		env.Store.WaitNotifications()
+
+		revoked := 0
+		for _, r := range results {
+			if !r.TruePositive() || r.KeyID != key.ID {
+				t.Fatalf("round %d: result %+v, want a true positive for %s", round, r, key.ID)
+			}
+			if r.Outcome == keystore.LeakRevoked {
+				revoked++
+			}
+		}
+		if revoked != 1 {
+			t.Fatalf("round %d: revoked %d times, want once", round, revoked)
+		}
+		if n := env.App.TestMailer.TotalSend() - mails; n != 1 {
+			t.Fatalf("round %d: %d mails, want 1", round, n)
+		}
+	}
+}
+
+// Nothing happens for tokens that are not live keys, whatever they are.
+func TestRevokeLeakedLeavesOtherTokens(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	v, err := apikey.NewVerifier(apikey.VerifierConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, _ := apikey.NewSecret(pbtest.AliceKeyID)
+	for _, token := range []string{
+		"", "garbage", pbtest.AliceKeyID + "." + wrong, pbtest.AliceKey + "x",
+		pbtest.AliceKeyID + "." + pbtest.BobKeySecret,
+	} {
+		res, err := env.Store.RevokeLeaked(t.Context(), v, token, keystore.Leak{}, "192.0.2.1")
+		if err != nil || res.Outcome != keystore.LeakNotAKey || res.TruePositive() {
+			t.Errorf("%q: %+v, %v; want not a key", token, res, err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := env.Store.Find(pbtest.AliceKeyID); err != nil || env.App.TestMailer.TotalSend() != 0 {
+		t.Fatal("a token that is not the key changed something")
+	}
+}
