@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
-	"golang.org/x/crypto/bcrypt"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/internal/apikey"
