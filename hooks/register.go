@@ -25,6 +25,8 @@
 package hooks
 
 import (
+	"time"
+
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
@@ -79,13 +81,22 @@ func Register(app core.App, cfg Config) error {
 		return err // e.g. a memory budget below one hash: a sentence, not a panic
 	}
 
+	// Last use (time, client address, user agent) and requests per day,
+	// gathered in memory and written together, at most once a minute per
+	// key (keystore.UsageRecorder).
 	usage := keystore.NewUsageRecorder(keystore.UsageConfig{
-		Write:            store.TouchLastUsed,
+		Write:            store.RecordUsage,
 		FlushInterval:    cfg.LastUsedFlushInterval,
 		MinWriteInterval: cfg.LastUsedMinInterval,
-		OnError: func(keyID string, err error) {
-			app.Logger().Warn("API key: failed to record last use", "keyId", keyID, "error", err)
+		OnError: func(keys int, err error) {
+			app.Logger().Warn("API keys: failed to record usage; retrying", "keys", keys, "error", err)
 		},
+	})
+	// Daily counts are kept for keystore.UsageRetention; older ones go once a day.
+	app.Cron().MustAdd("pbkeysUsageRetention", "17 3 * * *", func() {
+		if _, err := store.PruneUsage(time.Now()); err != nil {
+			app.Logger().Warn("API keys: failed to delete old usage counts", "error", err)
+		}
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		// before e.Next(): the database is still open here

@@ -1,7 +1,9 @@
 package hooks_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
@@ -101,4 +104,66 @@ func mustFind(t testing.TB, app core.App, keyID string) *core.Record {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestLastUseRecordsClientAndCounts: the coalesced write that records the
+// last use also records the client address and user agent of that use, and
+// the day's request count.
+func TestLastUseRecordsClientAndCounts(t *testing.T) {
+	env := pbtest.New(t)
+	defer env.App.Cleanup()
+	h := inProcessMux(t, env)
+	for i := range 3 {
+		req := httptest.NewRequest(http.MethodGet, aliceNoteURL, nil)
+		req.RemoteAddr = "198.51.100.23:50000"
+		req.Header.Set("Authorization", "Bearer "+pbtest.AliceKey)
+		req.Header.Set("User-Agent", fmt.Sprintf("deploy-bot/%d", i))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		expectStatus(t, rec, 200, "request with the key")
+	}
+	if err := env.App.OnTerminate().Trigger(&core.TerminateEvent{App: env.App}); err != nil {
+		t.Fatal(err)
+	}
+	key := mustFind(t, env.App, pbtest.AliceKeyID)
+	if ip, ua := key.GetString("last_used_ip"), key.GetString("last_used_user_agent"); ip != "198.51.100.23" || ua != "deploy-bot/2" {
+		t.Fatalf("last use from %q with %q, want the newest request's", ip, ua)
+	}
+	usage, err := env.Store.Usage([]string{pbtest.AliceKeyID}, keystore.UsageDays, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total := keystore.Total(usage[pbtest.AliceKeyID]); total != 3 {
+		t.Fatalf("%d requests counted, want 3", total)
+	}
+}
+
+// TestUsageCountsSurviveARestart: counts still in memory at shutdown are
+// written by the flush on terminate, so the next process reads them.
+func TestUsageCountsSurviveARestart(t *testing.T) {
+	env := pbtest.New(t, func(c *hooks.Config) { c.LastUsedFlushInterval = time.Hour })
+	h := inProcessMux(t, env)
+	for range 5 {
+		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "request with the key")
+	}
+	if err := env.App.OnTerminate().Trigger(&core.TerminateEvent{App: env.App}); err != nil {
+		t.Fatal(err)
+	}
+	// the next process: a new app on a copy of the data directory
+	next, err := tests.NewTestApp(env.App.DataDir())
+	env.App.Cleanup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Cleanup()
+	if err := hooks.Register(next, pbtest.Config()); err != nil {
+		t.Fatal(err)
+	}
+	usage, err := keystore.Of(next).Usage([]string{pbtest.AliceKeyID}, keystore.UsageDays, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total := keystore.Total(usage[pbtest.AliceKeyID]); total != 5 {
+		t.Fatalf("%d requests after the restart, want the 5 made before it", total)
+	}
 }

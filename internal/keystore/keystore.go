@@ -386,17 +386,6 @@ func (s *Store) RevokeIDs(ids []string, owner *core.Record) ([]*core.Record, err
 	return revoked, nil
 }
 
-// TouchLastUsed writes usedAt as the key's last use without going through
-// record hooks: it is bookkeeping, not an edit, so it neither bumps
-// "updated" nor broadcasts a realtime event.
-func (s *Store) TouchLastUsed(id string, usedAt time.Time) error {
-	_, err := s.app.NonconcurrentDB().Update(Collection,
-		dbx.Params{FieldLastUsed: usedAt.UTC().Format(types.DefaultDateLayout)},
-		dbx.HashExp{"id": id},
-	).Execute()
-	return err
-}
-
 // deleteKeys deletes, through app (hooks run: realtime streams end, the
 // deletion is logged), the keys matching where, and returns how many.
 func deleteKeys(app core.App, where dbx.Expression) (int, error) {
