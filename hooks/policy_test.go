@@ -55,6 +55,12 @@ func TestKeyMayNotEscalate(t *testing.T) {
 
 		// no deleting the owner's account
 		{Name: "delete own account", Method: http.MethodDelete, URL: aliceURL},
+
+		// no reading or forging the keys' usage
+		{Name: "list api_key_usage", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records"},
+		{Name: "create a usage row", Method: http.MethodPost, URL: "/api/collections/api_key_usage/records", Body: strings.NewReader(`{"key":"` + pbtest.AliceKeyID + `","day":"2026-11-30","requests":1}`)},
+		{Name: "filter through @collection.api_key_usage", Method: http.MethodGet, URL: "/api/collections/notes/records?filter=" + url.QueryEscape("@collection.api_key_usage.requests > 0")},
+		{Name: "the usage route", Method: http.MethodGet, URL: "/api/api-keys/" + pbtest.AliceKeyID + "/usage"},
 	}
 	for _, s := range scenarios {
 		s.Name = "key: " + s.Name + " → 403"

@@ -113,6 +113,11 @@ func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 		{name: "realtime expand nested", topic: "notes/*" + options(map[string]any{"expand": "owner.api_keys_via_user"})},
 		{name: "realtime filter", topic: "notes/*" + options(map[string]any{"filter": "owner.api_keys_via_user.label ?= 'x'"})},
 		{name: "realtime filter through @collection", topic: "notes/*" + options(map[string]any{"filter": "@collection.api_keys.label ?= 'x'"})},
+		// the keys' usage, like the keys
+		{name: "usage route", url: "/api/collections/api_key_usage/records"},
+		{name: "usage route in upper case", url: "/api/collections/API_KEY_USAGE/records"},
+		{name: "usage through @collection", url: notes + "?filter=" + q("@collection.api_key_usage.requests > 0")},
+		{name: "usage realtime topic", topic: "api_key_usage/*"},
 	}
 	for _, key := range []struct{ name, value string }{{"full-access key", pbtest.AliceKey}, {"notes-only key", ""}} {
 		runSpellings(t, key.name, key.value, spellings, keyMarkers)

@@ -167,3 +167,63 @@ func TestUsageCountsSurviveARestart(t *testing.T) {
 		t.Fatalf("%d requests after the restart, want the 5 made before it", total)
 	}
 }
+
+func TestUsageOverREST(t *testing.T) {
+	usageURL := func(id string) string { return "/api/api-keys/" + id + "/usage" }
+	for _, c := range []struct {
+		name, url string
+		auth      func(t testing.TB, app core.App) string
+		status    int
+		content   []string
+	}{
+		{"the owner", usageURL(pbtest.AliceKeyID), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.AliceID) },
+			200, []string{`"requests":7}]`, `{"day":"` + time.Now().UTC().AddDate(0, 0, -29).Format(time.DateOnly) + `","requests":0}`}},
+		{"a superuser, any key", usageURL(pbtest.AliceKeyID), pbtest.SuperuserJWT, 200, []string{`"requests":7}]`}},
+		{"another user", usageURL(pbtest.AliceKeyID), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.BobID) }, 404, []string{`"status":404`}},
+		{"an unknown key", usageURL("zzzzzzzzzzzzzzz"), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.AliceID) }, 404, []string{`"status":404`}},
+		{"an API key", usageURL(pbtest.AliceKeyID), func(testing.TB, core.App) string { return "Bearer " + pbtest.AliceKey }, 403, []string{"API keys cannot manage API keys"}},
+		{"a guest", usageURL(pbtest.AliceKeyID), func(testing.TB, core.App) string { return "" }, 401, []string{`"status":401`}},
+	} {
+		env := pbtest.New(t)
+		today := time.Now().UTC().Format(time.DateOnly)
+		if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, Days: []keystore.DayUsage{{Day: today, Requests: 7}}}}); err != nil {
+			t.Fatal(err)
+		}
+		headers := map[string]string{}
+		if auth := c.auth(t, env.App); auth != "" {
+			headers["Authorization"] = auth
+		}
+		scenario(t, env, tests.ApiScenario{
+			Name: "usage: " + c.name, Method: http.MethodGet, URL: c.url, Headers: headers,
+			ExpectedStatus: c.status, ExpectedContent: c.content,
+			AfterTestFunc: func(t testing.TB, _ *tests.TestApp, res *http.Response) {
+				if c.status != 200 {
+					return
+				}
+				var days []keystore.DayUsage
+				readJSON(t, res, &days)
+				if len(days) != keystore.UsageDays || days[len(days)-1].Day != today {
+					t.Fatalf("%d days ending %v, want %d ending today", len(days), days[len(days)-1], keystore.UsageDays)
+				}
+			},
+		})
+	}
+}
+
+func TestSuperusersReadUsageThroughTheCollection(t *testing.T) {
+	env := pbtest.New(t)
+	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.BobKeyID, Days: []keystore.DayUsage{{Day: "2026-11-30", Requests: 3}}}}); err != nil {
+		t.Fatal(err)
+	}
+	scenario(t, env, tests.ApiScenario{
+		Name: "superuser lists api_key_usage", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records",
+		Headers:        map[string]string{"Authorization": pbtest.SuperuserJWT(t, env.App)},
+		ExpectedStatus: 200, ExpectedContent: []string{`"key":"` + pbtest.BobKeyID + `"`, `"requests":3`},
+	})
+	env = pbtest.New(t)
+	scenario(t, env, tests.ApiScenario{
+		Name: "a user does not", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records",
+		Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		ExpectedStatus: 403, ExpectedContent: []string{`"status":403`},
+	})
+}
