@@ -299,6 +299,12 @@ func (s *Store) List(owner *core.Record) ([]*core.Record, error) {
 	return s.app.FindRecordsByFilter(Collection, ownerFilter, "-"+FieldCreated+",-id", 0, 0, ownerParams(owner))
 }
 
+// CountOwned returns how many keys owner has.
+func (s *Store) CountOwned(owner *core.Record) (int, error) {
+	n, err := s.app.CountRecords(Collection, dbx.HashExp{FieldOwner: owner.Id, FieldOwnerCollection: owner.Collection().Id})
+	return int(n), err
+}
+
 // ListAll returns every key, newest first.
 func (s *Store) ListAll() ([]*core.Record, error) {
 	var keys []*core.Record

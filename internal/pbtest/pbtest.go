@@ -27,6 +27,9 @@ const (
 	BobID      = "u2bob0000000000"
 	BobEmail   = "bob@example.com"
 	Password   = "correct horse battery"
+
+	// SuperuserEmail is the fixture's superuser (password Password).
+	SuperuserEmail = "admin@example.com"
 )
 
 // Fixture keys: AliceKey belongs to Alice, BobKey to Bob.
@@ -240,7 +243,7 @@ func JWT(t testing.TB, app core.App, userID string) string {
 // SuperuserJWT returns an auth token for a fixture superuser.
 func SuperuserJWT(t testing.TB, app core.App) string {
 	t.Helper()
-	su, err := app.FindAuthRecordByEmail(core.CollectionNameSuperusers, "admin@example.com")
+	su, err := app.FindAuthRecordByEmail(core.CollectionNameSuperusers, SuperuserEmail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +269,7 @@ func seed(app core.App) error {
 		return err
 	}
 	su := core.NewRecord(superusers)
-	su.SetEmail("admin@example.com")
+	su.SetEmail(SuperuserEmail)
 	su.SetPassword(Password)
 	if err := app.Save(su); err != nil {
 		return err
