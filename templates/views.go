@@ -185,7 +185,7 @@ type Bar struct {
 
 // The box a UsageChart is drawn in.
 const (
-	ChartWidth  = 120
+	ChartWidth  = 90
 	ChartHeight = 28
 )
 

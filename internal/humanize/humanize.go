@@ -142,6 +142,24 @@ func Wait(secs int) string {
 	return fmt.Sprintf("%d min %d s", m, s)
 }
 
+// Count writes n with thousands separators: "39,330".
+func Count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
 // Plural is "1 key" or "3 keys".
 func Plural(n int, one, many string) string {
 	if n == 1 {

@@ -244,8 +244,8 @@ func (p *pages) pagerView(page keystore.KeyPage, f listFilter) templates.Pager {
 func usageChart(days []keystore.DayUsage) templates.UsageChart {
 	total := keystore.Total(days)
 	c := templates.UsageChart{
-		Text:  fmt.Sprintf("%s in the last %d days", humanize.Plural(int(total), "request", "requests"), len(days)),
-		Total: strconv.FormatInt(total, 10),
+		Text:  fmt.Sprintf("%s in the last %d days", requests(total), len(days)),
+		Total: humanize.Count(total),
 	}
 	var peak int64
 	for _, d := range days {
@@ -255,7 +255,7 @@ func usageChart(days []keystore.DayUsage) templates.UsageChart {
 		return c
 	}
 	slot := float64(templates.ChartWidth) / float64(len(days))
-	width := slot * 0.75
+	width := slot * 2 / 3
 	for i, d := range days {
 		b := templates.Bar{
 			X:     svgNumber(float64(i) * slot),
@@ -283,7 +283,15 @@ func dayTitle(d keystore.DayUsage) string {
 	if t, err := time.Parse(time.DateOnly, d.Day); err == nil {
 		day = t.Format("Jan 2")
 	}
-	return day + ": " + humanize.Plural(int(d.Requests), "request", "requests")
+	return day + ": " + requests(d.Requests)
+}
+
+// requests is "1 request", "1,234 requests".
+func requests(n int64) string {
+	if n == 1 {
+		return "1 request"
+	}
+	return humanize.Count(n) + " requests"
 }
 
 // ownerName is how the pages name an owner: its email, or its id.
