@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +136,16 @@ func TestLastUseRecordsClientAndCounts(t *testing.T) {
 	}
 	if total := keystore.Total(usage[pbtest.AliceKeyID]); total != 3 {
 		t.Fatalf("%d requests counted, want 3", total)
+	}
+	// REST returns them to the owner
+	req := httptest.NewRequest(http.MethodGet, keysURL+"/"+pbtest.AliceKeyID, nil)
+	req.Header.Set("Authorization", pbtest.JWT(t, env.App, pbtest.AliceID))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	for _, want := range []string{`"last_used_ip":"198.51.100.23"`, `"last_used_user_agent":"deploy-bot/2"`} {
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), want) {
+			t.Fatalf("the owner's view of the key: %d %s, want %s", rec.Code, rec.Body.String(), want)
+		}
 	}
 }
 
