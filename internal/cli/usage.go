@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
+	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
@@ -58,12 +59,13 @@ prints what GET /api/api-keys/{id}/usage answers:
 				enc.SetIndent("", "  ")
 				return enc.Encode(days)
 			}
-			fmt.Fprintf(out, "%s %q of %s: %d requests in the last %d days (UTC).\n",
-				key.Id, key.GetString(keystore.FieldLabel), newOwners(store).name(key), keystore.Total(days), keystore.UsageDays)
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "DAY\tREQUESTS\t")
+			fmt.Fprintf(out, "%s %q of %s: %s in the last %d days (UTC).\n",
+				key.Id, key.GetString(keystore.FieldLabel), newOwners(store).name(key),
+				humanize.Plural(int(keystore.Total(days)), "request", "requests"), keystore.UsageDays)
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "DAY\tREQUESTS")
 			for _, d := range days {
-				fmt.Fprintf(tw, "%s\t%d\t\n", d.Day, d.Requests)
+				fmt.Fprintf(tw, "%s\t%d\n", d.Day, d.Requests)
 			}
 			return tw.Flush()
 		},
