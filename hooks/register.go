@@ -21,7 +21,7 @@
 //	realtime.go     key-subscribed realtime clients: topics, revocation
 //	files.go        file tokens bound to the key that asked for them
 //	records.go      the api_keys REST API: issue on create, reveal once
-//	routes.go       key actions beyond CRUD (roll)
+//	routes.go       key actions beyond CRUD (roll, usage)
 package hooks
 
 import (
@@ -44,7 +44,7 @@ const DefaultPagesPath = web.DefaultPrefix
 // Register adds pbkeys to app: the key store and its record rules, key
 // auth, the key policy, realtime and file-token handling, the REST routes,
 // the pages (unless cfg.NoPages), the "apikeys" command (when cfg.RootCmd
-// is set), and the last-used flush on terminate.
+// is set), and the usage flush on terminate.
 func Register(app core.App, cfg Config) error {
 	pagesPath := cfg.PagesPath
 	if pagesPath == "" {
