@@ -11,8 +11,8 @@ import (
 // many requests it made per day (UTC).
 //
 // Touch only updates memory; a background loop writes what is pending every
-// FlushInterval, at most once per MinWriteInterval per key and all keys in
-// one call to Write, so a busy key costs one database write a minute
+// FlushInterval, at most once per MinWriteInterval per key and up to 256
+// keys per call to Write, so a busy key costs one database write a minute
 // instead of one per request, whatever its request rate. Close stops the
 // loop and writes everything still pending.
 type UsageRecorder struct {
@@ -193,26 +193,35 @@ func (r *UsageRecorder) flush(force bool) {
 		return
 	}
 
-	err := r.write(due)
+	// In batches, so that one write (one transaction) holds the database's
+	// write lock briefly even when thousands of keys are busy.
+	for len(due) > 0 {
+		batch := due[:min(len(due), maxBatch)]
+		due = due[len(batch):]
+		err := r.write(batch)
 
-	r.mu.Lock()
-	for _, u := range due {
-		e := r.keys[u.KeyID]
-		if e == nil {
-			e = &usageEntry{}
-			r.keys[u.KeyID] = e
+		r.mu.Lock()
+		for _, u := range batch {
+			e := r.keys[u.KeyID]
+			if e == nil {
+				e = &usageEntry{}
+				r.keys[u.KeyID] = e
+			}
+			if err != nil {
+				e.restore(u) // offered again on the next flush
+			} else {
+				e.written = now
+			}
 		}
+		r.mu.Unlock()
 		if err != nil {
-			e.restore(u) // offered again on the next flush
-		} else {
-			e.written = now
+			r.onError(len(batch), err)
 		}
-	}
-	r.mu.Unlock()
-	if err != nil {
-		r.onError(len(due), err)
 	}
 }
+
+// maxBatch is the most keys one call to Write gets.
+const maxBatch = 256
 
 // take returns the entry's pending usage and clears it.
 func (e *usageEntry) take(id string) Usage {

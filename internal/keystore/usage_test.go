@@ -2,6 +2,7 @@ package keystore_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -232,6 +233,49 @@ func TestUsageRecorderRetriesFailedWrites(t *testing.T) {
 	}
 	if ua := w.last("a").UserAgent; ua != "second" {
 		t.Fatalf("user agent %q written, want the newest", ua)
+	}
+}
+
+// Many busy keys are written in batches, each all or nothing: a failed
+// batch is retried without counting the others twice.
+func TestUsageRecorderWritesManyKeysInBatches(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	failOnce := true
+	totals := map[string]int64{}
+	r := keystore.NewUsageRecorder(keystore.UsageConfig{
+		FlushInterval: time.Hour,
+		Write: func(batch []keystore.Usage) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failOnce {
+				failOnce = false
+				return errors.New("busy")
+			}
+			sizes = append(sizes, len(batch))
+			for _, u := range batch {
+				for _, d := range u.Days {
+					totals[u.KeyID] += d.Requests
+				}
+			}
+			return nil
+		},
+	})
+	for i := range 600 {
+		id := fmt.Sprintf("k%014d", i)
+		r.Touch(id, "203.0.113.9", "ua")
+		r.Touch(id, "203.0.113.9", "ua")
+	}
+	r.Close() // the first batch fails (and is reported); the others are still written
+	mu.Lock()
+	if len(sizes) != 2 || sizes[0]+sizes[1] != 600-256 || max(sizes[0], sizes[1]) > 256 {
+		t.Fatalf("batches %v, want the 344 keys not in the failed batch, at most 256 a batch", sizes)
+	}
+	mu.Unlock()
+	for id, n := range totals {
+		if n != 2 {
+			t.Fatalf("%s: %d requests written, want 2", id, n)
+		}
 	}
 }
 
