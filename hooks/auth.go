@@ -114,7 +114,7 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	attachGrant(owner, &grant{keyID: record.Id, policy: keystore.PolicyOf(record)})
 	e.Auth = owner
 	e.Set(RequestKeyAPIKey, record)
-	a.usage.Touch(record.Id)
+	a.usage.Touch(record.Id, e.RealIP(), e.Request.UserAgent())
 
 	return e.Next()
 }

@@ -27,111 +27,144 @@ func bearer(key string) map[string]string {
 const aliceNoteURL = "/api/collections/notes/records/" + pbtest.AliceNoteID
 
 func TestKeyAuthenticatesAsOwner(t *testing.T) {
-	scenarios := []tests.ApiScenario{
-		{
-			Name:            "Bearer key reaches a record only its owner may view",
-			Method:          http.MethodGet,
-			URL:             aliceNoteURL,
-			Headers:         bearer(pbtest.AliceKey),
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"id":"` + pbtest.AliceNoteID + `"`, `"title":"Alice's note"`},
-			ExpectedEvents:  map[string]int{"OnRecordViewRequest": 1},
-		},
-		{
-			Name:            "bare key, as the JS and Dart SDKs send it after authStore.save(key)",
-			Method:          http.MethodGet,
-			URL:             aliceNoteURL,
-			Headers:         map[string]string{"Authorization": pbtest.AliceKey},
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"title":"Alice's note"`},
-		},
-		{
-			Name:            "scheme is case-insensitive",
-			Method:          http.MethodGet,
-			URL:             aliceNoteURL,
-			Headers:         map[string]string{"Authorization": "bEaReR " + pbtest.AliceKey},
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"title":"Alice's note"`},
-		},
-		{
-			Name:            "without auth the same record is hidden (404)",
-			Method:          http.MethodGet,
-			URL:             aliceNoteURL,
-			ExpectedStatus:  404,
-			ExpectedContent: []string{`"status":404`},
-		},
-		{
-			Name:            "a key does not reach another user's record",
-			Method:          http.MethodGet,
-			URL:             "/api/collections/notes/records/" + pbtest.BobNoteID,
-			Headers:         bearer(pbtest.AliceKey),
-			ExpectedStatus:  404,
-			ExpectedContent: []string{`"status":404`},
-		},
-		{
-			Name:            "list shows only the owner's records",
-			Method:          http.MethodGet,
-			URL:             "/api/collections/notes/records",
-			Headers:         bearer(pbtest.AliceKey),
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"totalItems":1`, pbtest.AliceNoteID},
-			NotExpectedContent: []string{
-				pbtest.BobNoteID,
+	for _, o := range pbtest.Owners {
+		scenarios := []tests.ApiScenario{
+			{
+				Name:            "Bearer key reaches a record only its owner may view",
+				Method:          http.MethodGet,
+				URL:             o.NoteURL(),
+				Headers:         bearer(o.Key),
+				ExpectedStatus:  200,
+				ExpectedContent: []string{`"id":"` + o.NoteID + `"`, `"title":"` + o.NoteTitle + `"`},
+				ExpectedEvents:  map[string]int{"OnRecordViewRequest": 1},
 			},
-		},
-		{
-			Name:            "@request.auth.id in a createRule sees the owner",
-			Method:          http.MethodPost,
-			URL:             "/api/collections/notes/records",
-			Headers:         bearer(pbtest.AliceKey),
-			Body:            strings.NewReader(`{"owner":"` + pbtest.AliceID + `","title":"via key"}`),
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"title":"via key"`, `"owner":"` + pbtest.AliceID + `"`},
-		},
-		{
-			Name:            "createRule still refuses records for someone else",
-			Method:          http.MethodPost,
-			URL:             "/api/collections/notes/records",
-			Headers:         bearer(pbtest.AliceKey),
-			Body:            strings.NewReader(`{"owner":"` + pbtest.BobID + `","title":"forged"}`),
-			ExpectedStatus:  400,
-			ExpectedContent: []string{`"status":400`},
-		},
-		{
-			Name:            "expand works as for the owner",
-			Method:          http.MethodGet,
-			URL:             aliceNoteURL + "?expand=owner",
-			Headers:         bearer(pbtest.AliceKey),
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"expand":{"owner":{`, `"email":"` + pbtest.AliceEmail + `"`},
-		},
-		{
-			Name:            "a file token can be minted for protected files",
-			Method:          http.MethodPost,
-			URL:             "/api/files/token",
-			Headers:         bearer(pbtest.AliceKey),
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"token":"`},
-			NotExpectedContent: []string{
-				pbtest.AliceKeySecret,
+			{
+				Name:            "bare key, as the JS and Dart SDKs send it after authStore.save(key)",
+				Method:          http.MethodGet,
+				URL:             o.NoteURL(),
+				Headers:         map[string]string{"Authorization": o.Key},
+				ExpectedStatus:  200,
+				ExpectedContent: []string{`"title":"` + o.NoteTitle + `"`},
 			},
-		},
-		{
-			Name:    "batch sub-requests run as the owner",
-			Method:  http.MethodPost,
-			URL:     "/api/batch",
-			Headers: bearer(pbtest.AliceKey),
-			Body: strings.NewReader(`{"requests":[
-				{"method":"POST","url":"/api/collections/notes/records","body":{"owner":"` + pbtest.AliceID + `","title":"batched"}},
-				{"method":"PATCH","url":"/api/collections/notes/records/` + pbtest.AliceNoteID + `","body":{"title":"renamed"}}
-			]}`),
-			BeforeTestFunc:  enableBatch,
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"title":"batched"`, `"title":"renamed"`},
-		},
+			{
+				Name:            "scheme is case-insensitive",
+				Method:          http.MethodGet,
+				URL:             o.NoteURL(),
+				Headers:         map[string]string{"Authorization": "bEaReR " + o.Key},
+				ExpectedStatus:  200,
+				ExpectedContent: []string{`"title":"` + o.NoteTitle + `"`},
+			},
+			{
+				Name:            "without auth the same record is hidden (404)",
+				Method:          http.MethodGet,
+				URL:             o.NoteURL(),
+				ExpectedStatus:  404,
+				ExpectedContent: []string{`"status":404`},
+			},
+			{
+				Name:            "a key does not reach another user's record",
+				Method:          http.MethodGet,
+				URL:             "/api/collections/notes/records/" + pbtest.BobNoteID,
+				Headers:         bearer(o.Key),
+				ExpectedStatus:  404,
+				ExpectedContent: []string{`"status":404`},
+			},
+			{
+				Name:               "list shows only the owner's records",
+				Method:             http.MethodGet,
+				URL:                "/api/collections/notes/records",
+				Headers:            bearer(o.Key),
+				ExpectedStatus:     200,
+				ExpectedContent:    []string{`"totalItems":1`, o.NoteID},
+				NotExpectedContent: []string{pbtest.BobNoteID},
+			},
+			{
+				Name:            "@request.auth.id in a createRule sees the owner",
+				Method:          http.MethodPost,
+				URL:             "/api/collections/notes/records",
+				Headers:         bearer(o.Key),
+				Body:            strings.NewReader(`{"` + o.NoteField + `":"` + o.ID + `","title":"via key"}`),
+				ExpectedStatus:  200,
+				ExpectedContent: []string{`"title":"via key"`, `"` + o.NoteField + `":"` + o.ID + `"`},
+			},
+			{
+				Name:            "createRule still refuses records for someone else",
+				Method:          http.MethodPost,
+				URL:             "/api/collections/notes/records",
+				Headers:         bearer(o.Key),
+				Body:            strings.NewReader(`{"owner":"` + pbtest.BobID + `","title":"forged"}`),
+				ExpectedStatus:  400,
+				ExpectedContent: []string{`"status":400`},
+			},
+			{
+				Name:            "expand works as for the owner",
+				Method:          http.MethodGet,
+				URL:             o.NoteURL() + "?expand=" + o.NoteField,
+				Headers:         bearer(o.Key),
+				ExpectedStatus:  200,
+				ExpectedContent: []string{`"expand":{"` + o.NoteField + `":{`, `"email":"` + o.Email + `"`},
+			},
+			{
+				Name:               "a file token can be minted for protected files",
+				Method:             http.MethodPost,
+				URL:                "/api/files/token",
+				Headers:            bearer(o.Key),
+				ExpectedStatus:     200,
+				ExpectedContent:    []string{`"token":"`},
+				NotExpectedContent: []string{o.KeySecret},
+			},
+			{
+				Name:    "batch sub-requests run as the owner",
+				Method:  http.MethodPost,
+				URL:     "/api/batch",
+				Headers: bearer(o.Key),
+				Body: strings.NewReader(`{"requests":[
+					{"method":"POST","url":"/api/collections/notes/records","body":{"` + o.NoteField + `":"` + o.ID + `","title":"batched"}},
+					{"method":"PATCH","url":"` + o.NoteURL() + `","body":{"title":"renamed"}}
+				]}`),
+				BeforeTestFunc:  enableBatch,
+				ExpectedStatus:  200,
+				ExpectedContent: []string{`"title":"batched"`, `"title":"renamed"`},
+			},
+		}
+		for _, s := range scenarios {
+			s.Name = o.Kind + ": " + s.Name
+			s.TestAppFactory = o.Factory()
+			s.Test(t)
+		}
 	}
-	for _, s := range scenarios {
-		s.TestAppFactory = pbtest.Factory()
+}
+
+// A key authenticates as its owner record, whatever its collection, so an
+// app's rules can tell service accounts from people.
+func TestRulesSeeTheOwnersCollection(t *testing.T) {
+	deploys := func(t testing.TB) *tests.TestApp {
+		env := pbtest.New(t, pbtest.ServiceAccounts)
+		c := core.NewBaseCollection("deploys")
+		c.ListRule = types.Pointer(`@request.auth.collectionName = "service_accounts"`)
+		c.Fields.Add(&core.TextField{Name: "version"})
+		if err := env.App.Save(c); err != nil {
+			t.Fatal(err)
+		}
+		r := core.NewRecord(c)
+		r.Set("version", "v1.2.3")
+		if err := env.App.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		return env.App
+	}
+	for _, c := range []struct {
+		o    pbtest.Owner
+		want string
+	}{
+		{pbtest.BotOwner, `"totalItems":1`},
+		{pbtest.AliceOwner, `"totalItems":0`},
+	} {
+		s := tests.ApiScenario{
+			Name: c.o.Kind + "'s key on a service-accounts-only collection", Method: http.MethodGet,
+			URL: "/api/collections/deploys/records", Headers: bearer(c.o.Key),
+			ExpectedStatus: 200, ExpectedContent: []string{c.want}, TestAppFactory: deploys,
+		}
 		s.Test(t)
 	}
 }
@@ -187,20 +220,6 @@ func TestInvalidKeysAre401(t *testing.T) {
 				deleteRecord(t, app, "api_keys", pbtest.AliceKeyID)
 			},
 		},
-		{
-			Name:    "owner deleted (the key goes with it)",
-			Headers: bearer(pbtest.AliceKey),
-			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
-				deleteRecord(t, app, "users", pbtest.AliceID)
-			},
-		},
-		{
-			Name:    "owner no longer passes the users authRule",
-			Headers: bearer(pbtest.AliceKey),
-			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
-				blockAliceByAuthRule(t, app)
-			},
-		},
 	}
 	for _, s := range scenarios {
 		s.Method = http.MethodGet
@@ -212,6 +231,48 @@ func TestInvalidKeysAre401(t *testing.T) {
 		s.AfterTestFunc = expectInvalidToken
 		s.TestAppFactory = pbtest.Factory()
 		s.Test(t)
+	}
+
+	// The owner is read, and its collection's authRule checked, on every
+	// request, whatever the owner collection.
+	for _, o := range pbtest.Owners {
+		for _, s := range []tests.ApiScenario{
+			{
+				Name: "owner deleted (the key goes with it)",
+				BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
+					deleteRecord(t, app, o.Collection, o.ID)
+				},
+				ExpectedContent: []string{`"message":"The API key is invalid or has been revoked."`},
+			},
+			{
+				Name: "owner no longer passes its collection's authRule",
+				BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
+					blockByAuthRule(t, app, o)
+				},
+				ExpectedContent: []string{`"message":"The API key's owner is not allowed to authenticate."`},
+			},
+			{
+				Name: "owner's collection no longer an owner collection",
+				BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
+					c, _ := app.FindCollectionByNameOrId(o.Collection)
+					c.Name += "_renamed"
+					if err := app.Save(c); err != nil {
+						t.Fatal(err)
+					}
+				},
+				ExpectedContent: []string{`"message":"The API key's owner is not allowed to authenticate."`},
+			},
+		} {
+			s.Name = o.Kind + ": " + s.Name
+			s.Method = http.MethodGet
+			s.URL = o.NoteURL()
+			s.Headers = bearer(o.Key)
+			s.ExpectedStatus = 401
+			s.NotExpectedContent = []string{o.KeySecret, o.NoteTitle}
+			s.AfterTestFunc = expectInvalidToken
+			s.TestAppFactory = o.Factory()
+			s.Test(t)
+		}
 	}
 }
 
@@ -259,20 +320,27 @@ func deleteRecord(t testing.TB, app core.App, collection, id string) {
 // "verified = true" rule would after her verification is withdrawn.
 func blockAliceByAuthRule(t testing.TB, app core.App) {
 	t.Helper()
-	users, err := app.FindCollectionByNameOrId("users")
+	blockByAuthRule(t, app, pbtest.AliceOwner)
+}
+
+// blockByAuthRule makes o fail its collection's authRule, as an app's
+// "verified = true" rule would after its verification is withdrawn.
+func blockByAuthRule(t testing.TB, app core.App, o pbtest.Owner) {
+	t.Helper()
+	c, err := app.FindCollectionByNameOrId(o.Collection)
 	if err != nil {
 		t.Fatal(err)
 	}
-	users.AuthRule = types.Pointer("verified = true")
-	if err := app.Save(users); err != nil {
+	c.AuthRule = types.Pointer("verified = true")
+	if err := app.Save(c); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := app.FindRecordById("users", pbtest.AliceID)
+	owner, err := app.FindRecordById(o.Collection, o.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice.SetVerified(false)
-	if err := app.Save(alice); err != nil {
+	owner.SetVerified(false)
+	if err := app.Save(owner); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -87,12 +87,13 @@ type Config struct {
 	// clients the throttle remembers, in entries. Zero: 10,000.
 	ThrottleMaxTracked int
 
-	// LastUsedFlushInterval is how often pending "last used" times are
-	// written: the first use of a key shows up within this time. Zero: 2s.
+	// LastUsedFlushInterval is how often pending usage (last use, its
+	// client address and user agent, requests per day) is written: the
+	// first use of a key shows up within this time. Zero: 2s.
 	LastUsedFlushInterval time.Duration
 
-	// LastUsedMinInterval is the least time between two "last used" writes
-	// for one key. Zero: 1m.
+	// LastUsedMinInterval is the least time between two usage writes for
+	// one key. Zero: 1m.
 	LastUsedMinInterval time.Duration
 
 	// LeakReportKeys is the path of a file holding the public keys GitHub

@@ -20,10 +20,16 @@ import (
 // issue creates a key for Alice with opts and returns it in plain text.
 func issue(t testing.TB, env *pbtest.Env, opts keystore.Options) (string, *core.Record) {
 	t.Helper()
+	return issueFor(t, env, pbtest.AliceOwner, opts)
+}
+
+// issueFor creates a key for o with opts and returns it in plain text.
+func issueFor(t testing.TB, env *pbtest.Env, o pbtest.Owner, opts keystore.Options) (string, *core.Record) {
+	t.Helper()
 	if opts.Label == "" {
 		opts.Label = "scoped"
 	}
-	record, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), opts, keystore.Origin{Via: "test"})
+	record, key, err := env.Store.Issue(o.Record(t, env), opts, keystore.Origin{Via: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,27 +57,63 @@ func scenario(t *testing.T, env *pbtest.Env, s tests.ApiScenario) {
 }
 
 func TestExpiredAndDisabledKeys(t *testing.T) {
-	t.Run("expired", func(t *testing.T) {
-		env := pbtest.New(t)
-		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
-		scenario(t, env, tests.ApiScenario{
-			Name: "an expired key gets 401 saying it expired", Method: http.MethodGet, URL: aliceNoteURL,
-			Headers: bearer(pbtest.AliceKey), ExpectedStatus: 401,
-			ExpectedContent:    []string{`"message":"The API key has expired."`},
-			NotExpectedContent: []string{"Alice's note"},
-			AfterTestFunc:      expectInvalidToken,
+	for _, o := range pbtest.Owners {
+		t.Run(o.Kind+": expired", func(t *testing.T) {
+			env := o.New(t)
+			setField(t, env.App, o.KeyID, "expires", time.Now().Add(-time.Minute))
+			scenario(t, env, tests.ApiScenario{
+				Name: "an expired key gets 401 saying it expired", Method: http.MethodGet, URL: o.NoteURL(),
+				Headers: bearer(o.Key), ExpectedStatus: 401,
+				ExpectedContent:    []string{`"message":"The API key has expired."`},
+				NotExpectedContent: []string{o.NoteTitle},
+				AfterTestFunc:      expectInvalidToken,
+			})
 		})
-	})
-	t.Run("expired, wrong secret", func(t *testing.T) {
-		env := pbtest.New(t)
-		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
-		scenario(t, env, tests.ApiScenario{
-			Name: "only the secret's holder learns that a key expired", Method: http.MethodGet, URL: aliceNoteURL,
-			Headers: bearer(pbtest.AliceKeyID + "." + pbtest.BobKeySecret), ExpectedStatus: 401,
-			ExpectedContent:    []string{`"message":"The API key is invalid or has been revoked."`},
-			NotExpectedContent: []string{"expired"},
+		t.Run(o.Kind+": expired, wrong secret", func(t *testing.T) {
+			env := o.New(t)
+			setField(t, env.App, o.KeyID, "expires", time.Now().Add(-time.Minute))
+			scenario(t, env, tests.ApiScenario{
+				Name: "only the secret's holder learns that a key expired", Method: http.MethodGet, URL: o.NoteURL(),
+				Headers: bearer(o.KeyID + "." + pbtest.BobKeySecret), ExpectedStatus: 401,
+				ExpectedContent:    []string{`"message":"The API key is invalid or has been revoked."`},
+				NotExpectedContent: []string{"expired"},
+			})
 		})
-	})
+		t.Run(o.Kind+": not yet expired", func(t *testing.T) {
+			env := o.New(t)
+			setField(t, env.App, o.KeyID, "expires", time.Now().Add(time.Hour))
+			scenario(t, env, tests.ApiScenario{
+				Name: "a key before its expiry works", Method: http.MethodGet, URL: o.NoteURL(),
+				Headers: bearer(o.Key), ExpectedStatus: 200, ExpectedContent: []string{o.NoteTitle},
+			})
+		})
+		t.Run(o.Kind+": disable over REST", func(t *testing.T) {
+			env := o.New(t)
+			defer env.App.Cleanup()
+			srv := env.Serve(t)
+			// a user manages their own keys; a service account's are a superuser's to manage
+			manager := pbtest.SuperuserJWT(t, env.App)
+			if o.Collection == "users" {
+				manager = pbtest.JWT(t, env.App, o.ID)
+			}
+			steps := []struct {
+				name, method, url, auth, body string
+				status                        int
+				content                       string
+			}{
+				{"the manager pauses a key", http.MethodPatch, keysURL + "/" + o.KeyID, manager, `{"disabled":true}`, 200, `"disabled":true`},
+				{"a disabled key gets 401 saying so", http.MethodGet, o.NoteURL(), o.Key, "", 401, `"message":"The API key is disabled."`},
+				{"the manager resumes it", http.MethodPatch, keysURL + "/" + o.KeyID, manager, `{"disabled":false}`, 200, `"disabled":false`},
+				{"it works again without being re-issued", http.MethodGet, o.NoteURL(), o.Key, "", 200, o.NoteTitle},
+			}
+			for _, st := range steps {
+				status, body := call(t, srv.URL, st.method, st.url, st.auth, st.body)
+				if status != st.status || !strings.Contains(body, st.content) {
+					t.Fatalf("%s: %d %s, want %d with %s", st.name, status, body, st.status, st.content)
+				}
+			}
+		})
+	}
 	t.Run("expired keys stay listed", func(t *testing.T) {
 		env := pbtest.New(t)
 		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
@@ -80,36 +122,6 @@ func TestExpiredAndDisabledKeys(t *testing.T) {
 			Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
 			ExpectedStatus: 200, ExpectedContent: []string{pbtest.AliceKeyID, `"expires":"`},
 		})
-	})
-	t.Run("not yet expired", func(t *testing.T) {
-		env := pbtest.New(t)
-		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(time.Hour))
-		scenario(t, env, tests.ApiScenario{
-			Name: "a key before its expiry works", Method: http.MethodGet, URL: aliceNoteURL,
-			Headers: bearer(pbtest.AliceKey), ExpectedStatus: 200, ExpectedContent: []string{"Alice's note"},
-		})
-	})
-	t.Run("disable over REST", func(t *testing.T) {
-		env := pbtest.New(t)
-		defer env.App.Cleanup()
-		srv := env.Serve(t)
-		jwt := pbtest.JWT(t, env.App, pbtest.AliceID)
-		steps := []struct {
-			name, method, url, auth, body string
-			status                        int
-			content                       string
-		}{
-			{"the owner pauses a key", http.MethodPatch, keysURL + "/" + pbtest.AliceKeyID, jwt, `{"disabled":true}`, 200, `"disabled":true`},
-			{"a disabled key gets 401 saying so", http.MethodGet, aliceNoteURL, pbtest.AliceKey, "", 401, `"message":"The API key is disabled."`},
-			{"the owner resumes it", http.MethodPatch, keysURL + "/" + pbtest.AliceKeyID, jwt, `{"disabled":false}`, 200, `"disabled":false`},
-			{"it works again without being re-issued", http.MethodGet, aliceNoteURL, pbtest.AliceKey, "", 200, "Alice's note"},
-		}
-		for _, st := range steps {
-			status, body := call(t, srv.URL, st.method, st.url, st.auth, st.body)
-			if status != st.status || !strings.Contains(body, st.content) {
-				t.Fatalf("%s: %d %s, want %d with %s", st.name, status, body, st.status, st.content)
-			}
-		}
 	})
 }
 
@@ -254,30 +266,35 @@ func TestReadOnlyKey(t *testing.T) {
 		status                  int
 		content                 string
 	}
-	checks := []check{
-		{"GET a record", http.MethodGet, aliceNoteURL, "", 200, "Alice's note"},
-		{"HEAD-like list", http.MethodGet, "/api/collections/notes/records", "", 200, `"totalItems":1`},
-		{"a file token", http.MethodPost, "/api/files/token", "", 200, `"token":"`},
-		{"create", http.MethodPost, "/api/collections/notes/records", `{"owner":"` + pbtest.AliceID + `","title":"x"}`, 403, "This API key is read-only"},
-		{"update", http.MethodPatch, aliceNoteURL, `{"title":"x"}`, 403, "This API key is read-only"},
-		{"delete", http.MethodDelete, aliceNoteURL, "", 403, "This API key is read-only"},
-		{"batch", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceNoteURL + `","body":{"title":"x"}}]}`, 403, "This API key is read-only"},
-		{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
-	}
-	for _, c := range checks {
-		env := pbtest.New(t)
-		key, _ := issue(t, env, keystore.Options{ReadOnly: true})
-		scenario(t, env, tests.ApiScenario{
-			Name: "read-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
-			Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
-			BeforeTestFunc: enableBatch,
-			AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
-				note, _ := app.FindRecordById("notes", pbtest.AliceNoteID)
-				if note == nil || note.GetString("title") != "Alice's note" {
-					t.Fatal("a read-only key changed data")
-				}
-			},
-		})
+	for _, o := range pbtest.Owners {
+		checks := []check{
+			{"GET a record", http.MethodGet, o.NoteURL(), "", 200, o.NoteTitle},
+			{"HEAD-like list", http.MethodGet, "/api/collections/notes/records", "", 200, `"totalItems":1`},
+			{"a file token", http.MethodPost, "/api/files/token", "", 200, `"token":"`},
+			{"create", http.MethodPost, "/api/collections/notes/records", `{"` + o.NoteField + `":"` + o.ID + `","title":"x"}`, 403, "This API key is read-only"},
+			{"update", http.MethodPatch, o.NoteURL(), `{"title":"x"}`, 403, "This API key is read-only"},
+			{"delete", http.MethodDelete, o.NoteURL(), "", 403, "This API key is read-only"},
+			{"batch", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.NoteURL() + `","body":{"title":"x"}}]}`, 403, "This API key is read-only"},
+			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
+		}
+		for _, c := range checks {
+			env := o.New(t)
+			key, _ := issueFor(t, env, o, keystore.Options{ReadOnly: true})
+			scenario(t, env, tests.ApiScenario{
+				Name: o.Kind + "'s read-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
+				Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
+				BeforeTestFunc: enableBatch,
+				AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+					note, _ := app.FindRecordById("notes", o.NoteID)
+					if note == nil || note.GetString("title") != o.NoteTitle {
+						t.Fatal("a read-only key changed data")
+					}
+					if n, _ := app.CountRecords("notes"); n != 2 && o.Configure == nil || n != 3 && o.Configure != nil {
+						t.Fatalf("%d notes: a read-only key created one", n)
+					}
+				},
+			})
+		}
 	}
 }
 
@@ -287,27 +304,32 @@ func TestCollectionScopedKey(t *testing.T) {
 		status                  int
 		content                 string
 	}
-	checks := []check{
-		{"its collection", http.MethodGet, aliceNoteURL, "", 200, "Alice's note"},
-		{"its collection, write", http.MethodPatch, aliceNoteURL, `{"title":"edited"}`, 200, `"title":"edited"`},
-		{"another collection", http.MethodGet, aliceURL, "", 403, `This API key is limited to notes: it cannot access the \"users\" collection.`},
-		{"another collection by id", http.MethodGet, "/api/collections/_pb_users_auth_/records/" + pbtest.AliceID, "", 403, `cannot access the \"users\" collection`},
-		{"expand into another collection", http.MethodGet, aliceNoteURL + "?expand=owner", "", 403, `it cannot reach the \"users\" collection through expand, filter or sort.`},
-		{"batch expanding into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceNoteURL + `?expand=secret","body":{"title":"x"}}]}`, 400, `cannot reach the \"secrets\" collection`},
-		{"another collection's auth route", http.MethodPost, "/api/collections/users/request-password-reset", `{"email":"` + pbtest.AliceEmail + `"}`, 403, `cannot access the \"users\" collection`},
-		{"another collection's files", http.MethodGet, "/api/files/users/" + pbtest.AliceID + "/avatar.png", "", 403, `cannot access the \"users\" collection`},
-		{"batch into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceURL + `","body":{"name":"x"}}]}`, 400, `cannot access the \"users\" collection`},
-		{"health belongs to no collection", http.MethodGet, "/api/health", "", 200, `"code":200`},
-		{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
-	}
-	for _, c := range checks {
-		env := pbtest.New(t)
-		key, _ := issue(t, env, keystore.Options{Collections: []string{"notes"}})
-		scenario(t, env, tests.ApiScenario{
-			Name: "notes-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
-			Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
-			BeforeTestFunc: enableBatch,
-		})
+	for _, o := range pbtest.Owners {
+		env := o.New(t)
+		ownCollection := collectionID(t, env, o.Collection) // the owner's own collection is out of scope too
+		env.App.Cleanup()
+		checks := []check{
+			{"its collection", http.MethodGet, o.NoteURL(), "", 200, o.NoteTitle},
+			{"its collection, write", http.MethodPatch, o.NoteURL(), `{"title":"edited"}`, 200, `"title":"edited"`},
+			{"another collection: the owner's own", http.MethodGet, o.URL(), "", 403, `This API key is limited to notes: it cannot access the \"` + o.Collection + `\" collection.`},
+			{"another collection by id", http.MethodGet, "/api/collections/" + ownCollection + "/records/" + o.ID, "", 403, `cannot access the \"` + o.Collection + `\" collection`},
+			{"expand into another collection", http.MethodGet, o.NoteURL() + "?expand=" + o.NoteField, "", 403, `it cannot reach the \"` + o.Collection + `\" collection through expand, filter or sort.`},
+			{"batch expanding into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.NoteURL() + `?expand=secret","body":{"title":"x"}}]}`, 400, `cannot reach the \"secrets\" collection`},
+			{"another collection's auth route", http.MethodPost, "/api/collections/users/request-password-reset", `{"email":"` + pbtest.AliceEmail + `"}`, 403, `cannot access the \"users\" collection`},
+			{"another collection's files", http.MethodGet, "/api/files/users/" + pbtest.AliceID + "/avatar.png", "", 403, `cannot access the \"users\" collection`},
+			{"batch into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.URL() + `","body":{"name":"x"}}]}`, 400, `cannot access the \"` + o.Collection + `\" collection`},
+			{"health belongs to no collection", http.MethodGet, "/api/health", "", 200, `"code":200`},
+			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
+		}
+		for _, c := range checks {
+			env := o.New(t)
+			key, _ := issueFor(t, env, o, keystore.Options{Collections: []string{"notes"}})
+			scenario(t, env, tests.ApiScenario{
+				Name: o.Kind + "'s notes-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
+				Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
+				BeforeTestFunc: enableBatch,
+			})
+		}
 	}
 }
 
@@ -331,64 +353,70 @@ func TestScopedKeyRealtime(t *testing.T) {
 }
 
 func TestRealtimeStopsWhenKeyExpiresOrIsDisabled(t *testing.T) {
-	for field, value := range map[string]any{
-		"expires":  time.Now().Add(-time.Second),
-		"disabled": true,
-	} {
-		t.Run(field, func(t *testing.T) {
-			env := pbtest.New(t)
-			defer env.App.Cleanup()
-			srv := env.Serve(t)
-			c := connectRealtime(t, srv.URL)
-			if res := c.subscribe(t, pbtest.AliceKey, "notes/*"); res.StatusCode != http.StatusNoContent {
-				t.Fatalf("subscribe: %d", res.StatusCode)
-			}
-			setField(t, env.App, pbtest.AliceKeyID, field, value)
-			saveNote(t, env.App, pbtest.AliceID, "after "+field)
-			for {
-				ev := c.next(t, 5*time.Second)
-				if ev.Name == "closed" {
-					return
+	for _, o := range pbtest.Owners {
+		for field, value := range map[string]any{
+			"expires":  time.Now().Add(-time.Second),
+			"disabled": true,
+		} {
+			t.Run(o.Kind+": "+field, func(t *testing.T) {
+				env := o.New(t)
+				defer env.App.Cleanup()
+				srv := env.Serve(t)
+				c := connectRealtime(t, srv.URL)
+				if res := c.subscribe(t, o.Key, "notes/*"); res.StatusCode != http.StatusNoContent {
+					t.Fatalf("subscribe: %d", res.StatusCode)
 				}
-				if strings.Contains(ev.Data, "after "+field) {
-					t.Fatalf("a key that is %s still receives events", field)
+				setField(t, env.App, o.KeyID, field, value)
+				saveNoteOf(t, env.App, o, "after "+field)
+				for {
+					ev := c.next(t, 5*time.Second)
+					if ev.Name == "closed" {
+						return
+					}
+					if strings.Contains(ev.Data, "after "+field) {
+						t.Fatalf("a key that is %s still receives events", field)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
 func TestPerKeyRateLimit(t *testing.T) {
-	env := pbtest.New(t)
-	defer env.App.Cleanup()
-	srv := env.Serve(t)
-	limited, _ := issue(t, env, keystore.Options{RatePerMinute: 3})
+	for _, o := range pbtest.Owners {
+		t.Run(o.Kind, func(t *testing.T) {
+			env := o.New(t)
+			defer env.App.Cleanup()
+			srv := env.Serve(t)
+			limited, _ := issueFor(t, env, o, keystore.Options{RatePerMinute: 3})
 
-	get := func(key string) *http.Response {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+aliceNoteURL, nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
-	}
-	for i := 0; i < 3; i++ {
-		if res := get(limited); res.StatusCode != 200 {
-			t.Fatalf("request %d within the limit: %d", i+1, res.StatusCode)
-		}
-	}
-	res := get(limited)
-	if res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("4th request in a minute: %d, want 429", res.StatusCode)
-	}
-	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
-		t.Fatalf("Retry-After = %q, want seconds to wait", ra)
-	}
-	// other keys of the same owner are not affected
-	if res := get(pbtest.AliceKey); res.StatusCode != 200 {
-		t.Fatalf("an unlimited key of the same owner: %d", res.StatusCode)
+			get := func(key string) *http.Response {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+o.NoteURL(), nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				return res
+			}
+			for i := 0; i < 3; i++ {
+				if res := get(limited); res.StatusCode != 200 {
+					t.Fatalf("request %d within the limit: %d", i+1, res.StatusCode)
+				}
+			}
+			res := get(limited)
+			if res.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("4th request in a minute: %d, want 429", res.StatusCode)
+			}
+			if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
+				t.Fatalf("Retry-After = %q, want seconds to wait", ra)
+			}
+			// other keys of the same owner are not affected
+			if res := get(o.Key); res.StatusCode != 200 {
+				t.Fatalf("an unlimited key of the same owner: %d", res.StatusCode)
+			}
+		})
 	}
 }
 

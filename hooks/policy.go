@@ -82,6 +82,7 @@ const (
 const (
 	msgNoKeyManagement = "API keys cannot manage API keys; sign in to the API keys page instead."
 	msgNoKeyReading    = "API keys cannot read API keys, not even through expand, filter or sort."
+	msgNoUsage         = "API keys cannot read or change the usage of API keys; sign in to the API keys page instead."
 	msgNoCredentials   = "API keys cannot change email, email visibility, password, verification or token key; sign in with a password instead."
 	msgNoAccountDelete = "API keys cannot delete the account they belong to."
 	msgNoAuthMethods   = "API keys cannot add, change or remove sign-in methods (OAuth2 links, sign-in origins, MFA or one-time passwords); sign in with a password instead."
@@ -192,16 +193,20 @@ func (act action) writes() bool {
 }
 
 // checkCollection refuses api_keys to every key (with keysMsg: managing
-// keys, or reading them through another collection), and collections
-// outside a scoped key's list, which the key may neither access nor reach
-// (through expand, filter or sort).
+// keys, or reading them through another collection) and api_key_usage, and
+// collections outside a scoped key's list, which the key may neither
+// access nor reach (through expand, filter or sort).
 //
 // No key may see or touch API keys: a leaked key could otherwise mint new
 // keys (persistence after revocation), delete its siblings, or list them
-// (labels, scopes, last use).
+// (labels, scopes, last use). Nor their usage: it says which keys exist and
+// when and how much they are used, and a key could forge it.
 func checkCollection(g *grant, c *core.Collection, keysMsg, verb string) error {
-	if c.Name == keystore.Collection {
+	switch c.Name {
+	case keystore.Collection:
 		return apis.NewForbiddenError(keysMsg, nil)
+	case keystore.UsageCollection:
+		return apis.NewForbiddenError(msgNoUsage, nil)
 	}
 	if g.policy.AllowsCollection(c.Name) {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/filesystem"
@@ -18,105 +19,131 @@ import (
 
 const aliceURL = "/api/collections/users/records/" + pbtest.AliceID
 
-// linkedKeys is the fixture with api_keys linked to their owners by a
-// relation field, as an operator might add in the dashboard: the
-// back-relation api_keys_via_user then exists for expand, filter and sort.
-func linkedKeys(t testing.TB) *tests.TestApp {
-	env := pbtest.New(t)
-	pbtest.LinkKeysToOwners(t, env.App)
-	return env.App
+// linkedKeys is the fixture with o and api_keys linked to their owners by
+// relation fields, as an operator might add in the dashboard: the
+// back-relations api_keys_via_user and api_keys_via_bot then exist for
+// expand, filter and sort.
+func linkedKeys(o pbtest.Owner) func(testing.TB) *tests.TestApp {
+	return func(t testing.TB) *tests.TestApp {
+		env := o.New(t)
+		pbtest.LinkKeysToOwners(t, env.App)
+		return env.App
+	}
 }
 
+// The guard holds for every owner collection: the same table for a user's
+// key and a service account's.
 func TestKeyMayNotEscalate(t *testing.T) {
-	scenarios := []tests.ApiScenario{
-		// no access at all to api_keys
-		{Name: "list api_keys", Method: http.MethodGet, URL: "/api/collections/api_keys/records"},
-		{Name: "view own key", Method: http.MethodGet, URL: "/api/collections/api_keys/records/" + pbtest.AliceKeyID},
-		{Name: "create a key", Method: http.MethodPost, URL: "/api/collections/api_keys/records", Body: strings.NewReader(`{"label":"persist"}`)},
-		{Name: "relabel own key", Method: http.MethodPatch, URL: "/api/collections/api_keys/records/" + pbtest.AliceKeyID, Body: strings.NewReader(`{"label":"x"}`)},
-		{Name: "delete own key", Method: http.MethodDelete, URL: "/api/collections/api_keys/records/" + pbtest.AliceKeyID},
+	for _, o := range pbtest.Owners {
+		records := "/api/collections/" + o.Collection + "/records"
+		auth := "/api/collections/" + o.Collection + "/"
+		back := "api_keys_via_" + o.LinkField
+		scenarios := []tests.ApiScenario{
+			// no access at all to api_keys
+			{Name: "list api_keys", Method: http.MethodGet, URL: "/api/collections/api_keys/records"},
+			{Name: "view own key", Method: http.MethodGet, URL: "/api/collections/api_keys/records/" + o.KeyID},
+			{Name: "create a key", Method: http.MethodPost, URL: "/api/collections/api_keys/records", Body: strings.NewReader(`{"label":"persist"}`)},
+			{Name: "relabel own key", Method: http.MethodPatch, URL: "/api/collections/api_keys/records/" + o.KeyID, Body: strings.NewReader(`{"label":"x"}`)},
+			{Name: "delete own key", Method: http.MethodDelete, URL: "/api/collections/api_keys/records/" + o.KeyID},
+			{Name: "roll own key", Method: http.MethodPost, URL: "/api/api-keys/" + o.KeyID + "/roll", Body: strings.NewReader(`{"grace":"now"}`)},
 
-		// no new credentials or sessions
-		{Name: "auth-with-oauth2", Method: http.MethodPost, URL: "/api/collections/users/auth-with-oauth2", Body: strings.NewReader(`{"provider":"github","code":"x","codeVerifier":"y","redirectURL":"http://x"}`)},
-		{Name: "auth-refresh", Method: http.MethodPost, URL: "/api/collections/users/auth-refresh"},
-		{Name: "request-email-change", Method: http.MethodPost, URL: "/api/collections/users/request-email-change", Body: strings.NewReader(`{"newEmail":"attacker@example.com"}`)},
+			// no new credentials or sessions
+			{Name: "auth-with-oauth2", Method: http.MethodPost, URL: auth + "auth-with-oauth2", Body: strings.NewReader(`{"provider":"github","code":"x","codeVerifier":"y","redirectURL":"http://x"}`)},
+			{Name: "auth-refresh", Method: http.MethodPost, URL: auth + "auth-refresh"},
+			{Name: "request-email-change", Method: http.MethodPost, URL: auth + "request-email-change", Body: strings.NewReader(`{"newEmail":"attacker@example.com"}`)},
 
-		// no credential changes through a record update
-		{Name: "change email", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"email":"attacker@example.com"}`)},
-		{Name: "change password", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}`)},
-		{Name: "change verified", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"verified":false}`)},
-		{Name: "change email visibility", Method: http.MethodPatch, URL: aliceURL, Body: strings.NewReader(`{"emailVisibility":true}`)},
+			// no credential changes through a record update
+			{Name: "change email", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"email":"attacker@example.com"}`)},
+			{Name: "change password", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}`)},
+			{Name: "change verified", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"verified":false}`)},
+			{Name: "change email visibility", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"emailVisibility":true}`)},
 
-		// no reading keys through other collections
-		{Name: "expand keys from the owner", Method: http.MethodGet, URL: aliceURL + "?expand=api_keys_via_user"},
-		{Name: "filter on the back-relation", Method: http.MethodGet, URL: "/api/collections/users/records?filter=" + url.QueryEscape("api_keys_via_user.label?='Alice CI'")},
-		{Name: "filter through @collection", Method: http.MethodGet, URL: "/api/collections/notes/records?filter=" + url.QueryEscape("@collection.api_keys.label?='Alice CI'")},
-		{Name: "sort by the back-relation", Method: http.MethodGet, URL: "/api/collections/users/records?sort=api_keys_via_user.label"},
+			// no reading keys through other collections
+			{Name: "expand keys from the owner", Method: http.MethodGet, URL: o.URL() + "?expand=" + back},
+			{Name: "filter on the back-relation", Method: http.MethodGet, URL: records + "?filter=" + url.QueryEscape(back+".label?='"+o.KeyLabel+"'")},
+			{Name: "filter through @collection", Method: http.MethodGet, URL: "/api/collections/notes/records?filter=" + url.QueryEscape("@collection.api_keys.label?='"+o.KeyLabel+"'")},
+			{Name: "sort by the back-relation", Method: http.MethodGet, URL: records + "?sort=" + back + ".label"},
 
-		// no deleting the owner's account
-		{Name: "delete own account", Method: http.MethodDelete, URL: aliceURL},
-	}
-	for _, s := range scenarios {
-		s.Name = "key: " + s.Name + " → 403"
-		s.Headers = bearer(pbtest.AliceKey)
-		s.ExpectedStatus = 403
-		s.ExpectedContent = []string{`"status":403`, `"message":"API keys cannot`}
-		s.NotExpectedContent = []string{pbtest.AliceKeySecret}
-		s.AfterTestFunc = expectAliceUnchanged
-		s.TestAppFactory = linkedKeys
-		s.Test(t)
+			// no deleting the owner's account
+			{Name: "delete own account", Method: http.MethodDelete, URL: o.URL()},
+
+			// no reading or forging the keys' usage
+			{Name: "list api_key_usage", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records"},
+			{Name: "create a usage row", Method: http.MethodPost, URL: "/api/collections/api_key_usage/records", Body: strings.NewReader(`{"key":"` + o.KeyID + `","day":"2020-01-01","requests":1}`)},
+			{Name: "filter through @collection.api_key_usage", Method: http.MethodGet, URL: "/api/collections/notes/records?filter=" + url.QueryEscape("@collection.api_key_usage.requests > 0")},
+			{Name: "the usage route", Method: http.MethodGet, URL: "/api/api-keys/" + o.KeyID + "/usage"},
+		}
+		for _, s := range scenarios {
+			s.Name = o.Kind + "'s key: " + s.Name + " → 403"
+			s.Headers = bearer(o.Key)
+			s.ExpectedStatus = 403
+			s.ExpectedContent = []string{`"status":403`, `"message":"API keys cannot`}
+			s.NotExpectedContent = []string{o.KeySecret}
+			s.AfterTestFunc = expectOwnerUnchanged(o)
+			s.TestAppFactory = linkedKeys(o)
+			s.Test(t)
+		}
 	}
 }
 
 func TestKeyMayNotEscalateInsideBatch(t *testing.T) {
-	scenarios := []struct{ name, request string }{
-		{"create a key", `{"method":"POST","url":"/api/collections/api_keys/records","body":{"label":"persist"}}`},
-		{"delete own key", `{"method":"DELETE","url":"/api/collections/api_keys/records/` + pbtest.AliceKeyID + `"}`},
-		{"change email", `{"method":"PATCH","url":"` + aliceURL + `","body":{"email":"attacker@example.com"}}`},
-		{"change password", `{"method":"PATCH","url":"` + aliceURL + `","body":{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}}`},
-		{"delete own account", `{"method":"DELETE","url":"` + aliceURL + `"}`},
-		{"expand keys from the owner", `{"method":"PATCH","url":"` + aliceURL + `?expand=api_keys_via_user","body":{"name":"x"}}`},
-	}
-	for _, sc := range scenarios {
-		s := tests.ApiScenario{
-			Name:           "key in batch: " + sc.name + " → 403",
-			Method:         http.MethodPost,
-			URL:            "/api/batch",
-			Headers:        bearer(pbtest.AliceKey),
-			Body:           strings.NewReader(`{"requests":[` + sc.request + `]}`),
-			BeforeTestFunc: enableBatch,
-			ExpectedStatus: 400, // PocketBase wraps a failed sub-request in a 400...
-			ExpectedContent: []string{
-				`"status":403`, // ...that carries the sub-request's 403
-				`API keys cannot`,
-			},
-			AfterTestFunc:  expectAliceUnchanged,
-			TestAppFactory: linkedKeys,
+	for _, o := range pbtest.Owners {
+		scenarios := []struct{ name, request string }{
+			{"create a key", `{"method":"POST","url":"/api/collections/api_keys/records","body":{"label":"persist"}}`},
+			{"delete own key", `{"method":"DELETE","url":"/api/collections/api_keys/records/` + o.KeyID + `"}`},
+			{"change email", `{"method":"PATCH","url":"` + o.URL() + `","body":{"email":"attacker@example.com"}}`},
+			{"change password", `{"method":"PATCH","url":"` + o.URL() + `","body":{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}}`},
+			{"delete own account", `{"method":"DELETE","url":"` + o.URL() + `"}`},
+			{"expand keys from the owner", `{"method":"PATCH","url":"` + o.URL() + `?expand=api_keys_via_` + o.LinkField + `","body":{"name":"x"}}`},
 		}
-		s.Test(t)
+		for _, sc := range scenarios {
+			s := tests.ApiScenario{
+				Name:           o.Kind + "'s key in batch: " + sc.name + " → 403",
+				Method:         http.MethodPost,
+				URL:            "/api/batch",
+				Headers:        bearer(o.Key),
+				Body:           strings.NewReader(`{"requests":[` + sc.request + `]}`),
+				BeforeTestFunc: enableBatch,
+				ExpectedStatus: 400, // PocketBase wraps a failed sub-request in a 400...
+				ExpectedContent: []string{
+					`"status":403`, // ...that carries the sub-request's 403
+					`API keys cannot`,
+				},
+				AfterTestFunc:  expectOwnerUnchanged(o),
+				TestAppFactory: linkedKeys(o),
+			}
+			s.Test(t)
+		}
 	}
 }
 
-// expectAliceUnchanged checks that a refused request left Alice's account
-// and keys as they were.
-func expectAliceUnchanged(t testing.TB, app *tests.TestApp, _ *http.Response) {
-	t.Helper()
-	alice, err := app.FindRecordById("users", pbtest.AliceID)
-	if err != nil {
-		t.Fatalf("Alice's account is gone: %v", err)
-	}
-	if alice.Email() != pbtest.AliceEmail || !alice.ValidatePassword(pbtest.Password) || !alice.Verified() {
-		t.Fatalf("Alice's credentials changed: email=%q verified=%v", alice.Email(), alice.Verified())
-	}
-	keys, err := app.FindAllRecords("api_keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) != 2 {
-		t.Fatalf("want the 2 fixture keys, got %d", len(keys))
-	}
-	if k, _ := app.FindRecordById("api_keys", pbtest.AliceKeyID); k == nil || k.GetString("label") != pbtest.AliceKeyLabel {
-		t.Fatal("Alice's key changed")
+// expectOwnerUnchanged checks that a refused request left o's account and
+// the fixture's keys as they were.
+func expectOwnerUnchanged(o pbtest.Owner) func(testing.TB, *tests.TestApp, *http.Response) {
+	return func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+		t.Helper()
+		owner, err := app.FindRecordById(o.Collection, o.ID)
+		if err != nil {
+			t.Fatalf("the %s's account is gone: %v", o.Kind, err)
+		}
+		if owner.Email() != o.Email || !owner.Verified() || owner.GetBool(core.FieldNameEmailVisibility) ||
+			(o.Collection == "users" && !owner.ValidatePassword(pbtest.Password)) || owner.ValidatePassword("attacker-pass-123") {
+			t.Fatalf("the %s's credentials changed: email=%q verified=%v", o.Kind, owner.Email(), owner.Verified())
+		}
+		want := 2 // Alice's and Bob's
+		if o.Configure != nil {
+			want++ // and the bot's
+		}
+		if n, err := app.CountRecords("api_keys"); err != nil || int(n) != want {
+			t.Fatalf("want the %d fixture keys, got %d (%v)", want, n, err)
+		}
+		if k, _ := app.FindRecordById("api_keys", o.KeyID); k == nil || k.GetString("label") != o.KeyLabel {
+			t.Fatalf("the %s's key changed", o.Kind)
+		}
+		// (the refused request itself is a use of the key, and is counted)
+		if n, _ := app.CountRecords("api_key_usage", dbx.HashExp{"day": "2020-01-01"}); n != 0 {
+			t.Fatalf("%d usage rows were forged", n)
+		}
 	}
 }
 

@@ -125,57 +125,81 @@ func saveNote(t testing.TB, app core.App, ownerID, title string) *core.Record {
 	return r
 }
 
+// saveNoteOf saves a note that o owns.
+func saveNoteOf(t testing.TB, app core.App, o pbtest.Owner, title string) *core.Record {
+	t.Helper()
+	notes, err := app.FindCollectionByNameOrId(pbtest.NotesCollection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := core.NewRecord(notes)
+	r.Set(o.NoteField, o.ID)
+	r.Set("title", title)
+	if err := app.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestRealtimeWithKeySeesOwnersEventsOnly(t *testing.T) {
-	env := pbtest.New(t)
-	defer env.App.Cleanup()
-	srv := env.Serve(t)
+	for _, o := range pbtest.Owners {
+		t.Run(o.Kind, func(t *testing.T) {
+			env := o.New(t)
+			defer env.App.Cleanup()
+			srv := env.Serve(t)
 
-	c := connectRealtime(t, srv.URL)
-	if res := c.subscribe(t, "Bearer "+pbtest.AliceKey, "notes/*"); res.StatusCode != http.StatusNoContent {
-		t.Fatalf("subscribe with key: status %d, want 204", res.StatusCode)
+			c := connectRealtime(t, srv.URL)
+			if res := c.subscribe(t, "Bearer "+o.Key, "notes/*"); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("subscribe with key: status %d, want 204", res.StatusCode)
+			}
+
+			saveNote(t, env.App, pbtest.BobID, "bob's secret plan")
+			saveNoteOf(t, env.App, o, "the owner's new note")
+
+			ev := c.next(t, 5*time.Second)
+			if !strings.Contains(ev.Data, "the owner's new note") {
+				t.Fatalf("got event %s: %s, want the owner's note", ev.Name, ev.Data)
+			}
+			c.expectNoEvent(t, 300*time.Millisecond) // Bob's note never arrives
+		})
 	}
-
-	saveNote(t, env.App, pbtest.BobID, "bob's secret plan")
-	saveNote(t, env.App, pbtest.AliceID, "alice's new note")
-
-	ev := c.next(t, 5*time.Second)
-	if !strings.Contains(ev.Data, "alice's new note") {
-		t.Fatalf("got event %s: %s, want Alice's note", ev.Name, ev.Data)
-	}
-	c.expectNoEvent(t, 300*time.Millisecond) // Bob's note never arrives
 }
 
 func TestRealtimeStopsWhenKeyIsRevoked(t *testing.T) {
-	env := pbtest.New(t)
-	defer env.App.Cleanup()
-	srv := env.Serve(t)
+	for _, o := range pbtest.Owners {
+		t.Run(o.Kind, func(t *testing.T) {
+			env := o.New(t)
+			defer env.App.Cleanup()
+			srv := env.Serve(t)
 
-	c := connectRealtime(t, srv.URL)
-	if res := c.subscribe(t, pbtest.AliceKey, "notes/*"); res.StatusCode != http.StatusNoContent {
-		t.Fatalf("subscribe with key: status %d, want 204", res.StatusCode)
-	}
-	saveNote(t, env.App, pbtest.AliceID, "before revocation")
-	if ev := c.next(t, 5*time.Second); !strings.Contains(ev.Data, "before revocation") {
-		t.Fatalf("got %s: %s", ev.Name, ev.Data)
-	}
+			c := connectRealtime(t, srv.URL)
+			if res := c.subscribe(t, o.Key, "notes/*"); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("subscribe with key: status %d, want 204", res.StatusCode)
+			}
+			saveNoteOf(t, env.App, o, "before revocation")
+			if ev := c.next(t, 5*time.Second); !strings.Contains(ev.Data, "before revocation") {
+				t.Fatalf("got %s: %s", ev.Name, ev.Data)
+			}
 
-	deleteRecord(t, env.App, "api_keys", pbtest.AliceKeyID)
+			deleteRecord(t, env.App, "api_keys", o.KeyID)
 
-	saveNote(t, env.App, pbtest.AliceID, "after revocation")
-	for {
-		ev := c.next(t, 5*time.Second)
-		if ev.Name == "closed" {
-			break // the stream of the revoked key was ended
-		}
-		if strings.Contains(ev.Data, "after revocation") {
-			t.Fatal("a revoked key still receives the owner's events")
-		}
-	}
+			saveNoteOf(t, env.App, o, "after revocation")
+			for {
+				ev := c.next(t, 5*time.Second)
+				if ev.Name == "closed" {
+					break // the stream of the revoked key was ended
+				}
+				if strings.Contains(ev.Data, "after revocation") {
+					t.Fatal("a revoked key still receives the owner's events")
+				}
+			}
 
-	// Reconnecting and subscribing again with the revoked key is refused.
-	c2 := connectRealtime(t, srv.URL)
-	if res := c2.subscribe(t, pbtest.AliceKey, "notes/*"); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("re-subscribe with revoked key: status %d, want 401", res.StatusCode)
+			// Reconnecting and subscribing again with the revoked key is refused.
+			c2 := connectRealtime(t, srv.URL)
+			if res := c2.subscribe(t, o.Key, "notes/*"); res.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("re-subscribe with revoked key: status %d, want 401", res.StatusCode)
+			}
+		})
 	}
 }
 

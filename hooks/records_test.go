@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/pocketbase/pocketbase/core"
@@ -401,4 +402,100 @@ func TestIssuedKeyAuthenticatesWithProductionArgon2(t *testing.T) {
 		TestAppFactory:  func(testing.TB) *tests.TestApp { return env.App },
 	}
 	s.Test(t)
+}
+
+// TestRequestLogsNameTheKey: the dashboard's request logs name the key of
+// every key-authenticated request (meta.apiKeyId), for every owner
+// collection, and never the secret.
+func TestRequestLogsNameTheKey(t *testing.T) {
+	for _, o := range pbtest.Owners {
+		t.Run(o.Kind, func(t *testing.T) {
+			env := o.New(t)
+			defer env.App.Cleanup()
+			env.App.Settings().Logs.MaxDays = 7 // test apps keep no logs by default
+			if err := env.App.Save(env.App.Settings()); err != nil {
+				t.Fatal(err)
+			}
+			h := inProcessMux(t, env)
+			expectStatus(t, getAs(h, o.NoteURL(), "Bearer "+o.Key, ownerIP), 200, "request with the key")
+			expectStatus(t, getAs(h, o.NoteURL(), "Bearer "+o.KeyID+"."+pbtest.BobKeySecret, ownerIP), 401, "wrong secret")
+
+			handler, ok := env.App.Logger().Handler().(*logger.BatchHandler)
+			if !ok {
+				t.Fatalf("unexpected log handler %T", env.App.Logger().Handler())
+			}
+			// PocketBase logs each request from a goroutine, in batches:
+			// flush until both requests are there
+			statuses := map[float64]bool{}
+			var logs []*core.Log
+			for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !(statuses[200] && statuses[401]); time.Sleep(20 * time.Millisecond) {
+				if err := handler.WriteAll(context.WithValue(context.Background(), logger.BlockKey, true)); err != nil {
+					t.Fatal(err)
+				}
+				logs = nil
+				if err := env.App.LogQuery().All(&logs); err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range logs {
+					raw, _ := json.Marshal(l)
+					if strings.Contains(string(raw), o.KeySecret) || strings.Contains(string(raw), pbtest.BobKeySecret) {
+						t.Fatalf("a log entry leaks a secret: %s", raw)
+					}
+					meta, _ := l.Data["meta"].(map[string]any)
+					if l.Data["type"] == "request" && meta["apiKeyId"] == o.KeyID {
+						status, _ := l.Data["status"].(float64)
+						statuses[status] = true
+					}
+				}
+			}
+			if !statuses[200] || !statuses[401] {
+				t.Fatalf("request logs naming %s: statuses %v, want the 200 and the 401 (%d logs)", o.KeyID, statuses, len(logs))
+			}
+		})
+	}
+}
+
+// TestSuperuserIssuesServiceAccountKeys is the README's request: a
+// superuser creates a key for a record of service_accounts, named by the
+// collection's name; the key then works under the service account's rules,
+// and outlives the superuser who made it.
+func TestSuperuserIssuesServiceAccountKeys(t *testing.T) {
+	env := pbtest.New(t, pbtest.ServiceAccounts)
+	defer env.App.Cleanup()
+	srv := env.Serve(t)
+	status, body := call(t, srv.URL, http.MethodPost, keysURL, pbtest.SuperuserJWT(t, env.App),
+		`{"label":"nightly deploy","owner":"`+pbtest.BotID+`","owner_collection":"service_accounts"}`)
+	if status != 200 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	var created struct {
+		Key             string `json:"key"`
+		Owner           string `json:"owner"`
+		OwnerCollection string `json:"owner_collection"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	sa := collectionID(t, env, pbtest.ServiceAccountsCollection)
+	if created.Owner != pbtest.BotID || created.OwnerCollection != sa {
+		t.Fatalf("owner %s/%s, want %s/%s", created.OwnerCollection, created.Owner, sa, pbtest.BotID)
+	}
+	// the superuser who made it leaves
+	su, _ := env.App.FindAuthRecordByEmail(core.CollectionNameSuperusers, "admin@example.com")
+	other := core.NewRecord(su.Collection())
+	other.SetEmail("other-admin@example.com")
+	other.SetPassword(pbtest.Password)
+	if err := env.App.Save(other); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.App.Delete(su); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := call(t, srv.URL, http.MethodGet, pbtest.BotOwner.NoteURL(), created.Key, ""); status != 200 || !strings.Contains(body, pbtest.BotNoteTitle) {
+		t.Fatalf("the service account's key after its creator left: %d %s", status, body)
+	}
+	// and the service account's records are not a person's to use
+	if status, _ := call(t, srv.URL, http.MethodGet, aliceNoteURL, created.Key, ""); status != 404 {
+		t.Fatalf("the service account's key on Alice's note: %d, want 404", status)
+	}
 }

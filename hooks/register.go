@@ -21,12 +21,13 @@
 //	realtime.go     key-subscribed realtime clients: topics, revocation
 //	files.go        file tokens bound to the key that asked for them
 //	records.go      the api_keys REST API: issue on create, reveal once
-//	routes.go       key actions beyond CRUD (roll)
+//	routes.go       key actions beyond CRUD (roll, usage)
 //	leaked.go       GitHub's leaked-key reports: verify, revoke, answer
 package hooks
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -52,7 +53,7 @@ const DefaultPagesPath = web.DefaultPrefix
 // auth, the key policy, realtime and file-token handling, the REST routes,
 // the leaked-key report endpoint (which answers 404 unless
 // cfg.LeakReportKeys is set), the pages (unless cfg.NoPages), the "apikeys"
-// command (when cfg.RootCmd is set), and the last-used flush on terminate.
+// command (when cfg.RootCmd is set), and the usage flush on terminate.
 func Register(app core.App, cfg Config) error {
 	pagesPath := cfg.PagesPath
 	if pagesPath == "" {
@@ -97,13 +98,22 @@ func Register(app core.App, cfg Config) error {
 		}
 	}
 
+	// Last use (time, client address, user agent) and requests per day,
+	// gathered in memory and written together, at most once a minute per
+	// key (keystore.UsageRecorder).
 	usage := keystore.NewUsageRecorder(keystore.UsageConfig{
-		Write:            store.TouchLastUsed,
+		Write:            store.RecordUsage,
 		FlushInterval:    cfg.LastUsedFlushInterval,
 		MinWriteInterval: cfg.LastUsedMinInterval,
-		OnError: func(keyID string, err error) {
-			app.Logger().Warn("API key: failed to record last use", "keyId", keyID, "error", err)
+		OnError: func(keys int, err error) {
+			app.Logger().Warn("API keys: failed to record usage; retrying", "keys", keys, "error", err)
 		},
+	})
+	// Daily counts are kept for keystore.UsageRetention; older ones go once a day.
+	app.Cron().MustAdd("pbkeysUsageRetention", "17 3 * * *", func() {
+		if _, err := store.PruneUsage(time.Now()); err != nil {
+			app.Logger().Warn("API keys: failed to delete old usage counts", "error", err)
+		}
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		// before e.Next(): the database is still open here

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -12,8 +13,16 @@ import (
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
-// RollPath is the REST route that rolls a key: POST with {"grace":"24h"}.
-const RollPath = "/api/api-keys/{id}/roll"
+// The REST routes beyond the api_keys collection's CRUD.
+const (
+	// RollPath rolls a key: POST with {"grace":"24h"}.
+	RollPath = "/api/api-keys/{id}/roll"
+
+	// UsagePath answers a key's requests per day (UTC) over the last
+	// keystore.UsageDays days, oldest first, every day listed (0 for a
+	// day without requests): GET → [{"day":"2026-11-30","requests":12}, ...].
+	UsagePath = "/api/api-keys/{id}/usage"
+)
 
 // bindKeyRoutes adds the key actions that are not plain record CRUD.
 func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
@@ -48,5 +57,31 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 		record.WithCustomData(true)
 		record.Set(keystore.RevealField, key.String())
 		return e.JSON(http.StatusOK, record)
+	}).Bind(apis.RequireAuth())
+
+	se.Router.GET(UsagePath, func(e *core.RequestEvent) error {
+		// (A key is refused before it gets here: see checkAccess.) The
+		// key's owner sees its usage; a superuser sees any key's.
+		id := e.Request.PathValue("id")
+		var err error
+		switch {
+		case e.HasSuperuserAuth():
+			_, err = store.Find(id)
+		case e.Auth != nil && store.IsOwnerCollection(e.Auth.Collection()):
+			_, err = store.FindOwned(e.Auth, id)
+		default:
+			return e.ForbiddenError(msgNotAnOwner, nil)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return e.NotFoundError("", nil)
+		}
+		if err != nil {
+			return e.InternalServerError("", err)
+		}
+		usage, err := store.Usage([]string{id}, keystore.UsageDays, time.Now())
+		if err != nil {
+			return e.InternalServerError("", err)
+		}
+		return e.JSON(http.StatusOK, usage[id])
 	}).Bind(apis.RequireAuth())
 }

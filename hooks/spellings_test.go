@@ -113,9 +113,15 @@ func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 		{name: "realtime expand nested", topic: "notes/*" + options(map[string]any{"expand": "owner.api_keys_via_user"})},
 		{name: "realtime filter", topic: "notes/*" + options(map[string]any{"filter": "owner.api_keys_via_user.label ?= 'x'"})},
 		{name: "realtime filter through @collection", topic: "notes/*" + options(map[string]any{"filter": "@collection.api_keys.label ?= 'x'"})},
+		// the keys' usage, like the keys
+		{name: "usage route", url: "/api/collections/api_key_usage/records"},
+		{name: "usage route in upper case", url: "/api/collections/API_KEY_USAGE/records"},
+		{name: "usage through @collection", url: notes + "?filter=" + q("@collection.api_key_usage.requests > 0")},
+		{name: "usage realtime topic", topic: "api_key_usage/*"},
 	}
-	for _, key := range []struct{ name, value string }{{"full-access key", pbtest.AliceKey}, {"notes-only key", ""}} {
-		runSpellings(t, key.name, key.value, spellings, keyMarkers)
+	for _, o := range pbtest.Owners {
+		runSpellings(t, o, true, spellings, keyMarkers)
+		runSpellings(t, o, false, spellings, keyMarkers)
 	}
 }
 
@@ -156,7 +162,8 @@ func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
 		{name: "route by name", url: "/api/collections/secrets/records"},
 		{name: "route in upper case", url: "/api/collections/SECRETS/records/" + pbtest.AliceSecretID},
 		{name: "route by id", url: "/api/collections/" + secretsID + "/records"},
-		{name: "route of the owner's collection", url: aliceURL},
+		{name: "route of a user's collection", url: aliceURL},
+		{name: "route of the owner's own record", url: "{owner}"},
 		// realtime
 		{name: "realtime topic", topic: "secrets/*"},
 		{name: "realtime topic by id", topic: secretsID + "/*"},
@@ -167,23 +174,31 @@ func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
 		{name: "realtime filter", topic: "notes/*" + options(map[string]any{"filter": "secret.title = 'x'"})},
 		{name: "realtime filter through a back-relation", topic: "notes/*" + options(map[string]any{"filter": "comments_via_note.text ?= 'x'", "n": true})},
 	}
-	runSpellings(t, "notes-only key", "", spellings, outOfScopeMarkers)
+	for _, o := range pbtest.Owners {
+		runSpellings(t, o, false, spellings, append(outOfScopeMarkers, pbtest.BotEmail))
+	}
 }
 
-// runSpellings tries each spelling with the key (or, when key is "", a
-// notes-only key) against one served app: REST requests must answer 403
-// without any marker in the body, realtime subscriptions must be refused
-// with 403. Every request is refused, so one app serves them all.
-func runSpellings(t *testing.T, keyName, key string, spellings []spelling, markers []string) {
+// runSpellings tries each spelling with o's full-access key (or a
+// notes-only key of o's) against one served app: REST requests must answer
+// 403 without any marker in the body, realtime subscriptions must be
+// refused with 403. Every request is refused, so one app serves them all.
+// "{owner}" as a URL is o's own record.
+func runSpellings(t *testing.T, o pbtest.Owner, fullAccess bool, spellings []spelling, markers []string) {
 	t.Helper()
-	env := pbtest.New(t)
+	env := o.New(t)
 	defer env.App.Cleanup()
 	pbtest.LinkKeysToOwners(t, env.App)
 	srv := env.Serve(t)
-	if key == "" {
-		key, _ = issue(t, env, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+	key, keyName := o.Key, o.Kind+"'s full-access key"
+	if !fullAccess {
+		key, _ = issueFor(t, env, o, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+		keyName = o.Kind + "'s notes-only key"
 	}
 	for _, sp := range spellings {
+		if sp.url == "{owner}" {
+			sp.url = o.URL()
+		}
 		t.Run(keyName+": "+sp.name, func(t *testing.T) {
 			if sp.topic != "" {
 				topic := strings.NewReplacer("{alice}", pbtest.AliceID, "{note}", pbtest.AliceNoteID).Replace(sp.topic)

@@ -1,7 +1,10 @@
 package hooks_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
@@ -101,4 +105,136 @@ func mustFind(t testing.TB, app core.App, keyID string) *core.Record {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestLastUseRecordsClientAndCounts: the coalesced write that records the
+// last use also records the client address and user agent of that use, and
+// the day's request count.
+func TestLastUseRecordsClientAndCounts(t *testing.T) {
+	env := pbtest.New(t)
+	defer env.App.Cleanup()
+	h := inProcessMux(t, env)
+	for i := range 3 {
+		req := httptest.NewRequest(http.MethodGet, aliceNoteURL, nil)
+		req.RemoteAddr = "198.51.100.23:50000"
+		req.Header.Set("Authorization", "Bearer "+pbtest.AliceKey)
+		req.Header.Set("User-Agent", fmt.Sprintf("deploy-bot/%d", i))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		expectStatus(t, rec, 200, "request with the key")
+	}
+	if err := env.App.OnTerminate().Trigger(&core.TerminateEvent{App: env.App}); err != nil {
+		t.Fatal(err)
+	}
+	key := mustFind(t, env.App, pbtest.AliceKeyID)
+	if ip, ua := key.GetString("last_used_ip"), key.GetString("last_used_user_agent"); ip != "198.51.100.23" || ua != "deploy-bot/2" {
+		t.Fatalf("last use from %q with %q, want the newest request's", ip, ua)
+	}
+	usage, err := env.Store.Usage([]string{pbtest.AliceKeyID}, keystore.UsageDays, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total := keystore.Total(usage[pbtest.AliceKeyID]); total != 3 {
+		t.Fatalf("%d requests counted, want 3", total)
+	}
+	// REST returns them to the owner
+	req := httptest.NewRequest(http.MethodGet, keysURL+"/"+pbtest.AliceKeyID, nil)
+	req.Header.Set("Authorization", pbtest.JWT(t, env.App, pbtest.AliceID))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	for _, want := range []string{`"last_used_ip":"198.51.100.23"`, `"last_used_user_agent":"deploy-bot/2"`} {
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), want) {
+			t.Fatalf("the owner's view of the key: %d %s, want %s", rec.Code, rec.Body.String(), want)
+		}
+	}
+}
+
+// TestUsageCountsSurviveARestart: counts still in memory at shutdown are
+// written by the flush on terminate, so the next process reads them.
+func TestUsageCountsSurviveARestart(t *testing.T) {
+	env := pbtest.New(t, func(c *hooks.Config) { c.LastUsedFlushInterval = time.Hour })
+	h := inProcessMux(t, env)
+	for range 5 {
+		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "request with the key")
+	}
+	if err := env.App.OnTerminate().Trigger(&core.TerminateEvent{App: env.App}); err != nil {
+		t.Fatal(err)
+	}
+	// the next process: a new app on a copy of the data directory
+	next, err := tests.NewTestApp(env.App.DataDir())
+	env.App.Cleanup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Cleanup()
+	if err := hooks.Register(next, pbtest.Config()); err != nil {
+		t.Fatal(err)
+	}
+	usage, err := keystore.Of(next).Usage([]string{pbtest.AliceKeyID}, keystore.UsageDays, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total := keystore.Total(usage[pbtest.AliceKeyID]); total != 5 {
+		t.Fatalf("%d requests after the restart, want the 5 made before it", total)
+	}
+}
+
+func TestUsageOverREST(t *testing.T) {
+	usageURL := func(id string) string { return "/api/api-keys/" + id + "/usage" }
+	for _, c := range []struct {
+		name, url string
+		auth      func(t testing.TB, app core.App) string
+		status    int
+		content   []string
+	}{
+		{"the owner", usageURL(pbtest.AliceKeyID), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.AliceID) },
+			200, []string{`"requests":7}]`, `{"day":"` + time.Now().UTC().AddDate(0, 0, -29).Format(time.DateOnly) + `","requests":0}`}},
+		{"a superuser, any key", usageURL(pbtest.AliceKeyID), pbtest.SuperuserJWT, 200, []string{`"requests":7}]`}},
+		{"another user", usageURL(pbtest.AliceKeyID), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.BobID) }, 404, []string{`"status":404`}},
+		{"an unknown key", usageURL("zzzzzzzzzzzzzzz"), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.AliceID) }, 404, []string{`"status":404`}},
+		{"an API key", usageURL(pbtest.AliceKeyID), func(testing.TB, core.App) string { return "Bearer " + pbtest.AliceKey }, 403, []string{"API keys cannot manage API keys"}},
+		{"a guest", usageURL(pbtest.AliceKeyID), func(testing.TB, core.App) string { return "" }, 401, []string{`"status":401`}},
+	} {
+		env := pbtest.New(t)
+		today := time.Now().UTC().Format(time.DateOnly)
+		if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, Days: []keystore.DayUsage{{Day: today, Requests: 7}}}}); err != nil {
+			t.Fatal(err)
+		}
+		headers := map[string]string{}
+		if auth := c.auth(t, env.App); auth != "" {
+			headers["Authorization"] = auth
+		}
+		scenario(t, env, tests.ApiScenario{
+			Name: "usage: " + c.name, Method: http.MethodGet, URL: c.url, Headers: headers,
+			ExpectedStatus: c.status, ExpectedContent: c.content,
+			AfterTestFunc: func(t testing.TB, _ *tests.TestApp, res *http.Response) {
+				if c.status != 200 {
+					return
+				}
+				var days []keystore.DayUsage
+				readJSON(t, res, &days)
+				if len(days) != keystore.UsageDays || days[len(days)-1].Day != today {
+					t.Fatalf("%d days ending %v, want %d ending today", len(days), days[len(days)-1], keystore.UsageDays)
+				}
+			},
+		})
+	}
+}
+
+func TestSuperusersReadUsageThroughTheCollection(t *testing.T) {
+	env := pbtest.New(t)
+	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.BobKeyID, Days: []keystore.DayUsage{{Day: "2026-11-30", Requests: 3}}}}); err != nil {
+		t.Fatal(err)
+	}
+	scenario(t, env, tests.ApiScenario{
+		Name: "superuser lists api_key_usage", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records",
+		Headers:        map[string]string{"Authorization": pbtest.SuperuserJWT(t, env.App)},
+		ExpectedStatus: 200, ExpectedContent: []string{`"key":"` + pbtest.BobKeyID + `"`, `"requests":3`},
+	})
+	env = pbtest.New(t)
+	scenario(t, env, tests.ApiScenario{
+		Name: "a user does not", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records",
+		Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		ExpectedStatus: 403, ExpectedContent: []string{`"status":403`},
+	})
 }

@@ -29,7 +29,7 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 			t.Fatalf("%s must be a required text field", name)
 		}
 	}
-	if keys.Fields.GetByName("user") != nil || keys.GetIndex("idx_api_keys_owner") == "" {
+	if keys.Fields.GetByName("user") != nil || keys.GetIndex("idx_api_keys_owner_created") == "" {
 		t.Fatal("want the owner by reference (indexed), not the users relation")
 	}
 
@@ -41,6 +41,50 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	}
 
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+
+	// the newest three: list indexes, the daily counts, and where a key
+	// was last used from
+	if keys.GetIndex("idx_api_keys_owner_created") == "" || keys.GetIndex("idx_api_keys_created") == "" || keys.GetIndex("idx_api_keys_owner") != "" {
+		t.Fatal("want the list indexes, the owner one in place of idx_api_keys_owner")
+	}
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down list indexes: %v %v", reverted, err)
+	}
+	keys, _ = app.FindCollectionByNameOrId("api_keys")
+	if keys.GetIndex("idx_api_keys_owner_created") != "" || keys.GetIndex("idx_api_keys_owner") == "" {
+		t.Fatal("after down: want idx_api_keys_owner back")
+	}
+	usage, err := app.FindCollectionByNameOrId("api_key_usage")
+	if err != nil || usage.GetIndex("idx_api_key_usage_key_day") == "" || usage.ListRule != nil || usage.ViewRule != nil {
+		t.Fatalf("api_key_usage: want it with a unique (key, day) index and superuser-only rules (%v)", err)
+	}
+	lastUsedClient := []string{"last_used_ip", "last_used_user_agent"}
+	for _, name := range lastUsedClient {
+		if keys.Fields.GetByName(name) == nil {
+			t.Fatalf("field %q missing", name)
+		}
+	}
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down usage: %v %v", reverted, err)
+	}
+	if _, err := app.FindCollectionByNameOrId("api_key_usage"); err == nil {
+		t.Fatal("api_key_usage still exists after down")
+	}
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down last-used client: %v %v", reverted, err)
+	}
+	keys, _ = app.FindCollectionByNameOrId("api_keys")
+	for _, name := range lastUsedClient {
+		if keys.Fields.GetByName(name) != nil {
+			t.Fatalf("field %q still there after down", name)
+		}
+	}
+	if applied, err := runner.Up(); err != nil || len(applied) != 3 {
+		t.Fatalf("up again: %v %v", applied, err)
+	}
+	if _, err := runner.Down(3); err != nil {
+		t.Fatal(err)
+	}
 
 	// down: the owner goes back to the users relation; a users key keeps
 	// its owner, a key of another collection cannot and goes
@@ -87,7 +131,7 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	if err != nil || len(kept) != 1 || kept[0].GetString("owner") != alice.Id || kept[0].GetString("owner_collection") != users.Id {
 		t.Fatalf("after up: %+v (%v), want Alice's key owned by her users record", kept, err)
 	}
-	if _, err := runner.Down(1); err != nil {
+	if _, err := runner.Down(4); err != nil { // the owner and the three above it again
 		t.Fatal(err)
 	}
 

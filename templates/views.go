@@ -6,6 +6,8 @@ package templates
 
 import (
 	"context"
+	"net/url"
+	"strconv"
 
 	"github.com/pbkeys/pbkeys/static"
 )
@@ -57,6 +59,9 @@ func paths(ctx context.Context) Paths {
 type Account struct {
 	Email string
 	CSRF  string // token for the Sign out form
+	// Admin is a PocketBase superuser: they manage the keys of every
+	// owner, and own none.
+	Admin bool
 }
 
 // LayoutView is the frame around every page.
@@ -114,6 +119,13 @@ type NewKeyForm struct {
 	Notice           string // a form-level error that belongs to no field
 	Nonce            string // one-time token: a resubmitted form cannot issue a second key
 	CSRF             string
+
+	// For admins, who create keys for others: the owner's collection
+	// (one of the owner collections, one selected) and email or id.
+	Admin            bool
+	OwnerCollections []Option
+	Owner            string
+	OwnerError       string
 }
 
 // Option is one choice of a select, a radio group or a set of checkboxes.
@@ -142,6 +154,65 @@ type KeyRow struct {
 	ReplacedBy string // id of the key a roll issued in its place: no second roll
 	ToggleURL  string // disables an enabled key, enables a disabled one
 	New        bool   // just created: highlighted
+
+	// Where the last use came from; empty when unknown.
+	LastUsedIP    string
+	LastUsedAgent string
+
+	Usage UsageChart // requests per day over the last 30 days
+
+	// For admins: who owns the key (email, or id without one) and the
+	// owner's collection.
+	Owner           string
+	OwnerCollection string
+}
+
+// UsageChart is a key's requests per day as a small bar chart, drawn by
+// the server as SVG (no script, no inline style) in a ChartWidth ×
+// ChartHeight box.
+type UsageChart struct {
+	Text  string // "132 requests in the last 30 days": what the chart says, in words
+	Total string // "132": shown beside the chart
+	Bars  []Bar  // one per day, oldest first
+}
+
+// Bar is one day of a UsageChart.
+type Bar struct {
+	X, Y, Width, Height string // in the chart's box
+	Title               string // "Nov 30: 12 requests", on hover
+	Empty               bool   // no requests that day: a baseline mark
+}
+
+// The box a UsageChart is drawn in.
+const (
+	ChartWidth  = 90
+	ChartHeight = 28
+)
+
+// ListFilter is the list's filter form, as sent: every field is kept
+// as typed.
+type ListFilter struct {
+	Label  string
+	State  string
+	States []Option // "" (every state) first, one selected
+
+	// Admins filter by owner: a collection (or all) and an email or id.
+	Collection  string
+	Collections []Option
+	Owner       string
+	OwnerError  string
+
+	Active   bool   // some filter is set
+	ClearURL string // the list without filters
+}
+
+// Pager moves through a list's pages.
+type Pager struct {
+	Page, Pages int
+	Total       int    // keys matching the filter, on every page
+	First, Last int    // positions (from 1) of the keys shown
+	PrevURL     string // empty on the first page
+	NextURL     string // empty on the last page
 }
 
 // Time is a moment shown relative ("3 minutes ago") with the exact time on
@@ -158,6 +229,8 @@ type Reveal struct {
 	Key    string
 	Rolled bool   // the key replaces a rolled one
 	Note   string // what happened to the old key, after a roll
+	Owner  string // for admins: whose key it is
+	Return string // the list's URL, where the page goes once the key is shown
 }
 
 // RollForm asks how long the old key keeps working when a key is rolled.
@@ -169,7 +242,7 @@ type RollForm struct {
 	CSRF   string
 }
 
-// APIKeysView is the list page.
+// APIKeysView is the list page: one page of keys.
 type APIKeysView struct {
 	Account Account
 	Keys    []KeyRow
@@ -177,6 +250,15 @@ type APIKeysView struct {
 	NewKey  NewKeyForm
 	Roll    RollForm // the shared Roll dialog
 	Reveal  *Reveal  // only in the response to a successful create or roll
+	Filter  ListFilter
+	Pager   Pager
+	// Return is this page's URL (with its filter and page), where the
+	// rows' forms come back to.
+	Return string
+	// RevokeAllURL asks to revoke all keys: the user's, or for admins
+	// those of the owner the list is filtered to; empty: no such button.
+	RevokeAllURL  string
+	RevokeAllText string // "Revoke all", "Revoke all of bot@example.com"
 }
 
 // NewKeyView is the page version of the New API key dialog.
@@ -201,10 +283,12 @@ type RollView struct {
 	Notice  *Notice
 }
 
-// RevokeAllView asks to confirm revoking every key.
+// RevokeAllView asks to confirm revoking every key of an owner.
 type RevokeAllView struct {
 	Account Account
 	Count   int
+	Owner   string // for admins: whose keys ("service_accounts/bot@example.com")
+	Action  string // where the form posts
 }
 
 // ErrorView is a page for a request that cannot be served.
@@ -217,6 +301,33 @@ type ErrorView struct {
 
 func asset(ctx context.Context, path string) string {
 	return paths(ctx).Static + path + "?v=" + static.Version
+}
+
+// chartViewBox is the SVG box of a UsageChart.
+func chartViewBox() string {
+	return "0 0 " + strconv.Itoa(ChartWidth) + " " + strconv.Itoa(ChartHeight)
+}
+
+// newKeyURL is the New API key page: for admins looking at one owner's
+// keys, for that owner.
+func newKeyURL(ctx context.Context, v APIKeysView) string {
+	u := paths(ctx).NewKey
+	if v.Account.Admin && v.NewKey.Owner != "" {
+		for _, o := range v.NewKey.OwnerCollections {
+			if o.Selected {
+				return u + "?" + url.Values{"collection": {o.Value}, "owner": {v.NewKey.Owner}}.Encode()
+			}
+		}
+	}
+	return u
+}
+
+// revealReturn is where the page goes once a key is revealed.
+func revealReturn(ctx context.Context, r Reveal) string {
+	if r.Return != "" {
+		return r.Return
+	}
+	return paths(ctx).Keys
 }
 
 func revokeQuestion(label string) string {

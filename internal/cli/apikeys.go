@@ -40,17 +40,21 @@ import (
 func NewAPIKeysCommand(app core.App, store *keystore.Store, verifier *apikey.Verifier) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "apikeys",
-		Short: "Create, list, disable, roll and revoke API keys",
-		Long: `Create, list, disable, enable, roll and revoke API keys, and revoke keys
-found exposed.
+		Short: "Create, list, disable, roll and revoke API keys, show their usage, revoke leaked keys",
+		Long: `Create, list, disable, enable, roll and revoke API keys, show their usage,
+and revoke keys found exposed.
 
 A key is printed once, by "create" or "roll", and never again: pbkeys stores
 only its hash. Owners (records of the owner collections, users by default)
-are named by email or by record id. Times are in UTC.`,
+are named by email or by record id, looked up in the owner collections in
+order, or as COLLECTION/EMAIL_OR_ID (e.g. service_accounts/bot@example.com).
+Times are in UTC.`,
 		Example: `  pbkeys apikeys create --user alice@example.com --label CI --expires 90d
   pbkeys apikeys list --user alice@example.com
   pbkeys apikeys disable k1alice00000001
+  pbkeys apikeys create --user service_accounts/bot@example.com --label "Nightly deploy"
   pbkeys apikeys roll k1alice00000001 --grace 1h
+  pbkeys apikeys usage k1alice00000001
   pbkeys apikeys revoke k1alice00000001
   pbkeys apikeys leaked tokens.txt --url https://ci.example.com/builds/1234`,
 		SilenceUsage: true,
@@ -82,6 +86,7 @@ are named by email or by record id. Times are in UTC.`,
 		newSetDisabledCommand(app, store, true),
 		newSetDisabledCommand(app, store, false),
 		newRollCommand(app, store),
+		newUsageCommand(app, store),
 		newLeakedCommand(app, store, verifier),
 	)
 	markErrors(command)
@@ -186,30 +191,46 @@ func checkMigrations(app core.App) error {
 }
 
 // findOwner returns the owner (a record of an owner collection) named by
-// an email or a record id.
-func findOwner(store *keystore.Store, emailOrID string) (*core.Record, error) {
-	emailOrID = strings.TrimSpace(emailOrID)
-	if emailOrID == "" {
-		return nil, errors.New("Name the owner with --user, by email or record id.")
+// --user: EMAIL_OR_ID, looked up in the owner collections in order, or
+// COLLECTION/EMAIL_OR_ID for an owner of that collection.
+func findOwner(store *keystore.Store, ref string) (*core.Record, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, errors.New("Name the owner with --user, by email or record id (COLLECTION/EMAIL_OR_ID for an owner of another collection than the first).")
 	}
-	owner, err := store.FindOwner(emailOrID)
-	if errors.Is(err, sql.ErrNoRows) {
+	owner, err := store.FindOwnerRef(ref)
+	var notOwners *keystore.NotOwnerCollectionError
+	switch {
+	case errors.As(err, &notOwners):
+		return nil, fmt.Errorf("--user: %q is not a collection whose records can own keys: choose %s.", notOwners.Name, orList(ownerCollections(store)))
+	case errors.Is(err, sql.ErrNoRows):
+		where := ownerCollectionNames(store)
+		emailOrID := ref
+		if name, rest, ok := strings.Cut(ref, "/"); ok {
+			where, emailOrID = "the "+name+" collection", rest
+		}
 		what := "id"
 		if strings.Contains(emailOrID, "@") {
 			what = "email"
 		}
-		return nil, fmt.Errorf("No record with the %s %q in %s.", what, emailOrID, ownerCollectionNames(store))
+		return nil, fmt.Errorf("No record with the %s %q in %s.", what, emailOrID, where)
 	}
 	return owner, err
+}
+
+// ownerCollections lists the owner collections' names, in order.
+func ownerCollections(store *keystore.Store) []string {
+	var names []string
+	for _, c := range store.OwnerCollections() {
+		names = append(names, c.Name)
+	}
+	return names
 }
 
 // ownerCollectionNames says where owners are looked for: "the users
 // collection" or "the collections users, service_accounts".
 func ownerCollectionNames(store *keystore.Store) string {
-	var names []string
-	for _, c := range store.OwnerCollections() {
-		names = append(names, c.Name)
-	}
+	names := ownerCollections(store)
 	if len(names) == 1 {
 		return "the " + names[0] + " collection"
 	}
@@ -240,16 +261,24 @@ func (o *owners) of(key *core.Record) (*core.Record, error) {
 	return r, nil
 }
 
-// name says who owns key, for people: the owner's email, or its id.
+// name says who owns key, for people, as --user takes it: the owner's
+// email or id, after its collection when it is not the first owner
+// collection ("service_accounts/bot@example.com").
 func (o *owners) name(key *core.Record) string {
 	r, err := o.of(key)
 	if err != nil {
 		return key.GetString(keystore.FieldOwner)
 	}
-	if email := r.Email(); email != "" {
-		return email
+	return o.store.OwnerRef(r)
+}
+
+// collection is the name of the collection key's owner belongs to.
+func (o *owners) collection(key *core.Record) string {
+	id := key.GetString(keystore.FieldOwnerCollection)
+	if c, err := o.store.Collection(id); err == nil {
+		return c.Name
 	}
-	return r.Id
+	return id
 }
 
 // saveError turns a failed save into a sentence naming the flags at fault:

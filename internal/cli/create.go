@@ -81,7 +81,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Created API key %s %q for %s (%s).\n"+
 				"It is shown only once: store it now. The owner is notified by email (mail failures are logged).\n",
-				record.Id, record.GetString(keystore.FieldLabel), owner.Email(), describe(record))
+				record.Id, record.GetString(keystore.FieldLabel), store.OwnerRef(owner), describe(record))
 			// The owner's email is sent in the background: wait for it, or
 			// the process would exit before it leaves.
 			store.WaitNotifications()
@@ -90,7 +90,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 		},
 	}
 	f := command.Flags()
-	f.StringVar(&userArg, "user", "", "the owner: email or record id (required)")
+	f.StringVar(&userArg, "user", "", "the owner: EMAIL_OR_ID, or COLLECTION/EMAIL_OR_ID for an owner of another collection (required)")
 	f.StringVar(&label, "label", "", "what the key is for, 1 to 100 characters (required)")
 	f.StringVar(&expires, "expires", "never", `when the key stops working: "never", "90d", "12h", "2027-01-31" or an RFC 3339 time`)
 	f.BoolVar(&readOnly, "read-only", false, "allow only reads (GET, HEAD and realtime subscriptions)")

@@ -19,24 +19,28 @@ const timeLayout = "2006-01-02 15:04"
 
 // listedKey is one key in "list --json". The field names are the api_keys
 // record's own (user, label, read_only, collections, rate_limit, disabled,
-// created, last_used, expires) plus derived ones (owner_email, scope,
-// state, state_text); they are part of the CLI's interface and stay stable.
-// It has no field for the secret or its hash: neither can be listed.
+// created, last_used, last_used_ip, last_used_user_agent, expires) plus
+// derived ones (owner_email, owner_collection — the collection's name —,
+// scope, state, state_text); they are part of the CLI's interface and stay
+// stable. It has no field for the secret or its hash: neither can be listed.
 type listedKey struct {
-	ID          string   `json:"id"`
-	User        string   `json:"user"`
-	OwnerEmail  string   `json:"owner_email"`
-	Label       string   `json:"label"`
-	Scope       string   `json:"scope"`
-	ReadOnly    bool     `json:"read_only"`
-	Collections []string `json:"collections"` // empty: every collection
-	RateLimit   int      `json:"rate_limit"`  // requests per minute; 0: no limit
-	Disabled    bool     `json:"disabled"`
-	State       string   `json:"state"`      // active, expiring, expired or disabled
-	StateText   string   `json:"state_text"` // "Active", "Expires in 3 days", ...
-	Created     string   `json:"created"`    // RFC 3339, UTC
-	LastUsed    *string  `json:"last_used"`  // RFC 3339, UTC; null: never used
-	Expires     *string  `json:"expires"`    // RFC 3339, UTC; null: never expires
+	ID                string   `json:"id"`
+	User              string   `json:"user"` // the owner's record id
+	OwnerEmail        string   `json:"owner_email"`
+	OwnerCollection   string   `json:"owner_collection"` // its name: users, service_accounts...
+	Label             string   `json:"label"`
+	Scope             string   `json:"scope"`
+	ReadOnly          bool     `json:"read_only"`
+	Collections       []string `json:"collections"` // empty: every collection
+	RateLimit         int      `json:"rate_limit"`  // requests per minute; 0: no limit
+	Disabled          bool     `json:"disabled"`
+	State             string   `json:"state"`                // active, expiring, expired or disabled
+	StateText         string   `json:"state_text"`           // "Active", "Expires in 3 days", ...
+	Created           string   `json:"created"`              // RFC 3339, UTC
+	LastUsed          *string  `json:"last_used"`            // RFC 3339, UTC; null: never used
+	LastUsedIP        *string  `json:"last_used_ip"`         // client address of that use; null: unknown
+	LastUsedUserAgent *string  `json:"last_used_user_agent"` // its user agent; null: unknown
+	Expires           *string  `json:"expires"`              // RFC 3339, UTC; null: never expires
 }
 
 func newListCommand(app core.App, store *keystore.Store) *cobra.Command {
@@ -46,19 +50,22 @@ func newListCommand(app core.App, store *keystore.Store) *cobra.Command {
 	)
 	command := &cobra.Command{
 		SilenceUsage: true,
-		Use:          "list [--user EMAIL_OR_ID] [--json]",
+		Use:          "list [--user EMAIL_OR_ID|COLLECTION/EMAIL_OR_ID] [--json]",
 		Short:        "List keys (never their secrets)",
-		Long: `List API keys, newest first: every user's, or one user's with --user.
+		Long: `List API keys, newest first: every owner's, or one owner's with --user.
 
-The table shows id, owner, label, scope, rate limit, when the key was created,
-last used and expires (UTC), and its state (Active, "Expires in 3 days",
-Expired, Disabled). --json prints the same as a JSON array, for scripts:
-fields id, user, owner_email, label, scope, read_only, collections,
-rate_limit, disabled, state, state_text, created, last_used, expires (times
-are RFC 3339 in UTC; last_used and expires are null for never).
+The table shows id, owner, the owner's collection, label, scope, rate limit,
+when the key was created, last used and expires (UTC), and its state (Active,
+"Expires in 3 days", Expired, Disabled). --json prints the same as a JSON
+array, for scripts: fields id, user (the owner's id), owner_email,
+owner_collection, label, scope, read_only, collections, rate_limit, disabled,
+state, state_text, created, last_used, last_used_ip, last_used_user_agent,
+expires (times are RFC 3339 in UTC; last_used and expires are null for never,
+last_used_ip and last_used_user_agent null when unknown).
 Keys are never shown: only their hashes are stored, and those are not listed.`,
 		Example: `  pbkeys apikeys list
   pbkeys apikeys list --user alice@example.com
+  pbkeys apikeys list --user service_accounts/bot@example.com
   pbkeys apikeys list --json | jq -r '.[] | select(.state == "expired") | .id'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,7 +100,7 @@ Keys are never shown: only their hashes are stored, and those are not listed.`,
 			}
 			if len(listed) == 0 {
 				if owner != nil {
-					_, err = fmt.Fprintf(out, "%s has no API keys.\n", owner.Email())
+					_, err = fmt.Fprintf(out, "%s has no API keys.\n", store.OwnerRef(owner))
 				} else {
 					_, err = fmt.Fprintln(out, "No API keys.")
 				}
@@ -102,7 +109,7 @@ Keys are never shown: only their hashes are stored, and those are not listed.`,
 			return writeTable(out, listed)
 		},
 	}
-	command.Flags().StringVar(&userArg, "user", "", "only this user's keys: email or record id")
+	command.Flags().StringVar(&userArg, "user", "", "only this owner's keys: EMAIL_OR_ID or COLLECTION/EMAIL_OR_ID")
 	command.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
 	return command
 }
@@ -115,21 +122,31 @@ func toListed(k *core.Record, owners *owners, now time.Time) listedKey {
 		collections = []string{}
 	}
 	return listedKey{
-		ID:          k.Id,
-		User:        k.GetString(keystore.FieldOwner),
-		OwnerEmail:  ownerEmail(owners, k),
-		Label:       k.GetString(keystore.FieldLabel),
-		Scope:       humanize.Scope(p),
-		ReadOnly:    p.ReadOnly,
-		Collections: collections,
-		RateLimit:   p.RatePerMinute,
-		Disabled:    p.Disabled,
-		State:       string(state.Kind),
-		StateText:   state.Text,
-		Created:     k.GetDateTime(keystore.FieldCreated).Time().UTC().Format(time.RFC3339),
-		LastUsed:    rfc3339OrNil(k.GetDateTime(keystore.FieldLastUsed).Time()),
-		Expires:     rfc3339OrNil(p.ExpiresAt),
+		ID:                k.Id,
+		User:              k.GetString(keystore.FieldOwner),
+		OwnerEmail:        ownerEmail(owners, k),
+		OwnerCollection:   owners.collection(k),
+		Label:             k.GetString(keystore.FieldLabel),
+		Scope:             humanize.Scope(p),
+		ReadOnly:          p.ReadOnly,
+		Collections:       collections,
+		RateLimit:         p.RatePerMinute,
+		Disabled:          p.Disabled,
+		State:             string(state.Kind),
+		StateText:         state.Text,
+		Created:           k.GetDateTime(keystore.FieldCreated).Time().UTC().Format(time.RFC3339),
+		LastUsed:          rfc3339OrNil(k.GetDateTime(keystore.FieldLastUsed).Time()),
+		LastUsedIP:        stringOrNil(k.GetString(keystore.FieldLastUsedIP)),
+		LastUsedUserAgent: stringOrNil(k.GetString(keystore.FieldLastUsedUserAgent)),
+		Expires:           rfc3339OrNil(p.ExpiresAt),
 	}
+}
+
+func stringOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // ownerEmail is the email of k's owner, "" when it has none.
@@ -151,7 +168,7 @@ func rfc3339OrNil(t time.Time) *string {
 // writeTable prints keys as aligned columns for people.
 func writeTable(out io.Writer, keys []listedKey) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tOWNER\tLABEL\tSCOPE\tRATE\tCREATED\tLAST USED\tEXPIRES\tSTATE")
+	fmt.Fprintln(tw, "ID\tOWNER\tCOLLECTION\tLABEL\tSCOPE\tRATE\tCREATED\tLAST USED\tEXPIRES\tSTATE")
 	for _, k := range keys {
 		owner := k.OwnerEmail
 		if owner == "" {
@@ -161,8 +178,8 @@ func writeTable(out io.Writer, keys []listedKey) error {
 		if k.RateLimit > 0 {
 			rate = fmt.Sprintf("%d/min", k.RateLimit)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			k.ID, owner, k.Label, k.Scope, rate,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			k.ID, owner, k.OwnerCollection, k.Label, k.Scope, rate,
 			tableTime(&k.Created), tableTime(k.LastUsed), tableTime(k.Expires), k.StateText)
 	}
 	return tw.Flush()

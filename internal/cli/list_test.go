@@ -49,7 +49,7 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 	}
 
 	used := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	if err := env.Store.TouchLastUsed(pbtest.AliceKeyID, used); err != nil {
+	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, LastUsed: used, IP: "203.0.113.9", UserAgent: "curl/8.5.0"}}); err != nil {
 		t.Fatal(err)
 	}
 	env.Store.WaitNotifications()
@@ -99,7 +99,7 @@ func TestListTable(t *testing.T) {
 		t.Fatalf("%d lines, want a header and 5 keys:\n%s", len(lines), stdout)
 	}
 	header := strings.Fields(lines[0])
-	if want := []string{"ID", "OWNER", "LABEL", "SCOPE", "RATE", "CREATED", "LAST", "USED", "EXPIRES", "STATE"}; !slices.Equal(header, want) {
+	if want := []string{"ID", "OWNER", "COLLECTION", "LABEL", "SCOPE", "RATE", "CREATED", "LAST", "USED", "EXPIRES", "STATE"}; !slices.Equal(header, want) {
 		t.Errorf("header = %v, want %v", header, want)
 	}
 	// Columns are aligned: every row's owner starts where the header's does.
@@ -120,7 +120,7 @@ func TestListTable(t *testing.T) {
 		return ""
 	}
 	for id, want := range map[string][]string{
-		pbtest.AliceKeyID: {pbtest.AliceEmail, pbtest.AliceKeyLabel, "Full access", "No limit", "2026-03-04 05:06", "never", "Active"},
+		pbtest.AliceKeyID: {pbtest.AliceEmail, "users", pbtest.AliceKeyLabel, "Full access", "No limit", "2026-03-04 05:06", "never", "Active"},
 		pbtest.BobKeyID:   {pbtest.BobEmail, pbtest.BobKeyLabel, "Full access", "never", "Active"},
 		scoped:            {pbtest.AliceEmail, "Dashboard", "Read-only · notes", "600/min", "Expires in 3 days"},
 		expired:           {pbtest.BobEmail, "Old script", "Expired"},
@@ -156,8 +156,8 @@ func TestListJSON(t *testing.T) {
 	if len(raw) != 5 {
 		t.Fatalf("%d keys, want 5", len(raw))
 	}
-	fields := []string{"id", "user", "owner_email", "label", "scope", "read_only", "collections", "rate_limit",
-		"disabled", "state", "state_text", "created", "last_used", "expires"}
+	fields := []string{"id", "user", "owner_email", "owner_collection", "label", "scope", "read_only", "collections", "rate_limit",
+		"disabled", "state", "state_text", "created", "last_used", "last_used_ip", "last_used_user_agent", "expires"}
 	for _, k := range raw {
 		var got []string
 		for f := range k {
@@ -172,20 +172,23 @@ func TestListJSON(t *testing.T) {
 	}
 
 	type key struct {
-		ID          string   `json:"id"`
-		User        string   `json:"user"`
-		OwnerEmail  string   `json:"owner_email"`
-		Label       string   `json:"label"`
-		Scope       string   `json:"scope"`
-		ReadOnly    bool     `json:"read_only"`
-		Collections []string `json:"collections"`
-		RateLimit   int      `json:"rate_limit"`
-		Disabled    bool     `json:"disabled"`
-		State       string   `json:"state"`
-		StateText   string   `json:"state_text"`
-		Created     string   `json:"created"`
-		LastUsed    *string  `json:"last_used"`
-		Expires     *string  `json:"expires"`
+		ID              string   `json:"id"`
+		User            string   `json:"user"`
+		OwnerEmail      string   `json:"owner_email"`
+		OwnerCollection string   `json:"owner_collection"`
+		LastUsedIP      *string  `json:"last_used_ip"`
+		LastUsedUA      *string  `json:"last_used_user_agent"`
+		Label           string   `json:"label"`
+		Scope           string   `json:"scope"`
+		ReadOnly        bool     `json:"read_only"`
+		Collections     []string `json:"collections"`
+		RateLimit       int      `json:"rate_limit"`
+		Disabled        bool     `json:"disabled"`
+		State           string   `json:"state"`
+		StateText       string   `json:"state_text"`
+		Created         string   `json:"created"`
+		LastUsed        *string  `json:"last_used"`
+		Expires         *string  `json:"expires"`
 	}
 	var keys []key
 	if err := json.Unmarshal([]byte(stdout), &keys); err != nil {
@@ -206,11 +209,12 @@ func TestListJSON(t *testing.T) {
 	if a.User != pbtest.AliceID || a.OwnerEmail != pbtest.AliceEmail || a.Label != pbtest.AliceKeyLabel ||
 		a.Scope != "Full access" || a.ReadOnly || len(a.Collections) != 0 || a.Collections == nil ||
 		a.RateLimit != 0 || a.Disabled || a.State != "active" || a.StateText != "Active" || a.Expires != nil ||
-		a.LastUsed == nil || *a.LastUsed != "2026-03-04T05:06:07Z" {
+		a.LastUsed == nil || *a.LastUsed != "2026-03-04T05:06:07Z" || a.OwnerCollection != "users" ||
+		a.LastUsedIP == nil || *a.LastUsedIP != "203.0.113.9" || a.LastUsedUA == nil || *a.LastUsedUA != "curl/8.5.0" {
 		t.Errorf("Alice's fixture key: %+v", a)
 	}
-	if b := byID[pbtest.BobKeyID]; b.LastUsed != nil {
-		t.Errorf("Bob's key last_used = %v, want null", *b.LastUsed)
+	if b := byID[pbtest.BobKeyID]; b.LastUsed != nil || b.LastUsedIP != nil || b.LastUsedUA != nil {
+		t.Errorf("Bob's key: last_used %v from %v with %v, want null for a key never used", b.LastUsed, b.LastUsedIP, b.LastUsedUA)
 	}
 	s := byID[scoped]
 	if s.Scope != "Read-only · notes" || !s.ReadOnly || !slices.Equal(s.Collections, []string{"notes"}) ||

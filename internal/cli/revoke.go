@@ -54,10 +54,10 @@ not an error.`,
 					return fmt.Errorf("cli: revoke all keys of %s: %w", owner.Id, err)
 				}
 				if n == 0 {
-					_, err = fmt.Fprintf(out, "%s has no API keys: nothing to revoke.\n", owner.Email())
+					_, err = fmt.Fprintf(out, "%s has no API keys: nothing to revoke.\n", store.OwnerRef(owner))
 					return err
 				}
-				_, err = fmt.Fprintf(out, "Revoked %d API %s of %s.\n", n, plural(n, "key", "keys"), owner.Email())
+				_, err = fmt.Fprintf(out, "Revoked %d API %s of %s.\n", n, plural(n, "key", "keys"), store.OwnerRef(owner))
 				return err
 			}
 			ids := uniqueTrimmed(args)
@@ -74,7 +74,7 @@ not an error.`,
 			revoked, err := store.RevokeIDs(ids, owner)
 			var missing *keystore.MissingKeysError
 			if errors.As(err, &missing) {
-				return unknownKeysError(missing.IDs, owner)
+				return unknownKeysError(store, missing.IDs, owner)
 			}
 			if err != nil {
 				return fmt.Errorf("cli: revoke keys: %w", err)
@@ -93,7 +93,7 @@ not an error.`,
 	return command
 }
 
-func unknownKeysError(missing []string, owner *core.Record) error {
+func unknownKeysError(store *keystore.Store, missing []string, owner *core.Record) error {
 	quoted := make([]string, len(missing))
 	for i, id := range missing {
 		quoted[i] = fmt.Sprintf("%q", id)
@@ -103,7 +103,7 @@ func unknownKeysError(missing []string, owner *core.Record) error {
 		what = "No API keys with the ids " + strings.Join(quoted, ", ")
 	}
 	if owner != nil {
-		what += " " + plural(len(missing), "belongs", "belong") + " to " + owner.Email()
+		what += " " + plural(len(missing), "belongs", "belong") + " to " + store.OwnerRef(owner)
 	}
 	return errors.New(what + ": nothing was revoked.")
 }

@@ -372,6 +372,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	ctx := newTab(t)
 	srv := webtest.Start(t)
 	now := time.Now()
+	ids := map[string]string{}
 	for _, opts := range []keystore.Options{
 		{Label: "Production deploy", ExpiresAt: now.Add(90*24*time.Hour + time.Minute), RatePerMinute: 600},
 		{Label: "Nightly backup job", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true},
@@ -382,12 +383,23 @@ func TestBrowserScreenshots(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ids[opts.Label] = r.Id
 		if opts.Label == "Staging smoke tests" {
 			if _, err := srv.Env.Store.SetDisabled(srv.Env.Record(t, "users", pbtest.AliceID), r.Id, true); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	// A month of use, as the usage recorder would have written it.
+	seedUsage(t, srv, ids["Production deploy"], "203.0.113.40", "github-actions-runner/2.321.0", deployPattern)
+	seedUsage(t, srv, ids["Nightly backup job"], "198.51.100.7", "restic/0.17.3 (linux/amd64)", func(int) int64 { return 2 })
+	seedUsage(t, srv, ids["Grafana dashboard"], "192.0.2.80", "Grafana/11.3.1", func(day int) int64 { return 1440 - int64(day%4)*90 })
+	seedUsage(t, srv, ids["Staging smoke tests"], "203.0.113.41", "k6/0.55.0 (https://k6.io/)", func(day int) int64 {
+		if day < 18 {
+			return int64(day%5) * 12
+		}
+		return 0
+	})
 	srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey) // "last used" for one key
 	time.Sleep(200 * time.Millisecond)                    // let the usage recorder flush
 	dir := artifactsDir(t)
@@ -409,6 +421,21 @@ func TestBrowserScreenshots(t *testing.T) {
 	}
 
 	shot("api-keys-light.png")
+
+	// The usage chart and last use of one key, close up, for the README.
+	row := fmt.Sprintf(`tr[data-key-id=%q]`, ids["Production deploy"])
+	if label := run(t, ctx, "chart", chromedp.AttributeValue(css(row+` svg`), "aria-label")).Value; !strings.HasSuffix(label, " requests in the last 30 days") {
+		t.Errorf("the chart says %q", label)
+	}
+	if bars := run(t, ctx, "bars", chromedp.Evaluate[int](`document.querySelectorAll('`+row+` svg rect').length`)); bars != keystore.UsageDays {
+		t.Errorf("%d bars, want %d", bars, keystore.UsageDays)
+	}
+	if from := run(t, ctx, "from", chromedp.Text(css(row+` [data-testid=last-used-ip]`))); from != "from 203.0.113.40" {
+		t.Errorf("last used %q", from)
+	}
+	do(t, ctx, "zoom", chromedp.EmulateViewport(1200, 800, chromedp.EmulateScale(2)))
+	save(t, dir, "api-keys-usage.png", run(t, ctx, "row screenshot", chromedp.Screenshot(css(row))))
+	do(t, ctx, "unzoom", chromedp.EmulateViewport(1200, 800))
 
 	// Dark mode follows prefers-color-scheme.
 	dark := func(on bool) chromedp.Action[chromedp.Void] {

@@ -13,19 +13,20 @@ import (
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
-// StateKind classifies a key for people.
-type StateKind string
+// StateKind classifies a key for people: keystore's states, which lists
+// also filter on.
+type StateKind = keystore.State
 
 // The states a key can be in.
 const (
-	StateActive   StateKind = "active"
-	StateExpiring StateKind = "expiring" // active, expires within ExpiringSoon
-	StateExpired  StateKind = "expired"
-	StateDisabled StateKind = "disabled"
+	StateActive   = keystore.StateActive
+	StateExpiring = keystore.StateExpiring // active, expires within ExpiringSoon
+	StateExpired  = keystore.StateExpired
+	StateDisabled = keystore.StateDisabled
 )
 
 // ExpiringSoon is how close to its expiry a key is highlighted.
-const ExpiringSoon = 7 * 24 * time.Hour
+const ExpiringSoon = keystore.ExpiringSoon
 
 // State is a key's state and its short description ("Expires in 3 days").
 type State struct {
@@ -35,20 +36,32 @@ type State struct {
 
 // KeyState describes a key with policy p at now.
 func KeyState(p keystore.Policy, now time.Time) State {
-	switch {
-	case p.Disabled:
-		return State{StateDisabled, "Disabled"}
-	case p.ExpiresAt.IsZero():
-		return State{StateActive, "Active"}
-	case p.Expired(now):
-		return State{StateExpired, "Expired"}
+	kind := p.State(now)
+	switch kind {
+	case StateDisabled:
+		return State{kind, "Disabled"}
+	case StateExpired:
+		return State{kind, "Expired"}
 	}
-	left := p.ExpiresAt.Sub(now)
-	kind := StateActive
-	if left <= ExpiringSoon {
-		kind = StateExpiring
+	if p.ExpiresAt.IsZero() {
+		return State{kind, "Active"}
 	}
-	return State{kind, "Expires in " + Duration(left)}
+	return State{kind, "Expires in " + Duration(p.ExpiresAt.Sub(now))}
+}
+
+// StateName is what a list's state filter calls the state.
+func StateName(s StateKind) string {
+	switch s {
+	case StateActive:
+		return "Active"
+	case StateExpiring:
+		return "Expiring soon"
+	case StateExpired:
+		return "Expired"
+	case StateDisabled:
+		return "Disabled"
+	}
+	return string(s)
 }
 
 // Scope summarises what the key may reach: "Full access", "Read-only",
@@ -127,6 +140,24 @@ func Wait(secs int) string {
 		return strconv.Itoa(m) + " min"
 	}
 	return fmt.Sprintf("%d min %d s", m, s)
+}
+
+// Count writes n with thousands separators: "39,330".
+func Count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // Plural is "1 key" or "3 keys".

@@ -93,3 +93,11 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 39330: "39,330", 1234567: "1,234,567", -4500: "-4,500"} {
+		if got := humanize.Count(n); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

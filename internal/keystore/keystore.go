@@ -300,6 +300,12 @@ func (s *Store) List(owner *core.Record) ([]*core.Record, error) {
 	return s.app.FindRecordsByFilter(Collection, ownerFilter, "-"+FieldCreated+",-id", 0, 0, ownerParams(owner))
 }
 
+// CountOwned returns how many keys owner has.
+func (s *Store) CountOwned(owner *core.Record) (int, error) {
+	n, err := s.app.CountRecords(Collection, dbx.HashExp{FieldOwner: owner.Id, FieldOwnerCollection: owner.Collection().Id})
+	return int(n), err
+}
+
 // ListAll returns every key, newest first.
 func (s *Store) ListAll() ([]*core.Record, error) {
 	var keys []*core.Record
@@ -385,17 +391,6 @@ func (s *Store) RevokeIDs(ids []string, owner *core.Record) ([]*core.Record, err
 		return nil, err
 	}
 	return revoked, nil
-}
-
-// TouchLastUsed writes usedAt as the key's last use without going through
-// record hooks: it is bookkeeping, not an edit, so it neither bumps
-// "updated" nor broadcasts a realtime event.
-func (s *Store) TouchLastUsed(id string, usedAt time.Time) error {
-	_, err := s.app.NonconcurrentDB().Update(Collection,
-		dbx.Params{FieldLastUsed: usedAt.UTC().Format(types.DefaultDateLayout)},
-		dbx.HashExp{"id": id},
-	).Execute()
-	return err
 }
 
 // deleteKeys deletes, through app (hooks run: realtime streams end, the

@@ -29,7 +29,9 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Store.TouchLastUsed(rich.Id, time.Now()); err != nil {
+	if err := env.Store.RecordUsage([]keystore.Usage{{
+		KeyID: rich.Id, LastUsed: time.Now(), IP: "203.0.113.7", UserAgent: "deploy.sh/1.0 «ü»",
+	}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.Store.SetDisabled(env.Alice(t), rich.Id, true); err != nil {

@@ -51,6 +51,11 @@ func (s *Store) OwnerCollections() []*core.Collection {
 	return out
 }
 
+// Collection returns the collection with the name or id (cached).
+func (s *Store) Collection(nameOrID string) (*core.Collection, error) {
+	return s.app.FindCachedCollectionByNameOrId(nameOrID)
+}
+
 // Owner returns the record that owns key.
 func (s *Store) Owner(key *core.Record) (*core.Record, error) {
 	return s.app.FindRecordById(key.GetString(FieldOwnerCollection), key.GetString(FieldOwner))
@@ -60,21 +65,64 @@ func (s *Store) Owner(key *core.Record) (*core.Record, error) {
 // or id, looking in the owner collections in their configured order.
 func (s *Store) FindOwner(emailOrID string) (*core.Record, error) {
 	for _, c := range s.OwnerCollections() {
-		var r *core.Record
-		var err error
-		if strings.Contains(emailOrID, "@") {
-			r, err = s.app.FindAuthRecordByEmail(c, emailOrID)
-		} else {
-			r, err = s.app.FindRecordById(c, emailOrID)
-		}
-		if err == nil {
-			return r, nil
-		}
-		if !isNotFound(err) {
-			return nil, err
+		r, err := s.FindOwnerIn(c, emailOrID)
+		if err == nil || !isNotFound(err) {
+			return r, err
 		}
 	}
 	return nil, sql.ErrNoRows
+}
+
+// FindOwnerIn returns the record of the owner collection c with the given
+// email or id.
+func (s *Store) FindOwnerIn(c *core.Collection, emailOrID string) (*core.Record, error) {
+	if !s.IsOwnerCollection(c) {
+		return nil, sql.ErrNoRows
+	}
+	if strings.Contains(emailOrID, "@") {
+		return s.app.FindAuthRecordByEmail(c, emailOrID)
+	}
+	return s.app.FindRecordById(c, emailOrID)
+}
+
+// NotOwnerCollectionError is returned by FindOwnerRef for a reference
+// naming a collection whose records cannot own keys.
+type NotOwnerCollectionError struct{ Name string }
+
+func (e *NotOwnerCollectionError) Error() string {
+	return "keystore: " + e.Name + " is not an owner collection"
+}
+
+// FindOwnerRef returns the owner a person named: "EMAIL_OR_ID", looked up
+// in the owner collections in their order (FindOwner), or
+// "COLLECTION/EMAIL_OR_ID" (collection by name or id), looked up in that
+// owner collection only. It returns sql.ErrNoRows when there is no such
+// record, and a *NotOwnerCollectionError when COLLECTION is not an owner
+// collection.
+func (s *Store) FindOwnerRef(ref string) (*core.Record, error) {
+	name, emailOrID, ok := strings.Cut(ref, "/")
+	if !ok {
+		return s.FindOwner(ref)
+	}
+	c, err := s.app.FindCachedCollectionByNameOrId(name)
+	if err != nil || !s.IsOwnerCollection(c) {
+		return nil, &NotOwnerCollectionError{Name: name}
+	}
+	return s.FindOwnerIn(c, emailOrID)
+}
+
+// OwnerRef names owner the way FindOwnerRef reads it, for people: its
+// email (its id when it has none), prefixed with its collection when that
+// is not the first owner collection ("service_accounts/bot@example.com").
+func (s *Store) OwnerRef(owner *core.Record) string {
+	name := owner.Email()
+	if name == "" {
+		name = owner.Id
+	}
+	if owners := s.OwnerCollections(); len(owners) > 0 && owners[0].Id == owner.Collection().Id {
+		return name
+	}
+	return owner.Collection().Name + "/" + name
 }
 
 // CanAuthenticate reports whether record passes its collection's authRule

@@ -75,6 +75,20 @@ func (s *Store) bindRules() {
 		return e.Next()
 	})
 
+	// A key's daily counts go with it, in its delete transaction (PocketBase
+	// opens it at priority 99, so e.App is the transaction here), by one
+	// statement: they are bookkeeping, with no hooks to run.
+	app.OnRecordDeleteExecute(Collection).Bind(&hook.Handler[*core.RecordEvent]{
+		Func: func(e *core.RecordEvent) error {
+			if err := e.Next(); err != nil {
+				return err
+			}
+			_, err := e.App.NonconcurrentDB().Delete(UsageCollection, dbx.HashExp{UsageFieldKey: e.Record.Id}).Execute()
+			return err
+		},
+		Priority: 100,
+	})
+
 	// A key goes with its owner, in the owner's delete transaction, as
 	// PocketBase does for its own records that refer to an auth record
 	// (recordRefHooks in core): when the owner record is deleted, and when
@@ -179,7 +193,7 @@ func validateLifecycle(app core.App, record *core.Record) validation.Errors {
 		switch {
 		case err != nil || c.Name != name:
 			errs[FieldCollections] = validation.NewError("validation_collections_unknown", fmt.Sprintf("There is no collection named %q.", name))
-		case c.System || c.Name == Collection:
+		case c.System || IsKeysCollection(c.Name):
 			errs[FieldCollections] = validation.NewError("validation_collections_system", fmt.Sprintf("API keys cannot be scoped to the %q collection.", name))
 		case seen[name]:
 			errs[FieldCollections] = validation.NewError("validation_collections_duplicate", fmt.Sprintf("%q is listed twice.", name))

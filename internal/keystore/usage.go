@@ -1,39 +1,68 @@
 package keystore
 
 import (
+	"sort"
 	"sync"
 	"time"
 )
 
-// UsageRecorder records when keys were last used, off the request path.
+// UsageRecorder records how keys are used, off the request path: when each
+// key was last used and from where (client address, user agent), and how
+// many requests it made per day (UTC).
 //
-// Touch only updates a map; a background loop persists the newest use of each
-// key every FlushInterval, and at most once per MinWriteInterval per key, so
-// a busy key costs one database write a minute instead of one per request.
-// Close stops the loop and persists everything still pending.
+// Touch only updates memory; a background loop writes what is pending every
+// FlushInterval, at most once per MinWriteInterval per key and up to 256
+// keys per call to Write, so a busy key costs one database write a minute
+// instead of one per request, whatever its request rate. Close stops the
+// loop and writes everything still pending.
 type UsageRecorder struct {
-	write            func(keyID string, usedAt time.Time) error
-	onError          func(keyID string, err error)
+	write            func([]Usage) error
+	onError          func(keys int, err error)
 	flushInterval    time.Duration
 	minWriteInterval time.Duration
 	now              func() time.Time
 
-	mu      sync.Mutex
-	pending map[string]time.Time // newest unsaved use per key
-	written map[string]time.Time // when each key was last persisted
+	mu   sync.Mutex
+	keys map[string]*usageEntry // by key id; kept while the key is busy
 
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
+// Usage is what Write persists for one key: its newest use since the last
+// write and its requests per day since then.
+type Usage struct {
+	KeyID     string
+	LastUsed  time.Time
+	IP        string // client address of the newest use
+	UserAgent string // user agent of the newest use, at most MaxUserAgent bytes
+	Days      []DayUsage
+}
+
+// DayUsage is a number of requests made with a key on one day (UTC).
+type DayUsage struct {
+	Day      string `json:"day"` // YYYY-MM-DD
+	Requests int64  `json:"requests"`
+}
+
+// MaxUserAgent bounds the user agent kept for a key's last use, in bytes:
+// a header anyone can fill is not stored at any length.
+const MaxUserAgent = 512
+
+// maxIP bounds the client address kept, in bytes (an IPv6 address with a
+// zone fits).
+const maxIP = 64
+
 // UsageConfig configures a UsageRecorder.
 type UsageConfig struct {
-	// Write persists usedAt as the key's last use. Required.
-	Write func(keyID string, usedAt time.Time) error
+	// Write persists the usage of the keys in the slice, as one unit: it
+	// either writes all of it or returns an error, and then the same usage
+	// is offered again on the next flush. Required.
+	Write func([]Usage) error
 	// OnError is told about failed writes (they are retried on the next flush).
-	OnError func(keyID string, err error)
-	// FlushInterval is how often pending uses are written (default 2s):
+	OnError func(keys int, err error)
+	// FlushInterval is how often pending usage is written (default 2s):
 	// it bounds how stale a key's first use can look.
 	FlushInterval time.Duration
 	// MinWriteInterval is the least time between two writes for one key
@@ -41,6 +70,27 @@ type UsageConfig struct {
 	MinWriteInterval time.Duration
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+}
+
+// usageEntry is one key's usage not yet written, and when it last was.
+type usageEntry struct {
+	lastUsed      time.Time
+	ip, userAgent string
+	day           int64      // of count: days since the Unix epoch, UTC
+	count         int64      // requests on day
+	earlier       []dayCount // older days' requests (pending across midnight)
+	dirty         bool       // something is waiting to be written
+	written       time.Time  // when the key was last written; zero: not recently
+}
+
+type dayCount struct{ day, n int64 }
+
+const secondsPerDay = 24 * 60 * 60
+
+func dayOf(t time.Time) int64 { return t.Unix() / secondsPerDay }
+
+func dayString(day int64) string {
+	return time.Unix(day*secondsPerDay, 0).UTC().Format(time.DateOnly)
 }
 
 // NewUsageRecorder starts a recorder; call Close to stop it.
@@ -55,7 +105,7 @@ func NewUsageRecorder(cfg UsageConfig) *UsageRecorder {
 		cfg.Now = time.Now
 	}
 	if cfg.OnError == nil {
-		cfg.OnError = func(string, error) {}
+		cfg.OnError = func(int, error) {}
 	}
 	r := &UsageRecorder{
 		write:            cfg.Write,
@@ -63,8 +113,7 @@ func NewUsageRecorder(cfg UsageConfig) *UsageRecorder {
 		flushInterval:    cfg.FlushInterval,
 		minWriteInterval: cfg.MinWriteInterval,
 		now:              cfg.Now,
-		pending:          map[string]time.Time{},
-		written:          map[string]time.Time{},
+		keys:             map[string]*usageEntry{},
 		stop:             make(chan struct{}),
 		done:             make(chan struct{}),
 	}
@@ -72,15 +121,35 @@ func NewUsageRecorder(cfg UsageConfig) *UsageRecorder {
 	return r
 }
 
-// Touch records that keyID was used now. It never blocks on I/O.
-func (r *UsageRecorder) Touch(keyID string) {
+// Touch records one request made with keyID now, from the client at ip
+// with userAgent. It is on the path of every key-authenticated request: it
+// never blocks on I/O and, for a key already in use, allocates nothing
+// (the user agent is cut to MaxUserAgent by slicing; it is cleaned when
+// written).
+func (r *UsageRecorder) Touch(keyID, ip, userAgent string) {
 	now := r.now()
+	day := dayOf(now)
+	if len(userAgent) > MaxUserAgent {
+		userAgent = userAgent[:MaxUserAgent]
+	}
 	r.mu.Lock()
-	r.pending[keyID] = now
+	e := r.keys[keyID]
+	if e == nil {
+		e = &usageEntry{}
+		r.keys[keyID] = e
+	}
+	if e.count > 0 && e.day != day {
+		e.earlier = append(e.earlier, dayCount{e.day, e.count})
+		e.count = 0
+	}
+	e.day = day
+	e.count++
+	e.lastUsed, e.ip, e.userAgent = now, ip, userAgent
+	e.dirty = true
 	r.mu.Unlock()
 }
 
-// Close stops the background loop and writes every pending use, ignoring
+// Close stops the background loop and writes all pending usage, ignoring
 // MinWriteInterval, so nothing is lost on shutdown. It is safe to call twice.
 func (r *UsageRecorder) Close() {
 	r.closeOnce.Do(func() {
@@ -104,40 +173,101 @@ func (r *UsageRecorder) loop() {
 	}
 }
 
-// flush writes the pending uses that are due (all of them when force is set).
+// flush writes the pending usage that is due (all of it when force is set).
 func (r *UsageRecorder) flush(force bool) {
 	now := r.now()
-	due := map[string]time.Time{}
+	var due []Usage
 
 	r.mu.Lock()
-	for id, usedAt := range r.pending {
-		if last, ok := r.written[id]; force || !ok || now.Sub(last) >= r.minWriteInterval {
-			due[id] = usedAt
-			delete(r.pending, id)
-		}
-	}
-	// forget write times that no longer hold anything back
-	for id, last := range r.written {
-		if now.Sub(last) >= r.minWriteInterval {
-			delete(r.written, id)
+	for id, e := range r.keys {
+		recent := !e.written.IsZero() && now.Sub(e.written) < r.minWriteInterval
+		switch {
+		case e.dirty && (force || !recent):
+			due = append(due, e.take(id))
+		case !e.dirty && !recent:
+			delete(r.keys, id) // idle: nothing pending, nothing to hold back
 		}
 	}
 	r.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
 
-	for id, usedAt := range due {
-		err := r.write(id, usedAt)
+	// In batches, so that one write (one transaction) holds the database's
+	// write lock briefly even when thousands of keys are busy.
+	for len(due) > 0 {
+		batch := due[:min(len(due), maxBatch)]
+		due = due[len(batch):]
+		err := r.write(batch)
+
 		r.mu.Lock()
-		if err != nil {
-			// keep it for the next flush unless a newer use replaced it
-			if _, newer := r.pending[id]; !newer {
-				r.pending[id] = usedAt
+		for _, u := range batch {
+			e := r.keys[u.KeyID]
+			if e == nil {
+				e = &usageEntry{}
+				r.keys[u.KeyID] = e
 			}
-		} else {
-			r.written[id] = now
+			if err != nil {
+				e.restore(u) // offered again on the next flush
+			} else {
+				e.written = now
+			}
 		}
 		r.mu.Unlock()
 		if err != nil {
-			r.onError(id, err)
+			r.onError(len(batch), err)
 		}
 	}
+}
+
+// maxBatch is the most keys one call to Write gets.
+const maxBatch = 256
+
+// take returns the entry's pending usage and clears it.
+func (e *usageEntry) take(id string) Usage {
+	u := Usage{KeyID: id, LastUsed: e.lastUsed, IP: e.ip, UserAgent: e.userAgent}
+	counts := append(e.earlier, dayCount{e.day, e.count})
+	sort.Slice(counts, func(i, j int) bool { return counts[i].day < counts[j].day })
+	for _, c := range counts {
+		if c.n > 0 {
+			u.Days = append(u.Days, DayUsage{Day: dayString(c.day), Requests: c.n})
+		}
+	}
+	e.earlier, e.count, e.dirty = nil, 0, false
+	e.ip, e.userAgent = "", "" // do not hold the request's header longer than needed
+	return u
+}
+
+// restore puts back usage that could not be written, under anything
+// recorded since: counts add up, the newest use wins.
+func (e *usageEntry) restore(u Usage) {
+	if u.LastUsed.After(e.lastUsed) || !e.dirty {
+		e.lastUsed, e.ip, e.userAgent = u.LastUsed, u.IP, u.UserAgent
+	}
+	for _, d := range u.Days {
+		t, err := time.Parse(time.DateOnly, d.Day)
+		if err != nil {
+			continue // cannot happen: take wrote it
+		}
+		day := dayOf(t)
+		switch {
+		case e.count > 0 && day == e.day:
+			e.count += d.Requests
+		case e.count == 0 && !e.dirty:
+			e.day, e.count = day, d.Requests
+		default:
+			e.earlier = mergeDay(e.earlier, day, d.Requests)
+		}
+	}
+	e.dirty = true
+}
+
+func mergeDay(counts []dayCount, day, n int64) []dayCount {
+	for i := range counts {
+		if counts[i].day == day {
+			counts[i].n += n
+			return counts
+		}
+	}
+	return append(counts, dayCount{day, n})
 }

@@ -5,6 +5,7 @@
 package pbtest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ const (
 	BobID      = "u2bob0000000000"
 	BobEmail   = "bob@example.com"
 	Password   = "correct horse battery"
+
+	// SuperuserEmail is the fixture's superuser (password Password).
+	SuperuserEmail = "admin@example.com"
 )
 
 // Fixture keys: AliceKey belongs to Alice, BobKey to Bob.
@@ -64,6 +68,22 @@ const (
 	AliceCommentText   = "Alice's comment"
 )
 
+// Fixture service account: a record of "service_accounts", an auth
+// collection set up as the README says (password sign-in off, records made
+// by a superuser), with a key and a note of its own. Only an Env built
+// with ServiceAccounts has it.
+const (
+	ServiceAccountsCollection = "service_accounts"
+	BotID                     = "sa1deploybot000"
+	BotEmail                  = "deploy-bot@example.com"
+	BotKeyID                  = "k3bot0000000001"
+	BotKeySecret              = "fmGR8ELgHnDx_WSxbDMO2f1DUwr5m6WjiqSzBoYgG20"
+	BotKey                    = BotKeyID + "." + BotKeySecret
+	BotKeyLabel               = "Deploy bot key"
+	BotNoteID                 = "n3bot0000000001"
+	BotNoteTitle              = "Bot's note"
+)
+
 // TestArgon2 are cheap argon2id parameters for tests (1 MiB instead of
 // 64 MiB); production keeps apikey.DefaultParams.
 var TestArgon2 = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -80,6 +100,76 @@ func Config() hooks.Config {
 		LastUsedFlushInterval: 50 * time.Millisecond,
 	}
 }
+
+// ServiceAccounts configures pbkeys with the owner collections users and
+// service_accounts, as PBKEYS_OWNER_COLLECTIONS=users,service_accounts
+// does; New then also loads the service account fixture.
+func ServiceAccounts(c *hooks.Config) {
+	c.OwnerCollections = []string{"users", ServiceAccountsCollection}
+}
+
+// Owner is a fixture owner of a key, for test tables that run once per
+// owner collection: Alice of users, and the deploy bot of service_accounts.
+type Owner struct {
+	Kind       string // "user", "service account": for test names
+	Collection string
+	ID, Email  string
+	Key        string // its key, in plain text
+	KeyID      string
+	KeySecret  string
+	KeyLabel   string
+	NoteID     string // a note only this owner may see
+	NoteTitle  string
+	// NoteField is the notes' relation to this owner ("owner" for users,
+	// "bot" for service accounts), LinkField the api_keys relation that
+	// LinkKeysToOwners adds for it.
+	NoteField, LinkField string
+	// Configure is what New needs to load this owner (nil for users).
+	Configure func(*hooks.Config)
+}
+
+// The fixture owners.
+var (
+	AliceOwner = Owner{
+		Kind: "user", Collection: "users", ID: AliceID, Email: AliceEmail,
+		Key: AliceKey, KeyID: AliceKeyID, KeySecret: AliceKeySecret, KeyLabel: AliceKeyLabel,
+		NoteID: AliceNoteID, NoteTitle: "Alice's note", NoteField: "owner", LinkField: "user",
+	}
+	BotOwner = Owner{
+		Kind: "service account", Collection: ServiceAccountsCollection, ID: BotID, Email: BotEmail,
+		Key: BotKey, KeyID: BotKeyID, KeySecret: BotKeySecret, KeyLabel: BotKeyLabel,
+		NoteID: BotNoteID, NoteTitle: BotNoteTitle, NoteField: "bot", LinkField: "bot",
+		Configure: ServiceAccounts,
+	}
+	// Owners are both, for tables run once per owner collection.
+	Owners = []Owner{AliceOwner, BotOwner}
+)
+
+// URL is the owner's own record in the REST API.
+func (o Owner) URL() string { return "/api/collections/" + o.Collection + "/records/" + o.ID }
+
+// NoteURL is the owner's note in the REST API.
+func (o Owner) NoteURL() string {
+	return "/api/collections/" + NotesCollection + "/records/" + o.NoteID
+}
+
+// New returns a fresh Env that has this owner.
+func (o Owner) New(t testing.TB, configure ...func(*hooks.Config)) *Env {
+	t.Helper()
+	if o.Configure != nil {
+		configure = append([]func(*hooks.Config){o.Configure}, configure...)
+	}
+	return New(t, configure...)
+}
+
+// Factory returns an ApiScenario TestAppFactory building an Env that has
+// this owner.
+func (o Owner) Factory(configure ...func(*hooks.Config)) func(testing.TB) *tests.TestApp {
+	return func(t testing.TB) *tests.TestApp { return o.New(t, configure...).App }
+}
+
+// Record returns the owner's record in env.
+func (o Owner) Record(t testing.TB, env *Env) *core.Record { return env.Record(t, o.Collection, o.ID) }
 
 // Env is a test app with pbkeys registered and the fixture loaded.
 type Env struct {
@@ -104,6 +194,11 @@ func New(t testing.TB, configure ...func(*hooks.Config)) *Env {
 	}
 	if err := seed(app); err != nil {
 		t.Fatal(err)
+	}
+	if slices.Contains(cfg.OwnerCollections, ServiceAccountsCollection) {
+		if err := seedServiceAccount(app); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return &Env{App: app, Store: keystore.Of(app)}
 }
@@ -149,7 +244,7 @@ func JWT(t testing.TB, app core.App, userID string) string {
 // SuperuserJWT returns an auth token for a fixture superuser.
 func SuperuserJWT(t testing.TB, app core.App) string {
 	t.Helper()
-	su, err := app.FindAuthRecordByEmail(core.CollectionNameSuperusers, "admin@example.com")
+	su, err := app.FindAuthRecordByEmail(core.CollectionNameSuperusers, SuperuserEmail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +284,7 @@ func seed(app core.App) error {
 		return err
 	}
 	su := core.NewRecord(superusers)
-	su.SetEmail("admin@example.com")
+	su.SetEmail(SuperuserEmail)
 	su.SetPassword(Password)
 	if err := app.Save(su); err != nil {
 		return err
@@ -210,25 +305,11 @@ func seed(app core.App) error {
 		}
 	}
 
-	keys, err := app.FindCollectionByNameOrId(keystore.Collection)
-	if err != nil {
-		return err
-	}
 	for _, k := range []struct{ id, owner, secret, label string }{
 		{AliceKeyID, AliceID, AliceKeySecret, AliceKeyLabel},
 		{BobKeyID, BobID, BobKeySecret, BobKeyLabel},
 	} {
-		hash, err := apikey.Hash(k.secret, TestArgon2)
-		if err != nil {
-			return err
-		}
-		r := core.NewRecord(keys)
-		r.Id = k.id
-		r.Set(keystore.FieldOwner, k.owner)
-		r.Set(keystore.FieldOwnerCollection, users.Id)
-		r.Set(keystore.FieldLabel, k.label)
-		r.Set(keystore.FieldKeyHash, hash)
-		if err := app.Save(r); err != nil {
+		if err := saveKey(app, k.id, k.owner, users.Id, k.secret, k.label); err != nil {
 			return err
 		}
 	}
@@ -296,30 +377,104 @@ func seed(app core.App) error {
 	return nil
 }
 
+// seedServiceAccount adds the service_accounts collection as the README
+// sets it up — an auth collection whose records cannot sign in with a
+// password, each of which may read and update itself — with the deploy
+// bot, its key and its note. The notes collection gets a relation "bot"
+// to service accounts, and its rules let a note's bot use it as its owner
+// does.
+func seedServiceAccount(app core.App) error {
+	c := core.NewAuthCollection(ServiceAccountsCollection)
+	c.PasswordAuth.Enabled = false
+	self := types.Pointer("id = @request.auth.id")
+	c.ListRule, c.ViewRule, c.UpdateRule, c.DeleteRule = self, self, self, self
+	c.Fields.Add(&core.TextField{Name: "name"})
+	if err := app.Save(c); err != nil {
+		return err
+	}
+	bot := core.NewRecord(c)
+	bot.Id = BotID
+	bot.SetEmail(BotEmail)
+	bot.SetRandomPassword() // never used: password sign-in is off
+	bot.SetVerified(true)
+	bot.Set("name", "Deploy bot")
+	if err := app.Save(bot); err != nil {
+		return err
+	}
+	if err := saveKey(app, BotKeyID, BotID, c.Id, BotKeySecret, BotKeyLabel); err != nil {
+		return err
+	}
+
+	notes, err := app.FindCollectionByNameOrId(NotesCollection)
+	if err != nil {
+		return err
+	}
+	notes.Fields.GetByName("owner").(*core.RelationField).Required = false
+	notes.Fields.Add(&core.RelationField{Name: "bot", CollectionId: c.Id, MaxSelect: 1, CascadeDelete: true})
+	ownerOrBot := types.Pointer(`@request.auth.id != "" && (owner = @request.auth.id || bot = @request.auth.id)`)
+	notes.ListRule, notes.ViewRule, notes.UpdateRule, notes.DeleteRule = ownerOrBot, ownerOrBot, ownerOrBot, ownerOrBot
+	notes.CreateRule = types.Pointer(`@request.auth.id != "" && (@request.body.owner = @request.auth.id || @request.body.bot = @request.auth.id)`)
+	if err := app.Save(notes); err != nil {
+		return err
+	}
+	note := core.NewRecord(notes)
+	note.Id = BotNoteID
+	note.Set("bot", BotID)
+	note.Set("title", BotNoteTitle)
+	return app.Save(note)
+}
+
+// saveKey stores a fixture key with a known secret.
+func saveKey(app core.App, id, owner, ownerCollection, secret, label string) error {
+	keys, err := app.FindCollectionByNameOrId(keystore.Collection)
+	if err != nil {
+		return err
+	}
+	hash, err := apikey.Hash(secret, TestArgon2)
+	if err != nil {
+		return err
+	}
+	r := core.NewRecord(keys)
+	r.Id = id
+	r.Set(keystore.FieldOwner, owner)
+	r.Set(keystore.FieldOwnerCollection, ownerCollection)
+	r.Set(keystore.FieldLabel, label)
+	r.Set(keystore.FieldKeyHash, hash)
+	return app.Save(r)
+}
+
 // LinkKeysToOwners adds what an operator might add in the dashboard: a
-// relation field "user" from api_keys to users, set on the fixture keys.
-// It makes the back-relation api_keys_via_user exist (expand, filter,
-// sort), so tests can show that no key reads api_keys through it.
+// relation field "user" from api_keys to users (and "bot" to service
+// accounts, when there are), set on the fixture keys. It makes the
+// back-relations api_keys_via_user and api_keys_via_bot exist (expand,
+// filter, sort), so tests can show that no key reads api_keys through them.
 func LinkKeysToOwners(t testing.TB, app core.App) {
 	t.Helper()
-	users, err := app.FindCollectionByNameOrId("users")
-	if err != nil {
-		t.Fatal(err)
-	}
 	keys, err := app.FindCollectionByNameOrId(keystore.Collection)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys.Fields.Add(&core.RelationField{Name: "user", CollectionId: users.Id, MaxSelect: 1})
-	if err := app.Save(keys); err != nil {
-		t.Fatal(err)
+	links := []struct{ field, collection, key, owner string }{
+		{"user", "users", AliceKeyID, AliceID},
+		{"user", "users", BobKeyID, BobID},
+		{"bot", ServiceAccountsCollection, BotKeyID, BotID},
 	}
-	for _, k := range []struct{ id, owner string }{{AliceKeyID, AliceID}, {BobKeyID, BobID}} {
-		r, err := app.FindRecordById(keystore.Collection, k.id)
+	for _, l := range links {
+		c, err := app.FindCollectionByNameOrId(l.collection)
+		if err != nil {
+			continue // no service accounts in this app
+		}
+		if keys.Fields.GetByName(l.field) == nil {
+			keys.Fields.Add(&core.RelationField{Name: l.field, CollectionId: c.Id, MaxSelect: 1})
+			if err := app.Save(keys); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := app.FindRecordById(keystore.Collection, l.key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Set("user", k.owner)
+		r.Set(l.field, l.owner)
 		if err := app.Save(r); err != nil {
 			t.Fatal(err)
 		}

@@ -39,6 +39,10 @@ type keyForm struct {
 	ReadOnly    bool
 	Collections []string
 	Rate        string
+
+	// Admins name the owner: an owner collection and an email or id.
+	OwnerCollection string
+	Owner           string
 }
 
 // fieldErrors are messages for the person, keyed by the api_keys field
@@ -53,6 +57,9 @@ func readKeyForm(form url.Values) keyForm {
 		ReadOnly:    form.Get("read_only") != "",
 		Collections: form["collections"],
 		Rate:        strings.TrimSpace(form.Get("rate_limit")),
+
+		OwnerCollection: form.Get(keystore.FieldOwnerCollection),
+		Owner:           strings.TrimSpace(form.Get(keystore.FieldOwner)),
 	}
 	if f.Expiry == "" {
 		f.Expiry = defaultExpiry
@@ -191,8 +198,18 @@ func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs field
 		Rate:             f.Rate,
 		RateError:        errs[keystore.FieldRateLimit],
 		Notice:           errs[""],
-		Nonce:            p.nonces.issue(user.Id, now),
+		Nonce:            p.nonces.issue(principal(user), now),
 		CSRF:             csrf,
+		Admin:            user.IsSuperuser(),
+		Owner:            f.Owner,
+		OwnerError:       errs[keystore.FieldOwner],
+	}
+	if v.Admin {
+		for _, c := range p.store.OwnerCollections() {
+			v.OwnerCollections = append(v.OwnerCollections, templates.Option{
+				Value: c.Name, Text: c.Name, Selected: c.Name == f.OwnerCollection,
+			})
+		}
 	}
 	expiry := f.Expiry
 	if expiry == "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/templates"
@@ -26,12 +27,18 @@ func graceOption(g keystore.Grace) templates.Option {
 
 const msgRollFormExpired = "This form has expired. Choose the grace period and roll the key again."
 
-// setDisabled pauses or resumes one of the user's keys. Someone else's key
-// id is "not found", exactly like an id that does not exist.
+// setDisabled pauses or resumes one of the user's keys (any key, for an
+// admin). Someone else's key id is "not found", exactly like an id that
+// does not exist.
 func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 	return func(e *core.RequestEvent) error {
 		user := userFrom(e)
-		record, err := p.store.SetDisabled(user, e.Request.PathValue("id"), disabled)
+		id := e.Request.PathValue("id")
+		_, owner, err := p.keyFor(user, id)
+		var record *core.Record
+		if err == nil {
+			record, err = p.store.SetDisabled(owner, id, disabled)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 		}
@@ -47,7 +54,7 @@ func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 			}
 		}
 		p.setFlash(e, flash{Text: text})
-		return redirect(e, p.paths.Keys)
+		return redirect(e, p.returnTo(e))
 	}
 }
 
@@ -57,7 +64,7 @@ func (p *pages) rollForm(user *core.Record, csrf, action, grace, errMsg string) 
 	f := templates.RollForm{
 		Action: action,
 		Error:  errMsg,
-		Nonce:  p.nonces.issue(user.Id, time.Now()),
+		Nonce:  p.nonces.issue(principal(user), time.Now()),
 		CSRF:   csrf,
 	}
 	for _, g := range keystore.Graces {
@@ -74,7 +81,7 @@ func (p *pages) rollPage(e *core.RequestEvent) error {
 
 func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, notice string) error {
 	user := userFrom(e)
-	record, err := p.store.FindOwned(user, e.Request.PathValue("id"))
+	record, _, err := p.keyFor(user, e.Request.PathValue("id"))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 	}
@@ -93,10 +100,11 @@ func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, 
 	return p.render(e, status, templates.RollPage(v))
 }
 
-// roll replaces one of the user's keys and reveals the new key, like
-// createKey: answered directly (never redirected, so the plaintext is in
-// no URL or cookie), with a one-time nonce so that a resubmitted form
-// (reload, Back/Forward, double click) does not roll twice.
+// roll replaces one of the user's keys (any key, for an admin: the new key
+// has the same owner) and reveals the new key, like createKey: answered
+// directly (never redirected, so the plaintext is in no URL or cookie),
+// with a one-time nonce so that a resubmitted form (reload, Back/Forward,
+// double click) does not roll twice.
 func (p *pages) roll(e *core.RequestEvent) error {
 	user := userFrom(e)
 	id := e.Request.PathValue("id")
@@ -104,7 +112,7 @@ func (p *pages) roll(e *core.RequestEvent) error {
 	nonce := e.Request.PostForm.Get("nonce")
 	now := time.Now()
 
-	state, usedLabel := p.nonces.begin(user.Id, nonce, now)
+	state, usedLabel := p.nonces.begin(principal(user), nonce, now)
 	switch state {
 	case nonceUsed:
 		text := "This form was already sent, so the key was not rolled again."
@@ -119,16 +127,25 @@ func (p *pages) roll(e *core.RequestEvent) error {
 
 	period, ok := keystore.GraceNamed(grace)
 	if !ok {
-		p.nonces.release(user.Id, nonce, now)
+		p.nonces.release(principal(user), nonce, now)
 		return p.renderRollPage(e, http.StatusBadRequest, keystore.DefaultGrace, "Choose how long the old key keeps working.", "")
 	}
-	record, key, err := p.store.Roll(user, id, period, keystore.Origin{
-		Via:       "API keys page (roll)",
-		IP:        e.RealIP(),
-		UserAgent: e.Request.UserAgent(),
-	})
+	_, owner, err := p.keyFor(user, id)
+	var record *core.Record
+	var key apikey.Key
+	if err == nil {
+		via := "API keys page (roll)"
+		if user.IsSuperuser() {
+			via = "API keys page (roll, by an administrator)"
+		}
+		record, key, err = p.store.Roll(owner, id, period, keystore.Origin{
+			Via:       via,
+			IP:        e.RealIP(),
+			UserAgent: e.Request.UserAgent(),
+		})
+	}
 	if err != nil {
-		p.nonces.release(user.Id, nonce, now)
+		p.nonces.release(principal(user), nonce, now)
 		if errors.Is(err, sql.ErrNoRows) {
 			return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 		}
@@ -138,31 +155,28 @@ func (p *pages) roll(e *core.RequestEvent) error {
 		return e.InternalServerError("", err)
 	}
 	label := record.GetString(keystore.FieldLabel)
-	p.nonces.finish(user.Id, nonce, label, now)
+	p.nonces.finish(principal(user), nonce, label, now)
 
-	v, err := p.keysView(e, user, record.Id)
+	v, err := p.revealView(e, user, owner, record.Id)
 	if err != nil {
 		return err
 	}
-	v.Reveal = &templates.Reveal{Label: label, Key: key.String(), Rolled: true, Note: oldKeyNote(v.Keys, id)}
+	v.Reveal.Label, v.Reveal.Key, v.Reveal.Rolled = label, key.String(), true
+	if old, err := p.store.Find(id); err == nil {
+		v.Reveal.Note = oldKeyNote(p.keyRow(old, time.Now()))
+	}
 	e.Response.Header().Set("Pragma", "no-cache") // HTTP/1.0 caches; render sets no-store
 	return p.render(e, http.StatusOK, templates.APIKeysPage(v))
 }
 
-// oldKeyNote says what became of the rolled key, from its row in the list.
-func oldKeyNote(rows []templates.KeyRow, oldID string) string {
-	for _, r := range rows {
-		if r.ID != oldID {
-			continue
-		}
-		switch r.StateKind {
-		case string(humanize.StateExpired):
-			return fmt.Sprintf("The old key %s has stopped working.", r.Masked)
-		case string(humanize.StateDisabled):
-			return fmt.Sprintf("The old key %s stays disabled and expires %s.", r.Masked, r.Expires.Exact)
-		}
-		return fmt.Sprintf("The old key %s keeps working until %s (%s).", r.Masked, r.Expires.Exact,
-			strings.ToLower(r.State[:1])+r.State[1:])
+// oldKeyNote says what became of the rolled key, from its row.
+func oldKeyNote(r templates.KeyRow) string {
+	switch r.StateKind {
+	case string(humanize.StateExpired):
+		return fmt.Sprintf("The old key %s has stopped working.", r.Masked)
+	case string(humanize.StateDisabled):
+		return fmt.Sprintf("The old key %s stays disabled and expires %s.", r.Masked, r.Expires.Exact)
 	}
-	return ""
+	return fmt.Sprintf("The old key %s keeps working until %s (%s).", r.Masked, r.Expires.Exact,
+		strings.ToLower(r.State[:1])+r.State[1:])
 }

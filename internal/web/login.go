@@ -54,8 +54,19 @@ func (p *pages) signupCollection() *core.Collection {
 	return nil
 }
 
+// superusers is PocketBase's _superusers collection when its records may
+// sign in here (with a password), nil otherwise. A superuser signed in to
+// the pages manages the keys of every owner; superusers never own keys.
+func (p *pages) superusers() *core.Collection {
+	c, err := p.app.FindCachedCollectionByNameOrId(core.CollectionNameSuperusers)
+	if err != nil || !c.PasswordAuth.Enabled {
+		return nil
+	}
+	return c
+}
+
 func (p *pages) loginView(next string) templates.LoginView {
-	v := templates.LoginView{Next: next, Disabled: len(p.signinCollections()) == 0}
+	v := templates.LoginView{Next: next, Disabled: len(p.signinCollections()) == 0 && p.superusers() == nil}
 	if p.signupCollection() != nil {
 		v.SignupURL = p.paths.Signup
 		if next != p.paths.Keys {
@@ -86,8 +97,7 @@ func (p *pages) login(e *core.RequestEvent) error {
 	v := p.loginView(safeNext(p.paths, e.Request.PostForm.Get("next")))
 	v.Email = email
 
-	collections := p.signinCollections()
-	if len(collections) == 0 {
+	if v.Disabled {
 		return p.render(e, http.StatusForbidden, templates.LoginPage(v))
 	}
 	if email == "" || password == "" || len(email) > 255 || len(password) > 255 {
@@ -109,22 +119,24 @@ func (p *pages) login(e *core.RequestEvent) error {
 		return p.render(e, http.StatusTooManyRequests, templates.LoginPage(v))
 	}
 
-	// The first owner collection with an account for this email.
+	// The accounts this email may sign in as: a superuser's, then the one
+	// of the first owner collection that has it; the first whose password
+	// matches signs in.
+	candidates, err := p.accountsFor(e.App, email)
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
 	var user *core.Record
-	for _, c := range collections {
-		r, err := e.App.FindAuthRecordByEmail(c, email)
-		if err == nil {
+	for _, r := range candidates {
+		if r.ValidatePassword(password) {
 			user = r
 			break
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return e.InternalServerError("", err)
-		}
+	}
+	if len(candidates) == 0 {
+		dummyPasswordCheck(e.App, p.signinCollections(), p.superusers()) // answer as slowly as for a real account
 	}
 	if user == nil {
-		dummyPasswordCheck(e.App, collections[0]) // answer as slowly as for a real account
-	}
-	if user == nil || !user.ValidatePassword(password) {
 		// the attempt was counted as a failure when it was reserved
 		v.Error = msgBadCredentials
 		return p.render(e, http.StatusBadRequest, templates.LoginPage(v))
@@ -155,14 +167,45 @@ func (p *pages) login(e *core.RequestEvent) error {
 	return redirect(e, v.Next)
 }
 
+// accountsFor returns the accounts that may sign in here with email: the
+// superuser with it, then the record of the first owner collection (with
+// password sign-in) that has it. A superuser comes first: their view of
+// the pages includes every owner's keys.
+func (p *pages) accountsFor(app core.App, email string) ([]*core.Record, error) {
+	var out []*core.Record
+	collections := p.signinCollections()
+	if su := p.superusers(); su != nil {
+		collections = append([]*core.Collection{su}, collections...)
+	}
+	for _, c := range collections {
+		r, err := app.FindAuthRecordByEmail(c, email)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		if !r.IsSuperuser() {
+			break // the first owner collection with the email
+		}
+	}
+	return out, nil
+}
+
 // dummyPasswordCheck costs what a real password check costs, so response
 // time does not tell whether an email address has an account.
-func dummyPasswordCheck(app core.App, users *core.Collection) {
-	record := &core.Record{}
-	if err := app.RecordQuery(users).Limit(1).One(record); err != nil {
-		return
+func dummyPasswordCheck(app core.App, owners []*core.Collection, superusers *core.Collection) {
+	if superusers != nil {
+		owners = append(owners, superusers)
 	}
-	_ = record.ValidatePassword("")
+	for _, c := range owners {
+		record := &core.Record{}
+		if err := app.RecordQuery(c).Limit(1).One(record); err == nil {
+			_ = record.ValidatePassword("")
+			return
+		}
+	}
 }
 
 func (p *pages) logout(e *core.RequestEvent) error {

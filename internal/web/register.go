@@ -1,9 +1,10 @@
 // Package web serves the pages where people sign in and manage their API
-// keys, all under one prefix (default /api-keys: the list, new, revoke,
-// roll, sign-in, sign-up, sign-out and the assets), so the rest of the URL
-// space stays the app's. It is a thin adapter: every key operation goes
-// through keystore.Store, the same code the REST API uses, and every page
-// is a templ component from package templates.
+// keys — and superusers every owner's — all under one prefix (default
+// /api-keys: the list, new, revoke, roll, sign-in, sign-up, sign-out and
+// the assets), so the rest of the URL space stays the app's. It is a thin
+// adapter: every key operation goes through keystore.Store, the same code
+// the REST API uses, and every page is a templ component from package
+// templates.
 package web
 
 import (

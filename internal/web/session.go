@@ -15,8 +15,8 @@ import (
 )
 
 // SessionCookie holds the browser's session: a PocketBase auth token for a
-// record of an owner collection, exactly what the JS SDK would keep, so
-// PocketBase decides its validity. HttpOnly (scripts never see it),
+// record of an owner collection or a superuser, exactly what the JS SDK
+// would keep, so PocketBase decides its validity. HttpOnly (scripts never see it),
 // SameSite=Lax (not sent on cross-site POSTs), Secure when the request came
 // over TLS, expiring with the token, and sent only to the pages' prefix.
 const SessionCookie = "pbkeys_session"
@@ -40,7 +40,7 @@ func (p *pages) sessionUser(e *core.RequestEvent) (user *core.Record, had bool) 
 		return nil, false
 	}
 	record, err := e.App.FindAuthRecordByToken(cookie.Value, core.TokenTypeAuth)
-	if err != nil || !p.store.IsOwnerCollection(record.Collection()) {
+	if err != nil || !(record.IsSuperuser() || p.store.IsOwnerCollection(record.Collection())) {
 		return nil, true
 	}
 	ok, err := keystore.CanAuthenticate(e.App, record, &core.RequestInfo{Method: e.Request.Method})
@@ -112,15 +112,22 @@ func isHTTPS(e *core.RequestEvent) bool {
 }
 
 // csrfToken is the anti-CSRF token of user's forms, a second line of
-// defence behind the same-origin check. It is an HMAC under the users
-// collection's token secret of the user id and the user's tokenKey, so it
-// needs no storage, survives restarts, cannot be computed by anyone
-// without the server's secret, and changes with the password (the
-// tokenKey) just as the session does.
+// defence behind the same-origin check. It is an HMAC under the user's
+// collection's token secret (each collection has its own) of the user id
+// and the user's tokenKey, so it needs no storage, survives restarts,
+// cannot be computed by anyone without the server's secret, and changes
+// with the password (the tokenKey) just as the session does.
 func csrfToken(user *core.Record) string {
 	mac := hmac.New(sha256.New, []byte(user.Collection().AuthToken.Secret))
 	mac.Write([]byte("pbkeys-csrf\x00" + user.Id + "\x00" + user.TokenKey()))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// principal identifies the signed-in account across collections (two
+// collections may hold records with the same id): what its form nonces
+// and CSRF token are bound to.
+func principal(user *core.Record) string {
+	return user.Collection().Id + "/" + user.Id
 }
 
 // requireCSRFToken refuses a state-changing request of a signed-in user
@@ -156,5 +163,5 @@ func (p *pages) sameOrigin(e *core.RequestEvent) error {
 }
 
 func accountView(user *core.Record) templates.Account {
-	return templates.Account{Email: user.Email(), CSRF: csrfToken(user)}
+	return templates.Account{Email: user.Email(), CSRF: csrfToken(user), Admin: user.IsSuperuser()}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/web"
 )
@@ -45,7 +46,19 @@ type Server struct {
 // may change the users collection (rules, MFA...) before serving.
 func Start(t testing.TB, configure ...func(*core.Collection)) *Server {
 	t.Helper()
-	env := pbtest.New(t)
+	return StartWith(t, nil, configure...)
+}
+
+// StartWith is Start with pbkeys configured by cfg too (e.g.
+// pbtest.ServiceAccounts); nil leaves the fixture's configuration.
+func StartWith(t testing.TB, cfg func(*hooks.Config), configure ...func(*core.Collection)) *Server {
+	t.Helper()
+	var env *pbtest.Env
+	if cfg != nil {
+		env = pbtest.New(t, cfg)
+	} else {
+		env = pbtest.New(t)
+	}
 	t.Cleanup(env.App.Cleanup)
 	configureUsers(t, env.App, configure...)
 	srv := env.Serve(t) // the full router, OnServe triggered, on 127.0.0.1

@@ -1,0 +1,140 @@
+package keystore_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+)
+
+func usageRows(t *testing.T, env *pbtest.Env, keyID string) map[string]int64 {
+	t.Helper()
+	var rows []struct {
+		Day      string `db:"day"`
+		Requests int64  `db:"requests"`
+	}
+	err := env.App.DB().Select("day", "requests").From(keystore.UsageCollection).
+		Where(dbxKey(keyID)).All(&rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.Day] = r.Requests
+	}
+	return out
+}
+
+func TestRecordUsageAddsUpAndKeepsTheLastUse(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	used := time.Date(2026, 11, 30, 9, 15, 0, 0, time.UTC)
+	write := func(requests int64, ua string) {
+		t.Helper()
+		err := env.Store.RecordUsage([]keystore.Usage{{
+			KeyID: pbtest.AliceKeyID, LastUsed: used, IP: "203.0.113.9", UserAgent: ua,
+			Days: []keystore.DayUsage{{Day: "2026-11-29", Requests: 1}, {Day: "2026-11-30", Requests: requests}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(12, "curl/8.5.0")
+	write(30, "bad\x00agent\xff\n")
+
+	rows := usageRows(t, env, pbtest.AliceKeyID)
+	if rows["2026-11-29"] != 2 || rows["2026-11-30"] != 42 || len(rows) != 2 {
+		t.Fatalf("rows %v, want 2 on the 29th and 42 on the 30th", rows)
+	}
+	key, _ := env.Store.Find(pbtest.AliceKeyID)
+	if got := key.GetDateTime(keystore.FieldLastUsed).Time(); !got.Equal(used) {
+		t.Errorf("last_used %s, want %s", got, used)
+	}
+	if ip := key.GetString(keystore.FieldLastUsedIP); ip != "203.0.113.9" {
+		t.Errorf("last_used_ip %q", ip)
+	}
+	// control characters and invalid UTF-8 from a client's header are not stored
+	if ua := key.GetString(keystore.FieldLastUsedUserAgent); ua != "bad agent\uFFFD" {
+		t.Errorf("last_used_user_agent %q", ua)
+	}
+
+	series, err := env.Store.Usage([]string{pbtest.AliceKeyID, pbtest.BobKeyID}, keystore.UsageDays, used)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := series[pbtest.AliceKeyID]
+	if len(alice) != 30 || alice[0].Day != "2026-11-01" || alice[29] != (keystore.DayUsage{Day: "2026-11-30", Requests: 42}) || alice[28].Requests != 2 {
+		t.Fatalf("Alice's 30 days: %+v", alice)
+	}
+	if keystore.Total(alice) != 44 || keystore.Total(series[pbtest.BobKeyID]) != 0 || len(series[pbtest.BobKeyID]) != 30 {
+		t.Fatalf("totals: Alice %d, Bob %d over %d days", keystore.Total(alice), keystore.Total(series[pbtest.BobKeyID]), len(series[pbtest.BobKeyID]))
+	}
+}
+
+func TestUsageGoesWithItsKey(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	day := []keystore.DayUsage{{Day: "2026-11-30", Requests: 5}}
+	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, Days: day}, {KeyID: pbtest.BobKeyID, Days: day}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Store.Revoke(env.Alice(t), pbtest.AliceKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if rows := usageRows(t, env, pbtest.AliceKeyID); len(rows) != 0 {
+		t.Fatalf("a revoked key's counts stayed: %v", rows)
+	}
+	if rows := usageRows(t, env, pbtest.BobKeyID); rows["2026-11-30"] != 5 {
+		t.Fatalf("Bob's counts went too: %v", rows)
+	}
+	// a flush that comes after the key is gone writes nothing for it
+	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, LastUsed: time.Now(), Days: day}}); err != nil {
+		t.Fatal(err)
+	}
+	if rows := usageRows(t, env, pbtest.AliceKeyID); len(rows) != 0 {
+		t.Fatalf("counts written for a deleted key: %v", rows)
+	}
+	// and with the owner: Bob's account takes his key and its counts
+	if err := env.App.Delete(env.Bob(t)); err != nil {
+		t.Fatal(err)
+	}
+	if rows := usageRows(t, env, pbtest.BobKeyID); len(rows) != 0 {
+		t.Fatalf("counts outlived the owner's account: %v", rows)
+	}
+}
+
+func TestPruneUsageKeepsTheRetention(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var days []keystore.DayUsage
+	for _, d := range []string{"2026-08-31", "2026-09-01", "2026-11-30"} {
+		days = append(days, keystore.DayUsage{Day: d, Requests: 1})
+	}
+	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, Days: days}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := env.Store.PruneUsage(now)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d (%v), want the one day older than 90 days", n, err)
+	}
+	rows := usageRows(t, env, pbtest.AliceKeyID)
+	if _, ok := rows["2026-08-31"]; ok || len(rows) != 2 {
+		t.Fatalf("rows after pruning: %v", rows)
+	}
+}
+
+func TestNoKeyCanBeScopedToTheUsageCollection(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	_, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "x", Collections: []string{keystore.UsageCollection}}, keystore.Origin{})
+	if err == nil || !strings.Contains(err.Error(), "cannot be scoped") {
+		t.Fatalf("a key scoped to %s: %v", keystore.UsageCollection, err)
+	}
+}
+
+func dbxKey(id string) dbx.Expression { return dbx.HashExp{keystore.UsageFieldKey: id} }
