@@ -15,9 +15,11 @@ import (
 // Config carries pbkeys' knobs. The zero value is not useful: start from
 // DefaultConfig (or ConfigFromEnv) and change what you need.
 type Config struct {
-	// Argon2 are the argon2id parameters used to hash new secrets.
-	// Memory is in kibibytes. Production keeps apikey.DefaultParams;
-	// tests may lower them to run faster.
+	// Argon2 are the argon2id parameters used to hash new secrets (Memory
+	// in kibibytes). A key whose stored hash has other parameters is
+	// re-hashed with these after its next successful verification, in the
+	// background. Defaults to apikey.DefaultParams; tests lower them to run
+	// faster.
 	Argon2 argon2id.Params
 
 	// LastUsedFlushInterval is how often pending "last used" times are
@@ -34,12 +36,17 @@ type Config struct {
 	// cannot take more memory than this. It must be at least Argon2.Memory.
 	Argon2MemoryBudgetKiB uint32
 
-	// Argon2MaxWait is the longest a verification waits for budget before
-	// the request is answered 503 with Retry-After.
+	// Argon2MaxWait is the longest a verification waits for its turn
+	// before the request is answered 503 with Retry-After.
 	Argon2MaxWait time.Duration
 
+	// Argon2MaxQueued is how many verifications may wait for their turn at
+	// once, in requests; past it, the newest of the client with the most
+	// waiting is answered 503.
+	Argon2MaxQueued int
+
 	// VerifyCacheSize is how many successful verifications are remembered,
-	// in entries (about 200 bytes each); 0 disables the cache and every
+	// in entries (about 106 bytes each); 0 disables the cache and every
 	// request pays argon2id.
 	VerifyCacheSize int
 
@@ -51,12 +58,14 @@ type Config struct {
 	// ThrottleWindow is the length of a failure-throttling window.
 	ThrottleWindow time.Duration
 
-	// ThrottleKeyFailures is how many wrong secrets one key id may receive
-	// per ThrottleWindow before attempts get 429; 0 disables the limit.
+	// ThrottleKeyFailures is how many wrong secrets one client IP (IPv6
+	// per /64) may send for one key id per ThrottleWindow before its
+	// attempts on that key id get 429; 0 disables the limit.
 	ThrottleKeyFailures int
 
-	// ThrottleClientFailures is the same limit per client IP (IPv6 per
-	// /64); 0 disables it.
+	// ThrottleClientFailures is how many wrong secrets one client IP may
+	// send per ThrottleWindow, over all key ids, before its verifications
+	// wait behind other clients' (never refused for it); 0 disables it.
 	ThrottleClientFailures int
 
 	// ThrottleDelay is how long a refused (429) attempt is held before it
@@ -68,9 +77,9 @@ type Config struct {
 	// once, in requests; past it they are answered at once.
 	ThrottleMaxDelayed int
 
-	// ThrottleMaxTracked bounds how many key ids and, separately, how many
-	// clients the throttle remembers, in entries (least recently failing
-	// forgotten first).
+	// ThrottleMaxTracked bounds how many (key id, client) pairs and,
+	// separately, how many clients the throttle remembers, in entries
+	// (least recently failing forgotten first).
 	ThrottleMaxTracked int
 }
 
@@ -86,28 +95,31 @@ func DefaultConfig() Config {
 		VerifyCacheSize:        v.CacheSize,
 		VerifyCacheTTL:         v.CacheTTL,
 		ThrottleWindow:         v.Throttle.Window,
-		ThrottleKeyFailures:    v.Throttle.MaxFailuresPerKey,
-		ThrottleClientFailures: v.Throttle.MaxFailuresPerClient,
+		ThrottleKeyFailures:    v.Throttle.MaxKeyFailuresPerClient,
+		ThrottleClientFailures: v.Throttle.YieldAfterClientFailures,
 		ThrottleDelay:          v.Throttle.Delay,
 		ThrottleMaxDelayed:     v.Throttle.MaxDelayed,
 		ThrottleMaxTracked:     v.Throttle.MaxTracked,
+		Argon2MaxQueued:        v.MaxQueued,
 	}
 }
 
 // verifierConfig is the apikey.VerifierConfig that cfg describes.
 func (cfg Config) verifierConfig() apikey.VerifierConfig {
 	v := apikey.DefaultVerifierConfig()
+	v.Params = cfg.Argon2
 	v.MemoryBudgetKiB = cfg.Argon2MemoryBudgetKiB
 	v.MaxWait = cfg.Argon2MaxWait
+	v.MaxQueued = cfg.Argon2MaxQueued
 	v.CacheSize = cfg.VerifyCacheSize
 	v.CacheTTL = cfg.VerifyCacheTTL
 	v.Throttle = apikey.ThrottleConfig{
-		Window:               cfg.ThrottleWindow,
-		MaxFailuresPerKey:    cfg.ThrottleKeyFailures,
-		MaxFailuresPerClient: cfg.ThrottleClientFailures,
-		Delay:                cfg.ThrottleDelay,
-		MaxDelayed:           cfg.ThrottleMaxDelayed,
-		MaxTracked:           cfg.ThrottleMaxTracked,
+		Window:                   cfg.ThrottleWindow,
+		MaxKeyFailuresPerClient:  cfg.ThrottleKeyFailures,
+		YieldAfterClientFailures: cfg.ThrottleClientFailures,
+		Delay:                    cfg.ThrottleDelay,
+		MaxDelayed:               cfg.ThrottleMaxDelayed,
+		MaxTracked:               cfg.ThrottleMaxTracked,
 	}
 	return v
 }
@@ -118,8 +130,12 @@ const (
 	EnvLastUsedFlushInterval = "PBKEYS_LAST_USED_FLUSH" // Go duration, e.g. "2s"
 	EnvLastUsedMinInterval   = "PBKEYS_LAST_USED_MIN_INTERVAL"
 
+	EnvArgon2MemoryKiB        = "PBKEYS_ARGON2_MEMORY_KIB"        // kibibytes per new hash, e.g. 65536
+	EnvArgon2Iterations       = "PBKEYS_ARGON2_ITERATIONS"        // passes per new hash
+	EnvArgon2Parallelism      = "PBKEYS_ARGON2_PARALLELISM"       // lanes per new hash, 1-255
 	EnvArgon2MemoryBudgetKiB  = "PBKEYS_ARGON2_MEMORY_BUDGET_KIB" // kibibytes, e.g. 262144
 	EnvArgon2MaxWait          = "PBKEYS_ARGON2_MAX_WAIT"          // duration
+	EnvArgon2MaxQueued        = "PBKEYS_ARGON2_MAX_QUEUED"        // requests
 	EnvVerifyCacheSize        = "PBKEYS_VERIFY_CACHE_SIZE"        // entries; 0 disables
 	EnvVerifyCacheTTL         = "PBKEYS_VERIFY_CACHE_TTL"         // duration
 	EnvThrottleWindow         = "PBKEYS_THROTTLE_WINDOW"          // duration
@@ -167,7 +183,27 @@ func ConfigFromEnv() (Config, error) {
 			return cfg, err
 		}
 	}
-	budget := int(cfg.Argon2MemoryBudgetKiB)
+	if err := intFromEnv(EnvArgon2MaxQueued, &cfg.Argon2MaxQueued, 1, math.MaxInt32); err != nil {
+		return cfg, err
+	}
+
+	// argon2id parameters for new hashes (argon2 needs 8 KiB per lane)
+	memory, iterations, lanes := int(cfg.Argon2.Memory), int(cfg.Argon2.Iterations), int(cfg.Argon2.Parallelism)
+	if err := intFromEnv(EnvArgon2Parallelism, &lanes, 1, math.MaxUint8); err != nil {
+		return cfg, err
+	}
+	if err := intFromEnv(EnvArgon2MemoryKiB, &memory, 8*lanes, 4*1024*1024); err != nil {
+		return cfg, err
+	}
+	if err := intFromEnv(EnvArgon2Iterations, &iterations, 1, 1000); err != nil {
+		return cfg, err
+	}
+	cfg.Argon2.Memory, cfg.Argon2.Iterations, cfg.Argon2.Parallelism = uint32(memory), uint32(iterations), uint8(lanes)
+
+	// The budget follows the configured memory: room for two hashes at once
+	// unless set, and never less than the default, so that lowering the
+	// memory still verifies (and then re-hashes) the keys hashed before.
+	budget := max(int(cfg.Argon2MemoryBudgetKiB), 2*memory)
 	if err := intFromEnv(EnvArgon2MemoryBudgetKiB, &budget, 1, math.MaxUint32); err != nil {
 		return cfg, err
 	}

@@ -24,6 +24,10 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 		hooks.EnvThrottleDelay:          "0",
 		hooks.EnvThrottleMaxDelayed:     "64",
 		hooks.EnvThrottleMaxTracked:     "500",
+		hooks.EnvArgon2MaxQueued:        "256",
+		hooks.EnvArgon2MemoryKiB:        "19456",
+		hooks.EnvArgon2Iterations:       "2",
+		hooks.EnvArgon2Parallelism:      "1",
 	} {
 		t.Setenv(name, value)
 	}
@@ -42,8 +46,38 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 	want.ThrottleDelay = 0
 	want.ThrottleMaxDelayed = 64
 	want.ThrottleMaxTracked = 500
+	want.Argon2MaxQueued = 256
+	want.Argon2.Memory, want.Argon2.Iterations, want.Argon2.Parallelism = 19456, 2, 1
 	if cfg != want {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
+	}
+}
+
+// TestConfigFromEnvBudgetFollowsMemory: unless the budget is set, it has
+// room for two hashes of the configured memory, and never less than the
+// default (so that keys hashed before a lowering still verify).
+func TestConfigFromEnvBudgetFollowsMemory(t *testing.T) {
+	def := hooks.DefaultConfig()
+	for _, tc := range []struct {
+		memory, budget string
+		want           uint32
+	}{
+		{"", "", def.Argon2MemoryBudgetKiB},
+		{"262144", "", 524288},
+		{"19456", "", def.Argon2MemoryBudgetKiB},
+		{"262144", "300000", 300000},
+	} {
+		t.Run(tc.memory+"/"+tc.budget, func(t *testing.T) {
+			t.Setenv(hooks.EnvArgon2MemoryKiB, tc.memory)
+			t.Setenv(hooks.EnvArgon2MemoryBudgetKiB, tc.budget)
+			cfg, err := hooks.ConfigFromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Argon2MemoryBudgetKiB != tc.want {
+				t.Fatalf("budget %d KiB, want %d", cfg.Argon2MemoryBudgetKiB, tc.want)
+			}
+		})
 	}
 }
 
@@ -53,6 +87,10 @@ func TestConfigFromEnvRejectsNonsense(t *testing.T) {
 		hooks.EnvVerifyCacheSize:       "-1",
 		hooks.EnvThrottleWindow:        "soon",
 		hooks.EnvThrottleKeyFailures:   "ten",
+		hooks.EnvArgon2MaxQueued:       "0",
+		hooks.EnvArgon2Iterations:      "0",
+		hooks.EnvArgon2Parallelism:     "256",
+		hooks.EnvArgon2MemoryKiB:       "4",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)

@@ -31,7 +31,12 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 		return nil, fmt.Errorf("pbkeys: the argon2 memory budget (%d KiB) is smaller than one hash (%d KiB)",
 			cfg.Argon2MemoryBudgetKiB, cfg.Argon2.Memory)
 	}
-	verifier, err := apikey.NewVerifier(cfg.verifierConfig())
+	vcfg := cfg.verifierConfig()
+	vcfg.Rehash = store.ReplaceHash // upgrades hashes made with other parameters
+	vcfg.RehashError = func(keyID string, err error) {
+		app.Logger().Warn("API key: failed to re-hash with the current parameters", "keyId", keyID, "error", err)
+	}
+	verifier, err := apikey.NewVerifier(vcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +51,7 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		// before e.Next(): the database is still open here
+		verifier.Close() // re-hashes being stored
 		usage.Close()
 		store.WaitNotifications()
 		return e.Next()
