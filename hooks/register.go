@@ -45,8 +45,8 @@ func Register(app core.App, cfg Config) (*keystore.Store, error) {
 		Write:            store.TouchLastUsed,
 		FlushInterval:    cfg.LastUsedFlushInterval,
 		MinWriteInterval: cfg.LastUsedMinInterval,
-		OnError: func(keyID string, err error) {
-			app.Logger().Warn("API key: failed to record last use", "keyId", keyID, "error", err)
+		OnError: func(keys int, err error) {
+			app.Logger().Warn("API key: failed to record last use", "keys", keys, "error", err)
 		},
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {

@@ -2,6 +2,8 @@ package apikey_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,12 +26,13 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // writeLog counts the writes a recorder makes.
 type writeLog struct {
-	mu     sync.Mutex
-	writes map[string][]time.Time
-	fail   bool
+	mu      sync.Mutex
+	writes  map[string][]time.Time
+	batches []int // uses per write
+	fail    bool
 }
 
-func (w *writeLog) write(id string, at time.Time) error {
+func (w *writeLog) write(uses map[string]time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.fail {
@@ -38,7 +41,10 @@ func (w *writeLog) write(id string, at time.Time) error {
 	if w.writes == nil {
 		w.writes = map[string][]time.Time{}
 	}
-	w.writes[id] = append(w.writes[id], at)
+	w.batches = append(w.batches, len(uses))
+	for id, at := range uses {
+		w.writes[id] = append(w.writes[id], at)
+	}
 	return nil
 }
 
@@ -132,7 +138,7 @@ func TestUsageRecorderRetriesFailedWrites(t *testing.T) {
 		Write:         w.write,
 		FlushInterval: 5 * time.Millisecond,
 		Now:           clock.Now,
-		OnError:       func(string, error) { mu.Lock(); failures++; mu.Unlock() },
+		OnError:       func(int, error) { mu.Lock(); failures++; mu.Unlock() },
 	})
 	defer r.Close()
 	r.Touch("a")
@@ -141,4 +147,21 @@ func TestUsageRecorderRetriesFailedWrites(t *testing.T) {
 	w.fail = false
 	w.mu.Unlock()
 	waitFor(t, func() bool { return w.count("a") == 1 })
+}
+
+// TestUsageRecorderWritesInBatches: a fleet's uses are written a few hundred
+// rows per transaction, each key once.
+func TestUsageRecorderWritesInBatches(t *testing.T) {
+	w := &writeLog{}
+	clock := &fakeClock{now: time.Now()}
+	r := newRecorder(w, clock, time.Hour) // the loop never fires
+	for i := range 1234 {
+		r.Touch(fmt.Sprint("k", i))
+	}
+	r.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.writes) != 1234 || len(w.batches) != 3 || slices.Max(w.batches) > 500 {
+		t.Fatalf("%d keys written in batches of %v, want 1234 in 3 of at most 500", len(w.writes), w.batches)
+	}
 }

@@ -49,7 +49,7 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 	}
 
 	used := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	if err := env.Store.TouchLastUsed(pbtest.AliceKeyID, used); err != nil {
+	if err := env.Store.TouchLastUsed(map[string]time.Time{pbtest.AliceKeyID: used}); err != nil {
 		t.Fatal(err)
 	}
 	env.Store.WaitNotifications()

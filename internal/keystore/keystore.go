@@ -279,15 +279,22 @@ func (s *Store) RevokeAll(ownerID string) (int, error) {
 	return n, err
 }
 
-// TouchLastUsed writes usedAt as the key's last use without going through
-// record hooks: it is bookkeeping, not an edit, so it neither bumps
-// "updated" nor broadcasts a realtime event.
-func (s *Store) TouchLastUsed(id string, usedAt time.Time) error {
-	_, err := s.app.NonconcurrentDB().Update(Collection,
-		dbx.Params{FieldLastUsed: usedAt.UTC().Format(types.DefaultDateLayout)},
-		dbx.HashExp{"id": id},
-	).Execute()
-	return err
+// TouchLastUsed writes each key's last use (key id → time) in one
+// transaction, without going through record hooks: it is bookkeeping, not
+// an edit, so it neither bumps "updated" nor broadcasts a realtime event.
+func (s *Store) TouchLastUsed(uses map[string]time.Time) error {
+	return s.app.RunInTransaction(func(tx core.App) error {
+		for id, usedAt := range uses {
+			_, err := tx.NonconcurrentDB().Update(Collection,
+				dbx.Params{FieldLastUsed: usedAt.UTC().Format(types.DefaultDateLayout)},
+				dbx.HashExp{"id": id},
+			).Execute()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // UndoRoll revokes the key a roll just issued and gives the rolled key back
