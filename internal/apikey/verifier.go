@@ -115,9 +115,13 @@ func DefaultVerifierConfig() VerifierConfig {
 		CacheSize: 1_000_000,
 		CacheTTL:  10 * time.Minute,
 		Throttle: ThrottleConfig{
-			Window:                   time.Minute,
-			MaxKeyFailuresPerClient:  10,
-			YieldAfterClientFailures: 5,
+			Window:                  time.Minute,
+			MaxKeyFailuresPerClient: 10,
+			// One wrong secret and a client waits behind those that sent
+			// none: an attacker's addresses stop competing with the holder
+			// after their first guess, and a client that mistyped once only
+			// waits when argon2id is contended, never refused.
+			YieldAfterClientFailures: 1,
 			Delay:                    time.Second,
 			MaxDelayed:               1024,
 			MaxTracked:               10_000,
@@ -308,17 +312,22 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 		// of CPU next to argon2id's ~40 ms, and only on this slow path.
 		runtime.GC()
 	}
+	// Record the outcome before release lets the pair's next run start, so
+	// that run sees this failure (or this success) when it checks.
+	switch {
+	case err != nil:
+	case !ok:
+		v.throttle.fail(key.ID, client)
+	case v.cache != nil:
+		v.cache.add(fingerprintOf(storedHash), digest.tag())
+	}
 	v.limiter.release(job)
 
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %v", ErrUnusableHash, err)
 	case !ok:
-		v.throttle.fail(key.ID, client)
 		return ErrMismatch
-	}
-	if v.cache != nil {
-		v.cache.add(fingerprintOf(storedHash), digest.tag())
 	}
 	if v.rehash != nil && v.rehash.outdated(params) {
 		v.rehash.schedule(key.ID, key.Secret, storedHash, *digest)

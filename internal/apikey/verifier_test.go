@@ -232,37 +232,62 @@ func TestVerifierHerdFromOneClient(t *testing.T) {
 }
 
 // TestVerifierFloodDoesNotStarveTheHolder: with argon2id busy and 16
-// addresses guessing the holder's key id on many connections each, the
-// holder's verification runs after at most one turn per address.
+// addresses guessing the holder's key id on 8 connections each, the
+// holder's verification waits for at most one turn per address; once the
+// addresses have failed (and yield), it goes ahead of them.
 func TestVerifierFloodDoesNotStarveTheHolder(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) { c.MemoryBudgetKiB = cheapParams.Memory })
-	env.gate = make(chan struct{})
-	var wg sync.WaitGroup
-	attackers := addresses("attacker", 16)
-	for i, a := range attackers {
-		for c := range 8 {
-			wg.Go(func() { env.verify(t, wrongSecret(100*i+c), a) })
-		}
-	}
-	// one runs (held at the gate), the rest wait
-	waitFor(t, func() bool { _, n := env.v.limiter.stats(); return env.runs.Load() == 1 && n == 16*8-1 })
-	holder := make(chan error, 1)
-	go func() { holder <- env.verify(t, testSecret, "holder") }()
-	waitFor(t, func() bool { _, n := env.v.limiter.stats(); return n == 16*8 })
-	close(env.gate)
-	if err := <-holder; err != nil {
-		t.Fatalf("holder: %v", err)
-	}
-	wg.Wait()
+	for _, tc := range []struct {
+		name         string
+		yieldAfter   int
+		failedBefore int // guesses each address made before the flood
+		maxAhead     int // argon2id runs before the holder's
+	}{
+		{"fresh addresses: one turn each", 5, 0, 1 + 16},
+		{"addresses that failed wait behind the holder", 1, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newVerifierEnv(t, func(c *VerifierConfig) {
+				c.MemoryBudgetKiB = cheapParams.Memory // one run at a time
+				c.Throttle.YieldAfterClientFailures = tc.yieldAfter
+			})
+			attackers := addresses("attacker", 16)
+			for _, a := range attackers {
+				for i := range tc.failedBefore {
+					env.verify(t, wrongSecret(1000+i), a)
+				}
+			}
+			env.mu.Lock()
+			env.compared = nil
+			env.mu.Unlock()
+			env.runs.Store(0)
 
-	env.mu.Lock()
-	defer env.mu.Unlock()
-	pos := slices.Index(env.compared, testSecret)
-	if pos < 0 || pos > 1+len(attackers) {
-		t.Fatalf("the holder's argon2id ran after %d others, want at most %d", pos, 1+len(attackers))
-	}
-	if n := len(env.compared); n > 16*3+1 {
-		t.Fatalf("argon2id ran %d times: more than 3 guesses per address", n)
+			env.gate = make(chan struct{})
+			var wg sync.WaitGroup
+			for i, a := range attackers {
+				for c := range 8 {
+					wg.Go(func() { env.verify(t, wrongSecret(100*i+c), a) })
+				}
+			}
+			// one runs (held at the gate), the rest wait
+			waitFor(t, func() bool { _, n := env.v.limiter.stats(); return env.runs.Load() == 1 && n == 16*8-1 })
+			holder := make(chan error, 1)
+			go func() { holder <- env.verify(t, testSecret, "holder") }()
+			waitFor(t, func() bool { _, n := env.v.limiter.stats(); return n == 16*8 })
+			close(env.gate)
+			if err := <-holder; err != nil {
+				t.Fatalf("holder: %v", err)
+			}
+			wg.Wait()
+
+			env.mu.Lock()
+			defer env.mu.Unlock()
+			if ahead := slices.Index(env.compared, testSecret); ahead < 0 || ahead > tc.maxAhead {
+				t.Fatalf("the holder's argon2id ran after %d others, want at most %d", ahead, tc.maxAhead)
+			}
+			if n := len(env.compared) + tc.failedBefore*16; n > 16*3+1 {
+				t.Fatalf("argon2id ran %d times: more than 3 guesses per address", n)
+			}
+		})
 	}
 }
 
