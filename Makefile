@@ -45,7 +45,7 @@ bench:
 	go test -run='^$$' -bench='^(BenchmarkAuth|BenchmarkManyKeys)$$' ./internal/bench
 	go test -run='^$$' -bench=. -benchmem ./internal/apikey
 
-## load: the built binary over loopback: JWT vs key at 32 connections (3 rounds), then a 20 s flood of wrong secrets (about 80 s, stops by itself)
+## load: the built binary over loopback: JWT vs key at 32 connections (3 rounds), a 20 s flood of wrong secrets, then after restarts a herd of 200 keys, 200 keys vs one, a key id under attack (about 3 min, stops by itself)
 load: build
 	go run ./cmd/loadtest -binary ./$(BINARY) -phase 5s -rounds 3 -flood 20s
 
