@@ -29,6 +29,7 @@ type limiterJob struct {
 	serial string // jobs with the same non-empty serial never run at once
 	kib    int64
 	prio   priority
+	holder bool // a proven holder's: never demoted
 }
 
 // fairLimiter bounds the argon2id memory in use at once and decides, when
@@ -293,6 +294,34 @@ func (l *fairLimiter) makeRoomLocked(client string) bool {
 	w.decided, w.err = true, ErrBusy
 	close(w.ready)
 	return true
+}
+
+// demote moves client's waiting jobs, but proven holders', to the yielding
+// rotation: the client has just passed its failure limit, and the jobs it
+// queued before (a flood opens many connections at once) must not keep
+// their places ahead of clients in good standing.
+func (l *fairLimiter) demote(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := &l.rotations[prioNormal]
+	q := r.queues[client]
+	if q == nil {
+		return
+	}
+	keep := q.waiters[:0]
+	for _, w := range q.waiters {
+		if w.job.holder {
+			keep = append(keep, w)
+			continue
+		}
+		w.job.prio = prioYield
+		l.queued-- // enqueueLocked counts it again
+		l.enqueueLocked(w)
+	}
+	q.waiters = keep
+	if len(keep) == 0 {
+		r.dropLocked(slices.Index(r.ring, q))
+	}
 }
 
 // dropLocked removes the (empty) client queue at ring index i.

@@ -151,6 +151,29 @@ func TestLimiterYieldingClientsWait(t *testing.T) {
 	}
 }
 
+// TestLimiterDemotesAClientPastItsFailures: jobs a flooding client queued
+// before its first failure lose their places; a proven holder's keeps it.
+func TestLimiterDemotesAClientPastItsFailures(t *testing.T) {
+	r := newLimiterRun(t, 64, 100)
+	running := job("x", 64)
+	if err := r.l.acquire(t.Context(), running); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		r.queue(fmt.Sprint("flood", i+1), job("flood", 64))
+	}
+	r.queue("flood holder", limiterJob{client: "flood", kib: 64, holder: true})
+	r.queue("late", job("late", 64))
+	r.l.demote("flood")
+	var got []string
+	for range 5 {
+		got = append(got, r.next(running))
+	}
+	if want := []string{"flood holder", "late", "flood1", "flood2", "flood3"}; !slices.Equal(got, want) {
+		t.Fatalf("grants %v, want %v", got, want)
+	}
+}
+
 // TestLimiterRunsOneJobPerSerial: two verifications of one (key id,
 // client) never run together, so each failure is counted before the next
 // starts; other serials pass them.

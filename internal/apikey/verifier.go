@@ -275,7 +275,7 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 		return fmt.Errorf("%w: needs %d KiB, the budget is %d KiB", ErrUnusableHash, kib, v.cfg.MemoryBudgetKiB)
 	}
 
-	job := limiterJob{client: client, serial: key.ID + "\x00" + client, kib: kib, prio: prioNormal}
+	job := limiterJob{client: client, serial: key.ID + "\x00" + client, kib: kib, prio: prioNormal, holder: holder}
 	if !holder && v.throttle.yielding(client) {
 		job.prio = prioYield
 	}
@@ -318,6 +318,9 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 	case err != nil:
 	case !ok:
 		v.throttle.fail(key.ID, client)
+		if v.throttle.yielding(client) {
+			v.limiter.demote(client)
+		}
 	case v.cache != nil:
 		v.cache.add(fingerprintOf(storedHash), digest.tag())
 	}

@@ -243,6 +243,8 @@ func TestVerifierFloodDoesNotStarveTheHolder(t *testing.T) {
 		maxAhead     int // argon2id runs before the holder's
 	}{
 		{"fresh addresses: one turn each", 5, 0, 1 + 16},
+		// and a fourth of the turns for the addresses that failed
+		{"fresh addresses yielding after one failure", 1, 0, 1 + 16 + 16/3 + 1},
 		{"addresses that failed wait behind the holder", 1, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
