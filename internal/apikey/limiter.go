@@ -45,7 +45,8 @@ type limiterJob struct {
 // right after a restart, or a flood — delays another client's job by one
 // turn per waiting client, not by 200 verifications. Clients past their
 // failure limit (prioYield) wait in a second rotation that gets one grant
-// in yieldShare while the first one waits.
+// in yieldShare while the first one waits; a client that passes its limit
+// moves the jobs it already queued there too (demote).
 //
 // Serial: two jobs with the same serial (the verifier uses key id and
 // client) never run at once, so the failure throttle has counted each wrong
