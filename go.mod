@@ -1,4 +1,4 @@
-module pbkeys
+module github.com/pbkeys/pbkeys
 
 go 1.27
 

@@ -11,10 +11,10 @@ import (
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 
-	"pbkeys/hooks"
-	"pbkeys/internal/cli"
-	"pbkeys/internal/web"
-	_ "pbkeys/migrations" // registers our schema; applied on serve
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/web"
+	_ "github.com/pbkeys/pbkeys/migrations" // registers our schema; applied on serve
 )
 
 func main() {

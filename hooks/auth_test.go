@@ -9,7 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // expectInvalidToken checks the RFC 6750 challenge on a 401 caused by a key.

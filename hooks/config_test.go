@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks"
 )
 
 func TestConfigFromEnvVerifierKnobs(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // sseEvent is one server-sent event of PocketBase's realtime stream.

@@ -7,9 +7,9 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/pocketbase/pocketbase/core"
 
-	"pbkeys/hooks"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestKeysAreRehashedWithTheCurrentParameters: the fixture keys are hashed

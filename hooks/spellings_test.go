@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // The spellings PocketBase v0.40.4 accepts for what a request reads, and

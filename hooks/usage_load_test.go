@@ -11,7 +11,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestLastUsedWritesUnderLoad: 10,000 requests with one key, well within a

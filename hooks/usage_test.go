@@ -8,8 +8,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/hooks"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 func lastUsed(t testing.TB, app core.App, keyID string) time.Time {

@@ -10,7 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 func TestVerifyErrorStatuses(t *testing.T) {

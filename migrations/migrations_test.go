@@ -6,7 +6,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	_ "pbkeys/migrations"
+	_ "github.com/pbkeys/pbkeys/migrations"
 )
 
 func TestAPIKeysMigrationsAreReversible(t *testing.T) {

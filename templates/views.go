@@ -4,7 +4,7 @@
 // escapes every value; nothing here uses templ.Raw.
 package templates
 
-import "pbkeys/static"
+import "github.com/pbkeys/pbkeys/static"
 
 // Site is the product name shown in the header and in every title.
 const Site = "pbkeys"

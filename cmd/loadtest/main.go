@@ -38,7 +38,7 @@ import (
 	"syscall"
 	"time"
 
-	"pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks"
 )
 
 func main() {

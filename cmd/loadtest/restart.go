@@ -29,7 +29,7 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
-	"pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks"
 )
 
 var (

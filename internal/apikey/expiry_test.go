@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 func TestParseExpiry(t *testing.T) {

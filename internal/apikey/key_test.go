@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 const (

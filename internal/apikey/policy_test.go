@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 func TestPolicyUsable(t *testing.T) {

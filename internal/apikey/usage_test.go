@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 // fakeClock is a settable clock for the recorder.

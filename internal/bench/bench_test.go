@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"pbkeys/internal/bench"
+	"github.com/pbkeys/pbkeys/internal/bench"
 )
 
 // rounds is how many times each case runs, interleaved, so that a noisy

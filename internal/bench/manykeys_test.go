@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"pbkeys/internal/bench"
+	"github.com/pbkeys/pbkeys/internal/bench"
 )
 
 // manyKeys is how many distinct active keys BenchmarkManyKeys compares with one.

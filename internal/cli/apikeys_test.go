@@ -10,8 +10,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"pbkeys/internal/cli"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // newEnv returns a fresh fixture app, cleaned up when t ends.

@@ -11,10 +11,10 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/cli"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 func TestCreate(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // status is the status of GET /api/collections/notes/records with key.

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // These tests run the real binary: what a shell sees (signals, exit

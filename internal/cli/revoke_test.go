@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // issue gives ownerID a new key labelled label and returns its id.

@@ -13,10 +13,10 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"pbkeys/hooks"
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	_ "pbkeys/migrations" // the api_keys collection
+	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	_ "github.com/pbkeys/pbkeys/migrations" // the api_keys collection
 )
 
 // Fixture users. Passwords are the same for both.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // result is what js/sdk.mjs prints.

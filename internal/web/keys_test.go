@@ -9,11 +9,11 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/internal/apikey"
-	"pbkeys/internal/keystore"
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // signedIn starts a server and returns a client signed in as Alice.

@@ -9,7 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
 // contentSecurityPolicy allows only our own embedded assets: no inline

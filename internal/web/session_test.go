@@ -8,9 +8,9 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
-	"pbkeys/internal/web/webtest"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 func TestInvalidTokenSignsOut(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/forms"
 	"github.com/pocketbase/pocketbase/mails"
 
-	"pbkeys/templates"
+	"github.com/pbkeys/pbkeys/templates"
 )
 
 // The sign-up page exists only where the users collection allows public

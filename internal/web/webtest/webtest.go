@@ -17,8 +17,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	"pbkeys/internal/pbtest"
-	"pbkeys/internal/web"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/web"
 )
 
 // Config returns the pages' configuration used by tests: the production
