@@ -10,6 +10,8 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"github.com/spf13/cobra"
+
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 // Config configures pbkeys. The zero value is useful: every zero field
@@ -39,23 +41,33 @@ type Config struct {
 	// pocketbase.PocketBase).
 	RootCmd *cobra.Command
 
-	// Argon2 are the argon2id parameters new secrets are hashed with.
-	// Zero: 64 MiB, 1 iteration, 2 lanes (alexedwards/argon2id's defaults).
+	// Argon2 are the argon2id parameters new secrets are hashed with (Memory
+	// in kibibytes). A key whose stored hash has other parameters is
+	// re-hashed with these after its next successful verification, in the
+	// background, so raising the cost upgrades existing keys. Zero: 64 MiB,
+	// 1 iteration, 2 lanes (alexedwards/argon2id's defaults).
 	Argon2 argon2id.Params
 
 	// Argon2MemoryBudgetKiB is how much argon2id memory, in kibibytes, key
-	// verifications may use at once, so that a flood of wrong secrets
-	// cannot take more. Zero: 131072 (two 64 MiB verifications).
+	// verifications (and re-hashes) may use at once, so that a flood of
+	// wrong secrets cannot take more. Zero: room for two hashes with
+	// Argon2, at least 131072 (two 64 MiB verifications).
 	Argon2MemoryBudgetKiB uint32
 
-	// Argon2MaxWait is the longest a verification waits for budget before
-	// the request is answered 503 with Retry-After. Zero: 250ms;
-	// negative: no waiting.
+	// Argon2MaxWait is the longest a verification waits for its turn
+	// before the request is answered 503 with Retry-After. Turns go round
+	// the clients waiting, so only a client's own herd or a crowd of
+	// clients waits long. Zero: 20s; negative: no waiting.
 	Argon2MaxWait time.Duration
 
+	// Argon2MaxQueued is how many verifications may wait for their turn at
+	// once, in requests; past it, the newest of the client with the most
+	// waiting is answered 503. Zero: 1024.
+	Argon2MaxQueued int
+
 	// VerifyCacheSize is how many successful verifications are remembered,
-	// in entries. Zero: 10,000; negative: no cache (every request pays
-	// argon2id).
+	// in entries (about 106 bytes each). Zero: 1,000,000; negative: no
+	// cache (every request pays argon2id).
 	VerifyCacheSize int
 
 	// VerifyCacheTTL is how long a remembered verification is accepted
@@ -66,12 +78,16 @@ type Config struct {
 	// ThrottleWindow is the length of a failure-throttling window. Zero: 1m.
 	ThrottleWindow time.Duration
 
-	// ThrottleKeyFailures is how many wrong secrets one key id may receive
-	// per window before attempts get 429. Zero: 10; negative: no limit.
+	// ThrottleKeyFailures is how many wrong secrets one client IP (IPv6
+	// per /64) may send for one key id per window before its attempts on
+	// that key id get 429. Per (key id, client), so that guessers are
+	// stopped and the holder is not. Zero: 10; negative: no limit.
 	ThrottleKeyFailures int
 
-	// ThrottleClientFailures is the same limit per client IP (IPv6 per
-	// /64). Zero: 20; negative: no limit.
+	// ThrottleClientFailures is how many wrong secrets one client IP may
+	// send per window, over all key ids, before its verifications wait
+	// behind other clients' (they are never refused for it). Zero: 1;
+	// negative: never.
 	ThrottleClientFailures int
 
 	// ThrottleDelay is how long a refused (429) attempt is held before it
@@ -83,8 +99,9 @@ type Config struct {
 	// once, in requests; past it they are answered at once. Zero: 1024.
 	ThrottleMaxDelayed int
 
-	// ThrottleMaxTracked bounds how many key ids and, separately, how many
-	// clients the throttle remembers, in entries. Zero: 10,000.
+	// ThrottleMaxTracked bounds how many (key id, client) pairs and,
+	// separately, how many clients the throttle remembers, in entries
+	// (least recently failing forgotten first). Zero: 10,000.
 	ThrottleMaxTracked int
 
 	// LastUsedFlushInterval is how often pending usage (last use, its
@@ -116,13 +133,17 @@ const (
 	EnvLastUsedFlushInterval = "PBKEYS_LAST_USED_FLUSH" // duration
 	EnvLastUsedMinInterval   = "PBKEYS_LAST_USED_MIN_INTERVAL"
 
+	EnvArgon2MemoryKiB        = "PBKEYS_ARGON2_MEMORY_KIB"        // kibibytes per new hash, e.g. 65536
+	EnvArgon2Iterations       = "PBKEYS_ARGON2_ITERATIONS"        // passes per new hash
+	EnvArgon2Parallelism      = "PBKEYS_ARGON2_PARALLELISM"       // lanes per new hash, 1-255
 	EnvArgon2MemoryBudgetKiB  = "PBKEYS_ARGON2_MEMORY_BUDGET_KIB" // kibibytes, e.g. 262144
 	EnvArgon2MaxWait          = "PBKEYS_ARGON2_MAX_WAIT"          // duration; 0: no waiting
+	EnvArgon2MaxQueued        = "PBKEYS_ARGON2_MAX_QUEUED"        // requests
 	EnvVerifyCacheSize        = "PBKEYS_VERIFY_CACHE_SIZE"        // entries; 0: no cache
 	EnvVerifyCacheTTL         = "PBKEYS_VERIFY_CACHE_TTL"         // duration
 	EnvThrottleWindow         = "PBKEYS_THROTTLE_WINDOW"          // duration
 	EnvThrottleKeyFailures    = "PBKEYS_THROTTLE_KEY_FAILURES"    // per window; 0: no limit
-	EnvThrottleClientFailures = "PBKEYS_THROTTLE_CLIENT_FAILURES" // per window; 0: no limit
+	EnvThrottleClientFailures = "PBKEYS_THROTTLE_CLIENT_FAILURES" // per window; 0: never yield
 	EnvThrottleDelay          = "PBKEYS_THROTTLE_DELAY"           // duration; 0: answered at once
 	EnvThrottleMaxDelayed     = "PBKEYS_THROTTLE_MAX_DELAYED"     // requests
 	EnvThrottleMaxTracked     = "PBKEYS_THROTTLE_MAX_TRACKED"     // entries
@@ -175,6 +196,7 @@ func ConfigFromEnv() (Config, error) {
 		{EnvThrottleClientFailures, &cfg.ThrottleClientFailures, true},
 		{EnvThrottleMaxDelayed, &cfg.ThrottleMaxDelayed, false},
 		{EnvThrottleMaxTracked, &cfg.ThrottleMaxTracked, false},
+		{EnvArgon2MaxQueued, &cfg.Argon2MaxQueued, false},
 	}
 	for _, n := range ints {
 		if err := intFromEnv(n.name, n.dst, n.mayBeOff, math.MaxInt32); err != nil {
@@ -186,6 +208,35 @@ func ConfigFromEnv() (Config, error) {
 		return cfg, err
 	}
 	cfg.Argon2MemoryBudgetKiB = uint32(budget)
+
+	// argon2id parameters for new hashes: any one set starts from the
+	// defaults (argon2 needs 8 KiB of memory per lane).
+	memory, iterations, lanes := 0, 0, 0
+	if err := intFromEnv(EnvArgon2Parallelism, &lanes, false, math.MaxUint8); err != nil {
+		return cfg, err
+	}
+	leastMemory := 8 * max(lanes, int(apikey.DefaultParams.Parallelism))
+	if err := intFromEnv(EnvArgon2MemoryKiB, &memory, false, 4*1024*1024); err != nil {
+		return cfg, err
+	}
+	if memory != 0 && memory < leastMemory {
+		return cfg, fmt.Errorf("%s=%d: argon2id needs at least 8 KiB per lane, %d KiB here", EnvArgon2MemoryKiB, memory, leastMemory)
+	}
+	if err := intFromEnv(EnvArgon2Iterations, &iterations, false, 1000); err != nil {
+		return cfg, err
+	}
+	if memory != 0 || iterations != 0 || lanes != 0 {
+		cfg.Argon2 = apikey.DefaultParams
+		if memory != 0 {
+			cfg.Argon2.Memory = uint32(memory)
+		}
+		if iterations != 0 {
+			cfg.Argon2.Iterations = uint32(iterations)
+		}
+		if lanes != 0 {
+			cfg.Argon2.Parallelism = uint8(lanes)
+		}
+	}
 	return cfg, nil
 }
 

@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/argon2id"
+
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 func TestConfigFromEnvVerifierKnobs(t *testing.T) {
@@ -23,6 +26,10 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 		hooks.EnvOwnerCollections:       " users, service_accounts ,",
 		hooks.EnvPagesPath:              "/account/keys",
 		hooks.EnvLeakReportKeys:         " /etc/pbkeys/secret_scanning.json ",
+		hooks.EnvArgon2MaxQueued:        "256",
+		hooks.EnvArgon2MemoryKiB:        "19456",
+		hooks.EnvArgon2Iterations:       "2",
+		hooks.EnvArgon2Parallelism:      "1",
 	} {
 		t.Setenv(name, value)
 	}
@@ -45,6 +52,8 @@ func TestConfigFromEnvVerifierKnobs(t *testing.T) {
 		ThrottleDelay:          -1,
 		ThrottleMaxDelayed:     64,
 		ThrottleMaxTracked:     500,
+		Argon2MaxQueued:        256,
+		Argon2:                 argon2id.Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
@@ -58,6 +67,10 @@ func TestConfigFromEnvRejectsNonsense(t *testing.T) {
 		hooks.EnvThrottleWindow:        "soon",
 		hooks.EnvThrottleKeyFailures:   "ten",
 		hooks.EnvPagesPath:             "api-keys/",
+		hooks.EnvArgon2MaxQueued:       "0",
+		hooks.EnvArgon2Iterations:      "0",
+		hooks.EnvArgon2Parallelism:     "256",
+		hooks.EnvArgon2MemoryKiB:       "4",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)
@@ -65,6 +78,20 @@ func TestConfigFromEnvRejectsNonsense(t *testing.T) {
 				t.Fatalf("%s=%q accepted", name, value)
 			}
 		})
+	}
+}
+
+// One argon2id variable changes one parameter; the others stay the defaults.
+func TestConfigFromEnvArgon2Params(t *testing.T) {
+	t.Setenv(hooks.EnvArgon2Iterations, "3")
+	cfg, err := hooks.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := apikey.DefaultParams
+	want.Iterations = 3
+	if cfg.Argon2 != want {
+		t.Fatalf("got %+v, want %+v", cfg.Argon2, want)
 	}
 }
 

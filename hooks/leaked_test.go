@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
@@ -476,10 +477,12 @@ func TestLeakReportRateLimit(t *testing.T) {
 	}
 }
 
-// A key that cannot be checked now (its id is throttled after wrong
-// secrets, and not in the verified cache) is not answered false_positive:
-// the report gets 503 with Retry-After, to be sent again, and what could be
-// revoked is revoked.
+// A key that cannot be checked now (the reporter's own address is
+// throttled for its id after wrong secrets, and it is not in the verified
+// cache) is not answered false_positive: the report gets 503 with
+// Retry-After, to be sent again, and what could be revoked is revoked. An
+// attacker's wrong secrets for a key id, from elsewhere, do not keep the
+// report from revoking that key: failures count per (key id, client).
 func TestLeakReportUncheckedKeyAsksForRetry(t *testing.T) {
 	gh := newSigner(t, "github-1")
 	path := filepath.Join(t.TempDir(), "keys.json")
@@ -492,13 +495,19 @@ func TestLeakReportUncheckedKeyAsksForRetry(t *testing.T) {
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)
 	throttled, throttledRecord := issue(t, env, keystore.Options{Label: "throttled"})
+	attacked, attackedRecord := issue(t, env, keystore.Options{Label: "attacked"})
 	other, otherRecord := issue(t, env, keystore.Options{Label: "other"})
-	wrong, _ := apikey.NewSecret(throttledRecord.Id)
-	if rec := getAs(h, aliceNoteURL, "Bearer "+throttledRecord.Id+"."+wrong, attackerIP); rec.Code != 401 {
-		t.Fatalf("wrong secret: status %d", rec.Code)
+	for _, tc := range []struct {
+		record *core.Record
+		from   string
+	}{{throttledRecord, githubIP}, {attackedRecord, attackerIP}} {
+		wrong, _ := apikey.NewSecret(tc.record.Id)
+		if rec := getAs(h, aliceNoteURL, "Bearer "+tc.record.Id+"."+wrong, tc.from); rec.Code != 401 {
+			t.Fatalf("wrong secret from %s: status %d", tc.from, rec.Code)
+		}
 	}
 
-	body := report(throttled, other)
+	body := report(throttled, attacked, other)
 	rec := postReport(h, body, gh.sign(t, body), githubIP)
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "again later") {
 		t.Fatalf("status %d (Retry-After %q) %s, want 503", rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
@@ -506,8 +515,10 @@ func TestLeakReportUncheckedKeyAsksForRetry(t *testing.T) {
 	if _, err := env.Store.Find(throttledRecord.Id); err != nil {
 		t.Error("the unchecked key was revoked")
 	}
-	if _, err := env.Store.Find(otherRecord.Id); err == nil {
-		t.Error("the checkable key was not revoked")
+	for _, r := range []*core.Record{attackedRecord, otherRecord} {
+		if _, err := env.Store.Find(r.Id); err == nil {
+			t.Errorf("the checkable key %q was not revoked", r.GetString(keystore.FieldLabel))
+		}
 	}
 }
 

@@ -75,15 +75,22 @@ func Register(app core.App, cfg Config) error {
 		Params:          cfg.Argon2,
 		MemoryBudgetKiB: cfg.Argon2MemoryBudgetKiB,
 		MaxWait:         cfg.Argon2MaxWait,
+		MaxQueued:       cfg.Argon2MaxQueued,
 		CacheSize:       cfg.VerifyCacheSize,
 		CacheTTL:        cfg.VerifyCacheTTL,
 		Throttle: apikey.ThrottleConfig{
-			Window:               cfg.ThrottleWindow,
-			MaxFailuresPerKey:    cfg.ThrottleKeyFailures,
-			MaxFailuresPerClient: cfg.ThrottleClientFailures,
-			Delay:                cfg.ThrottleDelay,
-			MaxDelayed:           cfg.ThrottleMaxDelayed,
-			MaxTracked:           cfg.ThrottleMaxTracked,
+			Window:                   cfg.ThrottleWindow,
+			MaxKeyFailuresPerClient:  cfg.ThrottleKeyFailures,
+			YieldAfterClientFailures: cfg.ThrottleClientFailures,
+			Delay:                    cfg.ThrottleDelay,
+			MaxDelayed:               cfg.ThrottleMaxDelayed,
+			MaxTracked:               cfg.ThrottleMaxTracked,
+		},
+		// hashes made with other parameters are upgraded after their
+		// next successful verification, off the request path
+		Rehash: store.ReplaceHash,
+		RehashError: func(keyID string, err error) {
+			app.Logger().Warn("API key: failed to re-hash with the current parameters", "keyId", keyID, "error", err)
 		},
 	})
 	if err != nil {
@@ -117,6 +124,7 @@ func Register(app core.App, cfg Config) error {
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		// before e.Next(): the database is still open here
+		verifier.Close() // re-hashes being stored
 		usage.Close()
 		store.WaitNotifications()
 		return e.Next()

@@ -1,9 +1,11 @@
 // Command loadtest measures the real pbkeys binary over loopback: record
 // views authenticated by a PocketBase JWT and by an API key (throughput,
-// p50/p99 latency), and a flood of wrong secrets for one key id while one
+// p50/p99 latency), a flood of wrong secrets for one key id while one
 // client keeps using the right key (the server's peak RSS, the good
-// client's throughput). It sets up its own data directory, starts and stops
-// the server itself, runs for a bounded time and exits.
+// client's throughput), and what follows a restart (restart.go: a herd of
+// keys from one address, many distinct keys, a key id under attack). It
+// sets up its own data directory, starts and stops the server itself, runs
+// for a bounded time and exits.
 //
 //	make load                          # builds ./pbkeys, then runs this
 //	go run ./cmd/loadtest -binary ./pbkeys -phase 10s -flood 20s
@@ -188,7 +190,7 @@ func run(binary string, phase time.Duration, rounds int, flood time.Duration, co
 		fmt.Printf("\nd/c  realtime fan-out key / JWT time  = %.3f  (%d SSE clients, %d events: %.2f s vs %.2f s over two phases each; target <= 1.1)\n",
 			keyTime.Seconds()/jwtTime.Seconds(), rtClients, rtEvents, keyTime.Seconds(), jwtTime.Seconds())
 	}
-	return nil
+	return restartScenarios(srv, fx, notePath, phase, rounds, conns)
 }
 
 // ---------------------------------------------------------------- server

@@ -3,75 +3,53 @@ package apikey
 import (
 	"context"
 	"errors"
-	"sync"
+	"fmt"
+
+	"golang.org/x/sync/singleflight"
 )
 
-// errFlightAborted is what followers see if the leader's verification
-// panicked: never a nil (accepting) result.
+// errFlightAborted is what callers see if a verification panicked: never a
+// nil (accepting) result.
 var errFlightAborted = errors.New("apikey: verification aborted")
 
-// flightKey names one verification: which secret against which hash.
-type flightKey struct {
-	storedHash string
-	digest     secretDigest
-}
-
-// flights coalesces identical verifications that run at the same time.
+// flights coalesces identical verifications that run at the same time, with
+// x/sync/singleflight.
 //
 // When a client opens 32 connections with the same key on a cold cache,
-// the first request runs argon2id and the other 31 wait for its answer
-// instead of queueing 31 more 64 MiB hashes behind the memory limiter (and
-// timing out with 503). Followers share the leader's result, including a
-// refusal, and cost neither throttle units nor argon2id work.
-type flights struct {
-	mu       sync.Mutex
-	inFlight map[flightKey]*flight
+// the first request starts argon2id and the other 31 wait for its answer
+// instead of queueing 31 more 64 MiB hashes. Identical means the same
+// stored hash, secret and client: a refusal decided for one client (its
+// throttle, its turn) is never handed to another.
+//
+// The verification runs on its own goroutine (DoChan) and does not depend
+// on any one request: a caller whose request ends stops waiting, and the
+// others keep theirs. It runs to its end even if every caller left; its
+// cost is bounded like any other (throttle, turns, MaxWait), and a correct
+// key's result is cached, so the client's retry finds it done.
+type flights struct{ group singleflight.Group }
+
+// flightKey names one verification. It is built only on the argon2id path.
+func flightKey(storedHash string, digest *secretDigest, client string) string {
+	return storedHash + "\x00" + string(digest[:]) + "\x00" + client
 }
 
-type flight struct {
-	done chan struct{}
-	err  error
-}
-
-func newFlights() *flights {
-	return &flights{inFlight: map[flightKey]*flight{}}
-}
-
-// do runs fn unless an identical verification is running, in which case it
-// waits for that one's result (or for ctx). A leader that gave up because
-// its own request went away does not decide for its followers: they try again.
-func (f *flights) do(ctx context.Context, k flightKey, fn func() error) error {
-	for {
-		f.mu.Lock()
-		fl, ok := f.inFlight[k]
-		if !ok {
-			break // still locked: we lead
-		}
-		f.mu.Unlock()
-		select {
-		case <-fl.done:
-			if isContextErr(fl.err) && ctx.Err() == nil {
-				continue
+// do runs fn, or joins an identical run in flight, and returns its result
+// or ctx's error if ctx ends first.
+func (f *flights) do(ctx context.Context, key string, fn func() error) error {
+	ch := f.group.DoChan(key, func() (_ any, err error) {
+		// A panic on DoChan's goroutine would end the process (no
+		// request's recoverer is above it): make it an error.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: %v", errFlightAborted, p)
 			}
-			return fl.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		}()
+		return nil, fn()
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	fl := &flight{done: make(chan struct{}), err: errFlightAborted}
-	f.inFlight[k] = fl
-	f.mu.Unlock()
-
-	defer func() {
-		f.mu.Lock()
-		delete(f.inFlight, k)
-		f.mu.Unlock()
-		close(fl.done)
-	}()
-	fl.err = fn()
-	return fl.err
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

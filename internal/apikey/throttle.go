@@ -3,23 +3,32 @@ package apikey
 import (
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
-// ThrottleConfig bounds how many argon2id verifications that fail (or are
-// still running) one key id and one client may cause per window.
+// ThrottleConfig bounds what wrong secrets cost: per key id and client, and
+// per client.
 type ThrottleConfig struct {
 	// Window is the length of a throttling window, counted from the first
-	// attempt after the previous window ended.
+	// failure after the previous window ended.
 	Window time.Duration
 
-	// MaxFailuresPerKey is how many wrong secrets one key id may receive
-	// per Window before further attempts are refused with ErrThrottled.
-	// Negative: no per-key limit.
-	MaxFailuresPerKey int
+	// MaxKeyFailuresPerClient is how many wrong secrets one client may send
+	// for one key id per Window before its further attempts on that key id
+	// are refused with ErrThrottled. Counting per (key id, client) rather
+	// than per key id is what keeps the holder in while others guess: key
+	// ids are not secret, so a limit per key id alone is a switch anyone can
+	// flip. Negative: no limit.
+	MaxKeyFailuresPerClient int
 
-	// MaxFailuresPerClient is the same limit per client (an IP address,
-	// or an IPv6 /64, as the caller names it). Negative: no limit.
-	MaxFailuresPerClient int
+	// YieldAfterClientFailures is how many wrong secrets one client (an IP
+	// address, or an IPv6 /64, as the caller names it) may send per Window,
+	// over all key ids, before its verifications wait behind other
+	// clients' (see fairLimiter). They are never refused for it: behind one
+	// address there may be a fleet whose other members hold correct keys.
+	// Negative: never.
+	YieldAfterClientFailures int
 
 	// Delay is how long a refused attempt is held before ErrThrottled is
 	// returned, so that a client hammering a throttled key id gets one
@@ -31,110 +40,96 @@ type ThrottleConfig struct {
 	// it they are answered at once.
 	MaxDelayed int
 
-	// MaxTracked bounds the number of key ids and, separately, of clients
-	// the throttle remembers. The least recently failing one is forgotten
-	// first, so an attacker rotating addresses only evicts its own entries
-	// (and the per-key limit still holds).
+	// MaxTracked bounds the number of (key id, client) pairs and,
+	// separately, of clients the throttle remembers. The least recently
+	// failing one is forgotten first, so an attacker rotating addresses
+	// mostly evicts its own entries.
 	MaxTracked int
 }
 
-// failureThrottle counts argon2id attempts per key id and per client.
+// failureThrottle counts wrong secrets per (key id, client) and per client.
 //
-// An attempt reserves one unit in both windows before argon2id runs (so
-// concurrent guesses cannot all slip through before the first failure is
-// counted) and gives it back when it turns out right or never ran. What is
-// left in a window is the number of wrong secrets; when a window is full,
-// the next attempt is refused before any argon2id work.
+// Only verifications that ran argon2id and failed count: one in flight is
+// not a failure (counting it locked out a fleet verifying correct keys at
+// once). That concurrent guesses cannot all slip past the limit before the
+// first failure is counted is the fairLimiter's job: it never runs two
+// verifications of one (key id, client) pair at once.
+//
+// The windows live in hashicorp's simplelru under one mutex: checks and
+// updates are compound (read, maybe start a new window, write) and cheap, on
+// the slow path only.
 type failureThrottle struct {
 	cfg ThrottleConfig
 	now func() time.Time
 
 	mu      sync.Mutex
-	keys    *lru[string, throttleWindow]
-	clients *lru[string, throttleWindow]
+	pairs   *simplelru.LRU[throttlePair, throttleWindow]
+	clients *simplelru.LRU[string, throttleWindow]
 }
+
+type throttlePair struct{ keyID, client string }
 
 type throttleWindow struct {
 	start time.Time
 	count int
 }
 
-// throttleTicket is one reserved attempt: the windows it was counted in.
-type throttleTicket struct {
-	keyID, client         string
-	keyStart, clientStart time.Time
-}
-
 func newFailureThrottle(cfg ThrottleConfig, now func() time.Time) *failureThrottle {
-	return &failureThrottle{
-		cfg:     cfg,
-		now:     now,
-		keys:    newLRU[string, throttleWindow](cfg.MaxTracked),
-		clients: newLRU[string, throttleWindow](cfg.MaxTracked),
-	}
+	size := max(cfg.MaxTracked, 1)
+	pairs, _ := simplelru.NewLRU[throttlePair, throttleWindow](size, nil) // errs only for size < 1
+	clients, _ := simplelru.NewLRU[string, throttleWindow](size, nil)
+	return &failureThrottle{cfg: cfg, now: now, pairs: pairs, clients: clients}
 }
 
-// reserve counts an attempt for keyID from client. When either window is
-// full it counts nothing and returns how long until the later one ends.
-func (t *failureThrottle) reserve(keyID, client string) (ticket throttleTicket, retryAfter time.Duration, ok bool) {
+// refused reports whether client has used up its wrong secrets for keyID
+// in the current window, and if so, how long until the window ends.
+func (t *failureThrottle) refused(keyID, client string) (retryAfter time.Duration, refused bool) {
+	if t.cfg.MaxKeyFailuresPerClient <= 0 {
+		return 0, false
+	}
+	now := t.now()
+	t.mu.Lock()
+	w, ok := t.pairs.Peek(throttlePair{keyID, client})
+	t.mu.Unlock()
+	if !ok || now.Sub(w.start) >= t.cfg.Window || w.count < t.cfg.MaxKeyFailuresPerClient {
+		return 0, false
+	}
+	return w.start.Add(t.cfg.Window).Sub(now), true
+}
+
+// yielding reports whether client has sent so many wrong secrets in the
+// current window that its verifications should wait behind others'.
+func (t *failureThrottle) yielding(client string) bool {
+	if t.cfg.YieldAfterClientFailures <= 0 {
+		return false
+	}
+	now := t.now()
+	t.mu.Lock()
+	w, ok := t.clients.Peek(client)
+	t.mu.Unlock()
+	return ok && now.Sub(w.start) < t.cfg.Window && w.count >= t.cfg.YieldAfterClientFailures
+}
+
+// fail counts a wrong secret for keyID from client.
+func (t *failureThrottle) fail(keyID, client string) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-
-	kw := t.current(t.keys, keyID, t.cfg.MaxFailuresPerKey, now)
-	cw := t.current(t.clients, client, t.cfg.MaxFailuresPerClient, now)
-	for _, w := range [...]struct {
-		w   *throttleWindow
-		max int
-	}{{kw, t.cfg.MaxFailuresPerKey}, {cw, t.cfg.MaxFailuresPerClient}} {
-		if w.w != nil && w.w.count >= w.max {
-			retryAfter = max(retryAfter, w.w.start.Add(t.cfg.Window).Sub(now))
-		}
+	if t.cfg.MaxKeyFailuresPerClient > 0 {
+		countIn(t.pairs, throttlePair{keyID, client}, now, t.cfg.Window)
 	}
-	if retryAfter > 0 {
-		return throttleTicket{}, retryAfter, false
+	if t.cfg.YieldAfterClientFailures > 0 {
+		countIn(t.clients, client, now, t.cfg.Window)
 	}
-
-	ticket = throttleTicket{keyID: keyID, client: client}
-	if kw != nil {
-		kw.count++
-		ticket.keyStart = kw.start
-	}
-	if cw != nil {
-		cw.count++
-		ticket.clientStart = cw.start
-	}
-	return ticket, 0, true
 }
 
-// refund gives back an attempt that succeeded or never ran argon2id.
-func (t *failureThrottle) refund(ticket throttleTicket) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	refundIn(t.keys, ticket.keyID, ticket.keyStart)
-	refundIn(t.clients, ticket.client, ticket.clientStart)
-}
-
-// current returns subject's window, started afresh if the old one ended,
-// or nil when the limit is disabled.
-func (t *failureThrottle) current(l *lru[string, throttleWindow], subject string, limit int, now time.Time) *throttleWindow {
-	if limit <= 0 {
-		return nil
+// countIn adds one failure to subject's window, starting a new window if
+// the old one ended; it makes subject the most recently failing.
+func countIn[K comparable](l *simplelru.LRU[K, throttleWindow], subject K, now time.Time, window time.Duration) {
+	w, ok := l.Peek(subject)
+	if !ok || now.Sub(w.start) >= window {
+		w = throttleWindow{start: now}
 	}
-	w, ok := l.get(subject)
-	if !ok || now.Sub(w.start) >= t.cfg.Window {
-		w = l.put(subject, throttleWindow{start: now})
-	}
-	return w
-}
-
-// refundIn decrements subject's count if the window it was counted in is
-// still the current one (a new window already started from zero).
-func refundIn(l *lru[string, throttleWindow], subject string, start time.Time) {
-	if start.IsZero() {
-		return
-	}
-	if w, ok := l.get(subject); ok && w.start.Equal(start) && w.count > 0 {
-		w.count--
-	}
+	w.count++
+	l.Add(subject, w)
 }

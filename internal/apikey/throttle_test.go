@@ -1,87 +1,91 @@
 package apikey
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
 
 func testThrottle(clock *fakeClock) *failureThrottle {
 	return newFailureThrottle(ThrottleConfig{
-		Window:               time.Minute,
-		MaxFailuresPerKey:    3,
-		MaxFailuresPerClient: 5,
-		MaxTracked:           100,
+		Window:                   time.Minute,
+		MaxKeyFailuresPerClient:  3,
+		YieldAfterClientFailures: 5,
+		MaxTracked:               100,
 	}, clock.now)
 }
 
-func TestThrottleBlocksKeyAfterFailures(t *testing.T) {
+// TestThrottleRefusesThePairOnly: wrong secrets for a key id refuse the
+// client that sent them, on that key id, and nobody else — so an attacker
+// who knows a key id cannot lock its holder out.
+func TestThrottleRefusesThePairOnly(t *testing.T) {
 	clock := newFakeClock()
 	th := testThrottle(clock)
-	for i := range 3 {
-		if _, _, ok := th.reserve("key1", "client"+string(rune('a'+i))); !ok {
-			t.Fatalf("attempt %d refused", i)
+	for range 3 {
+		if _, refused := th.refused("key1", "attacker"); refused {
+			t.Fatal("refused before the limit")
 		}
+		th.fail("key1", "attacker")
 		clock.advance(10 * time.Second)
 	}
-	_, after, ok := th.reserve("key1", "fresh-client")
-	if ok || after != 30*time.Second {
-		t.Fatalf("4th failure on key1: ok=%v retry after %v, want refused for 30s", ok, after)
-	}
-	if _, _, ok := th.reserve("key2", "fresh-client"); !ok {
-		t.Fatal("another key is not affected")
+	for _, tc := range []struct {
+		keyID, client string
+		refused       bool
+	}{
+		{"key1", "attacker", true},
+		{"key1", "holder", false},   // the same key id from elsewhere
+		{"key2", "attacker", false}, // another key id from the attacker
+	} {
+		after, refused := th.refused(tc.keyID, tc.client)
+		if refused != tc.refused {
+			t.Errorf("%s from %s: refused=%v, want %v", tc.keyID, tc.client, refused, tc.refused)
+		}
+		if refused && after != 30*time.Second {
+			t.Errorf("%s from %s: retry after %v, want 30s (the window's end)", tc.keyID, tc.client, after)
+		}
 	}
 	clock.advance(30 * time.Second)
-	if _, _, ok := th.reserve("key1", "fresh-client"); !ok {
+	if _, refused := th.refused("key1", "attacker"); refused {
 		t.Fatal("a new window starts after Window")
 	}
 }
 
-func TestThrottleBlocksClientAcrossKeys(t *testing.T) {
+// TestThrottleClientYieldsButIsNotRefused: many wrong secrets from one
+// address (one broken machine in a fleet behind NAT) make its
+// verifications wait behind others, never refuse its other keys.
+func TestThrottleClientYieldsButIsNotRefused(t *testing.T) {
 	clock := newFakeClock()
 	th := testThrottle(clock)
 	for i := range 5 {
-		if _, _, ok := th.reserve(string(rune('a'+i)), "10.0.0.1"); !ok {
-			t.Fatalf("attempt %d refused", i)
+		if th.yielding("nat") {
+			t.Fatalf("yielding after %d failures", i)
 		}
+		th.fail(fmt.Sprint("key", i), "nat")
 	}
-	if _, after, ok := th.reserve("z", "10.0.0.1"); ok || after != time.Minute {
-		t.Fatalf("6th failure from one client: ok=%v after=%v", ok, after)
+	if !th.yielding("nat") {
+		t.Fatal("not yielding after 5 failures")
 	}
-	if _, _, ok := th.reserve("z", "10.0.0.2"); !ok {
-		t.Fatal("another client is not affected")
+	if _, refused := th.refused("key9", "nat"); refused {
+		t.Fatal("a client past its failures must not be refused on other keys")
 	}
-}
-
-func TestThrottleRefundsSuccesses(t *testing.T) {
-	clock := newFakeClock()
-	th := testThrottle(clock)
-	for range 10 {
-		ticket, _, ok := th.reserve("key1", "c")
-		if !ok {
-			t.Fatal("successful attempts must not fill the window")
-		}
-		th.refund(ticket)
+	if th.yielding("other") {
+		t.Fatal("another client yields")
 	}
-	// a refund from an ended window does not eat into the new one
-	old, _, _ := th.reserve("key1", "c")
 	clock.advance(time.Minute)
-	for range 2 {
-		th.reserve("key1", "c")
-	}
-	th.refund(old)
-	if w, _ := th.keys.get("key1"); w.count != 2 {
-		t.Fatalf("count %d, want 2", w.count)
+	if th.yielding("nat") {
+		t.Fatal("still yielding in a new window")
 	}
 }
 
 func TestThrottleDisabledLimits(t *testing.T) {
 	th := newFailureThrottle(ThrottleConfig{Window: time.Minute, MaxTracked: 10}, time.Now)
 	for range 100 {
-		if _, _, ok := th.reserve("k", "c"); !ok {
-			t.Fatal("0 must disable the limits")
-		}
+		th.fail("k", "c")
 	}
-	if th.keys.len() != 0 || th.clients.len() != 0 {
+	if _, refused := th.refused("k", "c"); refused || th.yielding("c") {
+		t.Fatal("0 must disable the limits")
+	}
+	if th.pairs.Len() != 0 || th.clients.Len() != 0 {
 		t.Fatal("disabled limits track nothing")
 	}
 }
@@ -89,9 +93,9 @@ func TestThrottleDisabledLimits(t *testing.T) {
 func TestThrottleMemoryIsBounded(t *testing.T) {
 	th := testThrottle(newFakeClock())
 	for i := range 10_000 {
-		th.reserve("key", "203.0.113."+string(rune(i)))
+		th.fail("key", fmt.Sprint("203.0.113.", i))
 	}
-	if th.clients.len() > 100 || th.keys.len() != 1 {
-		t.Fatalf("tracking %d clients, %d keys", th.clients.len(), th.keys.len())
+	if th.clients.Len() > 100 || th.pairs.Len() > 100 {
+		t.Fatalf("tracking %d clients, %d pairs", th.clients.Len(), th.pairs.Len())
 	}
 }

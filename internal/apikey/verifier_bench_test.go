@@ -1,7 +1,10 @@
 package apikey
 
 import (
+	"runtime"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // The hot path of every key-authenticated request, apart from the database:
@@ -60,4 +63,45 @@ func BenchmarkVerifyArgon2Default(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVerifiedCacheMemory fills a default-sized verified cache (a
+// million entries) and reports what one entry costs in heap bytes; the loop
+// then measures a hit in the full cache. The README's bytes per entry and
+// memory for a million keys come from here.
+func BenchmarkVerifiedCacheMemory(b *testing.B) {
+	size := DefaultVerifierConfig().CacheSize
+	before := heapInUse()
+	c := newVerifiedCache(size, time.Minute, time.Now)
+	tag := digestOf(testSecret).tag()
+	fps := make([]hashFingerprint, size)
+	for i := range fps {
+		fps[i] = fingerprintOf(strconv.Itoa(i))
+	}
+	fpBytes := uint64(len(fps)) * uint64(len(fps[0]))
+	for _, fp := range fps {
+		c.add(fp, tag)
+	}
+	n := c.len()
+	perEntry := float64(heapInUse()-before-fpBytes) / float64(n)
+
+	i := 0
+	for b.Loop() {
+		if c.lookup(fps[i%len(fps)], tag) != cacheFresh {
+			b.Fatal("miss in a full cache")
+		}
+		i += 7919
+	}
+	runtime.KeepAlive(fps)
+	b.ReportMetric(perEntry, "B/entry")
+	b.ReportMetric(perEntry*1e6/(1<<20), "MiB/1M-entries")
+	b.ReportMetric(float64(n), "entries")
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

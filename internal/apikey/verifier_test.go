@@ -1,9 +1,11 @@
 package apikey
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +28,9 @@ type verifierEnv struct {
 	hash  string
 	runs  atomic.Int64
 	gate  chan struct{} // when non-nil, argon2id waits for it
+
+	mu       sync.Mutex
+	compared []string // secrets in the order argon2id ran them
 }
 
 func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierEnv {
@@ -34,8 +39,8 @@ func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierE
 	cfg := DefaultVerifierConfig()
 	cfg.Params = cheapParams
 	cfg.MemoryBudgetKiB = 4 * cheapParams.Memory
-	cfg.Throttle.MaxFailuresPerKey = 3
-	cfg.Throttle.MaxFailuresPerClient = 5
+	cfg.Throttle.MaxKeyFailuresPerClient = 3
+	cfg.Throttle.YieldAfterClientFailures = 5
 	cfg.Throttle.Delay = -1 // answered at once: TestVerifierHoldsThrottledAttempts covers the hold
 	var mu sync.Mutex
 	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return env.clock.now() }
@@ -46,8 +51,12 @@ func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierE
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(v.Close)
 	v.compare = func(secret, hash string) (bool, error) {
 		env.runs.Add(1)
+		env.mu.Lock()
+		env.compared = append(env.compared, secret)
+		env.mu.Unlock()
 		if env.gate != nil {
 			<-env.gate
 		}
@@ -111,98 +120,227 @@ func TestVerifierWithoutCacheHashesEveryTime(t *testing.T) {
 	}
 }
 
-func TestVerifierThrottlesWithoutArgon2(t *testing.T) {
-	env := newVerifierEnv(t)
-	if err := env.verify(t, testSecret, "owner"); err != nil { // the owner, earlier
-		t.Fatal(err)
+// TestVerifierStopsGuessersNotTheHolder: the throttle decisions, on a cold
+// cache (right after a restart) as well as a warm one.
+func TestVerifierStopsGuessersNotTheHolder(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		warm       bool     // the holder verified before the attack
+		attackers  []string // each sends wrong secrets for the key id until refused
+		holderFrom string
+		want       error // for the holder's correct secret
+	}{
+		{"cold holder, one attacker", false, []string{"attacker"}, "holder", nil},
+		{"cold holder, 16 attacking addresses", false, addresses("attacker", 16), "holder", nil},
+		{"warm holder, 16 attacking addresses", true, addresses("attacker", 16), "holder", nil},
+		{"a fleet behind the attacker's address", false, []string{"nat"}, "nat", ErrThrottled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newVerifierEnv(t)
+			if tc.warm {
+				if err := env.verify(t, testSecret, tc.holderFrom); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, a := range tc.attackers {
+				for i := range 3 {
+					if err := env.verify(t, wrongSecret(i), a); !errors.Is(err, ErrMismatch) {
+						t.Fatalf("guess %d from %s: %v", i, a, err)
+					}
+				}
+			}
+			runs := env.runs.Load()
+			for _, a := range tc.attackers {
+				err := env.verify(t, wrongSecret(99), a)
+				var retry *RetryError
+				if !errors.Is(err, ErrThrottled) || !errors.As(err, &retry) || retry.After <= 0 || retry.After > time.Minute {
+					t.Fatalf("guess past the limit from %s: %v", a, err)
+				}
+			}
+			if env.runs.Load() != runs {
+				t.Fatalf("refused guesses ran argon2id %d times", env.runs.Load()-runs)
+			}
+			if err := env.verify(t, testSecret, tc.holderFrom); !errors.Is(err, tc.want) {
+				t.Fatalf("holder from %s: %v, want %v", tc.holderFrom, err, tc.want)
+			}
+		})
 	}
-	for i := range 3 {
-		if err := env.verify(t, wrongSecret(i), fmt.Sprintf("attacker%d", i)); !errors.Is(err, ErrMismatch) {
-			t.Fatalf("guess %d: %v", i, err)
+}
+
+func addresses(prefix string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprint(prefix, i))
+	}
+	return out
+}
+
+// TestVerifierCorrectKeyAmongFailingOnes: from one address, wrong secrets
+// for other key ids, in flight and finished, never refuse a correct key.
+func TestVerifierCorrectKeyAmongFailingOnes(t *testing.T) {
+	env := newVerifierEnv(t, func(c *VerifierConfig) { c.Throttle.YieldAfterClientFailures = 2 })
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			key := Key{ID: fmt.Sprintf("k%014d", i), Secret: wrongSecret(i)}
+			if err := env.v.Verify(t.Context(), key, env.hash, "nat"); err == nil {
+				t.Error("a wrong secret verified")
+			}
+		})
+	}
+	if err := env.verify(t, testSecret, "nat"); err != nil {
+		t.Fatalf("correct key while others fail from the same address: %v", err)
+	}
+	wg.Wait()
+	if !env.v.throttle.yielding("nat") {
+		t.Fatal("the address should be past its failures")
+	}
+	// another key, never verified, from the address past its failures
+	hash, _ := Hash(testSecret[:40]+"two", cheapParams)
+	if err := env.v.Verify(t.Context(), Key{ID: "k2bob0000000001", Secret: testSecret[:40] + "two"}, hash, "nat"); err != nil {
+		t.Fatalf("correct key from an address past its failures: %v", err)
+	}
+}
+
+// TestVerifierHerdFromOneClient: many correct keys verifying at once from
+// one address (a fleet behind NAT after a restart) all get in: runs in
+// flight are not failures, and they wait their turn instead of being busy.
+func TestVerifierHerdFromOneClient(t *testing.T) {
+	env := newVerifierEnv(t, func(c *VerifierConfig) { c.MemoryBudgetKiB = cheapParams.Memory })
+	const n = 60
+	hashes := make([]string, n)
+	for i := range n {
+		hashes[i], _ = Hash(fmt.Sprint(testSecret[:40], i), cheapParams)
+	}
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			key := Key{ID: fmt.Sprintf("k%014d", i), Secret: fmt.Sprint(testSecret[:40], i)}
+			errs <- env.v.Verify(t.Context(), key, hashes[i], "ci-fleet")
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a key of the herd was refused: %v", err)
 		}
 	}
-	runs := env.runs.Load()
-	for i := range 50 {
-		err := env.verify(t, wrongSecret(100+i), "elsewhere")
-		var retry *RetryError
-		if !errors.Is(err, ErrThrottled) || !errors.As(err, &retry) || retry.After <= 0 || retry.After > time.Minute {
-			t.Fatalf("guess after the limit: %v", err)
-		}
+	if n := env.runs.Load(); n != 60 {
+		t.Fatalf("argon2id ran %d times for 60 keys", n)
 	}
-	if env.runs.Load() != runs {
-		t.Fatalf("throttled guesses ran argon2id %d times", env.runs.Load()-runs)
-	}
+}
 
-	// the owner's cached key keeps working while the id is throttled ...
-	if err := env.verify(t, testSecret, "owner"); err != nil {
-		t.Fatalf("owner while throttled: %v", err)
-	}
-	// ... also after the TTL, when argon2id runs again for it
-	env.clock.advance(DefaultVerifierConfig().CacheTTL - time.Second)
-	if err := env.verify(t, wrongSecret(999), "elsewhere"); !errors.Is(err, ErrMismatch) {
-		// (the first window ended: a new one started; refill it)
-		t.Fatalf("new window: %v", err)
-	}
-	for i := range 3 {
-		env.verify(t, wrongSecret(1000+i), "elsewhere")
-	}
-	if err := env.verify(t, wrongSecret(2000), "x"); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("id should be throttled again: %v", err)
-	}
-	env.clock.advance(time.Second)
-	before := env.runs.Load()
-	if err := env.verify(t, testSecret, "owner"); err != nil || env.runs.Load() != before+1 {
-		t.Fatalf("owner after TTL while throttled: err=%v, argon2id runs %d", err, env.runs.Load()-before)
-	}
+// TestVerifierFloodDoesNotStarveTheHolder: with argon2id busy and 16
+// addresses guessing the holder's key id on 8 connections each, the
+// holder's verification waits for at most one turn per address; once the
+// addresses have failed (and yield), it goes ahead of them.
+func TestVerifierFloodDoesNotStarveTheHolder(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		yieldAfter   int
+		failedBefore int // guesses each address made before the flood
+		maxAhead     int // argon2id runs before the holder's
+	}{
+		{"fresh addresses: one turn each", 5, 0, 1 + 16},
+		// and a fourth of the turns for the addresses that failed
+		{"fresh addresses yielding after one failure", 1, 0, 1 + 16 + 16/3 + 1},
+		{"addresses that failed wait behind the holder", 1, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newVerifierEnv(t, func(c *VerifierConfig) {
+				c.MemoryBudgetKiB = cheapParams.Memory // one run at a time
+				c.Throttle.YieldAfterClientFailures = tc.yieldAfter
+			})
+			attackers := addresses("attacker", 16)
+			for _, a := range attackers {
+				for i := range tc.failedBefore {
+					env.verify(t, wrongSecret(1000+i), a)
+				}
+			}
+			env.mu.Lock()
+			env.compared = nil
+			env.mu.Unlock()
+			env.runs.Store(0)
 
-	// a client that never held the secret gets no such pass
-	fresh := newVerifierEnv(t)
-	for i := range 3 {
-		fresh.verify(t, wrongSecret(i), "a")
-	}
-	if err := fresh.verify(t, testSecret, "b"); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("cold correct key on a throttled id: %v (documented: 429 until the window ends)", err)
+			env.gate = make(chan struct{})
+			var wg sync.WaitGroup
+			for i, a := range attackers {
+				for c := range 8 {
+					wg.Go(func() { env.verify(t, wrongSecret(100*i+c), a) })
+				}
+			}
+			// one runs (held at the gate), the rest wait
+			waitFor(t, func() bool { _, n := env.v.limiter.stats(); return env.runs.Load() == 1 && n == 16*8-1 })
+			holder := make(chan error, 1)
+			go func() { holder <- env.verify(t, testSecret, "holder") }()
+			waitFor(t, func() bool { _, n := env.v.limiter.stats(); return n == 16*8 })
+			close(env.gate)
+			if err := <-holder; err != nil {
+				t.Fatalf("holder: %v", err)
+			}
+			wg.Wait()
+
+			env.mu.Lock()
+			defer env.mu.Unlock()
+			if ahead := slices.Index(env.compared, testSecret); ahead < 0 || ahead > tc.maxAhead {
+				t.Fatalf("the holder's argon2id ran after %d others, want at most %d", ahead, tc.maxAhead)
+			}
+			if n := len(env.compared) + tc.failedBefore*16; n > 16*3+1 {
+				t.Fatalf("argon2id ran %d times: more than 3 guesses per address", n)
+			}
+		})
 	}
 }
 
 func TestVerifierConcurrentGuessesStayWithinLimit(t *testing.T) {
 	env := newVerifierEnv(t, func(c *VerifierConfig) {
-		c.MemoryBudgetKiB = 64 * cheapParams.Memory
-		c.Throttle.MaxFailuresPerClient = -1
+		c.MemoryBudgetKiB = 64 * cheapParams.Memory // room for all at once
 	})
 	var wg sync.WaitGroup
 	for i := range 64 {
 		wg.Go(func() { env.verify(t, wrongSecret(i), "c") })
 	}
 	wg.Wait()
-	if n := env.runs.Load(); n > 3 {
+	if n := env.runs.Load(); n != 3 {
 		t.Fatalf("64 concurrent guesses ran argon2id %d times, limit 3 per window", n)
 	}
 }
 
 func TestVerifierCoalescesIdenticalVerifications(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) { c.MaxWait = time.Millisecond })
+	env := newVerifierEnv(t)
 	env.gate = make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
-	for range 32 {
+	ctx, cancel := context.WithCancel(t.Context())
+	wg.Go(func() { errs <- env.v.Verify(ctx, Key{ID: testKeyID, Secret: testSecret}, env.hash, "c") })
+	waitFor(t, func() bool { return env.runs.Load() == 1 })
+	for range 31 {
 		wg.Go(func() { errs <- env.verify(t, testSecret, "c") })
 	}
-	waitFor(t, func() bool { return env.runs.Load() == 1 })
+	cancel() // the first caller leaves: the others keep their answer
 	close(env.gate)
 	wg.Wait()
 	close(errs)
+	var canceled int
 	for err := range errs {
-		if err != nil {
+		switch {
+		case errors.Is(err, context.Canceled):
+			canceled++
+		case err != nil:
 			t.Fatalf("a coalesced request failed: %v", err)
 		}
+	}
+	if canceled > 1 {
+		t.Fatalf("%d callers saw another's cancellation", canceled)
 	}
 	if n := env.runs.Load(); n != 1 {
 		t.Fatalf("32 identical cold requests ran argon2id %d times, want 1", n)
 	}
 }
 
-func TestVerifierBusyWhenBudgetIsTaken(t *testing.T) {
+func TestVerifierBusyWhenNoTurnInTime(t *testing.T) {
 	env := newVerifierEnv(t, func(c *VerifierConfig) {
 		c.MemoryBudgetKiB = cheapParams.Memory // one verification at a time
 		c.MaxWait = 10 * time.Millisecond
@@ -223,7 +361,7 @@ func TestVerifierBusyWhenBudgetIsTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the refused attempt did not count as a failure
-	if w, _ := env.v.throttle.keys.get(testKeyID); w.count != 0 {
+	if w, ok := env.v.throttle.pairs.Peek(throttlePair{testKeyID, "c"}); ok && w.count != 0 {
 		t.Fatalf("throttle count %d after a busy refusal, want 0", w.count)
 	}
 	if inUse, waiting := env.v.limiter.stats(); inUse != 0 || waiting != 0 {
@@ -247,6 +385,8 @@ func TestVerifierRefusesUnusableHashes(t *testing.T) {
 		"argon2i":        "$argon2i$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
 		"truncated PHC":  env.hash[:len(env.hash)-10] + "$",
 		"bad parameters": "$argon2id$v=19$m=x,t=1,p=1$c2FsdA$aGFzaA",
+		"no lanes":       "$argon2id$v=19$m=1024,t=1,p=0$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"no iterations":  "$argon2id$v=19$m=1024,t=0,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
 	} {
 		err := env.v.Verify(t.Context(), Key{ID: testKeyID, Secret: testSecret}, hash, "c")
 		if !errors.Is(err, ErrUnusableHash) && !errors.Is(err, ErrMismatch) {
@@ -258,23 +398,59 @@ func TestVerifierRefusesUnusableHashes(t *testing.T) {
 	}
 }
 
+func TestNewVerifierRejectsBadConfig(t *testing.T) {
+	for name, f := range map[string]func(*VerifierConfig){
+		"no lanes":      func(c *VerifierConfig) { c.Params.Parallelism = 0 },
+		"no key length": func(c *VerifierConfig) { c.Params.KeyLength = 0 },
+		"params over budget": func(c *VerifierConfig) {
+			c.MemoryBudgetKiB = c.Params.Memory - 1
+		},
+	} {
+		cfg := DefaultVerifierConfig()
+		f(&cfg)
+		if _, err := NewVerifier(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
 func TestZeroVerifierConfigMeansDefaults(t *testing.T) {
 	v, err := NewVerifier(VerifierConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer v.Close()
 	d := DefaultVerifierConfig()
 	got := v.cfg
-	got.Now = nil
+	got.Now, got.RehashError = nil, nil
 	if !reflect.DeepEqual(got, d) {
 		t.Fatalf("zero config became %+v, want the defaults %+v", got, d)
 	}
-	off, err := NewVerifier(VerifierConfig{CacheSize: -1, MaxWait: -1, Throttle: ThrottleConfig{MaxFailuresPerKey: -1, Delay: -1}})
+	off, err := NewVerifier(VerifierConfig{CacheSize: -1, MaxWait: -1, Throttle: ThrottleConfig{MaxKeyFailuresPerClient: -1, YieldAfterClientFailures: -1, Delay: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if off.cache != nil || off.cfg.MaxWait != 0 || off.cfg.Throttle.MaxFailuresPerKey != 0 || off.cfg.Throttle.Delay != 0 {
+	defer off.Close()
+	if off.cache != nil || off.cfg.MaxWait != 0 || off.cfg.Throttle.MaxKeyFailuresPerClient != 0 || off.cfg.Throttle.YieldAfterClientFailures != 0 || off.cfg.Throttle.Delay != 0 {
 		t.Fatalf("negative values did not turn the parts off: %+v", off.cfg)
+	}
+}
+
+// The default budget follows the configured memory: two hashes at once,
+// never less than the default.
+func TestDefaultBudgetFollowsParams(t *testing.T) {
+	for _, tc := range []struct {
+		memory, want uint32
+	}{
+		{DefaultParams.Memory, 128 * 1024},
+		{256 * 1024, 512 * 1024},
+		{19 * 1024, 128 * 1024},
+	} {
+		p := DefaultParams
+		p.Memory = tc.memory
+		if got := (VerifierConfig{Params: p}).withDefaults().MemoryBudgetKiB; got != tc.want {
+			t.Errorf("memory %d KiB: budget %d KiB, want %d", tc.memory, got, tc.want)
+		}
 	}
 }
 

@@ -204,12 +204,19 @@ func newServer(tb testing.TB, cache bool) (*server, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	router, err := apis.NewRouter(env.App)
+	return &server{app: env.App, handler: buildMux(tb, env.App)}, key.String()
+}
+
+// buildMux builds app's full router as `serve` does (OnServe triggered,
+// then BuildMux), with the WhoamiPath route added.
+func buildMux(tb testing.TB, app core.App) http.Handler {
+	tb.Helper()
+	router, err := apis.NewRouter(app)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	event := &core.ServeEvent{App: env.App, Router: router}
-	err = env.App.OnServe().Trigger(event, func(e *core.ServeEvent) error {
+	event := &core.ServeEvent{App: app, Router: router}
+	err = app.OnServe().Trigger(event, func(e *core.ServeEvent) error {
 		e.Router.GET(WhoamiPath, func(e *core.RequestEvent) error {
 			if e.Auth == nil {
 				return e.UnauthorizedError("", nil)
@@ -225,5 +232,5 @@ func newServer(tb testing.TB, cache bool) (*server, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &server{app: env.App, handler: mux}, key.String()
+	return mux
 }

@@ -93,13 +93,19 @@ func dayString(day int64) string {
 	return time.Unix(day*secondsPerDay, 0).UTC().Format(time.DateOnly)
 }
 
+// The recorder's defaults (UsageConfig's zero values).
+const (
+	DefaultUsageFlushInterval    = 2 * time.Second
+	DefaultUsageMinWriteInterval = time.Minute
+)
+
 // NewUsageRecorder starts a recorder; call Close to stop it.
 func NewUsageRecorder(cfg UsageConfig) *UsageRecorder {
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 2 * time.Second
+		cfg.FlushInterval = DefaultUsageFlushInterval
 	}
 	if cfg.MinWriteInterval <= 0 {
-		cfg.MinWriteInterval = time.Minute
+		cfg.MinWriteInterval = DefaultUsageMinWriteInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -2,7 +2,9 @@ package keystore
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
@@ -33,4 +35,26 @@ func (s *Store) FindVerified(ctx context.Context, v *apikey.Verifier, key apikey
 		return nil, nil, err
 	}
 	return record, owner, nil
+}
+
+// ReplaceHash stores newHash as key id's hash if its stored hash is still
+// oldHash, and reports whether it did. The verifier calls it to upgrade a
+// hash made with other argon2id parameters (apikey.VerifierConfig.Rehash).
+//
+// It is a raw UPDATE, not app.Save: the same secret hashed again is
+// bookkeeping, not an edit, so it neither bumps "updated", nor runs record
+// hooks, nor broadcasts a realtime event; and Save writes every column, so
+// a roll, disable or label change committed since the verifier read the row
+// would be overwritten. The WHERE on the old hash makes it a compare-and-set:
+// a key revoked (no row) or re-hashed by someone else meanwhile is left alone.
+func (s *Store) ReplaceHash(id, oldHash, newHash string) (bool, error) {
+	res, err := s.app.NonconcurrentDB().Update(Collection,
+		dbx.Params{FieldKeyHash: newHash},
+		dbx.HashExp{"id": id, FieldKeyHash: oldHash},
+	).Execute()
+	if err != nil {
+		return false, fmt.Errorf("keystore: replace hash: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
