@@ -28,8 +28,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
-
-	"github.com/pbkeys/pbkeys/hooks"
 )
 
 var (
@@ -165,12 +163,12 @@ func createKeys(base, jwt string, n int) ([]string, error) {
 // as many at a time as its budget runs, each followed by the collection
 // the server does: the floor for any restart herd of n keys.
 func pureArgon2(n int) (time.Duration, int, error) {
-	cfg, err := hooks.ConfigFromEnv()
+	cfg, err := serverArgon2()
 	if err != nil {
 		return 0, 0, err
 	}
-	lanes := max(int(cfg.Argon2MemoryBudgetKiB/cfg.Argon2.Memory), 1)
-	hash, err := argon2id.CreateHash("pure argon2id", &cfg.Argon2)
+	lanes := max(int(cfg.MemoryBudgetKiB/cfg.Params.Memory), 1)
+	hash, err := argon2id.CreateHash("pure argon2id", &cfg.Params)
 	if err != nil {
 		return 0, 0, err
 	}

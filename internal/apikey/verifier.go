@@ -177,9 +177,9 @@ type Verifier struct {
 	argon2Runs atomic.Uint64
 }
 
-// withDefaults fills zero fields with their defaults and turns "off"
+// WithDefaults fills zero fields with their defaults and turns "off"
 // (negative) into the zero the verifier's parts read as off.
-func (cfg VerifierConfig) withDefaults() VerifierConfig {
+func (cfg VerifierConfig) WithDefaults() VerifierConfig {
 	d := DefaultVerifierConfig()
 	if cfg.Params == (argon2id.Params{}) {
 		cfg.Params = DefaultParams
@@ -223,7 +223,7 @@ func (cfg VerifierConfig) withDefaults() VerifierConfig {
 
 // NewVerifier returns a Verifier configured by cfg (zero fields: defaults).
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := validParams(&cfg.Params); err != nil {
 		return nil, fmt.Errorf("pbkeys: argon2id parameters: %w", err)
 	}

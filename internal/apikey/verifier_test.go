@@ -448,7 +448,7 @@ func TestDefaultBudgetFollowsParams(t *testing.T) {
 	} {
 		p := DefaultParams
 		p.Memory = tc.memory
-		if got := (VerifierConfig{Params: p}).withDefaults().MemoryBudgetKiB; got != tc.want {
+		if got := (VerifierConfig{Params: p}).WithDefaults().MemoryBudgetKiB; got != tc.want {
 			t.Errorf("memory %d KiB: budget %d KiB, want %d", tc.memory, got, tc.want)
 		}
 	}

@@ -1,10 +1,9 @@
 package keystore
 
 import (
-	"bytes"
 	"database/sql"
-	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,10 +22,10 @@ import (
 // the owner, selected through PocketBase's RecordQuery, so PocketBase's
 // own code builds the owner record from it (the record a request then
 // runs as, which a hook may save: it must be exactly what PocketBase would
-// have loaded). Its second row (UNION ALL) carries the key's columns as a
-// JSON object in the owner's id column, from which the key record is
-// built field by field (recordFromColumns). Nothing is cached but the
-// statement: both rows are read on every request.
+// have loaded). Its second row (UNION ALL) carries the key's columns packed
+// into one string in the owner's id column (packedColumns), from which the
+// key record is built field by field (recordFromColumns). Nothing is
+// cached but the statement: both rows are read on every request.
 type lookup struct {
 	app   core.App
 	joins sync.Map // owner collection id → *atomic.Pointer[preparedJoin]
@@ -93,19 +92,24 @@ func (l *lookup) findOnce(owners *core.Collection, id string) (key, owner *core.
 	if err := q.Bind(dbx.Params{"id": id, "ownerCollection": owners.Id}).All(&rows); err != nil {
 		return nil, nil, err
 	}
-	for _, r := range rows {
-		if strings.HasPrefix(r.Id, "{") { // the key's row: an id is never JSON
-			if key, err = recordFromColumns(p.keys, r.Id); err != nil {
-				return nil, nil, err
-			}
-		} else {
-			owner = r
+	if len(rows) != 2 {
+		return nil, nil, sql.ErrNoRows // no such key, or its owner is gone
+	}
+	// Which row is which: the key's row decodes into the key asked for,
+	// owned by the other row's record. (An owner's id that happened to be
+	// a packed key row of this very key is not possible: the row holds the
+	// key's hash, made after the owner existed, with a random salt.)
+	for i, r := range rows {
+		other := rows[1-i]
+		if !strings.HasPrefix(r.Id, packedPrefix) {
+			continue
+		}
+		k, err := recordFromColumns(p.keys, r.Id)
+		if err == nil && k.Id == id && k.GetString(FieldOwner) == other.Id {
+			return k, other, nil
 		}
 	}
-	if key == nil || owner == nil {
-		return nil, nil, sql.ErrNoRows
-	}
-	return key, owner, nil
+	return nil, nil, errors.New("keystore: the key lookup returned rows it cannot tell apart")
 }
 
 // prepared returns the statement for the current definitions of api_keys
@@ -141,24 +145,21 @@ func (l *lookup) prepared(owners *core.Collection) (*preparedJoin, error) {
 //	SELECT o.<owner fields> FROM owners o JOIN api_keys k ON k.owner = o.id
 //	  WHERE k.id = {:id} AND k.owner_collection = {:ownerCollection}
 //	UNION ALL
-//	SELECT json_object('<key field>', k.<key field>, ...), NULL, ... FROM api_keys k
+//	SELECT <packed key columns>, NULL, ... FROM api_keys k
 //	  WHERE k.id = {:id} AND k.owner_collection = {:ownerCollection}
 //
 // as PocketBase's RecordQuery of owners, whose hooks build owner records
 // from its rows.
 func (l *lookup) statement(keys, owners *core.Collection) *dbx.Query {
 	const where = "[[k.id]] = {:id} AND [[k." + FieldOwnerCollection + "]] = {:ownerCollection}"
-	var pairs []string
-	for _, f := range keys.Fields {
-		pairs = append(pairs, "'"+f.GetName()+"', [[k."+f.GetName()+"]]")
-	}
+	packed := packedColumns(keys, "k")
 	ownerColumns := make([]string, len(owners.Fields))
 	keyColumns := make([]string, len(owners.Fields))
 	for i, f := range owners.Fields {
 		ownerColumns[i] = "[[o." + f.GetName() + "]]"
 		keyColumns[i] = "(NULL)"
 		if f.GetName() == core.FieldNameId {
-			keyColumns[i] = "json_object(" + strings.Join(pairs, ", ") + ")"
+			keyColumns[i] = packed
 		}
 	}
 	db := l.app.ConcurrentDB()
@@ -172,27 +173,48 @@ func (l *lookup) statement(keys, owners *core.Collection) *dbx.Query {
 		Build()
 }
 
-// recordFromColumns builds a record of c from a JSON object of its
-// columns, as PocketBase builds a record from a row it read (core's
-// newRecordFromNullStringMap): each field's PrepareValue on the value as
-// the database gave it, then PostScan. PostScan takes the original values
-// through the fields' getters, which for api_keys' kinds of fields (text,
-// number, bool, date, JSON, relation) are the values themselves.
-func recordFromColumns(c *core.Collection, object string) (*core.Record, error) {
-	dec := json.NewDecoder(bytes.NewReader([]byte(object)))
-	dec.UseNumber() // numbers as the database wrote them
-	columns := map[string]any{}
-	if err := dec.Decode(&columns); err != nil {
-		return nil, err
+// packedPrefix starts a packed key row.
+const packedPrefix = "pbkeys:"
+
+// packedColumns is the SQL expression that packs the columns of c's
+// fields, of the table aliased alias, into one string: packedPrefix, then
+// per field in c.Fields order "n" for NULL, or the value's length in bytes,
+// ":" and the value as text. Length-prefixed, so any bytes may be in a
+// value; a JSON object (json_object) said the same, but decoding it was
+// most of the cost of building the key record on every request.
+func packedColumns(c *core.Collection, alias string) string {
+	parts := []string{"'" + packedPrefix + "'"}
+	for _, f := range c.Fields {
+		col := "[[" + alias + "." + f.GetName() + "]]"
+		parts = append(parts, "(CASE WHEN "+col+" IS NULL THEN 'n' ELSE length(CAST("+col+" AS BLOB)) || ':' || "+col+" END)")
+	}
+	return strings.Join(parts, " || ")
+}
+
+// recordFromColumns builds a record of c from the packed columns of one of
+// its rows (packedColumns), as PocketBase builds a record from a row it
+// read (core's newRecordFromNullStringMap): each field's PrepareValue on
+// the value as the database gave it (nil for NULL), then PostScan.
+// PostScan takes the original values through the fields' getters, which
+// for api_keys' kinds of fields (text, number, bool, date, JSON, relation)
+// are the values themselves.
+func recordFromColumns(c *core.Collection, packed string) (*core.Record, error) {
+	rest, ok := strings.CutPrefix(packed, packedPrefix)
+	if !ok {
+		return nil, errMalformedPacked
 	}
 	record := core.NewRecord(c)
 	for _, f := range c.Fields {
 		var raw any
-		switch v := columns[f.GetName()].(type) {
-		case json.Number:
-			raw = v.String()
-		case string:
-			raw = v
+		if strings.HasPrefix(rest, "n") {
+			rest = rest[1:]
+		} else {
+			size, tail, ok := strings.Cut(rest, ":")
+			n, err := strconv.Atoi(size)
+			if !ok || err != nil || n < 0 || n > len(tail) {
+				return nil, errMalformedPacked
+			}
+			raw, rest = tail[:n], tail[n:]
 		}
 		value, err := f.PrepareValue(record, raw)
 		if err != nil {
@@ -200,8 +222,13 @@ func recordFromColumns(c *core.Collection, object string) (*core.Record, error) 
 		}
 		record.SetRaw(f.GetName(), value)
 	}
+	if rest != "" {
+		return nil, errMalformedPacked
+	}
 	if err := record.PostScan(); err != nil {
 		return nil, err
 	}
 	return record, nil
 }
+
+var errMalformedPacked = errors.New("keystore: malformed packed key row")

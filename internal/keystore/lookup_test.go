@@ -23,7 +23,7 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	// A key with every lifecycle field set, and a key of a second owner
 	// collection: each kind of value survives the trip.
 	rich, _, err := env.Store.Issue(env.Alice(t), keystore.Options{
-		Label: "rich «key»", ExpiresAt: time.Now().Add(48 * time.Hour), ReadOnly: true,
+		Label: "rich «key» n12:ab 3:", ExpiresAt: time.Now().Add(48 * time.Hour), ReadOnly: true,
 		Collections: []string{"notes", "secrets"}, RatePerMinute: 600,
 	}, keystore.Origin{})
 	if err != nil {
@@ -49,6 +49,11 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	}
 	botKey, _, err := env.Store.Issue(bot, keystore.Options{Label: "bot"}, keystore.Origin{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// a NULL, as a JSON column holds when nothing was ever written to it
+	if _, err := env.App.DB().NewQuery("UPDATE api_keys SET collections = NULL WHERE id = {:id}").
+		Bind(map[string]any{"id": botKey.Id}).Execute(); err != nil {
 		t.Fatal(err)
 	}
 
