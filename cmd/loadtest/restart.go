@@ -31,12 +31,15 @@ import (
 )
 
 var (
-	herdKeys  = flag.Int("herd", 200, "keys sent at once from one address right after a restart")
+	herdKeys  = flag.Int("herd", 200, "keys sent at once from one address right after a restart (0: no restart scenarios)")
 	attackers = flag.Int("attackers", 16, "addresses guessing the holder's key id right after a restart")
 )
 
 func restartScenarios(srv *server, fx *fixture, path string, phase time.Duration, rounds, conns int) error {
 	n := *herdKeys
+	if n <= 0 {
+		return nil
+	}
 	fmt.Printf("\nafter a restart (cold cache): a herd of %d keys from one address, then %d addresses guessing one key id\n", n, *attackers)
 	keys, err := createKeys(srv.base, fx.jwt, n)
 	if err != nil {

@@ -157,7 +157,7 @@ func (l *lookup) statement(keys, owners *core.Collection) *dbx.Query {
 	keyColumns := make([]string, len(owners.Fields))
 	for i, f := range owners.Fields {
 		ownerColumns[i] = "[[o." + f.GetName() + "]]"
-		keyColumns[i] = "(NULL)"
+		keyColumns[i] = "(NULL)" // parenthesised, or dbx quotes it as a column name
 		if f.GetName() == core.FieldNameId {
 			keyColumns[i] = packed
 		}
@@ -186,9 +186,10 @@ func packedColumns(c *core.Collection, alias string) string {
 	parts := []string{"'" + packedPrefix + "'"}
 	for _, f := range c.Fields {
 		col := "[[" + alias + "." + f.GetName() + "]]"
-		parts = append(parts, "(CASE WHEN "+col+" IS NULL THEN 'n' ELSE length(CAST("+col+" AS BLOB)) || ':' || "+col+" END)")
+		// NULL's length is NULL, so is the concatenation: ifnull says 'n'.
+		parts = append(parts, "ifnull(length(CAST("+col+" AS BLOB))||':'||"+col+",'n')")
 	}
-	return strings.Join(parts, " || ")
+	return strings.Join(parts, "||")
 }
 
 // recordFromColumns builds a record of c from the packed columns of one of

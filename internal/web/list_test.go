@@ -36,6 +36,9 @@ func manyKeys(t *testing.T, srv *webtest.Server, n int) []string {
 			t.Fatal(err)
 		}
 		ids[i] = r.Id
+		// The list is newest first by "created", which has millisecond
+		// precision (ties go by id): the test's order needs distinct times.
+		time.Sleep(2 * time.Millisecond)
 	}
 	return ids
 }
