@@ -3,9 +3,11 @@ package keystore_test
 import (
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/hooks"
@@ -147,4 +149,48 @@ func isSlice(v any) bool {
 		return true
 	}
 	return false
+}
+
+// TestLookupReadsOneKeyRow: the lookup reads the key by primary key, never
+// through an index on owner_collection. SQLite preferred the list's index
+// (owner_collection, owner, created, id), which covered what the join read,
+// and then visited every key of the collection on every request: with
+// 100,000 keys, seconds per request. The planner's statistics here say the
+// table is tiny, as they do for a server whose keys grew since PocketBase
+// last ran PRAGMA optimize, the case that made it choose the index.
+func TestLookupReadsOneKeyRow(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	users, err := env.App.FindCollectionByNameOrId("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	query, err := keystore.LookupSQL(env.App, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []struct {
+		Detail string `db:"detail"`
+	}
+	if err := env.App.ConcurrentDB().NewQuery("EXPLAIN QUERY PLAN "+query).
+		Bind(dbx.Params{"id": pbtest.AliceKeyID, "ownerCollection": users.Id}).All(&plan); err != nil {
+		t.Fatal(err)
+	}
+	var byID int
+	for _, step := range plan {
+		d := step.Detail
+		switch {
+		case strings.Contains(d, "api_keys") && strings.Contains(d, "(id=?)") && strings.HasPrefix(d, "SEARCH"):
+			byID++
+		case strings.Contains(d, "api_keys"):
+			t.Errorf("the lookup reads api_keys some other way: %q", d)
+		}
+	}
+	if byID != 1 {
+		t.Errorf("the lookup reads the key by id %d times, want once; plan: %v", byID, plan)
+	}
+	// and it still finds the key
+	if key, owner, err := env.Store.FindWithOwner(pbtest.AliceKeyID); err != nil || key.Id != pbtest.AliceKeyID || owner.Id != pbtest.AliceID {
+		t.Fatalf("FindWithOwner: %v, %v, %v", key, owner, err)
+	}
 }
