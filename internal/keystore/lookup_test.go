@@ -172,7 +172,7 @@ func TestLookupReadsOneKeyRow(t *testing.T) {
 	var plan []struct {
 		Detail string `db:"detail"`
 	}
-	if err := env.App.ConcurrentDB().NewQuery("EXPLAIN QUERY PLAN "+query).
+	if err := env.App.ConcurrentDB().NewQuery("EXPLAIN QUERY PLAN " + query).
 		Bind(dbx.Params{"id": pbtest.AliceKeyID, "ownerCollection": users.Id}).All(&plan); err != nil {
 		t.Fatal(err)
 	}
