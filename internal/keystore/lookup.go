@@ -142,37 +142,44 @@ func (l *lookup) prepared(owners *core.Collection) (*preparedJoin, error) {
 
 // statement is, for a key {:id} of an owner of collection owners:
 //
-//	SELECT o.* FROM (
-//	  WITH k AS MATERIALIZED (SELECT * FROM api_keys
-//	    WHERE id = {:id} AND +owner_collection = {:ownerCollection})
-//	  SELECT o.<owner fields> FROM owners o JOIN k ON k.owner = o.id
-//	  UNION ALL
-//	  SELECT <packed key columns>, NULL, ... FROM k
-//	) o
+//	SELECT o.<owner fields> FROM owners o JOIN api_keys k ON k.owner = o.id
+//	  WHERE <k is the key>
+//	UNION ALL
+//	SELECT <packed key columns>, NULL, ... FROM api_keys k WHERE <k is the key>
 //
 // as PocketBase's RecordQuery of owners, whose hooks build owner records
-// from its rows. The key row is read once, by primary key: k selects every
-// column, so no other index covers it, and the unary + keeps the
-// owner_collection term from choosing one. (Selecting only what the join
-// needs, SQLite read k through the list's index on owner_collection,
-// which covers those columns: every key of the collection visited, on
-// every request — 100,000 with 100,000 keys.)
+// from its rows. "k is the key" is
+//
+//	k.rowid = (SELECT rowid FROM api_keys WHERE id = {:id})
+//	  AND +k.owner_collection = {:ownerCollection}
+//
+// so that SQLite reads the key row by rowid whatever its statistics say.
+// Asked for k.id = {:id} directly, it read k through the list's index on
+// owner_collection, which covers what the join reads, when its statistics
+// (PocketBase runs PRAGMA optimize after migrations and at midnight) said
+// the table was small: every key of the collection visited on every
+// request, 100,000 with 100,000 keys. (The unary + keeps that term from
+// choosing an index.)
 func (l *lookup) statement(keys, owners *core.Collection) *dbx.Query {
+	isKey := dbx.NewExp("[[k.rowid]] = (SELECT [[rowid]] FROM {{" + keys.Name + "}} WHERE [[id]] = {:id})" +
+		" AND +[[k." + FieldOwnerCollection + "]] = {:ownerCollection}")
 	ownerColumns := make([]string, len(owners.Fields))
 	keyColumns := make([]string, len(owners.Fields))
 	for i, f := range owners.Fields {
 		ownerColumns[i] = "[[o." + f.GetName() + "]]"
-		keyColumns[i] = "NULL"
+		keyColumns[i] = "(NULL)" // parenthesised, or dbx quotes it as a column name
 		if f.GetName() == core.FieldNameId {
 			keyColumns[i] = packedColumns(keys, "k")
 		}
 	}
-	union := "WITH [[k]] AS MATERIALIZED (SELECT * FROM {{" + keys.Name + "}}" +
-		" WHERE [[id]] = {:id} AND +[[" + FieldOwnerCollection + "]] = {:ownerCollection})" +
-		" SELECT " + strings.Join(ownerColumns, ",") +
-		" FROM {{" + owners.Name + "}} [[o]] JOIN [[k]] ON [[k." + FieldOwner + "]] = [[o.id]]" +
-		" UNION ALL SELECT " + strings.Join(keyColumns, ",") + " FROM [[k]]"
-	return l.app.RecordQuery(owners).Select("o.*").From("(" + union + ") o").Build()
+	keyRow := l.app.ConcurrentDB().Select(keyColumns...).From(keys.Name + " k").Where(isKey).Build()
+	return l.app.RecordQuery(owners).
+		Select(ownerColumns...).
+		From(owners.Name+" o").
+		InnerJoin(keys.Name+" k", dbx.NewExp("[[k."+FieldOwner+"]] = [[o.id]]")).
+		Where(isKey).
+		UnionAll(keyRow).
+		Build()
 }
 
 // packedPrefix starts a packed key row.
