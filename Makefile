@@ -47,7 +47,7 @@ bench:
 	go test -run='^$$' -bench='^(BenchmarkAuth|BenchmarkManyKeys)$$' ./internal/bench
 	go test -run='^$$' -bench=. -benchmem ./internal/apikey
 
-## load: the built binary over loopback: JWT vs key at 32 connections (5 rounds), a 20 s flood of wrong secrets, realtime fan-out to 500 SSE clients with a JWT and a key, then after restarts a herd of 200 keys, 200 keys vs one, a key id under attack (about 5 min, stops by itself)
+## load: the built binary over loopback: JWT vs key at 32 connections (5 rounds), a 20 s flood of wrong secrets, realtime fan-out to 500 SSE clients with a JWT and a key, then after restarts a herd of 200 keys, 200 keys vs one, a key id under attack (about 6 min, stops by itself)
 load: build
 	go run ./cmd/loadtest -binary ./$(BINARY) -phase 5s -rounds 5 -flood 20s -rt-clients 500 -rt-events 100
 
