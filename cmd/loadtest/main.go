@@ -127,28 +127,14 @@ func run(binary string, phase time.Duration, rounds int, flood time.Duration, co
 	// (a) and (b): same endpoint, same connection count, alternating in
 	// rounds so that a noisy neighbour slows both alike; the ratio is taken
 	// per round and the median reported.
-	var jwts, keys []result
-	var ratios []float64
-	for i := range rounds {
-		measureJWT := func() result {
-			return srv.measure(fmt.Sprintf("a  record view, JWT      (round %d)", i+1), phase, conns, notePath, func(int) string { return fx.jwt }, nil)
-		}
-		measureKey := func() result {
-			return srv.measure(fmt.Sprintf("b  record view, API key  (round %d)", i+1), phase, conns, notePath, func(int) string { return "Bearer " + fx.key }, nil)
-		}
-		var j, k result
-		if i%2 == 0 {
-			j, k = measureJWT(), measureKey()
-		} else {
-			k, j = measureKey(), measureJWT()
-		}
-		jwts, keys = append(jwts, j), append(keys, k)
-		ratios = append(ratios, k.rps/j.rps)
-	}
+	jwts, keys, ratios := interleaved(rounds, func(round int) result {
+		return srv.measure(fmt.Sprintf("a  record view, JWT      (round %d)", round), phase, conns, notePath, func(int) string { return fx.jwt }, nil)
+	}, func(round int) result {
+		return srv.measure(fmt.Sprintf("b  record view, API key  (round %d)", round), phase, conns, notePath, func(int) string { return "Bearer " + fx.key }, nil)
+	})
 	jwt, key := merge("a  record view, JWT (all rounds)", jwts), merge("b  record view, API key (all rounds)", keys)
 	jwt.print()
 	key.print()
-	slices.Sort(ratios)
 
 	// Memory baseline: as many JWT connections as the flood has clients.
 	jwtFlood := srv.measure("   record view, JWT (flood baseline)", phase, floodClients+1, notePath, func(int) string { return fx.jwt }, nil)
@@ -612,4 +598,23 @@ func numCPU() int {
 		return 0
 	}
 	return strings.Count(string(raw), "processor\t:")
+}
+
+// interleaved measures base and other in rounds (numbered from 1),
+// alternating which goes first so that neither always follows the other
+// and a noisy neighbour slows both alike, and returns each one's results
+// and the per-round ratios other/base of requests per second, sorted.
+func interleaved(rounds int, base, other func(round int) result) (bases, others []result, ratios []float64) {
+	for i := range rounds {
+		var b, o result
+		if i%2 == 0 {
+			b, o = base(i+1), other(i+1)
+		} else {
+			o, b = other(i+1), base(i+1)
+		}
+		bases, others = append(bases, b), append(others, o)
+		ratios = append(ratios, o.rps/b.rps)
+	}
+	slices.Sort(ratios)
+	return bases, others, ratios
 }

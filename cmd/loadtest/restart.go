@@ -67,25 +67,13 @@ func restartScenarios(srv *server, fx *fixture, path string, phase time.Duration
 
 	// the herd's keys are warm now: many distinct keys against one
 	var next atomic.Uint64
-	var ratios []float64
-	for i := range rounds {
-		many := func() result {
-			return srv.measure(fmt.Sprintf("   %d keys in turn (round %d)", n, i+1), phase, conns, path, func(int) string {
-				return "Bearer " + keys[next.Add(1)%uint64(n)]
-			}, nil)
-		}
-		one := func() result {
-			return srv.measure(fmt.Sprintf("   one key          (round %d)", i+1), phase, conns, path, func(int) string { return "Bearer " + fx.key }, nil)
-		}
-		var m, o result
-		if i%2 == 0 {
-			m, o = many(), one()
-		} else {
-			o, m = one(), many()
-		}
-		ratios = append(ratios, m.rps/o.rps)
-	}
-	slices.Sort(ratios)
+	_, _, ratios := interleaved(rounds, func(round int) result {
+		return srv.measure(fmt.Sprintf("   one key          (round %d)", round), phase, conns, path, func(int) string { return "Bearer " + fx.key }, nil)
+	}, func(round int) result {
+		return srv.measure(fmt.Sprintf("   %d keys in turn (round %d)", n, round), phase, conns, path, func(int) string {
+			return "Bearer " + keys[next.Add(1)%uint64(n)]
+		}, nil)
+	})
 
 	if err := srv.restart(); err != nil {
 		return err
