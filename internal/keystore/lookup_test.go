@@ -39,16 +39,7 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	if _, err := env.Store.SetDisabled(env.Alice(t), rich.Id, true); err != nil {
 		t.Fatal(err)
 	}
-	bots := core.NewAuthCollection("bots")
-	if err := env.App.Save(bots); err != nil {
-		t.Fatal(err)
-	}
-	bot := core.NewRecord(bots)
-	bot.SetEmail("bot@example.com")
-	bot.SetPassword("a long bot password")
-	if err := env.App.Save(bot); err != nil {
-		t.Fatal(err)
-	}
+	bot := newBot(t, env.App)
 	botKey, _, err := env.Store.Issue(bot, keystore.Options{Label: "bot"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)

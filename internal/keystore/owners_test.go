@@ -38,16 +38,8 @@ func TestKeysGoWithTheirOwner(t *testing.T) {
 func TestKeysGoWithTheirOwnerCollection(t *testing.T) {
 	env := pbtest.New(t, func(c *hooks.Config) { c.OwnerCollections = []string{"users", "bots"} })
 	t.Cleanup(env.App.Cleanup)
-	bots := core.NewAuthCollection("bots")
-	if err := env.App.Save(bots); err != nil {
-		t.Fatal(err)
-	}
-	bot := core.NewRecord(bots)
-	bot.SetEmail("bot@example.com")
-	bot.SetPassword("a long bot password")
-	if err := env.App.Save(bot); err != nil {
-		t.Fatal(err)
-	}
+	bot := newBot(t, env.App)
+	bots := bot.Collection()
 	if _, _, err := env.Store.Issue(bot, keystore.Options{Label: "bot key"}, keystore.Origin{}); err != nil {
 		t.Fatal(err)
 	}
@@ -148,4 +140,21 @@ func TestSuperusersCannotBeOwnerCollections(t *testing.T) {
 	if _, err := keystore.Register(app, keystore.Config{OwnerCollections: []string{"users", "_superusers"}}); err == nil {
 		t.Fatal("_superusers accepted as an owner collection")
 	}
+}
+
+// newBot saves an auth collection "bots" (an owner collection where a test
+// configures it so) with one record, and returns the record.
+func newBot(t *testing.T, app core.App) *core.Record {
+	t.Helper()
+	bots := core.NewAuthCollection("bots")
+	if err := app.Save(bots); err != nil {
+		t.Fatal(err)
+	}
+	bot := core.NewRecord(bots)
+	bot.SetEmail("bot@example.com")
+	bot.SetPassword("a long bot password")
+	if err := app.Save(bot); err != nil {
+		t.Fatal(err)
+	}
+	return bot
 }
