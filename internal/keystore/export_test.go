@@ -2,13 +2,44 @@ package keystore
 
 import "github.com/pocketbase/pocketbase/core"
 
-// LookupSQL is the key lookup's statement for owners, for tests of its
-// query plan.
-func LookupSQL(app core.App, owners *core.Collection) (string, error) {
+// LookupSQL is the key lookup's statement, for tests of its query plan.
+func LookupSQL(app core.App) (string, error) {
 	keys, err := app.FindCachedCollectionByNameOrId(Collection)
 	if err != nil {
 		return "", err
 	}
-	l := lookup{app: app}
-	return l.statement(keys, owners).SQL(), nil
+	return lookupSQL(app.ConcurrentDB(), keys), nil
+}
+
+// ReleaseLookupConns returns the lookup's kept connections, as before the
+// app's databases close; the next lookup keeps new ones.
+func ReleaseLookupConns(s *Store) { s.lookup.conns.release() }
+
+// BreakLookupConns closes the kept connections that are free under the
+// lookup, as a failing driver would, leaving them where the lookup will
+// take them next.
+func BreakLookupConns(s *Store) int {
+	set := s.lookup.conns.set
+	if set == nil {
+		return 0
+	}
+	var taken []*lookupConn
+	for {
+		select {
+		case c := <-set.slots:
+			taken = append(taken, c)
+			continue
+		default:
+		}
+		break
+	}
+	broken := 0
+	for _, c := range taken {
+		if c != nil {
+			c.conn.Close()
+			broken++
+		}
+		set.slots <- c
+	}
+	return broken
 }

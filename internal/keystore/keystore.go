@@ -95,6 +95,11 @@ func Register(app core.App, cfg Config) (*Store, error) {
 	}
 	s := &Store{app: app, cfg: cfg, lookup: lookup{app: app}}
 	s.bindRules()
+	// The lookup's kept connections go back before the databases close.
+	app.OnBootstrapClear().BindFunc(func(e *core.BootstrapEvent) error {
+		s.lookup.conns.release()
+		return e.Next()
+	})
 	app.Store().Set(storeKey, s)
 	return s, nil
 }

@@ -1,138 +1,159 @@
 package keystore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
-	"strconv"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 )
-
-// lookup reads a key and its owner for the auth middleware, which does it
-// on every key-authenticated request: one statement, as PocketBase's own
-// JWT auth reads its user with one. (Each SQLite statement opens a read
-// transaction, and in profiles that was half the cost of key auth when
-// the key and the owner were read by two.)
-//
-// The statement is prepared once per owner collection. Its first row is
-// the owner, selected through PocketBase's RecordQuery, so PocketBase's
-// own code builds the owner record from it (the record a request then
-// runs as, which a hook may save: it must be exactly what PocketBase would
-// have loaded). Its second row (UNION ALL) carries the key's columns packed
-// into one string in the owner's id column (packedColumns), from which the
-// key record is built field by field (recordFromColumns). Nothing is
-// cached but the statement: both rows are read on every request.
-type lookup struct {
-	app   core.App
-	joins sync.Map // owner collection id → *atomic.Pointer[preparedJoin]
-}
-
-// preparedJoin reads a key and its owner of one owner collection, prepared
-// for one definition of both collections: when a collection changes,
-// PocketBase caches new *Collection values and the query is prepared again.
-type preparedJoin struct {
-	keys, owners *core.Collection
-	query        *dbx.Query // a template: never run, only copied
-}
 
 // ErrOwnerNotAllowed is returned by FindWithOwner for a key whose owner's
 // collection is no longer one of the owner collections.
 var ErrOwnerNotAllowed = errors.New("keystore: the key's owner collection may not own keys")
 
 // FindWithOwner returns the key with id and the record that owns it, both
-// read fresh from the database: revocation, expiry and owner changes are
-// never cached. It returns sql.ErrNoRows when either does not exist.
+// read fresh from the database on every call: revocation, expiry and owner
+// changes are never cached. It returns sql.ErrNoRows when either does not
+// exist. The auth middleware calls it on every key-authenticated request:
 //
-// The owner collections are tried in order: with one (the usual case) a
-// key costs one statement; a key of the n-th costs n.
+//   - the key row, by the lookup (below): a statement kept prepared on a
+//     connection kept for it;
+//   - its owner by PocketBase's own RecordQuery, the query of its
+//     FindRecordById, which PocketBase's JWT auth reads its user with, so
+//     the record a request runs as (which a hook may save) is exactly the
+//     one PocketBase would have loaded; prepared once.
 func (s *Store) FindWithOwner(id string) (key, owner *core.Record, err error) {
-	for _, name := range s.cfg.OwnerCollections {
-		c, err := s.app.FindCachedCollectionByNameOrId(name)
-		if err != nil || !s.IsOwnerCollection(c) {
-			continue
-		}
-		key, owner, err = s.lookup.find(c, id)
-		if !errors.Is(err, sql.ErrNoRows) {
-			return key, owner, err
-		}
-	}
-	// No key of an owner collection: a key whose owner's collection was
-	// taken off the list says so; a missing key or owner is just missing.
-	if k, err := s.Find(id); err == nil {
-		if c, err := s.app.FindCachedCollectionByNameOrId(k.GetString(FieldOwnerCollection)); err != nil || !s.IsOwnerCollection(c) {
-			return nil, nil, ErrOwnerNotAllowed
-		}
-	}
-	return nil, nil, sql.ErrNoRows
-}
-
-// find reads the key with id owned by a record of owners, retrying once if
-// a concurrent schema change closed the statement it used.
-func (l *lookup) find(owners *core.Collection, id string) (key, owner *core.Record, err error) {
-	key, owner, err = l.findOnce(owners, id)
-	if err != nil && strings.Contains(err.Error(), "statement is closed") {
-		key, owner, err = l.findOnce(owners, id)
-	}
-	return key, owner, err
-}
-
-func (l *lookup) findOnce(owners *core.Collection, id string) (key, owner *core.Record, err error) {
-	p, err := l.prepared(owners)
+	key, err = s.lookup.find(id)
 	if err != nil {
 		return nil, nil, err
+	}
+	c, err := s.app.FindCachedCollectionByNameOrId(key.GetString(FieldOwnerCollection))
+	if err != nil || !s.IsOwnerCollection(c) {
+		return nil, nil, ErrOwnerNotAllowed
+	}
+	owner, err = s.lookup.owner(c, key.GetString(FieldOwner))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, sql.ErrNoRows // the owner is gone
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("keystore: read the key's owner: %w", err)
+	}
+	return key, owner, nil
+}
+
+// lookup reads a key row by id for FindWithOwner, on one of a few
+// connections kept for it (lookupConns), where its statement stays
+// prepared; when none may be kept, on PocketBase's pool. And it reads
+// owners.
+//
+// Why not one statement for both, a join? PocketBase builds a record from
+// a row only in its own queries (core's newRecordFromNullStringMap, behind
+// RecordQuery), which run on its pool; a record built from a row here
+// differs in what Original() says of the password (PostScan reads it
+// through the field's getter, which gives the plain password: none), and
+// a hook saving that owner would make PocketBase think the password
+// changed and drop the owner's MFA and auth-origin records.
+type lookup struct {
+	app       core.App
+	conns     lookupConns
+	statement atomic.Pointer[lookupStatement]
+	owners    sync.Map // owner collection id → *atomic.Pointer[ownerQuery]
+}
+
+// ownerQuery reads a record of owners by id, prepared for one definition
+// of the collection.
+type ownerQuery struct {
+	owners *core.Collection
+	query  *dbx.Query // a template: never run, only copied
+}
+
+// lookupStatement is the lookup's SQL for one definition of api_keys: when
+// the collection changes, PocketBase caches a new *Collection, and the
+// statement is written (and prepared) again.
+type lookupStatement struct {
+	keys *core.Collection
+	sql  string
+}
+
+// find reads the key with id: sql.ErrNoRows when there is none.
+func (l *lookup) find(id string) (*core.Record, error) {
+	st, err := l.current()
+	if err != nil {
+		return nil, err
+	}
+	db, err := concurrentDB(l.app)
+	if err != nil {
+		return nil, err
+	}
+	if conn, set := l.conns.get(db.DB()); conn != nil {
+		key, err := conn.find(db, st, id)
+		healthy := err == nil || errors.Is(err, sql.ErrNoRows)
+		l.conns.put(set, conn, healthy)
+		if healthy {
+			return key, err
+		}
+		// Once more on the shared pool: the kept connection may have been
+		// broken, or its statement outdated by a schema change that
+		// PocketBase's collection cache did not show yet.
+	}
+	rows, err := logged(db, st.sql, func() (*sql.Rows, error) { return db.DB().Query(st.sql, id) })
+	if err != nil {
+		return nil, fmt.Errorf("keystore: key lookup: %w", err)
+	}
+	return st.scan(rows)
+}
+
+// owner reads the record id of owners as FindRecordById does, with the
+// statement prepared once per definition of owners; it retries once if a
+// concurrent schema change closed the statement it used.
+func (l *lookup) owner(owners *core.Collection, id string) (*core.Record, error) {
+	record, err := l.ownerOnce(owners, id)
+	if err != nil && strings.Contains(err.Error(), "statement is closed") {
+		record, err = l.ownerOnce(owners, id)
+	}
+	return record, err
+}
+
+func (l *lookup) ownerOnce(owners *core.Collection, id string) (*core.Record, error) {
+	p, err := l.ownerQuery(owners)
+	if err != nil {
+		return nil, err
 	}
 	// A copy shares the prepared statement (safe for concurrent use) and
 	// PocketBase's hooks; Bind gives the copy its own parameters.
 	q := *p.query
-	var rows []*core.Record
-	if err := q.Bind(dbx.Params{"id": id, "ownerCollection": owners.Id}).All(&rows); err != nil {
-		return nil, nil, err
-	}
-	if len(rows) != 2 {
-		return nil, nil, sql.ErrNoRows // no such key, or its owner is gone
-	}
-	// Which row is which: the key's row decodes into the key asked for,
-	// owned by the other row's record. (An owner's id that happened to be
-	// a packed key row of this very key is not possible: the row holds the
-	// key's hash, made after the owner existed, with a random salt.)
-	for i, r := range rows {
-		other := rows[1-i]
-		if !strings.HasPrefix(r.Id, packedPrefix) {
-			continue
-		}
-		k, err := recordFromColumns(p.keys, r.Id)
-		if err == nil && k.Id == id && k.GetString(FieldOwner) == other.Id {
-			return k, other, nil
-		}
-	}
-	return nil, nil, errors.New("keystore: the key lookup returned rows it cannot tell apart")
-}
-
-// prepared returns the statement for the current definitions of api_keys
-// and owners, without a lock on the way of requests once it is prepared.
-func (l *lookup) prepared(owners *core.Collection) (*preparedJoin, error) {
-	keys, err := l.app.FindCachedCollectionByNameOrId(Collection)
-	if err != nil {
+	record := &core.Record{}
+	if err := q.Bind(dbx.Params{"id": id}).One(record); err != nil {
 		return nil, err
 	}
-	v, _ := l.joins.LoadOrStore(owners.Id, &atomic.Pointer[preparedJoin]{})
-	slot := v.(*atomic.Pointer[preparedJoin])
+	return record, nil
+}
+
+// ownerQuery returns the owner query for the current definition of owners.
+func (l *lookup) ownerQuery(owners *core.Collection) (*ownerQuery, error) {
+	v, _ := l.owners.LoadOrStore(owners.Id, &atomic.Pointer[ownerQuery]{})
+	slot := v.(*atomic.Pointer[ownerQuery])
 	old := slot.Load()
-	if old != nil && old.keys == keys && old.owners == owners {
+	if old != nil && old.owners == owners {
 		return old, nil
 	}
-	q := l.statement(keys, owners).Prepare()
+	q := l.app.RecordQuery(owners).
+		AndWhere(dbx.NewExp("[[" + owners.Name + ".id]] = {:id}")).
+		Limit(1).Build().Prepare()
 	if q.LastError != nil {
 		return nil, q.LastError
 	}
-	p := &preparedJoin{keys: keys, owners: owners, query: q}
+	p := &ownerQuery{owners: owners, query: q}
 	if !slot.CompareAndSwap(old, p) {
 		q.Close() // another request prepared it first: use theirs
-		return l.prepared(owners)
+		return l.ownerQuery(owners)
 	}
 	if old != nil {
 		old.query.Close() // queries running on it finish first
@@ -140,105 +161,101 @@ func (l *lookup) prepared(owners *core.Collection) (*preparedJoin, error) {
 	return p, nil
 }
 
-// statement is, for a key {:id} of an owner of collection owners:
-//
-//	SELECT o.<owner fields> FROM owners o JOIN api_keys k ON k.owner = o.id
-//	  WHERE <k is the key>
-//	UNION ALL
-//	SELECT <packed key columns>, NULL, ... FROM api_keys k WHERE <k is the key>
-//
-// as PocketBase's RecordQuery of owners, whose hooks build owner records
-// from its rows. "k is the key" is
-//
-//	k.rowid = (SELECT rowid FROM api_keys WHERE id = {:id})
-//	  AND +k.owner_collection = {:ownerCollection}
-//
-// so that SQLite reads the key row by rowid whatever its statistics say.
-// Asked for k.id = {:id} directly, it read k through the list's index on
-// owner_collection, which covers what the join reads, when its statistics
-// (PocketBase runs PRAGMA optimize after migrations and at midnight) said
-// the table was small: every key of the collection visited on every
-// request, 100,000 with 100,000 keys. (The unary + keeps that term from
-// choosing an index.)
-func (l *lookup) statement(keys, owners *core.Collection) *dbx.Query {
-	isKey := dbx.NewExp("[[k.rowid]] = (SELECT [[rowid]] FROM {{" + keys.Name + "}} WHERE [[id]] = {:id})" +
-		" AND +[[k." + FieldOwnerCollection + "]] = {:ownerCollection}")
-	ownerColumns := make([]string, len(owners.Fields))
-	keyColumns := make([]string, len(owners.Fields))
-	for i, f := range owners.Fields {
-		ownerColumns[i] = "[[o." + f.GetName() + "]]"
-		keyColumns[i] = "(NULL)" // parenthesised, or dbx quotes it as a column name
-		if f.GetName() == core.FieldNameId {
-			keyColumns[i] = packedColumns(keys, "k")
-		}
-	}
-	keyRow := l.app.ConcurrentDB().Select(keyColumns...).From(keys.Name + " k").Where(isKey).Build()
-	return l.app.RecordQuery(owners).
-		Select(ownerColumns...).
-		From(owners.Name+" o").
-		InnerJoin(keys.Name+" k", dbx.NewExp("[[k."+FieldOwner+"]] = [[o.id]]")).
-		Where(isKey).
-		UnionAll(keyRow).
-		Build()
-}
-
-// packedPrefix starts a packed key row.
-const packedPrefix = "pbkeys:"
-
-// packedColumns is the SQL expression that packs the columns of c's
-// fields, of the table aliased alias, into one string: packedPrefix, then
-// per field in c.Fields order "n" for NULL, or the value's length in bytes,
-// ":" and the value as text. Length-prefixed, so any bytes may be in a
-// value; a JSON object (json_object) said the same, but decoding it was
-// most of the cost of building the key record on every request.
-func packedColumns(c *core.Collection, alias string) string {
-	parts := []string{"'" + packedPrefix + "'"}
-	for _, f := range c.Fields {
-		col := "[[" + alias + "." + f.GetName() + "]]"
-		// NULL's length is NULL, so is the concatenation: ifnull says 'n'.
-		parts = append(parts, "ifnull(length(CAST("+col+" AS BLOB))||':'||"+col+",'n')")
-	}
-	return strings.Join(parts, "||")
-}
-
-// recordFromColumns builds a record of c from the packed columns of one of
-// its rows (packedColumns), as PocketBase builds a record from a row it
-// read (core's newRecordFromNullStringMap): each field's PrepareValue on
-// the value as the database gave it (nil for NULL), then PostScan.
-// PostScan takes the original values through the fields' getters, which
-// for api_keys' kinds of fields (text, number, bool, date, JSON, relation)
-// are the values themselves.
-func recordFromColumns(c *core.Collection, packed string) (*core.Record, error) {
-	rest, ok := strings.CutPrefix(packed, packedPrefix)
+// concurrentDB is PocketBase's read pool, ConcurrentDB, whatever driver
+// the app was built with.
+func concurrentDB(app core.App) (*dbx.DB, error) {
+	db, ok := app.ConcurrentDB().(*dbx.DB)
 	if !ok {
-		return nil, errMalformedPacked
+		return nil, fmt.Errorf("keystore: the app's ConcurrentDB is a %T, not a *dbx.DB", app.ConcurrentDB())
 	}
+	return db, nil
+}
+
+// logged runs query as PocketBase runs its own queries on db: through db's
+// QueryLogFunc when there is one (PocketBase sets it in dev mode, to print
+// every statement).
+func logged(db *dbx.DB, sql string, query func() (*sql.Rows, error)) (*sql.Rows, error) {
+	if db.QueryLogFunc == nil {
+		return query()
+	}
+	start := time.Now()
+	rows, err := query()
+	db.QueryLogFunc(context.Background(), time.Since(start), sql, rows, err)
+	return rows, err
+}
+
+// current returns the statement for the current definition of api_keys.
+func (l *lookup) current() (*lookupStatement, error) {
+	keys, err := l.app.FindCachedCollectionByNameOrId(Collection)
+	if err != nil {
+		return nil, err
+	}
+	if st := l.statement.Load(); st != nil && st.keys == keys {
+		return st, nil
+	}
+	st := &lookupStatement{keys: keys, sql: lookupSQL(l.app.ConcurrentDB(), keys)}
+	l.statement.Store(st)
+	return st, nil
+}
+
+// lookupSQL is SELECT <the fields of keys> FROM api_keys WHERE id = ?: a
+// search of its primary key.
+func lookupSQL(q dbx.Builder, keys *core.Collection) string {
+	columns := make([]string, len(keys.Fields))
+	for i, f := range keys.Fields {
+		columns[i] = q.QuoteSimpleColumnName(f.GetName())
+	}
+	return "SELECT " + strings.Join(columns, ", ") + " FROM " + q.QuoteSimpleTableName(keys.Name) +
+		" WHERE " + q.QuoteSimpleColumnName(core.FieldNameId) + " = ?"
+}
+
+// scan builds the key from the lookup's rows and closes them.
+func (st *lookupStatement) scan(rows *sql.Rows) (*core.Record, error) {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("keystore: key lookup: %w", err)
+		}
+		return nil, sql.ErrNoRows
+	}
+	values := make([]sql.NullString, len(st.keys.Fields))
+	dest := make([]any, len(values))
+	for i := range values {
+		dest[i] = &values[i]
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return nil, fmt.Errorf("keystore: key lookup: %w", err)
+	}
+	key, err := recordFromRow(st.keys, values)
+	if err != nil {
+		return nil, err
+	}
+	return key, rows.Close()
+}
+
+// recordFromRow builds a record of c from the values of its fields, in
+// c.Fields order, as PocketBase builds a record from a row it read (core's
+// newRecordFromNullStringMap, which scans into sql.NullString too): each
+// field's PrepareValue on the value as the database gave it (nil for
+// NULL), then PostScan. PostScan takes the original values through the
+// fields' getters, which for api_keys' kinds of fields (text, number,
+// bool, date, JSON) are the values themselves; for a password field they
+// would not be, which is why owners are read by PocketBase.
+func recordFromRow(c *core.Collection, values []sql.NullString) (*core.Record, error) {
 	record := core.NewRecord(c)
-	for _, f := range c.Fields {
+	for i, f := range c.Fields {
 		var raw any
-		if strings.HasPrefix(rest, "n") {
-			rest = rest[1:]
-		} else {
-			size, tail, ok := strings.Cut(rest, ":")
-			n, err := strconv.Atoi(size)
-			if !ok || err != nil || n < 0 || n > len(tail) {
-				return nil, errMalformedPacked
-			}
-			raw, rest = tail[:n], tail[n:]
+		if values[i].Valid {
+			raw = values[i].String
 		}
 		value, err := f.PrepareValue(record, raw)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("keystore: key lookup: %s.%s: %w", c.Name, f.GetName(), err)
 		}
 		record.SetRaw(f.GetName(), value)
-	}
-	if rest != "" {
-		return nil, errMalformedPacked
 	}
 	if err := record.PostScan(); err != nil {
 		return nil, err
 	}
 	return record, nil
 }
-
-var errMalformedPacked = errors.New("keystore: malformed packed key row")

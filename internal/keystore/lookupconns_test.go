@@ -1,0 +1,80 @@
+package keystore_test
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/pbtest"
+)
+
+func readPool(app core.App) *sql.DB { return app.ConcurrentDB().(*dbx.DB).DB() }
+
+// findAlicesKey is FindWithOwner of the fixture's key, which must work.
+func findAlicesKey(t *testing.T, env *pbtest.Env) {
+	t.Helper()
+	key, owner, err := env.Store.FindWithOwner(pbtest.AliceKeyID)
+	if err != nil || key.Id != pbtest.AliceKeyID || owner.Id != pbtest.AliceID {
+		t.Fatalf("FindWithOwner: %v, %v, %v", key, owner, err)
+	}
+}
+
+// TestLookupConnectionsGoBackBeforeTheDatabaseCloses: the connections the
+// lookup keeps are taken from PocketBase's read pool (in use, as the pool
+// sees them) and all returned to it before PocketBase closes it.
+func TestLookupConnectionsGoBackBeforeTheDatabaseCloses(t *testing.T) {
+	env := pbtest.New(t)
+	pool := readPool(env.App)
+	for range 20 {
+		findAlicesKey(t, env)
+	}
+	if n := pool.Stats().InUse; n < 1 {
+		t.Fatalf("%d connections in use after lookups, want the kept one(s)", n)
+	}
+	inUseAtClose := -1
+	env.App.OnBootstrapClear().BindFunc(func(e *core.BootstrapEvent) error {
+		inUseAtClose = pool.Stats().InUse
+		return e.Next()
+	})
+	env.App.Cleanup()
+	if inUseAtClose != 0 {
+		t.Fatalf("%d connections still in use when PocketBase closed its pool", inUseAtClose)
+	}
+}
+
+// TestLookupWithoutKeptConnections: with a read pool too small to spare a
+// quarter of it, the lookup keeps none and runs on the pool.
+func TestLookupWithoutKeptConnections(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	pool := readPool(env.App)
+	keystore.ReleaseLookupConns(env.Store)
+	pool.SetMaxOpenConns(3)
+	for range 5 {
+		findAlicesKey(t, env)
+	}
+	if n := pool.Stats().InUse; n != 0 {
+		t.Fatalf("%d connections kept from a pool of 3", n)
+	}
+}
+
+// TestLookupRecoversFromABrokenConnection: a kept connection that fails is
+// returned to the pool, the lookup answers from the pool, and the next
+// lookups keep a new connection.
+func TestLookupRecoversFromABrokenConnection(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	findAlicesKey(t, env)
+	if n := keystore.BreakLookupConns(env.Store); n < 1 {
+		t.Fatalf("%d kept connections to break", n)
+	}
+	for range 5 {
+		findAlicesKey(t, env)
+	}
+	if n := readPool(env.App).Stats().InUse; n < 1 {
+		t.Fatalf("%d connections in use after the broken one, want a new kept one", n)
+	}
+}
