@@ -19,27 +19,14 @@ func ReleaseLookupConns(s *Store) { s.lookup.conns.release() }
 // lookup, as a failing driver would, leaving them where the lookup will
 // take them next.
 func BreakLookupConns(s *Store) int {
-	set := s.lookup.conns.set
-	if set == nil {
+	p := &s.lookup.conns
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.set == nil {
 		return 0
 	}
-	var taken []*lookupConn
-	for {
-		select {
-		case c := <-set.slots:
-			taken = append(taken, c)
-			continue
-		default:
-		}
-		break
+	for _, c := range p.set.free {
+		c.conn.Close()
 	}
-	broken := 0
-	for _, c := range taken {
-		if c != nil {
-			c.conn.Close()
-			broken++
-		}
-		set.slots <- c
-	}
-	return broken
+	return len(p.set.free)
 }

@@ -36,12 +36,16 @@ type lookupConns struct {
 // connSet is the kept connections of one pool.
 type connSet struct {
 	db *sql.DB
-	// slots holds one entry per connection that may be kept and is not in
-	// use: the connection, or nil when it is not taken from db yet. A
-	// lookup waits for one: a lookup is short, and one that ran on the
-	// shared pool instead would cost what the set is there to save.
-	slots chan *lookupConn
-	gone  chan struct{} // closed when the set is no longer the app's
+	// turns holds a token per connection that may be kept and is not in
+	// use. A lookup waits for one: a lookup is short, and one that ran on
+	// the shared pool instead would cost what the set is there to save.
+	turns chan struct{}
+	// free is the kept connections not in use, the last used last: a
+	// lookup takes the last, so at low concurrency the same few
+	// connections serve every lookup and their page caches stay warm.
+	// Guarded by lookupConns.mu.
+	free []*lookupConn
+	gone chan struct{} // closed when the set is no longer the app's
 }
 
 // lookupConn is one kept connection. One lookup uses it at a time.
@@ -69,19 +73,29 @@ func maxKeptConns(db *sql.DB) int {
 func (p *lookupConns) get(db *sql.DB) (*lookupConn, *connSet) {
 	set := p.current(db)
 	select {
-	case c := <-set.slots:
-		if c != nil {
-			return c, set
-		}
-		conn, err := db.Conn(context.Background())
-		if err != nil {
-			p.put(set, nil, false) // the shared pool will say what is wrong
-			return nil, nil
-		}
-		return &lookupConn{conn: conn}, set
+	case <-set.turns:
 	case <-set.gone:
 		return nil, nil
 	}
+	p.mu.Lock()
+	if p.set != set {
+		p.mu.Unlock()
+		return nil, nil // replaced while we waited
+	}
+	var c *lookupConn
+	if n := len(set.free); n > 0 {
+		c, set.free = set.free[n-1], set.free[:n-1]
+	}
+	p.mu.Unlock()
+	if c != nil {
+		return c, set
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		p.put(set, nil, false) // the shared pool will say what is wrong
+		return nil, nil
+	}
+	return &lookupConn{conn: conn}, set
 }
 
 // current returns the set of db, replacing the set of a pool that is no
@@ -93,9 +107,9 @@ func (p *lookupConns) current(db *sql.DB) *connSet {
 		return p.set
 	}
 	n := maxKeptConns(db)
-	set := &connSet{db: db, slots: make(chan *lookupConn, n), gone: make(chan struct{})}
+	set := &connSet{db: db, turns: make(chan struct{}, n), gone: make(chan struct{})}
 	for range n {
-		set.slots <- nil
+		set.turns <- struct{}{}
 	}
 	if n == 0 {
 		close(set.gone)
@@ -106,9 +120,10 @@ func (p *lookupConns) current(db *sql.DB) *connSet {
 	return set
 }
 
-// put gives c back to set after a lookup: kept when the lookup went well;
-// otherwise (a connection that failed once is not trusted again) or when
-// set is no longer the app's, returned to PocketBase's pool.
+// put gives c back to set after a lookup (c nil: none was taken): kept
+// when the lookup went well; otherwise (a connection that failed once is
+// not trusted again) or when set is no longer the app's, returned to
+// PocketBase's pool.
 func (p *lookupConns) put(set *connSet, c *lookupConn, healthy bool) {
 	if !healthy && c != nil {
 		c.close()
@@ -116,7 +131,10 @@ func (p *lookupConns) put(set *connSet, c *lookupConn, healthy bool) {
 	}
 	p.mu.Lock()
 	if p.set == set {
-		set.slots <- c // never blocks: the slot was taken from it
+		if c != nil {
+			set.free = append(set.free, c)
+		}
+		set.turns <- struct{}{} // never blocks: the token was taken from it
 		p.mu.Unlock()
 		return
 	}
@@ -149,16 +167,8 @@ func (p *lookupConns) swap(set *connSet) (stale []*lookupConn) {
 	default:
 		close(old.gone)
 	}
-	for {
-		select {
-		case c := <-old.slots:
-			if c != nil {
-				stale = append(stale, c)
-			}
-		default:
-			return stale
-		}
-	}
+	stale, old.free = old.free, nil
+	return stale
 }
 
 func closeAll(conns []*lookupConn) {
