@@ -12,7 +12,7 @@ func LookupSQL(app core.App) (string, error) {
 }
 
 // ReleaseLookupConns returns the lookup's kept connections, as before the
-// app's databases close; the next lookup keeps new ones.
+// app's databases close.
 func ReleaseLookupConns(s *Store) { s.lookup.conns.release() }
 
 // BreakLookupConns closes the kept connections that are free under the

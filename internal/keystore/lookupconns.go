@@ -31,6 +31,9 @@ import (
 type lookupConns struct {
 	mu  sync.Mutex
 	set *connSet // of the app's current pool; nil before the first lookup
+	// released is the pool whose connections release gave back: it is
+	// closing, and a lookup still running then keeps none of it again.
+	released *sql.DB
 }
 
 // connSet is the kept connections of one pool.
@@ -106,7 +109,10 @@ func (p *lookupConns) current(db *sql.DB) *connSet {
 		defer p.mu.Unlock()
 		return p.set
 	}
-	n := maxKeptConns(db)
+	n := 0
+	if db != p.released {
+		n = maxKeptConns(db)
+	}
 	set := &connSet{db: db, turns: make(chan struct{}, n), gone: make(chan struct{})}
 	for range n {
 		set.turns <- struct{}{}
@@ -145,9 +151,13 @@ func (p *lookupConns) put(set *connSet, c *lookupConn, healthy bool) {
 }
 
 // release returns every kept connection to PocketBase's pool, the ones in
-// use as their lookups end: before the app closes its databases.
+// use as their lookups end, and keeps none of that pool again: before the
+// app closes its databases.
 func (p *lookupConns) release() {
 	p.mu.Lock()
+	if p.set != nil {
+		p.released = p.set.db
+	}
 	stale := p.swap(nil)
 	p.mu.Unlock()
 	closeAll(stale)

@@ -51,13 +51,29 @@ func TestLookupWithoutKeptConnections(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	pool := readPool(env.App)
-	keystore.ReleaseLookupConns(env.Store)
 	pool.SetMaxOpenConns(3)
 	for range 5 {
 		findAlicesKey(t, env)
 	}
 	if n := pool.Stats().InUse; n != 0 {
 		t.Fatalf("%d connections kept from a pool of 3", n)
+	}
+}
+
+// TestLookupKeepsNoConnectionAfterRelease: a lookup that runs after the
+// kept connections were given back (the pool is about to close) works on
+// the pool and keeps none of it.
+func TestLookupKeepsNoConnectionAfterRelease(t *testing.T) {
+	env := pbtest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	pool := readPool(env.App)
+	findAlicesKey(t, env)
+	keystore.ReleaseLookupConns(env.Store)
+	for range 5 {
+		findAlicesKey(t, env)
+	}
+	if n := pool.Stats().InUse; n != 0 {
+		t.Fatalf("%d connections kept after the release", n)
 	}
 }
 
