@@ -126,8 +126,7 @@ func Register(app core.App, cfg Config) error {
 		// before e.Next(): the database is still open here
 		verifier.Close() // re-hashes being stored
 		usage.Close()
-		store.WaitNotifications()
-		return e.Next()
+		return e.Next() // the keystore's mails finish before the databases close
 	})
 
 	auth := &authenticator{store: store, verifier: verifier, usage: usage}

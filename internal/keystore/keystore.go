@@ -95,8 +95,10 @@ func Register(app core.App, cfg Config) (*Store, error) {
 	}
 	s := &Store{app: app, cfg: cfg, lookup: lookup{app: app}}
 	s.bindRules()
-	// The lookup's kept connections go back before the databases close.
+	// Before the databases close: the owners' mails being sent read them,
+	// and the lookup's kept connections go back to PocketBase's pool.
 	app.OnBootstrapClear().BindFunc(func(e *core.BootstrapEvent) error {
+		s.WaitNotifications()
 		s.lookup.conns.release()
 		return e.Next()
 	})
