@@ -113,13 +113,7 @@ func TestRulesWithoutTheRestOfPbkeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, _ := app.FindCollectionByNameOrId("users")
-	u := core.NewRecord(users)
-	u.SetEmail("carol@example.com")
-	u.SetPassword("a long password")
-	if err := app.Save(u); err != nil {
-		t.Fatal(err)
-	}
+	u := saveUser(t, app, "carol@example.com")
 	r, key, err := store.Issue(u, keystore.Options{Label: " lone "}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
@@ -177,13 +171,7 @@ func TestMailsGoBeforeTheDatabaseCloses(t *testing.T) {
 		sent.Add(1)
 		return e.Next()
 	})
-	users, _ := app.FindCollectionByNameOrId("users")
-	u := core.NewRecord(users)
-	u.SetEmail("dave@example.com")
-	u.SetPassword("a long password")
-	if err := app.Save(u); err != nil {
-		t.Fatal(err)
-	}
+	u := saveUser(t, app, "dave@example.com")
 	if _, _, err := store.Issue(u, keystore.Options{Label: "last one"}, keystore.Origin{Via: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -191,4 +179,20 @@ func TestMailsGoBeforeTheDatabaseCloses(t *testing.T) {
 	if n := sent.Load(); n != 1 {
 		t.Fatalf("%d mails sent by the time the databases closed, want 1", n)
 	}
+}
+
+// saveUser saves a users record with email.
+func saveUser(t *testing.T, app core.App, email string) *core.Record {
+	t.Helper()
+	users, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := core.NewRecord(users)
+	u.SetEmail(email)
+	u.SetPassword("a long password")
+	if err := app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
