@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/hooks"
@@ -174,7 +173,7 @@ func TestLookupReadsOneKeyRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := env.App.ConcurrentDB().(*dbx.DB).DB().Query("EXPLAIN QUERY PLAN "+query, pbtest.AliceKeyID)
+	rows, err := readPool(env.App).Query("EXPLAIN QUERY PLAN "+query, pbtest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +195,5 @@ func TestLookupReadsOneKeyRow(t *testing.T) {
 		t.Errorf("plan %q, want [%q]", plan, want)
 	}
 	// and it still finds the key
-	if key, owner, err := env.Store.FindWithOwner(pbtest.AliceKeyID); err != nil || key.Id != pbtest.AliceKeyID || owner.Id != pbtest.AliceID {
-		t.Fatalf("FindWithOwner: %v, %v, %v", key, owner, err)
-	}
+	findAlicesKey(t, env)
 }
