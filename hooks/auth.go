@@ -65,6 +65,7 @@ func (a *authenticator) middleware() *hook.Handler[*core.RequestEvent] {
 const (
 	msgMalformedKey = "The API key is malformed."
 	msgMistypedKey  = "The API key is mistyped or incomplete: its checksum does not match."
+	msgKeyIDOnly    = "The API key is incomplete: it is only a key id. Send the whole key, the id, a dot and the secret."
 	msgInvalidKey   = "The API key is invalid or has been revoked."
 	msgOwnerBlocked = "The API key's owner is not allowed to authenticate."
 	msgExpiredKey   = "The API key has expired."
@@ -78,6 +79,11 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	}
 	if errors.Is(err, apikey.ErrChecksum) {
 		return invalidToken(e, msgMistypedKey) // offline: no database read, no argon2id
+	}
+	if errors.Is(err, apikey.ErrIncomplete) {
+		// a key cut down to its id is never a guest; the log names the id
+		e.Set(apis.RequestEventKeyLogMeta, &keyLogMeta{KeyID: key.ID})
+		return invalidToken(e, msgKeyIDOnly)
 	}
 	if err != nil {
 		return invalidToken(e, msgMalformedKey)

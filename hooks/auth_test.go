@@ -213,6 +213,11 @@ func TestInvalidKeysAre401(t *testing.T) {
 		{Name: "malformed: not base64url", Headers: bearer(pbtest.AliceKeyID + "." + strings.Repeat("+", 43))},
 		{Name: "malformed: short key-shaped value", Headers: bearer("abc.def")},
 		{Name: "malformed: three dots", Headers: bearer("a.b.c.d")},
+		// a key cut down to its id is refused, never a guest
+		{Name: "key id alone", Headers: bearer(pbtest.AliceKeyID)},
+		{Name: "key id alone, bare form", Headers: map[string]string{"Authorization": pbtest.AliceKeyID}},
+		{Name: "key id and a dot", Headers: bearer(pbtest.AliceKeyID + ".")},
+		{Name: "an id-shaped value no key has", Headers: bearer("zzzzzzzzzzzzzzz")},
 		{
 			Name:    "deleted key",
 			Headers: bearer(pbtest.AliceKey),
@@ -231,6 +236,26 @@ func TestInvalidKeysAre401(t *testing.T) {
 		s.AfterTestFunc = expectInvalidToken
 		s.TestAppFactory = pbtest.Factory()
 		s.Test(t)
+	}
+
+	// A key id alone is 401 with its own message, on the owner's own
+	// record (which a guest could not list either) as on a list a guest
+	// could read (an empty list, not an answer).
+	for _, o := range pbtest.Owners {
+		for _, url := range []string{o.NoteURL(), "/api/collections/notes/records"} {
+			s := tests.ApiScenario{
+				Name:               o.Kind + ": key id alone on " + url,
+				Method:             http.MethodGet,
+				URL:                url,
+				Headers:            bearer(o.KeyID),
+				ExpectedStatus:     401,
+				ExpectedContent:    []string{`"message":"The API key is incomplete: it is only a key id.`},
+				NotExpectedContent: []string{`"items"`, o.NoteTitle},
+				AfterTestFunc:      expectInvalidToken,
+				TestAppFactory:     o.Factory(),
+			}
+			s.Test(t)
+		}
 	}
 
 	// The owner is read, and its collection's authRule checked, on every

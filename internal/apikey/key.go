@@ -46,6 +46,12 @@ const (
 // (it is not a JWT and contains a ".") but is not a canonical one.
 var ErrMalformed = errors.New("apikey: malformed key")
 
+// ErrIncomplete is returned by FromAuthorization for a key id alone (no
+// dot, no secret): a key cut down to its id. It is an ErrMalformed, so it
+// is refused (401) and never left to PocketBase, which would make the
+// request a guest's.
+var ErrIncomplete = fmt.Errorf("%w: a key id without its secret", ErrMalformed)
+
 // ErrChecksum is returned by Parse for a key of the current format whose
 // checksum does not match: a typo, or a truncated or made-up key. It is
 // an ErrMalformed, refused before any database read or argon2id work.
@@ -99,13 +105,16 @@ func Parse(s string) (Key, error) {
 // that the PocketBase JS and Dart SDKs send.
 //
 // found is false when the value is not an API-key attempt: empty, a token
-// without a dot, or a JWT-shaped value (two dots) whose first segment is
-// not a key id — those are PocketBase's to handle. found is true with
-// ErrMalformed when the value is key-shaped but invalid, so the caller can
-// refuse it instead of treating the request as a guest. A value whose first
-// segment is a key id is always a key attempt, whatever follows ("<key>."
-// has two dots): a JWT's first segment is base64url of a JSON object, which
-// starts "eyI" or "eyJ" and is never 15 characters of [a-z0-9].
+// without a dot that is not a key id, or a JWT-shaped value (two dots)
+// whose first segment is not a key id — those are PocketBase's to handle.
+// found is true with ErrMalformed when the value is key-shaped but
+// invalid, so the caller can refuse it instead of treating the request as
+// a guest. A value whose first segment is a key id is always a key
+// attempt, whatever follows ("<key>." has two dots) and also when nothing
+// follows (ErrIncomplete, with key.ID set so the attempt can be logged): a
+// JWT's first segment is base64url of a JSON object, which starts "eyI" or
+// "eyJ" and is never 15 characters of [a-z0-9], and PocketBase issues no
+// other tokens.
 func FromAuthorization(header string) (key Key, found bool, err error) {
 	if len(header) > 7 && strings.EqualFold(header[:7], "Bearer ") {
 		header = header[7:]
@@ -119,6 +128,8 @@ func FromAuthorization(header string) (key Key, found bool, err error) {
 	}
 	id, _, hasDot := strings.Cut(header, ".")
 	switch {
+	case !hasDot && IsID(header):
+		return Key{ID: header}, true, ErrIncomplete // a key cut down to its id
 	case !hasDot:
 		return Key{}, false, nil // an opaque token: PocketBase's business
 	case !IsID(id) && strings.Count(header, ".") == 2:

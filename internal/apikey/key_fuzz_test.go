@@ -21,8 +21,8 @@ import (
 // with a 15-char [a-z0-9] id and either a current secret whose checksum
 // matches or a legacy one that decodes to 32 bytes and encodes back to
 // itself — so every key has one spelling only. A value whose
-// first segment is a key id is always claimed: never left to PocketBase,
-// which would treat an invalid one as a guest.
+// first segment is a key id (a key id alone too) is always claimed: never
+// left to PocketBase, which would treat an invalid one as a guest.
 func FuzzFromAuthorization(f *testing.F) {
 	pattern := regexp.MustCompile("^" + apikey.Pattern + "$")
 	for _, seed := range []string{
@@ -67,6 +67,8 @@ func FuzzFromAuthorization(f *testing.F) {
 		validKey[:len(validKey)-1] + "g", // wrong checksum
 		"k3alice00000003." + validSecret, // another id
 		validID + ".pbk_" + strings.Repeat("0", 49),
+		validID,
+		"Bearer " + validID,
 	} {
 		f.Add(seed)
 	}
@@ -76,7 +78,7 @@ func FuzzFromAuthorization(f *testing.F) {
 		if len(raw) > 7 && strings.EqualFold(raw[:7], "Bearer ") {
 			raw = raw[7:]
 		}
-		if id, _, ok := strings.Cut(raw, "."); ok && apikey.IsID(id) && !found {
+		if id, _, _ := strings.Cut(raw, "."); apikey.IsID(id) && !found {
 			t.Fatalf("%q starts with a key id but was left to PocketBase", header)
 		}
 		switch {
