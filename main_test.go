@@ -124,6 +124,17 @@ onRecordCreateRequest((e) => {
 		time.Sleep(500 * time.Millisecond)
 	}
 
+	// An owner collection that is not an auth collection (tasks, made by
+	// the JS migration) stops the start and the CLI, with its name.
+	for _, args := range [][]string{{"serve", "--http=127.0.0.1:0"}, {"apikeys", "list"}} {
+		cmd := command(bin, append(args, "--dev=false", "--hooksWatch=false")...)
+		cmd.Env = append(os.Environ(), "PBKEYS_OWNER_COLLECTIONS=users,tasks")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "tasks (a base collection) cannot own API keys") {
+			t.Fatalf("%v with a base owner collection: %v\n%s", args, err, out)
+		}
+	}
+
 	// What stays out: PocketBase's self-update would replace pbkeys.
 	if out, err := command(bin, "update", "--dev=false").CombinedOutput(); err == nil || !strings.Contains(string(out), "unknown command") {
 		t.Fatalf("update: %v %s", err, out)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -99,4 +100,56 @@ func TestServiceAccountsAsTheReadmeSays(t *testing.T) {
 	if status, _ := call(t, srv.URL, http.MethodPost, "/api/collections/api_keys/records", "Bearer "+created.Key, `{"label":"more"}`); status != 403 {
 		t.Fatalf("the key minting a key: %d, want 403", status)
 	}
+}
+
+// TestOwnerCollectionsMustBeAuth: a configured owner collection that is
+// not an auth collection stops the server's start with its name (a key
+// acts as its owner, and only auth records can); one that does not exist
+// yet is only a warning, since an operator may create it after; and the
+// error for a key's owner lists only the collections that can own keys.
+func TestOwnerCollectionsMustBeAuth(t *testing.T) {
+	serve := func(env *pbtest.Env) error {
+		router, err := apis.NewRouter(env.App)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env.App.OnServe().Trigger(&core.ServeEvent{App: env.App, Router: router}, func(e *core.ServeEvent) error {
+			return e.Next()
+		})
+	}
+	owners := func(names ...string) func(*hooks.Config) {
+		return func(c *hooks.Config) { c.OwnerCollections = names }
+	}
+
+	env := pbtest.New(t, owners("users", pbtest.SecretsCollection, pbtest.NotesCollection))
+	err := serve(env)
+	if err == nil || !strings.Contains(err.Error(), "secrets (a base collection), notes (a base collection) cannot own API keys") {
+		t.Fatalf("serve with base owner collections: %v", err)
+	}
+
+	env = pbtest.New(t, owners("users", "not_yet_created"))
+	if err := serve(env); err != nil {
+		t.Fatalf("serve with an owner collection to be created later: %v", err)
+	}
+
+	// A key's owner in a base collection, with an owner collection still
+	// to be created: the message offers users only, the collection that can
+	// own keys.
+	s := tests.ApiScenario{
+		Name:   "the create error lists only the collections that can own keys",
+		Method: http.MethodPost,
+		URL:    "/api/collections/api_keys/records",
+		Body: strings.NewReader(`{"label":"x","owner":"` + pbtest.AliceSecretID +
+			`","owner_collection":"` + pbtest.SecretsCollection + `"}`),
+		Headers:            map[string]string{},
+		ExpectedStatus:     400,
+		ExpectedContent:    []string{`"message":"The owner must be a record of the users collection."`},
+		NotExpectedContent: []string{"not_yet_created", "one of the collections"},
+	}
+	s.TestAppFactory = func(t testing.TB) *tests.TestApp {
+		env := pbtest.New(t, owners("users", "not_yet_created"))
+		s.Headers["Authorization"] = pbtest.SuperuserJWT(t, env.App)
+		return env.App
+	}
+	s.Test(t)
 }

@@ -63,7 +63,14 @@ Times are in UTC.`,
 		// would otherwise drop unknown fields (a key asked to expire would
 		// silently never expire).
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return checkMigrations(app)
+			if err := checkMigrations(app); err != nil {
+				return err
+			}
+			// as the server refuses to start with them
+			if _, err := store.CheckOwnerCollections(); err != nil {
+				return fmt.Errorf("%s.", capitalize(strings.TrimPrefix(err.Error(), "pbkeys: ")))
+			}
+			return nil
 		},
 	}
 	// PocketBase discards its root command's stderr (it prints the returned

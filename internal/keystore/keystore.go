@@ -102,6 +102,19 @@ func Register(app core.App, cfg Config) (*Store, error) {
 		s.lookup.conns.release()
 		return e.Next()
 	})
+	// The owner collections are checked once the app's migrations ran (they
+	// may create them), before the server accepts a request: one that is
+	// not an auth collection stops the start, with its name.
+	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
+		missing, err := s.CheckOwnerCollections()
+		if err != nil {
+			return err
+		}
+		for _, name := range missing {
+			e.App.Logger().Warn("API keys: an owner collection does not exist; its records can own keys once it is created as an auth collection", "collection", name)
+		}
+		return e.Next()
+	})
 	app.Store().Set(storeKey, s)
 	return s, nil
 }

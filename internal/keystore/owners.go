@@ -3,6 +3,7 @@ package keystore
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -37,6 +38,44 @@ func (s *Store) IsOwnerCollection(c *core.Collection) bool {
 		}
 	}
 	return false
+}
+
+// OwnerCollectionsError names the configured owner collections that exist
+// but cannot own keys, because they are not auth collections: a key acts
+// as its owner, and only auth records can be a request's auth.
+type OwnerCollectionsError struct {
+	NotAuth []*core.Collection
+}
+
+func (e *OwnerCollectionsError) Error() string {
+	names := make([]string, len(e.NotAuth))
+	for i, c := range e.NotAuth {
+		names[i] = fmt.Sprintf("%s (a %s collection)", c.Name, c.Type)
+	}
+	return "pbkeys: owner collections must be auth collections, so " + strings.Join(names, ", ") +
+		" cannot own API keys: remove them from the owner collections (PBKEYS_OWNER_COLLECTIONS, or Config.OwnerCollections in a Go app)"
+}
+
+// CheckOwnerCollections returns an *OwnerCollectionsError when a configured
+// owner collection exists but is not an auth collection, and the names of
+// those that do not exist (yet): an operator may configure a collection
+// before creating it, so those are only worth a warning. The server checks
+// at start (after migrations), the CLI before each command.
+func (s *Store) CheckOwnerCollections() (missing []string, err error) {
+	var notAuth []*core.Collection
+	for _, name := range s.cfg.OwnerCollections {
+		c, err := s.app.FindCachedCollectionByNameOrId(name)
+		switch {
+		case err != nil:
+			missing = append(missing, name)
+		case !c.IsAuth():
+			notAuth = append(notAuth, c)
+		}
+	}
+	if len(notAuth) > 0 {
+		return missing, &OwnerCollectionsError{NotAuth: notAuth}
+	}
+	return missing, nil
 }
 
 // OwnerCollections returns the owner collections that exist, in the

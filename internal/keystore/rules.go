@@ -147,7 +147,7 @@ func (s *Store) validateOwner(app core.App, record *core.Record) validation.Erro
 	c, err := app.FindCachedCollectionByNameOrId(record.GetString(FieldOwnerCollection))
 	if err != nil || c.Id != record.GetString(FieldOwnerCollection) || !s.IsOwnerCollection(c) {
 		errs[FieldOwnerCollection] = validation.NewError("validation_owner_collection",
-			"The owner must be a record of "+ownerCollectionsText(s.cfg.OwnerCollections)+".")
+			"The owner must be a record of "+ownerCollectionsText(s.OwnerCollections())+".")
 		return errs
 	}
 	if _, err := app.FindRecordById(c, record.GetString(FieldOwner)); err != nil {
@@ -157,8 +157,17 @@ func (s *Store) validateOwner(app core.App, record *core.Record) validation.Erro
 	return errs
 }
 
-func ownerCollectionsText(names []string) string {
-	if len(names) == 1 {
+// ownerCollectionsText names the collections whose records may own keys:
+// only those that exist and are auth collections.
+func ownerCollectionsText(owners []*core.Collection) string {
+	names := make([]string, len(owners))
+	for i, c := range owners {
+		names[i] = c.Name
+	}
+	switch len(names) {
+	case 0:
+		return "an owner collection (none exists: create the auth collection configured in PBKEYS_OWNER_COLLECTIONS)"
+	case 1:
 		return "the " + names[0] + " collection"
 	}
 	return "one of the collections " + strings.Join(names, ", ")
