@@ -1,12 +1,14 @@
 package hooks
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
@@ -22,16 +24,27 @@ const (
 	msgNotAnOwner    = "Your account cannot own API keys."
 	msgOwnerRequired = "Choose the record that will own the key (field \"owner\", and \"owner_collection\" unless it is the first owner collection)."
 	msgLabelOnly     = "Only the label and the disabled flag of an API key can be changed; roll the key to change anything else."
+	msgUnsettable    = "An API key is created with its label, options and owner only."
 )
 
-// changeableFields are the only fields of a key that change after it is
-// created; every other field is fixed (roll the key to change it).
-var changeableFields = []string{keystore.FieldLabel, keystore.FieldDisabled}
+// clientQueryParams are PocketBase's own query parameters of a record
+// create or update (the response's expand and fields). PocketBase reads a
+// form body together with the URL query, so with a multipart or urlencoded
+// body they reach the submitted fields too; sent in the query, they are
+// what they are everywhere: how the answer is shaped.
+var clientQueryParams = []string{"expand", "fields"}
 
 func bindRecordHooks(app core.App, store *keystore.Store) {
 	// Issue over REST: the owner is the caller (superusers name one), the
 	// secret is generated here and revealed once in this response only.
 	app.OnRecordCreateRequest(keystore.Collection).BindFunc(func(e *core.RecordRequestEvent) error {
+		body, err := submittedFields(e.RequestEvent)
+		if err != nil {
+			return e.BadRequestError("Failed to read the submitted data.", err)
+		}
+		if err := refuseFields(e.Collection, body, slices.Concat(keystore.OptionFields, keystore.OwnerFields), msgUnsettable); err != nil {
+			return err
+		}
 		owner, collection := e.Record.GetString(keystore.FieldOwner), e.Record.GetString(keystore.FieldOwnerCollection)
 		switch {
 		case e.HasSuperuserAuth():
@@ -53,9 +66,7 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 			e.Record.Set(keystore.FieldOwner, e.Auth.Id)
 			e.Record.Set(keystore.FieldOwnerCollection, e.Auth.Collection().Id)
 		}
-		// Any client-sent key_hash (superusers can send hidden fields) is
-		// overwritten here: only the hash of a secret we generated is stored.
-		if errs := optionTypeErrors(e.RequestEvent, e.Record); errs != nil {
+		if errs := optionTypeErrors(body, e.Record); errs != nil {
 			return e.BadRequestError("Failed to create record.", errs)
 		}
 		key, err := store.Prepare(e.Record, keystore.Origin{Via: "REST API", IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
@@ -72,13 +83,23 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 	// any field added later are fixed at creation (roll a key to change
 	// them), for everyone, superusers included.
 	app.OnRecordUpdateRequest(keystore.Collection).BindFunc(func(e *core.RecordRequestEvent) error {
-		if errs := optionTypeErrors(e.RequestEvent, e.Record); errs != nil {
+		body, err := submittedFields(e.RequestEvent)
+		if err != nil {
+			return e.BadRequestError("Failed to read the submitted data.", err)
+		}
+		if err := refuseFields(e.Collection, body, keystore.ChangeableFields, msgLabelOnly); err != nil {
+			return err
+		}
+		if errs := optionTypeErrors(body, e.Record); errs != nil {
 			return e.BadRequestError("Failed to update record.", errs)
 		}
+		// And whatever else set a field on the way (a spelling PocketBase
+		// reads that the body check did not foresee): only the changeable
+		// fields may differ from the stored key.
 		original := e.Record.Original()
 		for _, f := range e.Collection.Fields {
 			name := f.GetName()
-			if slices.Contains(changeableFields, name) || f.Type() == core.FieldTypeAutodate {
+			if slices.Contains(keystore.ChangeableFields, name) || f.Type() == core.FieldTypeAutodate {
 				continue // autodate fields are set by PocketBase, never by the client
 			}
 			if e.Record.GetString(name) != original.GetString(name) {
@@ -87,6 +108,67 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		}
 		return e.Next()
 	})
+}
+
+// submittedFields returns the fields of a create or update as PocketBase
+// reads them from the request — a JSON body, or a form (multipart with its
+// @jsonPayload, or urlencoded) together with the URL query — before it
+// resolves "+"/"-" modifiers or drops hidden fields, with the names of
+// uploaded files. The values are as sent: RequestInfo's copy is already
+// cast to the fields' types, where "abc" has become 0. PocketBase's body is
+// re-readable. PocketBase's own query parameters (clientQueryParams) are
+// left out when they come in the URL.
+func submittedFields(e *core.RequestEvent) (map[string]any, error) {
+	body := map[string]any{}
+	if err := e.BindBody(&body); err != nil {
+		return nil, err
+	}
+	query := e.Request.URL.Query()
+	for _, name := range clientQueryParams {
+		if query.Has(name) {
+			delete(body, name)
+		}
+	}
+	if form := e.Request.MultipartForm; form != nil {
+		for name := range form.File {
+			body[name] = form.File[name]
+		}
+	}
+	return body, nil
+}
+
+// refuseFields answers 400 naming every submitted field not in allowed:
+// names pbkeys does not know (a typo such as "read_onyl"), options fixed
+// when the key was created, and fields the server manages (id, key_hash,
+// replaced_by, last_used...). Ignoring them would turn a mistake into a
+// key with more access than meant. message heads the answer.
+func refuseFields(keys *core.Collection, body map[string]any, allowed []string, message string) error {
+	errs := validation.Errors{}
+	for name := range body {
+		switch {
+		case slices.Contains(allowed, name):
+			continue
+		case slices.Contains(keystore.OptionFields, name):
+			errs[name] = validation.NewError("validation_fixed_after_create",
+				fmt.Sprintf("%q is fixed when the key is created; roll the key to change it.", name))
+		case name == core.FieldNameId || keys.Fields.GetByName(name) != nil:
+			errs[name] = validation.NewError("validation_server_managed",
+				fmt.Sprintf("%q is set by the server, not by clients.", name))
+		default:
+			errs[name] = validation.NewError("validation_unknown_field",
+				fmt.Sprintf("%q is not a field of API keys.", name))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(errs))
+	for name := range errs {
+		names = append(names, strconv.Quote(name))
+	}
+	slices.Sort(names)
+	return apis.NewBadRequestError(fmt.Sprintf("%s Refused: %s (allowed: %s).",
+		message, strings.Join(names, ", "), strings.Join(allowed, ", ")), errs)
 }
 
 // collectionNamed returns the collection with the name or id, or the first
@@ -102,17 +184,11 @@ func collectionNamed(app core.App, store *keystore.Store, nameOrID string) *core
 	return c
 }
 
-// optionTypeErrors reports lifecycle values in the request body that
+// optionTypeErrors reports lifecycle values in the submitted body that
 // PocketBase would silently turn into their zero value — "expires":"tomorrow"
 // would otherwise create a key that never expires, "rate_limit":"abc" one
 // without a limit.
-func optionTypeErrors(e *core.RequestEvent, record *core.Record) validation.Errors {
-	// The body as sent: RequestInfo's copy is already cast to the fields'
-	// types, where "abc" has become 0. PocketBase's body is re-readable.
-	body := map[string]any{}
-	if err := e.BindBody(&body); err != nil {
-		return nil // PocketBase already refused an unreadable body
-	}
+func optionTypeErrors(body map[string]any, record *core.Record) validation.Errors {
 	errs := validation.Errors{}
 	if v, ok := body[keystore.FieldExpires]; ok && v != nil && v != "" && record.GetDateTime(keystore.FieldExpires).IsZero() {
 		errs[keystore.FieldExpires] = validation.NewError("validation_expires_format", `The expiry must be a date and time such as "2027-01-31 00:00:00.000Z".`)

@@ -24,7 +24,7 @@ const keysURL = "/api/collections/api_keys/records"
 
 // neverInBodies are what no response except the one reveal may contain:
 // the fixture secrets and any argon2id hash.
-var neverInBodies = []string{pbtest.AliceKeySecret, pbtest.BobKeySecret, "$argon2id$", `"key_hash"`}
+var neverInBodies = []string{pbtest.AliceKeySecret, pbtest.BobKeySecret, "$argon2id$", `"key_hash":"`}
 
 func TestIssueKeyOverREST(t *testing.T) {
 	scenarios := []tests.ApiScenario{
@@ -51,11 +51,12 @@ func TestIssueKeyOverREST(t *testing.T) {
 			AfterTestFunc:      expectKeyCount(2),
 		},
 		{
-			Name:            "a client-sent key_hash is ignored",
-			Body:            strings.NewReader(`{"label":"CI","key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
-			ExpectedStatus:  200,
-			ExpectedContent: []string{`"key":"`},
-			AfterTestFunc:   expectRevealedKeyWorks(pbtest.AliceID, "CI"),
+			Name:               "a client-sent key_hash is refused",
+			Body:               strings.NewReader(`{"label":"CI","key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"key_hash":{"code":"validation_server_managed"`},
+			NotExpectedContent: []string{`"key":"`},
+			AfterTestFunc:      expectKeyCount(2),
 		},
 		{
 			Name:               "empty label",
@@ -126,7 +127,7 @@ func TestIssueKeyOverREST(t *testing.T) {
 		s.Method = http.MethodPost
 		s.URL = keysURL
 		s.Headers = map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID), "Content-Type": "application/json"}
-		s.NotExpectedContent = append(s.NotExpectedContent, "$argon2id$", `"key_hash"`)
+		s.NotExpectedContent = append(s.NotExpectedContent, "$argon2id$", `"key_hash":"`)
 		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
 		s.Test(t)
 	}
@@ -171,10 +172,10 @@ func TestSuperuserIssuesKeys(t *testing.T) {
 		{
 			Name:               "superuser cannot pick a hash",
 			Body:               strings.NewReader(`{"label":"ops","owner":"` + pbtest.BobID + `","owner_collection":"_pb_users_auth_","key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
-			ExpectedStatus:     200,
-			ExpectedContent:    []string{`"key":"`},
-			NotExpectedContent: []string{"c2FsdHNhbHQ"},
-			AfterTestFunc:      expectRevealedKeyWorks(pbtest.BobID, "ops"),
+			ExpectedStatus:     400,
+			ExpectedContent:    []string{`"key_hash":{"code":"validation_server_managed"`},
+			NotExpectedContent: []string{`"key":"`, "c2FsdHNhbHQ"},
+			AfterTestFunc:      expectKeyCount(2),
 		},
 	}
 	for _, s := range scenarios {
@@ -182,7 +183,7 @@ func TestSuperuserIssuesKeys(t *testing.T) {
 		s.Method = http.MethodPost
 		s.URL = keysURL
 		s.Headers = map[string]string{"Authorization": pbtest.SuperuserJWT(t, env.App), "Content-Type": "application/json"}
-		s.NotExpectedContent = append(s.NotExpectedContent, `"key_hash"`)
+		s.NotExpectedContent = append(s.NotExpectedContent, `"key_hash":"`)
 		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
 		s.Test(t)
 	}
@@ -224,12 +225,12 @@ func TestOwnersSeeOnlyTheirKeysAndNeverHashes(t *testing.T) {
 		{alice, tests.ApiScenario{
 			Name: "update: the owner cannot change", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
 			Body:           strings.NewReader(`{"owner":"` + pbtest.BobID + `"}`),
-			ExpectedStatus: 400, ExpectedContent: []string{"Only the label and the disabled flag of an API key can be changed"},
+			ExpectedStatus: 400, ExpectedContent: []string{`"owner":{"code":"validation_server_managed"`},
 		}},
 		{alice, tests.ApiScenario{
 			Name: "update: last_used cannot be forged", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
 			Body:           strings.NewReader(`{"last_used":"2020-01-01 00:00:00.000Z"}`),
-			ExpectedStatus: 400, ExpectedContent: []string{"Only the label and the disabled flag of an API key can be changed"},
+			ExpectedStatus: 400, ExpectedContent: []string{`"last_used":{"code":"validation_server_managed"`},
 		}},
 		{alice, tests.ApiScenario{
 			Name: "update: someone else's key is 404", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
@@ -260,7 +261,7 @@ func TestOwnersSeeOnlyTheirKeysAndNeverHashes(t *testing.T) {
 		{superuser, tests.ApiScenario{
 			Name: "superuser cannot overwrite a hash", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
 			Body:           strings.NewReader(`{"key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
-			ExpectedStatus: 400, ExpectedContent: []string{"Only the label and the disabled flag of an API key can be changed"},
+			ExpectedStatus: 400, ExpectedContent: []string{`"key_hash":{"code":"validation_server_managed"`},
 		}},
 		{superuser, tests.ApiScenario{
 			Name: "superuser deletes any key", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.BobKeyID,

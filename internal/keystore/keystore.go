@@ -48,6 +48,24 @@ const (
 	RevealField = "key"
 )
 
+// What people set on a key, by field; every other field of api_keys is the
+// server's (the hash, the roll's replacement, last use, the dates, the id).
+// The REST API refuses any other field by name, so a typo or an option a
+// client imagines never quietly makes a full-access key.
+var (
+	// OptionFields are set when a key is created (or rolled), besides its
+	// owner.
+	OptionFields = []string{FieldLabel, FieldExpires, FieldReadOnly, FieldCollections, FieldRateLimit, FieldDisabled}
+
+	// ChangeableFields are the only ones that change afterwards; the rest
+	// is fixed (roll a key to change it).
+	ChangeableFields = []string{FieldLabel, FieldDisabled}
+
+	// OwnerFields name a key's owner; who may set them is the REST API's
+	// rule (callers own the keys they create, superusers name an owner).
+	OwnerFields = []string{FieldOwner, FieldOwnerCollection}
+)
+
 // DefaultOwnerCollection is the collection whose records own keys when no
 // other is configured.
 const DefaultOwnerCollection = "users"

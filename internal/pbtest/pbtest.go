@@ -241,6 +241,22 @@ func JWT(t testing.TB, app core.App, userID string) string {
 	return token
 }
 
+// JWT returns a valid PocketBase auth token for the owner in app (service
+// accounts cannot sign in with a password, but a superuser's impersonation
+// gives them one the same way).
+func (o Owner) JWT(t testing.TB, app core.App) string {
+	t.Helper()
+	r, err := app.FindRecordById(o.Collection, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := r.NewAuthToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
 // SuperuserJWT returns an auth token for a fixture superuser.
 func SuperuserJWT(t testing.TB, app core.App) string {
 	t.Helper()
