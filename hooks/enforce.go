@@ -1,10 +1,16 @@
 package hooks
 
 import (
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
 )
 
 // Where checkAccess is asked. A key's request can reach data along five
@@ -25,6 +31,14 @@ const (
 	// PolicyMiddlewarePriority runs it after the key auth and rate limit,
 	// before PocketBase's own handlers and limits.
 	PolicyMiddlewarePriority = RateLimitMiddlewarePriority + 1
+
+	// PolicyBodyMiddlewareID identifies the key policy's check of record
+	// write bodies (the relations they set).
+	PolicyBodyMiddlewareID = "pbkeysAPIKeyPolicyBody"
+
+	// PolicyBodyMiddlewarePriority runs it right after PocketBase's body
+	// limit, so the body it reads is bounded.
+	PolicyBodyMiddlewarePriority = apis.DefaultBodyLimitMiddlewarePriority + 1
 
 	// policyHookID identifies the policy's record and enrich hooks.
 	policyHookID = "pbkeysAPIKeyPolicy"
@@ -58,6 +72,52 @@ func policyMiddleware() *hook.Handler[*core.RequestEvent] {
 				}
 			}
 			if err := checkAccess(e.App, g, a); err != nil {
+				return err
+			}
+			return e.Next()
+		},
+	}
+}
+
+// PocketBase's record writes, as matched patterns: their bodies may set
+// relations (policyBodyMiddleware).
+const (
+	routeRecordCreate = "POST /api/collections/{collection}/records"
+	routeRecordUpdate = "PATCH /api/collections/{collection}/records/{id}"
+)
+
+// policyBodyMiddleware checks the relations a key's record create or update
+// sets (checkLinks), on the body as PocketBase reads it, before PocketBase's
+// handler: the handler checks the collection's create or update rule first,
+// and a rule may read the related record, so a check in the record hooks
+// would come after an answer that depends on whether the id exists. It
+// runs after PocketBase's body limit.
+func policyBodyMiddleware() *hook.Handler[*core.RequestEvent] {
+	return &hook.Handler[*core.RequestEvent]{
+		Id:       PolicyBodyMiddlewareID,
+		Priority: PolicyBodyMiddlewarePriority,
+		Func: func(e *core.RequestEvent) error {
+			g := grantOf(e.Auth)
+			if g == nil {
+				return e.Next()
+			}
+			act := actionCreate
+			switch e.Request.Pattern {
+			case routeRecordCreate:
+			case routeRecordUpdate:
+				act = actionUpdate
+			default:
+				return e.Next()
+			}
+			c, err := e.App.FindCachedCollectionByNameOrId(e.Request.PathValue("collection"))
+			if err != nil {
+				return e.Next() // PocketBase answers 404
+			}
+			info, err := e.RequestInfo()
+			if err != nil {
+				return e.Next() // PocketBase answers 400 for a body it cannot read
+			}
+			if err := checkAccess(e.App, g, access{action: act, collection: c, info: info}); err != nil {
 				return err
 			}
 			return e.Next()
@@ -140,6 +200,34 @@ func bindPolicy(app core.App, limits *rateLimits) {
 		},
 	})
 
+	// Batch: the relations every sub-request sets are checked before any
+	// of them runs (PocketBase checks each create or update rule before
+	// the record hooks). A sub-request is matched as PocketBase's batch
+	// matches it, and its body is what PocketBase will read: the JSON body
+	// and, since it is sent on as a form, the URL query.
+	app.OnBatchRequest().Bind(&hook.Handler[*core.BatchRequestEvent]{
+		Id:       policyHookID,
+		Priority: policyHookPriority,
+		Func: func(e *core.BatchRequestEvent) error {
+			g := grantOf(e.Auth)
+			if g == nil {
+				return e.Next()
+			}
+			for i, ir := range e.Batch {
+				act, collection := batchWrite(ir)
+				c, err := e.App.FindCachedCollectionByNameOrId(collection)
+				if act == "" || err != nil {
+					continue // not a record write, or PocketBase answers 404
+				}
+				info := &core.RequestInfo{Method: ir.Method, Body: batchBody(ir), Auth: e.Auth}
+				if err := checkAccess(e.App, g, access{action: act, collection: c, info: info}); err != nil {
+					return batchRefusal(e.RequestEvent, i, err)
+				}
+			}
+			return e.Next()
+		},
+	})
+
 	// What leaves, whatever asked for it: independently of the request
 	// checks, a record of api_keys or outside a scoped key's list is never
 	// sent to a key. A main record refused here fails the request (403);
@@ -157,4 +245,66 @@ func bindPolicy(app core.App, limits *rateLimits) {
 			return e.Next()
 		},
 	})
+}
+
+// batchWrite returns what a batch sub-request does, matched by
+// PocketBase's own patterns (apis.ValidBatchActions): actionCreate or
+// actionUpdate (an upsert may be either: both are checked alike) and its
+// collection path value, or "" for a delete or no match.
+func batchWrite(ir *core.InternalRequest) (action, string) {
+	full := strings.ToUpper(ir.Method) + " " + ir.URL
+	for re := range apis.ValidBatchActions {
+		m := re.FindStringSubmatch(full)
+		if m == nil {
+			continue
+		}
+		collection := m[re.SubexpIndex("collection")]
+		switch strings.ToUpper(ir.Method) {
+		case http.MethodPost, http.MethodPut:
+			return actionCreate, collection
+		case http.MethodPatch:
+			return actionUpdate, collection
+		}
+		return "", collection
+	}
+	return "", ""
+}
+
+// batchBody is a sub-request's fields as PocketBase's handler will read
+// them: the sub-request is sent on as a form, and a form is read together
+// with the URL's query, so both count.
+func batchBody(ir *core.InternalRequest) map[string]any {
+	body := make(map[string]any, len(ir.Body))
+	if _, query, ok := strings.Cut(ir.URL, "?"); ok {
+		values, _ := url.ParseQuery(query)
+		for k, v := range values {
+			body[k] = v
+		}
+	}
+	for k, v := range ir.Body {
+		body[k] = v
+	}
+	return body
+}
+
+// batchRefusal answers a batch whose sub-request i is refused in the shape
+// PocketBase gives a failed sub-request, so clients (the SDKs) find the
+// refusal where they look for it: data.requests.<i>.response.
+func batchRefusal(e *core.RequestEvent, i int, err error) error {
+	return e.BadRequestError("Batch transaction failed.", validation.Errors{
+		"requests": validation.Errors{strconv.Itoa(i): &refusedSubRequest{response: router.ToApiError(err)}},
+	})
+}
+
+// refusedSubRequest is a batch sub-request refused by the key policy, as
+// PocketBase's apis.BatchResponseError shows a failed one.
+type refusedSubRequest struct{ response *router.ApiError }
+
+func (r *refusedSubRequest) Error() string { return "Batch request failed." }
+func (r *refusedSubRequest) Code() string  { return "batch_request_failed" }
+
+// Resolve adds the sub-request's own answer, as PocketBase does.
+func (r *refusedSubRequest) Resolve(data map[string]any) any {
+	data["response"] = r.response
+	return data
 }

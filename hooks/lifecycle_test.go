@@ -125,14 +125,20 @@ func TestExpiredAndDisabledKeys(t *testing.T) {
 	})
 }
 
-// call makes one request against a served test app.
+// call makes one request with a JSON body against a served test app.
 func call(t testing.TB, base, method, url, authorization, body string) (int, string) {
+	t.Helper()
+	return callAs(t, base, method, url, authorization, "application/json", body)
+}
+
+// callAs makes one request with a body of contentType.
+func callAs(t testing.TB, base, method, url, authorization, contentType, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, base+url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/list"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
@@ -175,6 +176,15 @@ func checkAccess(app core.App, g *grant, a access) error {
 		}
 	}
 
+	// Setting a relation reaches its target collection: linking a record
+	// of a collection the key may not reach is refused before PocketBase
+	// validates the ids, so the answer never says whether one exists.
+	if (a.action == actionCreate || a.action == actionUpdate) && a.info != nil && a.collection != nil {
+		if err := checkLinks(app, g, a.collection, a.info); err != nil {
+			return err
+		}
+	}
+
 	if a.action == actionRoute && a.method == http.MethodPost {
 		if msg, ok := forbiddenAuthActions[strings.TrimPrefix(a.route, routeCollectionPrefix)]; ok {
 			return apis.NewForbiddenError(msg, nil)
@@ -217,6 +227,39 @@ func checkCollection(g *grant, c *core.Collection, keysMsg, verb string) error {
 	}
 	return apis.NewForbiddenError(fmt.Sprintf("This API key is limited to %s: it cannot %s the %q collection%s.",
 		strings.Join(g.policy.Collections, ", "), verb, c.Name, how), nil)
+}
+
+// checkLinks refuses a body (info.Body, as PocketBase reads it) that sets
+// a relation of c — plainly or with PocketBase's "+"/"-" modifiers, as its
+// RelationField.FindSetter reads the names — to records of a collection
+// the key may not reach: api_keys and api_key_usage for every key,
+// collections outside a scoped key's list. Whatever the ids, existing or
+// not. Linking the key's own owner record is not reaching anything: the
+// key acts as that record.
+func checkLinks(app core.App, g *grant, c *core.Collection, info *core.RequestInfo) error {
+	for name, value := range info.Body {
+		ids := list.ToUniqueStringSlice(value)
+		if len(ids) == 0 {
+			continue // clearing a relation reaches nothing
+		}
+		for _, f := range c.Fields {
+			rel, ok := f.(*core.RelationField)
+			if !ok || rel.FindSetter(name) == nil {
+				continue
+			}
+			target, err := app.FindCachedCollectionByNameOrId(rel.CollectionId)
+			if err != nil {
+				continue // a broken relation field: PocketBase refuses the value
+			}
+			if auth := info.Auth; auth != nil && target.Id == auth.Collection().Id && len(ids) == 1 && ids[0] == auth.Id {
+				continue
+			}
+			if err := checkCollection(g, target, msgNoKeyManagement, "link to records of"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // checkRecordWrite refuses record writes that would outlast the key.

@@ -2,6 +2,7 @@ package hooks_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,36 +21,95 @@ import (
 // and checks what comes back: no response body and no realtime message
 // may carry an api_keys record, nor, for the notes-only key, a record of
 // another collection. It asserts on what leaves the server, not on status
-// codes, so it holds whatever PocketBase makes of the input. CI runs it
-// briefly (make fuzz); locally:
+// codes, so it holds whatever PocketBase makes of the input. And it writes
+// a generated body field (a relation's name and its modifiers, or
+// anything else) set to a record's id, in a create, an update and a batch:
+// no key may link a note to an api_keys record, nor the notes-only key to
+// a secret, and the answer must not depend on whether the id exists. CI
+// runs it briefly (make fuzz); locally:
 //
 //	go test -run '^$' -fuzz '^FuzzKeyPolicy$' -fuzztime 1m ./hooks
 func FuzzKeyPolicy(f *testing.F) {
-	for _, seed := range [][4]string{
-		{"api_keys_via_user", "", "", ""},
-		{"api _keys_via_user", "api_keys_via_user.label ?= 'Alice CI'", "-api_keys_via_user.label", ""},
-		{".secret", "secret.title = 'x'", "secret.title", ""},
-		{"sec ret", "comments_via_note.text ?= 'x'", "comments_via_note.text", ""},
-		{"comments(note)", "COMMENTS_via_note.text != ''", "+SECRET.title", ""},
-		{"owner.api_keys(user)", "@collection.api_keys.label ?= 'x'", "owner.api_keys_via_user.label", ""},
-		{"owner", "owner.email != ''", "", `?options={"query":{"expand":"api_keys_via_user","n":1}}`},
-		{"", "", "", `?options={"query":{"expand":"api_keys_via_user"}}&x=%zz`},
-		{"", "", "", `?options=%7B%22query%22%3A%7B%22expand%22%3A%22api_keys(user)%22%7D%7D`},
-		{"title", "title != 'api_keys'", "-created", ""},
+	for _, seed := range [][5]string{
+		{"api_keys_via_user", "", "", "", "key"},
+		{"api _keys_via_user", "api_keys_via_user.label ?= 'Alice CI'", "-api_keys_via_user.label", "", "secret"},
+		{".secret", "secret.title = 'x'", "secret.title", "", "secret+"},
+		{"sec ret", "comments_via_note.text ?= 'x'", "comments_via_note.text", "", "+secret"},
+		{"comments(note)", "COMMENTS_via_note.text != ''", "+SECRET.title", "", "key-"},
+		{"owner.api_keys(user)", "@collection.api_keys.label ?= 'x'", "owner.api_keys_via_user.label", "", "+key"},
+		{"owner", "owner.email != ''", "", `?options={"query":{"expand":"api_keys_via_user","n":1}}`, "SECRET"},
+		{"", "", "", `?options={"query":{"expand":"api_keys_via_user"}}&x=%zz`, "owner"},
+		{"", "", "", `?options=%7B%22query%22%3A%7B%22expand%22%3A%22api_keys(user)%22%7D%7D`, "key+"},
+		{"title", "title != 'api_keys'", "-created", "", "title"},
 	} {
-		f.Add(seed[0], seed[1], seed[2], seed[3])
+		f.Add(seed[0], seed[1], seed[2], seed[3], seed[4])
 	}
 
 	h := newPolicyHarness(f)
-	f.Fuzz(func(t *testing.T, expand, filter, sort, topicTail string) {
-		if containsAny(expand+filter+sort+topicTail, append(keyMarkers, outOfScopeMarkers...)) {
+	f.Fuzz(func(t *testing.T, expand, filter, sort, topicTail, field string) {
+		if containsAny(expand+filter+sort+topicTail+field, append(keyMarkers, outOfScopeMarkers...)) {
 			t.Skip("the input names a marker; a response could echo it")
 		}
 		for _, k := range h.keys {
 			h.checkREST(t, k, expand, filter, sort)
 			h.checkRealtime(t, k, expand, filter, topicTail)
+			h.checkLinks(t, k, field)
 		}
 	})
+}
+
+// fuzzSecretID is a secret of Alice's that no note links to: the
+// notes-only key must never make one link to it. fuzzMissingID exists
+// nowhere.
+const (
+	fuzzSecretID  = "s2alice00000002"
+	fuzzMissingID = "zzzzzzzzzzzzzzz"
+)
+
+// checkLinks writes field — set to a record's id that exists, then to one
+// that does not — in a create, an update and a batch, and checks that the
+// two answers have the same status, that no note links to an api_keys
+// record, and that the notes-only key made no note link to a secret.
+func (h *policyHarness) checkLinks(t *testing.T, k *fuzzKey, field string) {
+	if strings.EqualFold(strings.Trim(field, "+- "), "id") {
+		return // a chosen id is unique: the second create fails for that reason alone
+	}
+	linked := h.linksTo(t, fuzzSecretID)
+	for _, target := range []string{fuzzSecretID, pbtest.BobKeyID} {
+		for _, w := range []struct{ method, url, body string }{
+			{http.MethodPost, "/api/collections/notes/records", `{"owner":"` + pbtest.AliceID + `","title":"fuzz",%s}`},
+			{http.MethodPatch, aliceNoteURL, `{%s}`},
+			{http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceNoteURL + `","body":{%s}}]}`},
+		} {
+			var statuses [2]int
+			for i, id := range []string{target, fuzzMissingID} {
+				pair, _ := json.Marshal(map[string]string{field: id})
+				body := fmt.Sprintf(w.body, strings.TrimSuffix(strings.TrimPrefix(string(pair), "{"), "}"))
+				statuses[i], _ = call(t, h.base, w.method, w.url, "Bearer "+k.key, body)
+			}
+			if statuses[0] != statuses[1] && (target != fuzzSecretID || k.scoped) {
+				t.Fatalf("%s: %s %s with %q: %d for an existing id, %d for a missing one", k.name, w.method, w.url, field, statuses[0], statuses[1])
+			}
+		}
+	}
+	if n := h.linksTo(t, pbtest.BobKeyID); n > 0 {
+		t.Fatalf("%s: %d notes link to an API key after writing %q", k.name, n, field)
+	}
+	if n := h.linksTo(t, fuzzSecretID); k.scoped && n != linked {
+		t.Fatalf("%s: notes linking to a secret went from %d to %d after writing %q", k.name, linked, n, field)
+	}
+}
+
+// linksTo counts the notes whose secret or key relation holds id.
+func (h *policyHarness) linksTo(t *testing.T, id string) int {
+	t.Helper()
+	var n int
+	err := h.env.App.DB().NewQuery("SELECT COUNT(*) FROM notes WHERE secret LIKE {:id} OR [[key]] LIKE {:id}").
+		Bind(map[string]any{"id": "%" + id + "%"}).Row(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // policyHarness is one served app shared by every fuzz input.
@@ -62,6 +122,7 @@ type policyHarness struct {
 
 type fuzzKey struct {
 	name, key string
+	scoped    bool     // limited to notes
 	markers   []string // what must never reach this key
 	rt        *realtimeClient
 }
@@ -70,13 +131,20 @@ func newPolicyHarness(f *testing.F) *policyHarness {
 	env := pbtest.New(f)
 	f.Cleanup(env.App.Cleanup)
 	pbtest.LinkKeysToOwners(f, env.App)
+	addRelation(f, env.App, "key", keystore.Collection)
+	secret := core.NewRecord(collection(f, env.App, pbtest.SecretsCollection))
+	secret.Id = fuzzSecretID
+	secret.Set("owner", pbtest.AliceID)
+	if err := env.App.Save(secret); err != nil {
+		f.Fatal(err)
+	}
 	enableBatch(f, env.App, nil)
 	srv := env.Serve(f)
 	scoped, _ := issue(f, env, keystore.Options{Label: "notes only", Collections: []string{pbtest.NotesCollection}})
 	h := &policyHarness{env: env, base: srv.URL}
 	h.keys = []*fuzzKey{
 		{name: "full-access key", key: pbtest.AliceKey, markers: keyMarkers},
-		{name: "notes-only key", key: scoped, markers: append(append([]string{}, keyMarkers...), outOfScopeMarkers...)},
+		{name: "notes-only key", key: scoped, scoped: true, markers: append(append([]string{}, keyMarkers...), outOfScopeMarkers...)},
 	}
 	for _, k := range h.keys {
 		k.rt = connectRealtime(f, srv.URL)
@@ -180,4 +248,13 @@ func touch(t testing.TB, app core.App, collection, id, field string) {
 	if err := app.Save(r); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func collection(t testing.TB, app core.App, name string) *core.Collection {
+	t.Helper()
+	c, err := app.FindCollectionByNameOrId(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

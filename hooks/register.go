@@ -138,7 +138,7 @@ func Register(app core.App, cfg Config) error {
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "pbkeysRoutes",
 		Func: func(se *core.ServeEvent) error {
-			se.Router.Bind(auth.middleware(), limits.middleware(), policyMiddleware())
+			se.Router.Bind(auth.middleware(), limits.middleware(), policyMiddleware(), policyBodyMiddleware())
 			bindKeyRoutes(se, store)
 			se.Router.POST(LeakReportPath, leaks.handle)
 			return se.Next()
