@@ -54,6 +54,11 @@ func policyMiddleware() *hook.Handler[*core.RequestEvent] {
 		Id:       PolicyMiddlewareID,
 		Priority: PolicyMiddlewarePriority,
 		Func: func(e *core.RequestEvent) error {
+			if e.Request.Pattern == routeRecordList && e.Request.URL.RawQuery != "" {
+				if err := checkHashSearch(e); err != nil {
+					return err
+				}
+			}
 			g := grantOf(e.Auth)
 			if g == nil {
 				return e.Next()
@@ -79,12 +84,32 @@ func policyMiddleware() *hook.Handler[*core.RequestEvent] {
 	}
 }
 
-// PocketBase's record writes, as matched patterns: their bodies may set
-// relations (policyBodyMiddleware).
+// PocketBase's record routes that the policy reads more of, as matched
+// patterns: the list's filter and sort (checkHashSearch), the writes'
+// bodies, which may set relations (policyBodyMiddleware).
 const (
+	routeRecordList   = "GET /api/collections/{collection}/records"
 	routeRecordCreate = "POST /api/collections/{collection}/records"
 	routeRecordUpdate = "PATCH /api/collections/{collection}/records/{id}"
 )
+
+// msgNoHashSearch refuses a filter or sort on api_keys' hash.
+const msgNoHashSearch = "API keys' key_hash cannot be used in a filter or a sort, not even by superusers: it is never returned, so it must not be searchable either."
+
+// checkHashSearch refuses a records list whose filter or sort reads
+// api_keys' key_hash, whoever asks: a key, a session, a superuser, a
+// guest (readsKeyHash). Batch sub-requests never list or filter, and
+// realtime topics are checked on subscribe (realtime.go).
+func checkHashSearch(e *core.RequestEvent) error {
+	c, err := e.App.FindCachedCollectionByNameOrId(e.Request.PathValue("collection"))
+	if err != nil {
+		return nil // PocketBase answers 404
+	}
+	if readsKeyHash(e.App, c, queryInfo(e), true) {
+		return e.BadRequestError(msgNoHashSearch, nil)
+	}
+	return nil
+}
 
 // policyBodyMiddleware checks the relations a key's record create or update
 // sets (checkLinks), on the body as PocketBase reads it, before PocketBase's

@@ -5,6 +5,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/search"
+
+	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // Query parameters whose values make PocketBase read other collections.
@@ -102,4 +104,75 @@ func (o *collectionObserver) FindCollectionByNameOrId(nameOrID string) (*core.Co
 		o.seen(c)
 	}
 	return c, err
+}
+
+// readsKeyHash reports whether the filter (and, withSort, the sort) in
+// info, on base, reads api_keys' hash: a hash is never returned, not even
+// to superusers, so it must not be searchable one prefix at a time either.
+// It is decided by PocketBase's own resolver, as superusers' filters are
+// resolved (hidden fields allowed), twice: on the app, and on a view of it
+// where api_keys has no key_hash field. A filter or sort that resolves on
+// the first and not on the second reads the hash, by whatever path: the
+// api_keys list itself, a back-relation, @collection.
+func readsKeyHash(app core.App, base *core.Collection, info *core.RequestInfo, withSort bool) bool {
+	filter, sort := info.Query[paramFilter], ""
+	if withSort {
+		sort = info.Query[paramSort]
+	}
+	if filter == "" && sort == "" {
+		return false
+	}
+	resolves := func(app core.App, base *core.Collection) bool {
+		resolver := core.NewRecordFieldResolver(app, base, info, true)
+		if filter != "" {
+			if _, err := search.FilterData(filter).BuildExprWithLimit(resolver, search.DefaultFilterExprLimit); err != nil {
+				return false
+			}
+		}
+		if sort == "" {
+			return true
+		}
+		for _, field := range search.ParseSortFromString(sort) {
+			if _, err := field.BuildExpr(resolver); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if !resolves(app, base) {
+		return false // PocketBase refuses it too
+	}
+	hashless := &withoutKeyHash{App: app}
+	return !resolves(hashless, hashless.strip(base))
+}
+
+// withoutKeyHash is the app as the filter resolver sees it, but for
+// api_keys, which has no key_hash field in it.
+type withoutKeyHash struct {
+	core.App
+}
+
+func (a *withoutKeyHash) FindCachedCollectionByNameOrId(nameOrID string) (*core.Collection, error) {
+	c, err := a.App.FindCachedCollectionByNameOrId(nameOrID)
+	return a.strip(c), err
+}
+
+func (a *withoutKeyHash) FindCollectionByNameOrId(nameOrID string) (*core.Collection, error) {
+	c, err := a.App.FindCollectionByNameOrId(nameOrID)
+	return a.strip(c), err
+}
+
+// strip returns c, or for api_keys a copy without its key_hash field.
+func (a *withoutKeyHash) strip(c *core.Collection) *core.Collection {
+	if c == nil || c.Name != keystore.Collection {
+		return c
+	}
+	stripped := *c
+	stripped.Fields = make(core.FieldsList, 0, len(c.Fields))
+	for _, f := range c.Fields {
+		if f.GetName() != keystore.FieldKeyHash {
+			stripped.Fields = append(stripped.Fields, f)
+		}
+	}
+	return &stripped
 }

@@ -68,6 +68,15 @@ func bindRealtimeHooks(app core.App) {
 	// the client remembers the key. Without a key the client forgets any
 	// key it had: the request's auth is now the session's.
 	app.OnRealtimeSubscribeRequest().BindFunc(func(e *core.RealtimeSubscribeRequestEvent) error {
+		// No one's topic may filter on api_keys' hash: an event that
+		// arrives or not would say whether a guess of it is right.
+		topics := parseTopics(e.Subscriptions)
+		for topic, options := range topics {
+			if c := topicCollection(e.App, topic); c != nil &&
+				readsKeyHash(e.App, c, &core.RequestInfo{Query: options.Query, Auth: e.Auth}, false) {
+				return e.BadRequestError(msgNoHashSearch, nil)
+			}
+		}
 		client, ours := e.Client.(*keyClient)
 		g := grantOf(e.Auth)
 		if g == nil {
@@ -79,7 +88,7 @@ func bindRealtimeHooks(app core.App) {
 		if !ours {
 			return e.ForbiddenError(msgRealtimeClient, nil)
 		}
-		for topic, options := range parseTopics(e.Subscriptions) {
+		for topic, options := range topics {
 			c := topicCollection(e.App, topic)
 			if c == nil {
 				continue // not a collection topic: PocketBase sends it no records
