@@ -48,9 +48,9 @@ func TestNoOneSearchesKeyHashes(t *testing.T) {
 		}
 		for _, r := range refused {
 			s := tests.ApiScenario{
-				Name:   who + ": " + r.name,
-				Method: http.MethodGet,
-				URL:    r.url,
+				Name:               who + ": " + r.name,
+				Method:             http.MethodGet,
+				URL:                r.url,
 				ExpectedStatus:     400,
 				ExpectedContent:    []string{"key_hash cannot be used in a filter or a sort, not even by superusers"},
 				NotExpectedContent: []string{pbtest.AliceKeyID, pbtest.AliceKeyLabel, `"items"`},
