@@ -54,18 +54,33 @@ func main() {
 	soak := flag.Duration("soak", 0, "instead of the measurements: a soak of this length (make soak)")
 	soakWarmUp := flag.Duration("soak-warmup", time.Minute, "the part of the soak before growth is counted")
 	keep := flag.Bool("keep", false, "keep the data directory and the server log")
+	onlyWrk := flag.Bool("only-wrk", false, "only the wrk comparison of JWT and key (make wrk)")
 	flag.Parse()
 	log.SetFlags(0)
 
 	var err error
-	if *soak > 0 {
+	switch {
+	case *soak > 0:
 		err = runSoak(*binary, *soak, *soakWarmUp, *keep)
-	} else {
+	case *onlyWrk:
+		err = runWrk(*binary, *keep)
+	default:
 		err = run(*binary, *phase, *rounds, *flood, *conns, *floodClients, *rtClients, *rtEvents, *keep)
 	}
 	if err != nil {
 		log.Fatalf("loadtest: %v", err)
 	}
+}
+
+// runWrk starts a server and compares JWT and key with wrk (wrk.go).
+func runWrk(binary string, keep bool) error {
+	srv, fx, done, err := startWithFixture(binary, keep)
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = wrkComparison(srv, fx)
+	return err
 }
 
 // runSoak starts a server and soaks it (soak.go).
@@ -502,6 +517,7 @@ type fixture struct {
 	key      string // the user's API key
 	keyID    string
 	noteID   string // a record only the user may view
+	postID   string // a record any signed-in user may view
 }
 
 // setUp creates, over REST, a user, a "notes" collection that only a
@@ -537,6 +553,18 @@ func setUp(base string) (*fixture, error) {
 		map[string]any{"owner": user.Id, "title": "load test"}, &note); err != nil {
 		return nil, err
 	}
+	signedIn := "@request.auth.id != ''"
+	if err := call(base, "POST", "/api/collections", admin.Token, map[string]any{
+		"name": "posts", "type": "base", "listRule": signedIn, "viewRule": signedIn,
+		"fields": []map[string]any{{"name": "title", "type": "text"}},
+	}, nil); err != nil {
+		return nil, err
+	}
+	var post struct{ Id string }
+	if err := call(base, "POST", "/api/collections/posts/records", admin.Token,
+		map[string]any{"title": "load test"}, &post); err != nil {
+		return nil, err
+	}
 	var auth struct{ Token string }
 	if err := call(base, "POST", "/api/collections/users/auth-with-password", "",
 		map[string]any{"identity": userEmail, "password": userPassword}, &auth); err != nil {
@@ -550,7 +578,7 @@ func setUp(base string) (*fixture, error) {
 	if key.Key == "" {
 		return nil, errors.New("the key was not revealed on creation")
 	}
-	fx := &fixture{adminJWT: admin.Token, userID: user.Id, jwt: auth.Token, key: key.Key, keyID: key.Id, noteID: note.Id}
+	fx := &fixture{adminJWT: admin.Token, userID: user.Id, jwt: auth.Token, key: key.Key, keyID: key.Id, noteID: note.Id, postID: post.Id}
 	// both credentials work (and the key's verification is now cached)
 	for _, a := range []string{fx.jwt, "Bearer " + fx.key} {
 		if err := call(base, "GET", "/api/collections/notes/records/"+fx.noteID, a, nil, nil); err != nil {
