@@ -183,8 +183,11 @@ func TestSuperuserManagesAnyKey(t *testing.T) {
 	}
 
 	// unknown ids are 404, for every action
-	for _, path := range []string{p.Disable("zzzzzzzzzzzzzzz"), p.Enable("zzzzzzzzzzzzzzz"), p.Revoke("zzzzzzzzzzzzzzz"), p.Roll("zzzzzzzzzzzzzzz")} {
-		if res := post(path, url.Values{"grace": {"now"}}); res.StatusCode != http.StatusNotFound {
+	for path, fields := range map[string]url.Values{
+		p.Disable("zzzzzzzzzzzzzzz"): nil, p.Enable("zzzzzzzzzzzzzzz"): nil, p.Revoke("zzzzzzzzzzzzzzz"): nil,
+		p.Roll("zzzzzzzzzzzzzzz"): {"grace": {"now"}},
+	} {
+		if res := post(path, fields); res.StatusCode != http.StatusNotFound {
 			t.Errorf("POST %s: %d, want 404", path, res.StatusCode)
 		}
 	}

@@ -49,6 +49,13 @@ type keyForm struct {
 // they belong to; "" is a message for the whole form.
 type fieldErrors map[string]string
 
+// keyFormFields are the fields of the New API key form; readKeyForm
+// reads them.
+var keyFormFields = formFields{
+	all:   []string{"csrf", "nonce", "label", "expires", "expires_date", "read_only", "collections", "rate_limit"},
+	admin: []string{keystore.FieldOwnerCollection, keystore.FieldOwner},
+}
+
 func readKeyForm(form url.Values) keyForm {
 	f := keyForm{
 		Label:       form.Get("label"),

@@ -227,6 +227,10 @@ func (p *pages) revokePage(e *core.RequestEvent) error {
 	}))
 }
 
+// revokeFields are the fields of the Revoke forms: the list's dialog
+// (which comes back to the page it was on) and the Revoke page.
+var revokeFields = formFields{all: []string{"csrf", "return"}}
+
 // revoke deletes one of the user's keys (any key, for an admin). Someone
 // else's key id is "not found", exactly like an id that does not exist.
 func (p *pages) revoke(e *core.RequestEvent) error {
@@ -293,6 +297,10 @@ func (p *pages) revokeAllPage(e *core.RequestEvent) error {
 	}
 	return p.render(e, http.StatusOK, templates.RevokeAllPage(v))
 }
+
+// revokeAllFields are the fields of the Revoke all form; an admin's names
+// the owner.
+var revokeAllFields = formFields{all: []string{"csrf"}, admin: []string{paramOwner}}
 
 func (p *pages) revokeAll(e *core.RequestEvent) error {
 	user := userFrom(e)

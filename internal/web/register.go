@@ -131,19 +131,21 @@ func (p *pages) routes(se *core.ServeEvent) {
 	site.POST(paths.Signup, p.signup)
 	site.POST(paths.Logout, p.logout)
 
+	// Signed in, with the account's CSRF token on every form; each form
+	// is refused when it has a field it should not (onlyFields).
 	keys := site.Group("")
 	keys.BindFunc(p.requireUser, p.requireCSRFToken)
 	keys.GET(paths.Keys, p.listKeys)
-	keys.POST(paths.Keys, p.createKey)
+	keys.POST(paths.Keys, p.createKey).BindFunc(p.onlyFields(keyFormFields))
 	keys.GET(paths.NewKey, p.newKeyPage)
 	keys.GET(paths.RevokeAll, p.revokeAllPage)
-	keys.POST(paths.RevokeAll, p.revokeAll)
+	keys.POST(paths.RevokeAll, p.revokeAll).BindFunc(p.onlyFields(revokeAllFields))
 	keys.GET(paths.Revoke("{id}"), p.revokePage)
-	keys.POST(paths.Revoke("{id}"), p.revoke)
+	keys.POST(paths.Revoke("{id}"), p.revoke).BindFunc(p.onlyFields(revokeFields))
 	keys.GET(paths.Roll("{id}"), p.rollPage)
-	keys.POST(paths.Roll("{id}"), p.roll)
-	keys.POST(paths.Disable("{id}"), p.setDisabled(true))
-	keys.POST(paths.Enable("{id}"), p.setDisabled(false))
+	keys.POST(paths.Roll("{id}"), p.roll).BindFunc(p.onlyFields(rollFields))
+	keys.POST(paths.Disable("{id}"), p.setDisabled(true)).BindFunc(p.onlyFields(toggleFields))
+	keys.POST(paths.Enable("{id}"), p.setDisabled(false)).BindFunc(p.onlyFields(toggleFields))
 }
 
 // cacheAssets lets browsers keep versioned asset URLs (see static.Version)
