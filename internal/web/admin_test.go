@@ -227,7 +227,11 @@ func TestSuperuserFiltersByOwnerAndRevokesTheirKeys(t *testing.T) {
 	if confirm.StatusCode != 200 || !strings.Contains(confirm.Body, "Revoke all 1 API keys of service_accounts/"+pbtest.BotEmail) {
 		t.Fatalf("confirmation: %d\n%s", confirm.StatusCode, confirm.Body)
 	}
-	done := c.Post(p.RevokeAll+"?"+ref.Encode(), url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}, "owner": ref["owner"]})
+	// the confirmation's form, as a browser posts it
+	if !strings.Contains(confirm.Body, `action="`+p.RevokeAll+`"`) || webtest.InputValue(confirm.Body, "owner") != ref.Get("owner") {
+		t.Fatalf("the confirmation's form does not post the owner:\n%s", confirm.Body)
+	}
+	done := c.Post(p.RevokeAll, url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}, "owner": {webtest.InputValue(confirm.Body, "owner")}})
 	if done.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke all: %d", done.StatusCode)
 	}

@@ -284,8 +284,8 @@ func (p *pages) revokeAllPage(e *core.RequestEvent) error {
 	}
 	v := templates.RevokeAllView{Account: accountView(user), Count: n, Action: p.paths.RevokeAll}
 	if user.IsSuperuser() {
-		v.Owner = owner.Collection().Name + "/" + ownerName(owner)
-		v.Action += "?" + url.Values{paramOwner: {ownerRef(owner)}}.Encode()
+		// the form posts the owner (revokeAllOwner reads a POST's form)
+		v.Owner, v.OwnerRef = owner.Collection().Name+"/"+ownerName(owner), ownerRef(owner)
 	}
 	if n == 0 {
 		text := "You have no API keys to revoke."
