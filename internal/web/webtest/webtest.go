@@ -163,9 +163,9 @@ func (c *Client) Login(email, password string) {
 	}
 }
 
-// Cookie returns the client's cookie name, or "".
+// Cookie returns the client's cookie name for the pages, or "".
 func (c *Client) Cookie(name string) string {
-	u, _ := url.Parse(c.base)
+	u, _ := url.Parse(c.base + Paths.Keys) // the pages' cookies are sent to their prefix only
 	for _, ck := range c.HTTP.Jar.Cookies(u) {
 		if ck.Name == name {
 			return ck.Value
