@@ -65,6 +65,15 @@ func StartWith(t testing.TB, cfg func(*hooks.Config), configure ...func(*core.Co
 	return &Server{Server: srv, Env: env}
 }
 
+// AnotherProcess serves a second pbkeys on s's data directory, as another
+// process serving the same pb_data would (pbtest's Env.AnotherProcess),
+// until t ends.
+func (s *Server) AnotherProcess(t testing.TB) *Server {
+	t.Helper()
+	env := s.Env.AnotherProcess(t)
+	return &Server{Server: env.Serve(t), Env: env}
+}
+
 func configureUsers(t testing.TB, app core.App, configure ...func(*core.Collection)) {
 	if len(configure) == 0 {
 		return
@@ -172,6 +181,13 @@ func (c *Client) Cookie(name string) string {
 		}
 	}
 	return ""
+}
+
+// SetCookie gives the client the cookie name=value for the pages, as if
+// the server had set it (e.g. a session cookie copied from another client).
+func (c *Client) SetCookie(name, value string) {
+	u, _ := url.Parse(c.base + Paths.Keys)
+	c.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: Paths.Keys}})
 }
 
 // APIGet calls the REST API with "Authorization: Bearer key" and returns
