@@ -77,6 +77,10 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
+// pruneSessionsJob is the id of the daily cron job that deletes expired
+// page sessions (PocketBase's dashboard lists it under Crons).
+const pruneSessionsJob = "pbkeysPageSessions"
+
 // pages holds what the handlers share. It lives as long as the app.
 type pages struct {
 	app      core.App
@@ -101,6 +105,13 @@ func Register(app core.App, store *keystore.Store, cfg Config) error {
 		nonces:   newFormNonces(cfg.FormTTL),
 		cop:      http.NewCrossOriginProtection(),
 	}
+
+	// Expired page sessions are refused anyway; once a day they go.
+	app.Cron().MustAdd(pruneSessionsJob, "23 3 * * *", func() {
+		if _, err := pruneSessions(app, time.Now()); err != nil {
+			app.Logger().Warn("pages: failed to delete expired sessions", "error", err)
+		}
+	})
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "pbkeysPages",
