@@ -30,9 +30,12 @@ import (
 // sessionsTable is the table the migration creates.
 const sessionsTable = "_pbkeys_page_sessions"
 
-// sessionSecretLen is the length of a cookie's secret: 32 random bytes
-// (256 bits) in unpadded base64url.
-var sessionSecretLen = base64.RawURLEncoding.EncodedLen(32)
+// A cookie's secret is sessionSecretBytes random bytes (256 bits), in
+// unpadded base64url: sessionSecretLen characters.
+const (
+	sessionSecretBytes = 32
+	sessionSecretLen   = (sessionSecretBytes*8 + 5) / 6
+)
 
 // errSessionEnded is a session that does not exist (any more), has
 // expired, or whose account is gone or has a new tokenKey or token secret.
@@ -72,7 +75,7 @@ func authStamp(user *core.Record) string {
 // createSession stores a new session of user expiring at expires and
 // returns the secret for the cookie.
 func createSession(app core.App, user *core.Record, now, expires time.Time) (string, error) {
-	b := make([]byte, 32)
+	b := make([]byte, sessionSecretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
