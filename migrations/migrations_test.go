@@ -42,8 +42,19 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
 
-	// the newest three: list indexes, the daily counts, and where a key
-	// was last used from
+	// the newest: the pages' sessions, a plain table (no collection)
+	if !app.HasTable("_pbkeys_page_sessions") {
+		t.Fatal("_pbkeys_page_sessions not created")
+	}
+	if _, err := app.FindCollectionByNameOrId("_pbkeys_page_sessions"); err == nil {
+		t.Fatal("_pbkeys_page_sessions is a collection")
+	}
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 || app.HasTable("_pbkeys_page_sessions") {
+		t.Fatalf("down page sessions: %v %v", reverted, err)
+	}
+
+	// the three before it: list indexes, the daily counts, and where a
+	// key was last used from
 	if keys.GetIndex("idx_api_keys_owner_created") == "" || keys.GetIndex("idx_api_keys_created") == "" || keys.GetIndex("idx_api_keys_owner") != "" {
 		t.Fatal("want the list indexes, the owner one in place of idx_api_keys_owner")
 	}
@@ -79,10 +90,10 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 			t.Fatalf("field %q still there after down", name)
 		}
 	}
-	if applied, err := runner.Up(); err != nil || len(applied) != 3 {
+	if applied, err := runner.Up(); err != nil || len(applied) != 4 || !app.HasTable("_pbkeys_page_sessions") {
 		t.Fatalf("up again: %v %v", applied, err)
 	}
-	if _, err := runner.Down(3); err != nil {
+	if _, err := runner.Down(4); err != nil {
 		t.Fatal(err)
 	}
 
@@ -131,7 +142,7 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	if err != nil || len(kept) != 1 || kept[0].GetString("owner") != alice.Id || kept[0].GetString("owner_collection") != users.Id {
 		t.Fatalf("after up: %+v (%v), want Alice's key owned by her users record", kept, err)
 	}
-	if _, err := runner.Down(4); err != nil { // the owner and the three above it again
+	if _, err := runner.Down(5); err != nil { // the owner and the four above it again
 		t.Fatal(err)
 	}
 

@@ -288,7 +288,9 @@ type RevokeAllView struct {
 	Account Account
 	Count   int
 	Owner   string // for admins: whose keys ("service_accounts/bot@example.com")
-	Action  string // where the form posts
+	// OwnerRef is the owner the admin's form posts (COLLECTION/ID).
+	OwnerRef string
+	Action   string // where the form posts
 }
 
 // ErrorView is a page for a request that cannot be served.

@@ -161,4 +161,21 @@ func TestBrowserSuperuser(t *testing.T) {
 	if n, _ := srv.Env.App.CountRecords(keystore.Collection); n != 4 { // Alice's, Bob's, the bot's old and rolled keys
 		t.Errorf("%d keys, want 4", n)
 	}
+
+	// Revoke all of the bot's keys, from its list, on the confirmation page.
+	do(t, ctx, "revoke all",
+		chromedp.Click(css(`[data-testid=revoke-all]`)),
+		chromedp.WaitVisible(css(`[data-testid=confirm-revoke-all]`)),
+		chromedp.Click(css(`[data-testid=confirm-revoke-all]`)),
+		chromedp.WaitVisible(css(`[data-testid=notice]`)),
+	)
+	if notice := run(t, ctx, "notice", chromedp.Text(css(`[data-testid=notice]`))); !strings.Contains(notice, "Revoked all 2 API keys of service_accounts/"+pbtest.BotEmail) {
+		t.Errorf("after Revoke all: %q", notice)
+	}
+	if apiStatus(t, srv, http.MethodGet, pbtest.BotOwner.NoteURL(), rolled, "") != 401 {
+		t.Error("the bot's rolled key still works after Revoke all")
+	}
+	if n, _ := srv.Env.App.CountRecords(keystore.Collection); n != 2 { // Alice's and Bob's
+		t.Errorf("%d keys after Revoke all of the bot's, want 2", n)
+	}
 }

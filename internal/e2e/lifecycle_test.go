@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
@@ -172,5 +174,34 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 	)
 	if code := apiStatus(t, srv, http.MethodGet, webtest.AliceNotePath, newKey, ""); code != 200 {
 		t.Errorf("enabled key: %d, want 200", code)
+	}
+}
+
+// TestBrowserScopeChoices: the collections the New API key dialog offers
+// are exactly those a key may be scoped to — pbkeys' own api_keys and
+// api_key_usage and PocketBase's system collections are not among them.
+func TestBrowserScopeChoices(t *testing.T) {
+	ctx := newTab(t)
+	srv := webtest.Start(t)
+	signIn(t, ctx, srv)
+	do(t, ctx, "open the dialog",
+		chromedp.Click(css(`[data-testid=new-key]`)),
+		chromedp.WaitVisible(css(`#dialog-label`)),
+	)
+	shown := run(t, ctx, "scope choices", chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('#new-key-dialog input[name=collections]')).map(i => i.closest('label').innerText.trim())`))
+	scopable, err := keystore.ScopableCollections(srv.Env.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range scopable {
+		want = append(want, c.Name)
+	}
+	if !slices.Equal(shown, want) {
+		t.Errorf("the dialog offers %v, want %v", shown, want)
+	}
+	if slices.Contains(shown, keystore.UsageCollection) || slices.Contains(shown, keystore.Collection) || !slices.Contains(shown, "notes") {
+		t.Errorf("scope choices %v", shown)
 	}
 }

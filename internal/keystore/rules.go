@@ -202,7 +202,7 @@ func validateLifecycle(app core.App, record *core.Record) validation.Errors {
 		switch {
 		case err != nil || c.Name != name:
 			errs[FieldCollections] = validation.NewError("validation_collections_unknown", fmt.Sprintf("There is no collection named %q.", name))
-		case c.System || IsKeysCollection(c.Name):
+		case !IsScopable(c):
 			errs[FieldCollections] = validation.NewError("validation_collections_system", fmt.Sprintf("API keys cannot be scoped to the %q collection.", name))
 		case seen[name]:
 			errs[FieldCollections] = validation.NewError("validation_collections_duplicate", fmt.Sprintf("%q is listed twice.", name))

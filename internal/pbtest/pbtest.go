@@ -175,6 +175,7 @@ func (o Owner) Record(t testing.TB, env *Env) *core.Record { return env.Record(t
 type Env struct {
 	App   *tests.TestApp
 	Store *keystore.Store
+	cfg   hooks.Config // what pbkeys was registered with (AnotherProcess)
 }
 
 // New returns a fresh Env; the app is cleaned up when t ends unless the
@@ -200,7 +201,7 @@ func New(t testing.TB, configure ...func(*hooks.Config)) *Env {
 			t.Fatal(err)
 		}
 	}
-	return &Env{App: app, Store: keystore.Of(app)}
+	return &Env{App: app, Store: keystore.Of(app), cfg: cfg}
 }
 
 // Record returns the record of collection with id, failing t if there is

@@ -183,8 +183,11 @@ func TestSuperuserManagesAnyKey(t *testing.T) {
 	}
 
 	// unknown ids are 404, for every action
-	for _, path := range []string{p.Disable("zzzzzzzzzzzzzzz"), p.Enable("zzzzzzzzzzzzzzz"), p.Revoke("zzzzzzzzzzzzzzz"), p.Roll("zzzzzzzzzzzzzzz")} {
-		if res := post(path, url.Values{"grace": {"now"}}); res.StatusCode != http.StatusNotFound {
+	for path, fields := range map[string]url.Values{
+		p.Disable("zzzzzzzzzzzzzzz"): nil, p.Enable("zzzzzzzzzzzzzzz"): nil, p.Revoke("zzzzzzzzzzzzzzz"): nil,
+		p.Roll("zzzzzzzzzzzzzzz"): {"grace": {"now"}},
+	} {
+		if res := post(path, fields); res.StatusCode != http.StatusNotFound {
 			t.Errorf("POST %s: %d, want 404", path, res.StatusCode)
 		}
 	}
@@ -224,7 +227,11 @@ func TestSuperuserFiltersByOwnerAndRevokesTheirKeys(t *testing.T) {
 	if confirm.StatusCode != 200 || !strings.Contains(confirm.Body, "Revoke all 1 API keys of service_accounts/"+pbtest.BotEmail) {
 		t.Fatalf("confirmation: %d\n%s", confirm.StatusCode, confirm.Body)
 	}
-	done := c.Post(p.RevokeAll+"?"+ref.Encode(), url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}, "owner": ref["owner"]})
+	// the confirmation's form, as a browser posts it
+	if !strings.Contains(confirm.Body, `action="`+p.RevokeAll+`"`) || webtest.InputValue(confirm.Body, "owner") != ref.Get("owner") {
+		t.Fatalf("the confirmation's form does not post the owner:\n%s", confirm.Body)
+	}
+	done := c.Post(p.RevokeAll, url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}, "owner": {webtest.InputValue(confirm.Body, "owner")}})
 	if done.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke all: %d", done.StatusCode)
 	}

@@ -49,6 +49,13 @@ type keyForm struct {
 // they belong to; "" is a message for the whole form.
 type fieldErrors map[string]string
 
+// keyFormFields are the fields of the New API key form; readKeyForm
+// reads them.
+var keyFormFields = formFields{
+	all:   []string{"csrf", "nonce", "label", "expires", "expires_date", "read_only", "collections", "rate_limit"},
+	admin: []string{keystore.FieldOwnerCollection, keystore.FieldOwner},
+}
+
 func readKeyForm(form url.Values) keyForm {
 	f := keyForm{
 		Label:       form.Get("label"),
@@ -161,20 +168,17 @@ func rateMessage(code string, err error) string {
 }
 
 // keyCollections lists, by name, the collections a key may be limited
-// to: the app's own, not PocketBase's system collections nor api_keys
-// (the keystore refuses those too).
+// to: keystore's ScopableCollections, the same definition its record
+// rules check when the key is saved.
 func (p *pages) keyCollections() ([]string, error) {
-	all, err := p.app.FindAllCollections()
+	scopable, err := keystore.ScopableCollections(p.app)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, c := range all {
-		if !c.System && c.Name != keystore.Collection {
-			names = append(names, c.Name)
-		}
+	names := make([]string, len(scopable))
+	for i, c := range scopable {
+		names[i] = c.Name
 	}
-	slices.Sort(names)
 	return names, nil
 }
 

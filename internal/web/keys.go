@@ -227,6 +227,10 @@ func (p *pages) revokePage(e *core.RequestEvent) error {
 	}))
 }
 
+// revokeFields are the fields of the Revoke forms: the list's dialog
+// (which comes back to the page it was on) and the Revoke page.
+var revokeFields = formFields{all: []string{"csrf", "return"}}
+
 // revoke deletes one of the user's keys (any key, for an admin). Someone
 // else's key id is "not found", exactly like an id that does not exist.
 func (p *pages) revoke(e *core.RequestEvent) error {
@@ -280,8 +284,8 @@ func (p *pages) revokeAllPage(e *core.RequestEvent) error {
 	}
 	v := templates.RevokeAllView{Account: accountView(user), Count: n, Action: p.paths.RevokeAll}
 	if user.IsSuperuser() {
-		v.Owner = owner.Collection().Name + "/" + ownerName(owner)
-		v.Action += "?" + url.Values{paramOwner: {ownerRef(owner)}}.Encode()
+		// the form posts the owner (revokeAllOwner reads a POST's form)
+		v.Owner, v.OwnerRef = owner.Collection().Name+"/"+ownerName(owner), ownerRef(owner)
 	}
 	if n == 0 {
 		text := "You have no API keys to revoke."
@@ -293,6 +297,10 @@ func (p *pages) revokeAllPage(e *core.RequestEvent) error {
 	}
 	return p.render(e, http.StatusOK, templates.RevokeAllPage(v))
 }
+
+// revokeAllFields are the fields of the Revoke all form; an admin's names
+// the owner.
+var revokeAllFields = formFields{all: []string{"csrf"}, admin: []string{paramOwner}}
 
 func (p *pages) revokeAll(e *core.RequestEvent) error {
 	user := userFrom(e)

@@ -27,6 +27,9 @@ func graceOption(g keystore.Grace) templates.Option {
 
 const msgRollFormExpired = "This form has expired. Choose the grace period and roll the key again."
 
+// toggleFields are the fields of a row's Disable or Enable form.
+var toggleFields = formFields{all: []string{"csrf", "return"}}
+
 // setDisabled pauses or resumes one of the user's keys (any key, for an
 // admin). Someone else's key id is "not found", exactly like an id that
 // does not exist.
@@ -99,6 +102,9 @@ func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, 
 	}
 	return p.render(e, status, templates.RollPage(v))
 }
+
+// rollFields are the fields of the Roll form.
+var rollFields = formFields{all: []string{"csrf", "nonce", "grace"}}
 
 // roll replaces one of the user's keys (any key, for an admin: the new key
 // has the same owner) and reveals the new key, like createKey: answered

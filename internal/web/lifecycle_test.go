@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -172,6 +174,7 @@ func TestCreateKeyScopes(t *testing.T) {
 	}{
 		{"unknown collection", url.Values{"collections": {"notes", "nosuch"}}, "collections-error", `There is no collection named &#34;nosuch&#34;`},
 		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "cannot be scoped to"},
+		{"api_key_usage", url.Values{"collections": {"api_key_usage"}}, "collections-error", "cannot be scoped to"},
 		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "cannot be scoped to"},
 		{"rate not a number", url.Values{"rate_limit": {"fast"}}, "rate-error", "Enter a whole number"},
 		{"negative rate", url.Values{"rate_limit": {"-5"}}, "rate-error", "Enter a whole number"},
@@ -197,6 +200,52 @@ func TestCreateKeyScopes(t *testing.T) {
 	}
 	if n := countKeys(t, srv, pbtest.AliceID); n != keys {
 		t.Errorf("refused forms created %d keys", n-keys)
+	}
+}
+
+// offeredScopes returns the collections a page offers as a key's scope.
+func offeredScopes(page string) []string {
+	var names []string
+	for _, m := range regexp.MustCompile(`<input type="checkbox" name="collections" value="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		names = append(names, html.UnescapeString(m[1]))
+	}
+	return names
+}
+
+// TestScopeChoicesAreTheScopableCollections: the New API key page and the
+// list's dialog offer exactly the collections a key may be scoped to (the
+// keystore's one definition), to owners and administrators alike: the
+// app's own collections, never pbkeys' nor PocketBase's system ones.
+func TestScopeChoicesAreTheScopableCollections(t *testing.T) {
+	t.Parallel()
+	srv, alice := signedIn(t)
+	admin := srv.Client(t)
+	admin.Login(pbtest.SuperuserEmail, pbtest.Password)
+	scopable, err := keystore.ScopableCollections(srv.Env.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range scopable {
+		want = append(want, c.Name)
+	}
+	for _, own := range []string{"users", pbtest.NotesCollection, pbtest.SecretsCollection, pbtest.CommentsCollection} {
+		if !slices.Contains(want, own) {
+			t.Fatalf("%s is not scopable: %v", own, want)
+		}
+	}
+	for who, c := range map[string]*webtest.Client{"owner": alice, "administrator": admin} {
+		for _, path := range []string{webtest.Paths.NewKey, webtest.Paths.Keys} {
+			page := c.Get(path)
+			if got := offeredScopes(page.Body); page.StatusCode != 200 || !slices.Equal(got, want) {
+				t.Errorf("%s, %s: %d, offers %v, want %v", who, path, page.StatusCode, got, want)
+			}
+			for _, never := range []string{keystore.Collection, keystore.UsageCollection, "_superusers", "_mfas", "_otps", "_externalAuths", "_authOrigins"} {
+				if strings.Contains(page.Body, `value="`+never+`"`) {
+					t.Errorf("%s, %s offers %s", who, path, never)
+				}
+			}
+		}
 	}
 }
 

@@ -78,7 +78,7 @@ func (p *pages) loginView(next string) templates.LoginView {
 
 func (p *pages) loginPage(e *core.RequestEvent) error {
 	next := safeNext(p.paths, e.Request.URL.Query().Get("next"))
-	if user, _ := p.sessionUser(e); user != nil {
+	if user, _, _ := p.sessionUser(e); user != nil {
 		return redirect(e, next)
 	}
 	v := p.loginView(next)
@@ -208,8 +208,16 @@ func dummyPasswordCheck(app core.App, owners []*core.Collection, superusers *cor
 	}
 }
 
+// logout ends this browser's session on the server, so its cookie is
+// refused from then on wherever it is sent, even if it was copied. The
+// account's other sessions (other browsers) and its PocketBase tokens are
+// not touched.
 func (p *pages) logout(e *core.RequestEvent) error {
-	if user, _ := p.sessionUser(e); user != nil {
+	user, _, err := p.sessionUser(e)
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	if user != nil {
 		// A signed-in browser must prove the form is ours; without a
 		// valid session there is nothing to protect, just clean up.
 		if err := readForm(e); err != nil {
@@ -221,7 +229,13 @@ func (p *pages) logout(e *core.RequestEvent) error {
 				"This form has expired or did not come from this site. Go back, reload the page and try again.")
 		}
 	}
-	p.clearSession(e)
+	if err := p.endSession(e); err != nil {
+		// the session may still work: never say "signed out" then
+		if user != nil {
+			e.Set(requestKeyUser, user)
+		}
+		return e.InternalServerError("", err)
+	}
 	p.setFlash(e, flash{Text: msgSignedOut})
 	return redirect(e, p.paths.Login)
 }

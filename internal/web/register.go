@@ -77,6 +77,10 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
+// pruneSessionsJob is the id of the daily cron job that deletes expired
+// page sessions (PocketBase's dashboard lists it under Crons).
+const pruneSessionsJob = "pbkeysPageSessions"
+
 // pages holds what the handlers share. It lives as long as the app.
 type pages struct {
 	app      core.App
@@ -101,6 +105,13 @@ func Register(app core.App, store *keystore.Store, cfg Config) error {
 		nonces:   newFormNonces(cfg.FormTTL),
 		cop:      http.NewCrossOriginProtection(),
 	}
+
+	// Expired page sessions are refused anyway; once a day they go.
+	app.Cron().MustAdd(pruneSessionsJob, "23 3 * * *", func() {
+		if _, err := pruneSessions(app, time.Now()); err != nil {
+			app.Logger().Warn("pages: failed to delete expired sessions", "error", err)
+		}
+	})
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "pbkeysPages",
@@ -131,19 +142,21 @@ func (p *pages) routes(se *core.ServeEvent) {
 	site.POST(paths.Signup, p.signup)
 	site.POST(paths.Logout, p.logout)
 
+	// Signed in, with the account's CSRF token on every form; each form
+	// is refused when it has a field it should not (onlyFields).
 	keys := site.Group("")
 	keys.BindFunc(p.requireUser, p.requireCSRFToken)
 	keys.GET(paths.Keys, p.listKeys)
-	keys.POST(paths.Keys, p.createKey)
+	keys.POST(paths.Keys, p.createKey).BindFunc(p.onlyFields(keyFormFields))
 	keys.GET(paths.NewKey, p.newKeyPage)
 	keys.GET(paths.RevokeAll, p.revokeAllPage)
-	keys.POST(paths.RevokeAll, p.revokeAll)
+	keys.POST(paths.RevokeAll, p.revokeAll).BindFunc(p.onlyFields(revokeAllFields))
 	keys.GET(paths.Revoke("{id}"), p.revokePage)
-	keys.POST(paths.Revoke("{id}"), p.revoke)
+	keys.POST(paths.Revoke("{id}"), p.revoke).BindFunc(p.onlyFields(revokeFields))
 	keys.GET(paths.Roll("{id}"), p.rollPage)
-	keys.POST(paths.Roll("{id}"), p.roll)
-	keys.POST(paths.Disable("{id}"), p.setDisabled(true))
-	keys.POST(paths.Enable("{id}"), p.setDisabled(false))
+	keys.POST(paths.Roll("{id}"), p.roll).BindFunc(p.onlyFields(rollFields))
+	keys.POST(paths.Disable("{id}"), p.setDisabled(true)).BindFunc(p.onlyFields(toggleFields))
+	keys.POST(paths.Enable("{id}"), p.setDisabled(false)).BindFunc(p.onlyFields(toggleFields))
 }
 
 // cacheAssets lets browsers keep versioned asset URLs (see static.Version)

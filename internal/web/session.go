@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -14,11 +15,13 @@ import (
 	"github.com/pbkeys/pbkeys/templates"
 )
 
-// SessionCookie holds the browser's session: a PocketBase auth token for a
-// record of an owner collection or a superuser, exactly what the JS SDK
-// would keep, so PocketBase decides its validity. HttpOnly (scripts never see it),
-// SameSite=Lax (not sent on cross-site POSTs), Secure when the request came
-// over TLS, expiring with the token, and sent only to the pages' prefix.
+// SessionCookie holds the browser's session: a random secret that names
+// one row of the page sessions table (pagesessions.go), where the account
+// and the session's expiry are kept — not a PocketBase token, so a leaked
+// cookie is no Bearer token for the REST API, and signing out ends it on
+// the server. HttpOnly (scripts never see it), SameSite=Lax (not sent on
+// cross-site POSTs), Secure when the request came over TLS, expiring with
+// the session, and sent only to the pages' prefix.
 const SessionCookie = "pbkeys_session"
 
 // requestKeyUser is the request store key of the signed-in record.
@@ -30,37 +33,63 @@ func userFrom(e *core.RequestEvent) *core.Record {
 	return user
 }
 
-// sessionUser validates the session cookie on every request: a token made
-// invalid by a password change (new tokenKey), a deleted user, an expired
-// token or a user who no longer passes the collection's authRule ends the
-// session. had reports whether a cookie was sent at all.
-func (p *pages) sessionUser(e *core.RequestEvent) (user *core.Record, had bool) {
+// sessionSecret is the secret in the request's session cookie, or "".
+func sessionSecret(e *core.RequestEvent) string {
 	cookie, err := e.Request.Cookie(SessionCookie)
-	if err != nil || cookie.Value == "" {
-		return nil, false
+	if err != nil {
+		return ""
 	}
-	record, err := e.App.FindAuthRecordByToken(cookie.Value, core.TokenTypeAuth)
-	if err != nil || !(record.IsSuperuser() || p.store.IsOwnerCollection(record.Collection())) {
-		return nil, true
+	return cookie.Value
+}
+
+// sessionUser validates the session on every request, reading the
+// session and its account afresh: a session signed out (in any process),
+// expired, of a deleted account, of an account with a new password
+// (tokenKey) or token secret, of a collection that may no longer use the
+// pages, or of an account that no longer passes its collection's authRule
+// is no session. had reports whether a cookie was sent at all; err is a
+// failure to read the database, which neither accepts nor ends the
+// session.
+func (p *pages) sessionUser(e *core.RequestEvent) (user *core.Record, had bool, err error) {
+	secret := sessionSecret(e)
+	if secret == "" {
+		return nil, false, nil
+	}
+	record, err := sessionAccount(e.App, secret, time.Now())
+	if errors.Is(err, errSessionEnded) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	if !(record.IsSuperuser() || p.store.IsOwnerCollection(record.Collection())) {
+		return nil, true, nil
 	}
 	ok, err := keystore.CanAuthenticate(e.App, record, &core.RequestInfo{Method: e.Request.Method})
 	if err != nil || !ok {
-		return nil, true
+		return nil, true, nil
 	}
-	return record, true
+	return record, true, nil
 }
 
 // requireUser lets signed-in users through; guests go to the sign-in page,
 // which brings them back here afterwards.
 func (p *pages) requireUser(e *core.RequestEvent) error {
-	user, had := p.sessionUser(e)
+	user, had, err := p.sessionUser(e)
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
 	if user == nil {
 		next := p.paths.Keys
 		if e.Request.Method == http.MethodGet {
 			next = e.Request.URL.Path
 		}
 		if had {
-			p.clearSession(e)
+			if err := p.endSession(e); err != nil {
+				// refused all the same; the row goes when it expires
+				e.App.Logger().Warn("pages: could not delete an ended session", "error", err)
+				p.clearSessionCookie(e)
+			}
 			p.setFlash(e, flash{Text: "Your session has ended. Please sign in again."})
 		}
 		return redirect(e, loginURL(p.paths, safeNext(p.paths, next)))
@@ -69,18 +98,26 @@ func (p *pages) requireUser(e *core.RequestEvent) error {
 	return e.Next()
 }
 
-// startSession signs user in on this browser.
+// startSession signs user in on this browser for the lifetime of the
+// collection's auth tokens, as PocketBase's own sign-in would. A session
+// this browser had before ends: one browser, one session.
 func (p *pages) startSession(e *core.RequestEvent, user *core.Record) error {
-	token, err := user.NewAuthToken()
+	if old := sessionSecret(e); old != "" {
+		if err := deleteSession(e.App, old); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	ttl := user.Collection().AuthToken.DurationTime()
+	secret, err := createSession(e.App, user, now, now.Add(ttl))
 	if err != nil {
 		return err
 	}
-	ttl := user.Collection().AuthToken.DurationTime()
 	e.SetCookie(&http.Cookie{
 		Name:     SessionCookie,
-		Value:    token,
+		Value:    secret,
 		Path:     p.paths.Keys,
-		Expires:  time.Now().Add(ttl),
+		Expires:  now.Add(ttl),
 		MaxAge:   int(ttl / time.Second),
 		HttpOnly: true,
 		Secure:   isHTTPS(e),
@@ -89,7 +126,21 @@ func (p *pages) startSession(e *core.RequestEvent, user *core.Record) error {
 	return nil
 }
 
-func (p *pages) clearSession(e *core.RequestEvent) {
+// endSession ends this browser's session: it deletes the session on the
+// server, so the cookie's secret is refused everywhere from now on, and
+// then clears the cookie. When the delete fails the cookie stays, so the
+// person can try again.
+func (p *pages) endSession(e *core.RequestEvent) error {
+	if secret := sessionSecret(e); secret != "" {
+		if err := deleteSession(e.App, secret); err != nil {
+			return err
+		}
+	}
+	p.clearSessionCookie(e)
+	return nil
+}
+
+func (p *pages) clearSessionCookie(e *core.RequestEvent) {
 	e.SetCookie(&http.Cookie{
 		Name:     SessionCookie,
 		Value:    "",

@@ -29,7 +29,7 @@ func (p *pages) signupPage(e *core.RequestEvent) error {
 		return e.NotFoundError("", nil)
 	}
 	next := safeNext(p.paths, e.Request.URL.Query().Get("next"))
-	if user, _ := p.sessionUser(e); user != nil {
+	if user, _, _ := p.sessionUser(e); user != nil {
 		return redirect(e, next)
 	}
 	return p.render(e, http.StatusOK, templates.SignupPage(templates.SignupView{

@@ -65,6 +65,15 @@ func StartWith(t testing.TB, cfg func(*hooks.Config), configure ...func(*core.Co
 	return &Server{Server: srv, Env: env}
 }
 
+// AnotherProcess serves a second pbkeys on s's data directory, as another
+// process serving the same pb_data would (pbtest's Env.AnotherProcess),
+// until t ends.
+func (s *Server) AnotherProcess(t testing.TB) *Server {
+	t.Helper()
+	env := s.Env.AnotherProcess(t)
+	return &Server{Server: env.Serve(t), Env: env}
+}
+
 func configureUsers(t testing.TB, app core.App, configure ...func(*core.Collection)) {
 	if len(configure) == 0 {
 		return
@@ -163,15 +172,22 @@ func (c *Client) Login(email, password string) {
 	}
 }
 
-// Cookie returns the client's cookie name, or "".
+// Cookie returns the client's cookie name for the pages, or "".
 func (c *Client) Cookie(name string) string {
-	u, _ := url.Parse(c.base)
+	u, _ := url.Parse(c.base + Paths.Keys) // the pages' cookies are sent to their prefix only
 	for _, ck := range c.HTTP.Jar.Cookies(u) {
 		if ck.Name == name {
 			return ck.Value
 		}
 	}
 	return ""
+}
+
+// SetCookie gives the client the cookie name=value for the pages, as if
+// the server had set it (e.g. a session cookie copied from another client).
+func (c *Client) SetCookie(name, value string) {
+	u, _ := url.Parse(c.base + Paths.Keys)
+	c.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: Paths.Keys}})
 }
 
 // APIGet calls the REST API with "Authorization: Bearer key" and returns
