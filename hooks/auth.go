@@ -11,23 +11,25 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/usage"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 const (
-	// AuthMiddlewareID identifies the API-key auth middleware.
-	AuthMiddlewareID = "pbkeysAPIKeyAuth"
+	// authMiddlewareID identifies the API-key auth middleware.
+	authMiddlewareID = "pbkeysAPIKeyAuth"
 
-	// AuthMiddlewarePriority runs the middleware after PocketBase's panic
+	// authMiddlewarePriority runs the middleware after PocketBase's panic
 	// recoverer and activity logger but before its token loader (which
 	// skips when e.Auth is set), the superuser IP whitelist and the rate
 	// limiter — so those see the key's owner as the request's auth.
-	AuthMiddlewarePriority = apis.DefaultLoadAuthTokenMiddlewarePriority - 1
+	authMiddlewarePriority = apis.DefaultLoadAuthTokenMiddlewarePriority - 1
 
-	// RequestKeyAPIKey is the request event store key holding the api_keys
+	// requestKeyAPIKey is the request event store key holding the api_keys
 	// record that authenticated the request: e.get("pbkeysAPIKey") in a JS
 	// hook. Batch sub-requests copy the store, so record hooks see it there
 	// too.
-	RequestKeyAPIKey = "pbkeysAPIKey"
+	requestKeyAPIKey = "pbkeysAPIKey"
 )
 
 // keyLogMeta is what a request log says of the key presented: its id,
@@ -39,7 +41,7 @@ type keyLogMeta struct {
 // APIKeyFrom returns the api_keys record that authenticated e, or nil when
 // the request was not authenticated by an API key.
 func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
-	rec, _ := e.Get(RequestKeyAPIKey).(*core.Record)
+	rec, _ := e.Get(requestKeyAPIKey).(*core.Record)
 	return rec
 }
 
@@ -49,14 +51,14 @@ func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
 // e.Auth.
 type authenticator struct {
 	store    *keystore.Store
-	verifier *apikey.Verifier
-	usage    *keystore.UsageRecorder
+	verifier *verifier.Verifier
+	usage    *usage.Recorder
 }
 
 func (a *authenticator) middleware() *hook.Handler[*core.RequestEvent] {
 	return &hook.Handler[*core.RequestEvent]{
-		Id:       AuthMiddlewareID,
-		Priority: AuthMiddlewarePriority,
+		Id:       authMiddlewareID,
+		Priority: authMiddlewarePriority,
 		Func:     a.authenticate,
 	}
 }
@@ -94,7 +96,7 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 
 	// 1 and 2. Read the key row and its owner, on every request
 	// (revocation, expiry and owner changes are never cached), and verify
-	// the secret against the stored hash (apikey.Verifier: the cache of
+	// the secret against the stored hash (verifier.Verifier: the cache of
 	// recent successes, else argon2id within the memory budget and the
 	// failure throttle). Leaked-key reports check keys the same way.
 	record, owner, err := a.store.FindVerified(e.Request.Context(), a.verifier, key, throttleClient(e.RealIP()))
@@ -119,7 +121,7 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 	// policy (policy.go) and the key record for hooks (APIKeyFrom).
 	attachGrant(owner, &grant{keyID: record.Id, policy: keystore.PolicyOf(record)})
 	e.Auth = owner
-	e.Set(RequestKeyAPIKey, record)
+	e.Set(requestKeyAPIKey, record)
 	a.usage.Touch(record.Id, e.RealIP(), e.Request.UserAgent())
 
 	return e.Next()

@@ -10,8 +10,8 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/retryafter"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // Messages of the refusals that come before any argon2id work.
@@ -26,11 +26,11 @@ const (
 // 500 for anything else (a database error). 429 and 503 carry Retry-After
 // (whole seconds) and PocketBase's JSON error shape.
 func verifyError(e *core.RequestEvent, keyID string, err error) error {
-	var retry *apikey.RetryError
+	var retry *verifier.RetryError
 	switch {
-	case errors.Is(err, apikey.ErrMismatch):
+	case errors.Is(err, verifier.ErrMismatch):
 		return invalidToken(e, msgInvalidKey)
-	case errors.As(err, &retry) && errors.Is(err, apikey.ErrThrottled):
+	case errors.As(err, &retry) && errors.Is(err, verifier.ErrThrottled):
 		retryafter.Set(e.Response.Header(), retry.After)
 		return e.TooManyRequestsError(msgThrottled, nil)
 	case errors.As(err, &retry):
@@ -40,7 +40,7 @@ func verifyError(e *core.RequestEvent, keyID string, err error) error {
 		// the client went away (or a timeout fired) while waiting
 		retryafter.Set(e.Response.Header(), time.Second)
 		return apis.NewApiError(http.StatusServiceUnavailable, msgBusy, nil)
-	case errors.Is(err, apikey.ErrUnusableHash):
+	case errors.Is(err, verifier.ErrUnusableHash):
 		e.App.Logger().Error("API key: unusable stored hash", "keyId", keyID, "error", err)
 		return invalidToken(e, msgInvalidKey)
 	default:

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/internal/verifier"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
-
-	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 func TestVerifyErrorStatuses(t *testing.T) {
@@ -20,10 +19,10 @@ func TestVerifyErrorStatuses(t *testing.T) {
 		status     int
 		retryAfter string
 	}{
-		{"wrong secret", apikey.ErrMismatch, 401, ""},
-		{"throttled", &apikey.RetryError{Err: apikey.ErrThrottled, After: 41500 * time.Millisecond}, 429, "42"},
-		{"busy", &apikey.RetryError{Err: apikey.ErrBusy, After: time.Second}, 503, "1"},
-		{"busy, under a second", &apikey.RetryError{Err: apikey.ErrBusy, After: time.Millisecond}, 503, "1"},
+		{"wrong secret", verifier.ErrMismatch, 401, ""},
+		{"throttled", &verifier.RetryError{Err: verifier.ErrThrottled, After: 41500 * time.Millisecond}, 429, "42"},
+		{"busy", &verifier.RetryError{Err: verifier.ErrBusy, After: time.Second}, 503, "1"},
+		{"busy, under a second", &verifier.RetryError{Err: verifier.ErrBusy, After: time.Millisecond}, 503, "1"},
 		{"database error", errors.New("disk I/O error"), 500, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

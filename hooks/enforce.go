@@ -25,20 +25,20 @@ import (
 //	files      downloads with a file token minted by a key (files.go)
 
 const (
-	// PolicyMiddlewareID identifies the key policy middleware.
-	PolicyMiddlewareID = "pbkeysAPIKeyPolicy"
+	// policyMiddlewareID identifies the key policy middleware.
+	policyMiddlewareID = "pbkeysAPIKeyPolicy"
 
-	// PolicyMiddlewarePriority runs it after the key auth and rate limit,
+	// policyMiddlewarePriority runs it after the key auth and rate limit,
 	// before PocketBase's own handlers and limits.
-	PolicyMiddlewarePriority = RateLimitMiddlewarePriority + 1
+	policyMiddlewarePriority = rateLimitMiddlewarePriority + 1
 
-	// PolicyBodyMiddlewareID identifies the key policy's check of record
+	// policyBodyMiddlewareID identifies the key policy's check of record
 	// write bodies (the relations they set).
-	PolicyBodyMiddlewareID = "pbkeysAPIKeyPolicyBody"
+	policyBodyMiddlewareID = "pbkeysAPIKeyPolicyBody"
 
-	// PolicyBodyMiddlewarePriority runs it right after PocketBase's body
+	// policyBodyMiddlewarePriority runs it right after PocketBase's body
 	// limit, so the body it reads is bounded.
-	PolicyBodyMiddlewarePriority = apis.DefaultBodyLimitMiddlewarePriority + 1
+	policyBodyMiddlewarePriority = apis.DefaultBodyLimitMiddlewarePriority + 1
 
 	// policyHookID identifies the policy's record and enrich hooks.
 	policyHookID = "pbkeysAPIKeyPolicy"
@@ -51,8 +51,8 @@ const (
 // policyMiddleware checks a key's request on the route PocketBase matched.
 func policyMiddleware() *hook.Handler[*core.RequestEvent] {
 	return &hook.Handler[*core.RequestEvent]{
-		Id:       PolicyMiddlewareID,
-		Priority: PolicyMiddlewarePriority,
+		Id:       policyMiddlewareID,
+		Priority: policyMiddlewarePriority,
 		Func: func(e *core.RequestEvent) error {
 			if e.Request.Pattern == routeRecordList && e.Request.URL.RawQuery != "" {
 				if err := checkHashSearch(e); err != nil {
@@ -119,8 +119,8 @@ func checkHashSearch(e *core.RequestEvent) error {
 // runs after PocketBase's body limit.
 func policyBodyMiddleware() *hook.Handler[*core.RequestEvent] {
 	return &hook.Handler[*core.RequestEvent]{
-		Id:       PolicyBodyMiddlewareID,
-		Priority: PolicyBodyMiddlewarePriority,
+		Id:       policyBodyMiddlewareID,
+		Priority: policyBodyMiddlewarePriority,
 		Func: func(e *core.RequestEvent) error {
 			g := grantOf(e.Auth)
 			if g == nil {

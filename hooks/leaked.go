@@ -12,14 +12,14 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/ratelimit"
 	"github.com/pbkeys/pbkeys/internal/retryafter"
 	"github.com/pbkeys/pbkeys/internal/secretscanning"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
-// LeakReportPath is where GitHub's secret scanning reports pbkeys keys it
+// leakReportPath is where GitHub's secret scanning reports pbkeys keys it
 // found in public code (the partner side of its protocol): POST a JSON
 // array of {"token","type","url","source"}, signed. Every token that is a
 // live key is revoked and its owner emailed; the answer labels each token.
@@ -27,7 +27,7 @@ import (
 // Nobody signs in to call it — GitHub's signature is the authentication —
 // and a request with an API key is refused like on every /api/api-keys/
 // route (policy.go), so a key can never reach it.
-const LeakReportPath = "/api/api-keys/leaked"
+const leakReportPath = "/api/api-keys/leaked"
 
 // Bounds of a report. GitHub gives a partner that answers with labels 30 s,
 // so a report is worked on for at most leakReportDeadline; tokens left
@@ -54,10 +54,10 @@ const (
 
 var msgLeakTooLarge = fmt.Sprintf("The report is too large: at most %d KiB and %d tokens.", maxLeakReportBytes>>10, maxLeakReportTokens)
 
-// leakReports answers POST LeakReportPath.
+// leakReports answers POST leakReportPath.
 type leakReports struct {
 	store    *keystore.Store
-	verifier *apikey.Verifier
+	verifier *verifier.Verifier
 	keys     *secretscanning.KeyFile // nil without PBKEYS_LEAK_REPORT_KEYS: 404
 	limits   *ratelimit.Limiter
 }

@@ -115,7 +115,7 @@ func report(tokens ...string) string {
 
 // postReport sends body to the leak endpoint with headers from ip.
 func postReport(h http.Handler, body string, headers map[string]string, ip string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, hooks.LeakReportPath, strings.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, "/api/api-keys/leaked", strings.NewReader(body))
 	req.RemoteAddr = ip + ":40000"
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range headers {
@@ -173,7 +173,7 @@ func TestLeakReportRevokesAndNotifies(t *testing.T) {
 
 	url := `https://github.com/octo/app/blob/5e1f/.env?x="><script>alert(1)</script>`
 	body := `[{"token":"` + key + `","type":"pbkeys_api_key","url":"` + strings.ReplaceAll(url, `"`, `\"`) + `","source":"content"}]`
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+hooks.LeakReportPath, strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/api-keys/leaked", strings.NewReader(body))
 	for k, v := range gh.sign(t, body) {
 		req.Header.Set(k, v)
 	}
@@ -425,7 +425,7 @@ func TestLeakReportOffWithoutKeys(t *testing.T) {
 	gh := newSigner(t, "github-1")
 	body := report(pbtest.AliceKey)
 	s := tests.ApiScenario{
-		Name: "no public keys file", Method: http.MethodPost, URL: hooks.LeakReportPath,
+		Name: "no public keys file", Method: http.MethodPost, URL: "/api/api-keys/leaked",
 		Body: strings.NewReader(body), Headers: gh.sign(t, body),
 		ExpectedStatus: 404, ExpectedContent: []string{`"status":404`},
 		TestAppFactory: pbtest.Factory(),
@@ -489,8 +489,8 @@ func TestLeakReportUncheckedKeyAsksForRetry(t *testing.T) {
 	writeKeysFile(t, path, gh)
 	env := pbtest.New(t, func(c *hooks.Config) {
 		c.LeakReportKeys = path
-		c.ThrottleKeyFailures = 1
-		c.ThrottleDelay = -1 // answer 429s at once
+		c.Tuning.Verifier.MaxKeyFailures = 1
+		c.Tuning.Verifier.RefusalDelay = -1 // answer 429s at once
 	})
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)
@@ -580,8 +580,8 @@ func TestLeakReportKeysFileRequiredAtStart(t *testing.T) {
 		cfg.LeakReportKeys = path
 		err = hooks.Register(app, cfg)
 		app.Cleanup()
-		if err == nil || !strings.Contains(err.Error(), hooks.EnvLeakReportKeys) {
-			t.Errorf("%s: Register error %v, want one naming %s", path, err, hooks.EnvLeakReportKeys)
+		if err == nil || !strings.Contains(err.Error(), "PBKEYS_LEAK_REPORT_KEYS") {
+			t.Errorf("%s: Register error %v, want one naming %s", path, err, "PBKEYS_LEAK_REPORT_KEYS")
 		}
 	}
 }

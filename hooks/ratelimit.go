@@ -12,12 +12,12 @@ import (
 )
 
 const (
-	// RateLimitMiddlewareID identifies the per-key rate limit middleware.
-	RateLimitMiddlewareID = "pbkeysAPIKeyRateLimit"
+	// rateLimitMiddlewareID identifies the per-key rate limit middleware.
+	rateLimitMiddlewareID = "pbkeysAPIKeyRateLimit"
 
-	// RateLimitMiddlewarePriority runs it right after the key auth, so
+	// rateLimitMiddlewarePriority runs it right after the key auth, so
 	// that every request a key makes counts, refused or not.
-	RateLimitMiddlewarePriority = AuthMiddlewarePriority + 1
+	rateLimitMiddlewarePriority = authMiddlewarePriority + 1
 )
 
 // requestKeyInBatch marks a key's batch request; sub-requests copy the
@@ -36,8 +36,8 @@ func newRateLimits() *rateLimits {
 
 func (l *rateLimits) middleware() *hook.Handler[*core.RequestEvent] {
 	return &hook.Handler[*core.RequestEvent]{
-		Id:       RateLimitMiddlewareID,
-		Priority: RateLimitMiddlewarePriority,
+		Id:       rateLimitMiddlewareID,
+		Priority: rateLimitMiddlewarePriority,
 		Func: func(e *core.RequestEvent) error {
 			g := grantOf(e.Auth)
 			if g == nil {

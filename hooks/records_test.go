@@ -385,7 +385,7 @@ func TestKeyLifecycleIsLoggedWithoutSecrets(t *testing.T) {
 }
 
 func TestIssuedKeyAuthenticatesWithProductionArgon2(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) { c.Argon2 = apikey.DefaultParams })
+	env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Argon2 = apikey.DefaultParams })
 	record, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "production params"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 func TestKeysAreRehashedWithTheCurrentParameters(t *testing.T) {
 	current := pbtest.TestArgon2
 	current.Memory, current.Iterations = 2048, 2
-	env := pbtest.New(t, func(c *hooks.Config) { c.Argon2 = current; c.ThrottleDelay = -1 })
+	env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Argon2 = current; c.Tuning.Verifier.RefusalDelay = -1 })
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)
 

@@ -11,22 +11,23 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 // The REST routes beyond the api_keys collection's CRUD.
 const (
-	// RollPath rolls a key: POST with {"grace":"24h"}.
-	RollPath = "/api/api-keys/{id}/roll"
+	// rollPath rolls a key: POST with {"grace":"24h"}.
+	rollPath = "/api/api-keys/{id}/roll"
 
-	// UsagePath answers a key's requests per day (UTC) over the last
-	// keystore.UsageDays days, oldest first, every day listed (0 for a
+	// usagePath answers a key's requests per day (UTC) over the last
+	// usage.Window days, oldest first, every day listed (0 for a
 	// day without requests): GET → [{"day":"2026-11-30","requests":12}, ...].
-	UsagePath = "/api/api-keys/{id}/usage"
+	usagePath = "/api/api-keys/{id}/usage"
 )
 
 // bindKeyRoutes adds the key actions that are not plain record CRUD.
 func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
-	se.Router.POST(RollPath, func(e *core.RequestEvent) error {
+	se.Router.POST(rollPath, func(e *core.RequestEvent) error {
 		// (A key is refused before it gets here: see checkAccess.)
 		if e.Auth == nil || !store.IsOwnerCollection(e.Auth.Collection()) {
 			// superusers manage keys in the dashboard or with `pbkeys apikeys roll`
@@ -59,7 +60,7 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 		return e.JSON(http.StatusOK, record)
 	}).Bind(apis.RequireAuth())
 
-	se.Router.GET(UsagePath, func(e *core.RequestEvent) error {
+	se.Router.GET(usagePath, func(e *core.RequestEvent) error {
 		// (A key is refused before it gets here: see checkAccess.) The
 		// key's owner sees its usage; a superuser sees any key's.
 		id := e.Request.PathValue("id")
@@ -78,10 +79,10 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 		if err != nil {
 			return e.InternalServerError("", err)
 		}
-		usage, err := store.Usage([]string{id}, keystore.UsageDays, time.Now())
+		daily, err := usage.Daily(e.App, []string{id}, time.Now())
 		if err != nil {
 			return e.InternalServerError("", err)
 		}
-		return e.JSON(http.StatusOK, usage[id])
+		return e.JSON(http.StatusOK, daily[id])
 	}).Bind(apis.RequireAuth())
 }

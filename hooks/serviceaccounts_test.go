@@ -20,12 +20,12 @@ import (
 // only service accounts may use, a service account and its key, all over
 // REST; the key then works under the service account's rules only.
 func TestServiceAccountsAsTheReadmeSays(t *testing.T) {
-	t.Setenv(hooks.EnvOwnerCollections, "users,service_accounts")
+	t.Setenv("PBKEYS_OWNER_COLLECTIONS", "users,service_accounts")
 	cfg, err := hooks.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Argon2 = pbtest.TestArgon2
+	cfg.Tuning.Argon2 = pbtest.TestArgon2
 	app, err := tests.NewTestApp(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

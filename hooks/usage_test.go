@@ -12,8 +12,8 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
-	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 func lastUsed(t testing.TB, app core.App, keyID string) time.Time {
@@ -67,7 +67,7 @@ func TestLastUsedIsFlushedOnShutdown(t *testing.T) {
 	// Writes are due only every hour here, so only the shutdown flush can
 	// write the use.
 	env := pbtest.New(t, func(c *hooks.Config) {
-		c.LastUsedFlushInterval = time.Hour
+		c.Tuning.Usage.FlushInterval = time.Hour
 	})
 	s := tests.ApiScenario{
 		Name:                  "a request with a key",
@@ -130,11 +130,11 @@ func TestLastUseRecordsClientAndCounts(t *testing.T) {
 	if ip, ua := key.GetString("last_used_ip"), key.GetString("last_used_user_agent"); ip != "198.51.100.23" || ua != "deploy-bot/2" {
 		t.Fatalf("last use from %q with %q, want the newest request's", ip, ua)
 	}
-	usage, err := env.Store.Usage([]string{pbtest.AliceKeyID}, keystore.UsageDays, time.Now())
+	daily, err := usage.Daily(env.App, []string{pbtest.AliceKeyID}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total := keystore.Total(usage[pbtest.AliceKeyID]); total != 3 {
+	if total := usage.Total(daily[pbtest.AliceKeyID]); total != 3 {
 		t.Fatalf("%d requests counted, want 3", total)
 	}
 	// REST returns them to the owner
@@ -152,7 +152,7 @@ func TestLastUseRecordsClientAndCounts(t *testing.T) {
 // TestUsageCountsSurviveARestart: counts still in memory at shutdown are
 // written by the flush on terminate, so the next process reads them.
 func TestUsageCountsSurviveARestart(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) { c.LastUsedFlushInterval = time.Hour })
+	env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Usage.FlushInterval = time.Hour })
 	h := inProcessMux(t, env)
 	for range 5 {
 		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "request with the key")
@@ -170,11 +170,11 @@ func TestUsageCountsSurviveARestart(t *testing.T) {
 	if err := hooks.Register(next, pbtest.Config()); err != nil {
 		t.Fatal(err)
 	}
-	usage, err := keystore.Of(next).Usage([]string{pbtest.AliceKeyID}, keystore.UsageDays, time.Now())
+	daily, err := usage.Daily(next, []string{pbtest.AliceKeyID}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total := keystore.Total(usage[pbtest.AliceKeyID]); total != 5 {
+	if total := usage.Total(daily[pbtest.AliceKeyID]); total != 5 {
 		t.Fatalf("%d requests after the restart, want the 5 made before it", total)
 	}
 }
@@ -197,7 +197,7 @@ func TestUsageOverREST(t *testing.T) {
 	} {
 		env := pbtest.New(t)
 		today := time.Now().UTC().Format(time.DateOnly)
-		if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, Days: []keystore.DayUsage{{Day: today, Requests: 7}}}}); err != nil {
+		if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.AliceKeyID, Days: []usage.Day{{Day: today, Requests: 7}}}}); err != nil {
 			t.Fatal(err)
 		}
 		headers := map[string]string{}
@@ -211,10 +211,10 @@ func TestUsageOverREST(t *testing.T) {
 				if c.status != 200 {
 					return
 				}
-				var days []keystore.DayUsage
+				var days []usage.Day
 				readJSON(t, res, &days)
-				if len(days) != keystore.UsageDays || days[len(days)-1].Day != today {
-					t.Fatalf("%d days ending %v, want %d ending today", len(days), days[len(days)-1], keystore.UsageDays)
+				if len(days) != usage.Window || days[len(days)-1].Day != today {
+					t.Fatalf("%d days ending %v, want %d ending today", len(days), days[len(days)-1], usage.Window)
 				}
 			},
 		})
@@ -223,7 +223,7 @@ func TestUsageOverREST(t *testing.T) {
 
 func TestSuperusersReadUsageThroughTheCollection(t *testing.T) {
 	env := pbtest.New(t)
-	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.BobKeyID, Days: []keystore.DayUsage{{Day: "2026-11-30", Requests: 3}}}}); err != nil {
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.BobKeyID, Days: []usage.Day{{Day: "2026-11-30", Requests: 3}}}}); err != nil {
 		t.Fatal(err)
 	}
 	scenario(t, env, tests.ApiScenario{

@@ -95,7 +95,7 @@ func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			env := pbtest.New(t, func(c *hooks.Config) { c.ThrottleKeyFailures, c.ThrottleDelay = 2, -1 })
+			env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Verifier.MaxKeyFailures, c.Tuning.Verifier.RefusalDelay = 2, -1 })
 			t.Cleanup(env.App.Cleanup)
 			h := inProcessMux(t, env)
 
@@ -123,9 +123,9 @@ func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 // with a cold cache (right after a restart).
 func TestFailureThrottleAnswers429(t *testing.T) {
 	env := pbtest.New(t, func(c *hooks.Config) {
-		c.ThrottleKeyFailures = 3
-		c.ThrottleClientFailures = 100
-		c.ThrottleDelay = -1 // 429s answered at once (the hold is tested in internal/apikey)
+		c.Tuning.Verifier.MaxKeyFailures = 3
+		c.Tuning.Verifier.YieldAfterFailures = 100
+		c.Tuning.Verifier.RefusalDelay = -1 // 429s answered at once (the hold is tested in internal/apikey)
 	})
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)
@@ -163,9 +163,9 @@ func TestFailureThrottleAnswers429(t *testing.T) {
 // refused: its verifications only wait behind other clients'.
 func TestFailureThrottlePerClientNeverRefuses(t *testing.T) {
 	env := pbtest.New(t, func(c *hooks.Config) {
-		c.ThrottleKeyFailures = 100
-		c.ThrottleClientFailures = 2
-		c.ThrottleDelay = -1
+		c.Tuning.Verifier.MaxKeyFailures = 100
+		c.Tuning.Verifier.YieldAfterFailures = 2
+		c.Tuning.Verifier.RefusalDelay = -1
 	})
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)

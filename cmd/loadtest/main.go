@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 )
@@ -262,20 +263,24 @@ func (s *server) stop() {
 	}
 }
 
-// serverArgon2 is the argon2id parameters and memory budget the server
-// runs with: what it resolves from the same PBKEYS_* variables.
-func serverArgon2() (apikey.VerifierConfig, error) {
+// serverArgon2 is the argon2id parameters and memory budget (in KiB) the
+// server runs with: what it resolves from the same PBKEYS_* variables.
+func serverArgon2() (argon2id.Params, uint32, error) {
 	env, err := hooks.ConfigFromEnv()
 	if err != nil {
-		return apikey.VerifierConfig{}, err
+		return argon2id.Params{}, 0, err
 	}
-	return apikey.VerifierConfig{Params: env.Argon2, MemoryBudgetKiB: env.Argon2MemoryBudgetKiB}.WithDefaults(), nil
+	params := env.Tuning.Argon2
+	if params == (argon2id.Params{}) {
+		params = apikey.DefaultParams
+	}
+	return params, env.Tuning.Verifier.WithDefaults(params).MemoryBudgetKiB, nil
 }
 
 // budgetMiB is the argon2 memory budget the server runs with.
 func budgetMiB() int {
-	cfg, _ := serverArgon2() // the server refuses to start on a bad variable
-	return int(cfg.MemoryBudgetKiB / 1024)
+	_, budgetKiB, _ := serverArgon2() // the server refuses to start on a bad variable
+	return int(budgetKiB / 1024)
 }
 
 // ---------------------------------------------------------------- memory

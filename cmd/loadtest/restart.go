@@ -154,12 +154,12 @@ func createKeys(base, jwt string, n int) ([]string, error) {
 // as many at a time as its budget runs, each followed by the collection
 // the server does: the floor for any restart herd of n keys.
 func pureArgon2(n int) (time.Duration, int, error) {
-	cfg, err := serverArgon2()
+	params, budgetKiB, err := serverArgon2()
 	if err != nil {
 		return 0, 0, err
 	}
-	lanes := max(int(cfg.MemoryBudgetKiB/cfg.Params.Memory), 1)
-	hash, err := argon2id.CreateHash("pure argon2id", &cfg.Params)
+	lanes := max(int(budgetKiB/params.Memory), 1)
+	hash, err := argon2id.CreateHash("pure argon2id", &params)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,15 +1,13 @@
 package apikey
 
 import (
-	"errors"
-
 	"github.com/alexedwards/argon2id"
 )
 
 // DefaultParams are the argon2id parameters production uses: the library's
-// defaults (64 MiB, 1 iteration, 2 lanes), about 44 ms per hash on a 2-core
-// machine. Verification reads the parameters from the stored PHC string, so
-// changing them later only affects keys issued afterwards.
+// defaults (64 MiB, 1 iteration, 2 lanes; docs/performance.md has what one
+// hash costs). Verification reads the parameters from the stored PHC
+// string, so changing them later only affects keys issued afterwards.
 var DefaultParams = argon2id.Params{
 	Memory:      64 * 1024,
 	Iterations:  1,
@@ -17,9 +15,6 @@ var DefaultParams = argon2id.Params{
 	SaltLength:  16,
 	KeyLength:   32,
 }
-
-// ErrMismatch is returned when a presented secret does not match the stored hash.
-var ErrMismatch = errors.New("apikey: secret does not match")
 
 // Hash returns the argon2id PHC string of secret.
 func Hash(secret string, params argon2id.Params) (string, error) {

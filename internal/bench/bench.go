@@ -194,9 +194,9 @@ type server struct {
 func newServer(tb testing.TB, cache bool) (*server, string) {
 	tb.Helper()
 	env := pbtest.New(tb, func(c *hooks.Config) {
-		c.Argon2 = apikey.DefaultParams
+		c.Tuning.Argon2 = apikey.DefaultParams
 		if !cache {
-			c.VerifyCacheSize = -1
+			c.Tuning.Verifier.CacheSize = -1
 		}
 	})
 	tb.Cleanup(env.App.Cleanup)

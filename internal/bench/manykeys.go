@@ -20,6 +20,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 // Case names of ManyKeys.
@@ -44,10 +45,10 @@ var CheapArgon2 = argon2id.Params{Memory: 8, Iterations: 1, Parallelism: 1, Salt
 func ManyKeysCases(tb testing.TB, n int) []Case {
 	tb.Helper()
 	env := pbtest.New(tb, func(c *hooks.Config) {
-		c.Argon2 = CheapArgon2
+		c.Tuning.Argon2 = CheapArgon2
 		// production's flush, not the tests' 50 ms: 100,000 keys' last uses
 		// are bookkeeping a real fleet pays for, at production's pace
-		c.LastUsedFlushInterval = keystore.DefaultUsageFlushInterval
+		c.Tuning.Usage = usage.Config{}
 	})
 	tb.Cleanup(env.App.Cleanup)
 	keys, err := insertKeys(env.App, env.Alice(tb), n)
@@ -70,7 +71,7 @@ func ManyKeysCases(tb testing.TB, n int) []Case {
 	// second pass leaves both cases where a running server is between
 	// writes. The per-minute rewrites of busy keys still fall inside the
 	// measurement, as in production.
-	time.Sleep(2*keystore.DefaultUsageFlushInterval + time.Second)
+	time.Sleep(2*usage.Config{}.WithDefaults().FlushInterval + time.Second)
 	useEach(handler, notePath, keys)
 
 	return []Case{

@@ -30,14 +30,14 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // NewAPIKeysCommand returns the "apikeys" command with its subcommands, for
 // app.RootCmd.AddCommand. verifier checks the keys "leaked" is given, as the
 // server checks presented keys.
-func NewAPIKeysCommand(app core.App, store *keystore.Store, verifier *apikey.Verifier) *cobra.Command {
+func NewAPIKeysCommand(app core.App, store *keystore.Store, verifier *verifier.Verifier) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "apikeys",
 		Short: "Create, list, disable, roll and revoke API keys, show their usage, revoke leaked keys",

@@ -10,9 +10,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
-	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // newEnv returns a fresh fixture app, cleaned up when t ends.
@@ -57,9 +57,9 @@ func runWithInput(t *testing.T, env *pbtest.Env, input string, args ...string) (
 
 // newVerifier returns a fresh verifier, as each "pbkeys apikeys" process
 // has one.
-func newVerifier(t testing.TB) *apikey.Verifier {
+func newVerifier(t testing.TB) *verifier.Verifier {
 	t.Helper()
-	v, err := apikey.NewVerifier(apikey.VerifierConfig{})
+	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,14 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // maxTokenLine bounds a line of the tokens file: a key is 69 characters,
 // and a line far longer is not a token list.
 const maxTokenLine = 64 << 10
 
-func newLeakedCommand(app core.App, store *keystore.Store, verifier *apikey.Verifier) *cobra.Command {
+func newLeakedCommand(app core.App, store *keystore.Store, verifier *verifier.Verifier) *cobra.Command {
 	var where string
 	command := &cobra.Command{
 		SilenceUsage: true,

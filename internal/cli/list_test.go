@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 // listFixture adds to the fixture (Alice's and Bob's unrestricted keys) a
@@ -49,7 +50,7 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 	}
 
 	used := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, LastUsed: used, IP: "203.0.113.9", UserAgent: "curl/8.5.0"}}); err != nil {
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.AliceKeyID, LastUsed: used, IP: "203.0.113.9", UserAgent: "curl/8.5.0"}}); err != nil {
 		t.Fatal(err)
 	}
 	env.Store.WaitNotifications()

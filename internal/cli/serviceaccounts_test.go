@@ -10,6 +10,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 // newServiceAccountEnv is the fixture with service_accounts as a second
@@ -139,12 +140,12 @@ func keysOfOwner(t *testing.T, env *pbtest.Env, o pbtest.Owner) []string {
 func TestUsage(t *testing.T) {
 	env := newServiceAccountEnv(t)
 	today := time.Now().UTC()
-	days := []keystore.DayUsage{
+	days := []usage.Day{
 		{Day: today.AddDate(0, 0, -40).Format(time.DateOnly), Requests: 1000}, // outside the 30 days
 		{Day: today.AddDate(0, 0, -29).Format(time.DateOnly), Requests: 3},
 		{Day: today.Format(time.DateOnly), Requests: 12},
 	}
-	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.BotKeyID, Days: days}}); err != nil {
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.BotKeyID, Days: days}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -170,9 +171,9 @@ func TestUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var series []keystore.DayUsage
-	if err := json.Unmarshal([]byte(stdout), &series); err != nil || len(series) != 30 || keystore.Total(series) != 15 {
-		t.Fatalf("--json: %d days, total %d (%v)\n%s", len(series), keystore.Total(series), err, stdout)
+	var series []usage.Day
+	if err := json.Unmarshal([]byte(stdout), &series); err != nil || len(series) != 30 || usage.Total(series) != 15 {
+		t.Fatalf("--json: %d days, total %d (%v)\n%s", len(series), usage.Total(series), err, stdout)
 	}
 	if !strings.Contains(stdout, `"day": "`+days[2].Day+`"`) || !strings.Contains(stdout, `"requests": 12`) {
 		t.Errorf("--json is not REST's shape:\n%s", stdout)

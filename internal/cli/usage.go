@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 func newUsageCommand(app core.App, store *keystore.Store) *cobra.Command {
@@ -48,11 +49,11 @@ prints what GET /api/api-keys/{id}/usage answers:
 			} else if err != nil {
 				return fmt.Errorf("cli: find key %s: %w", id, err)
 			}
-			usage, err := store.Usage([]string{id}, keystore.UsageDays, time.Now())
+			daily, err := usage.Daily(app, []string{id}, time.Now())
 			if err != nil {
 				return fmt.Errorf("cli: read usage of %s: %w", id, err)
 			}
-			days := usage[id]
+			days := daily[id]
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
@@ -61,7 +62,7 @@ prints what GET /api/api-keys/{id}/usage answers:
 			}
 			fmt.Fprintf(out, "%s %q of %s: %s in the last %d days (UTC).\n",
 				key.Id, key.GetString(keystore.FieldLabel), newOwners(store).name(key),
-				humanize.Plural(int(keystore.Total(days)), "request", "requests"), keystore.UsageDays)
+				humanize.Plural(int(usage.Total(days)), "request", "requests"), usage.Window)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "DAY\tREQUESTS")
 			for _, d := range days {

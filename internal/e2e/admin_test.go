@@ -13,6 +13,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
@@ -22,14 +23,14 @@ import (
 func seedUsage(t *testing.T, srv *webtest.Server, keyID, ip, userAgent string, perDay func(day int) int64) {
 	t.Helper()
 	today := time.Now().UTC()
-	u := keystore.Usage{KeyID: keyID, LastUsed: time.Now().Add(-7 * time.Minute), IP: ip, UserAgent: userAgent}
-	for i := range keystore.UsageDays {
+	u := usage.KeyUsage{KeyID: keyID, LastUsed: time.Now().Add(-7 * time.Minute), IP: ip, UserAgent: userAgent}
+	for i := range usage.Window {
 		if n := perDay(i); n > 0 {
-			day := today.AddDate(0, 0, i-(keystore.UsageDays-1)).Format(time.DateOnly)
-			u.Days = append(u.Days, keystore.DayUsage{Day: day, Requests: n})
+			day := today.AddDate(0, 0, i-(usage.Window-1)).Format(time.DateOnly)
+			u.Days = append(u.Days, usage.Day{Day: day, Requests: n})
 		}
 	}
-	if err := srv.Env.Store.RecordUsage([]keystore.Usage{u}); err != nil {
+	if err := usage.Write(srv.Env.App, []usage.KeyUsage{u}); err != nil {
 		t.Fatal(err)
 	}
 }

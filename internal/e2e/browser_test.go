@@ -22,6 +22,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
@@ -427,8 +428,8 @@ func TestBrowserScreenshots(t *testing.T) {
 	if label := run(t, ctx, "chart", chromedp.AttributeValue(css(row+` svg`), "aria-label")).Value; !strings.HasSuffix(label, " requests in the last 30 days") {
 		t.Errorf("the chart says %q", label)
 	}
-	if bars := run(t, ctx, "bars", chromedp.Evaluate[int](`document.querySelectorAll('`+row+` svg rect').length`)); bars != keystore.UsageDays {
-		t.Errorf("%d bars, want %d", bars, keystore.UsageDays)
+	if bars := run(t, ctx, "bars", chromedp.Evaluate[int](`document.querySelectorAll('`+row+` svg rect').length`)); bars != usage.Window {
+		t.Errorf("%d bars, want %d", bars, usage.Window)
 	}
 	if from := run(t, ctx, "from", chromedp.Text(css(row+` [data-testid=last-used-ip]`))); from != "from 203.0.113.40" {
 		t.Errorf("last used %q", from)

@@ -43,10 +43,25 @@ const (
 	FieldDisabled    = "disabled"    // bool
 	FieldReplacedBy  = "replaced_by" // id of the key a roll issued in its place
 
+	// Where the last use came from (migration 1764500000).
+	FieldLastUsedIP        = "last_used_ip"
+	FieldLastUsedUserAgent = "last_used_user_agent"
+
 	// RevealField is the non-persisted field that carries the plaintext key
 	// in the one response that creates it.
 	RevealField = "key"
 )
+
+// UsageCollection holds the requests per key and day (migration
+// 1764600000; internal/usage writes and reads it).
+const UsageCollection = "api_key_usage"
+
+// IsKeysCollection reports whether name is one of pbkeys' own collections,
+// which hold keys and what they did: no API key may touch or reach them, and
+// no key may be scoped to them.
+func IsKeysCollection(name string) bool {
+	return name == Collection || name == UsageCollection
+}
 
 // What people set on a key, by field; every other field of api_keys is the
 // server's (the hash, the roll's replacement, last use, the dates, the id).
@@ -82,19 +97,34 @@ type Config struct {
 	// act as a superuser.
 	OwnerCollections []string
 
-	// ManagePath is the URL path of the pages where owners manage their
-	// keys, for the link in the owner's mail; empty when there are no pages.
-	ManagePath string
+	// Notify tells owners about their keys (internal/ownermail); nil: no
+	// one is told.
+	Notify Notifier
+}
+
+// Notifier tells a key's owner what happened to it. Its methods are called
+// after the change is committed, and must not block (mail is sent in the
+// background); Wait blocks until what they started is done.
+type Notifier interface {
+	KeyCreated(key *core.Record, origin Origin)
+	KeyRevokedAsLeaked(key, owner *core.Record, leak Leak, at time.Time)
+	Wait()
+}
+
+// Origin says where a key was created from, for the owner's notification.
+type Origin struct {
+	Via       string // "REST API", "API keys page", "CLI"
+	IP        string
+	UserAgent string
 }
 
 // Store issues, finds, rolls, pauses and revokes keys in an app.
 type Store struct {
 	app     core.App
 	cfg     Config
-	lookup  lookup         // FindWithOwner
-	pending sync.WaitGroup // notifications being sent
-	origins sync.Map       // record id → Origin of keys prepared but not yet committed
-	leaks   leakMemo       // tokens revoked as leaked (RevokeLeaked)
+	lookup  lookup   // FindWithOwner
+	origins sync.Map // record id → Origin of keys prepared but not yet committed
+	leaks   leakMemo // tokens revoked as leaked (RevokeLeaked)
 }
 
 // Register returns a Store for app and binds the api_keys record rules
@@ -106,6 +136,9 @@ func Register(app core.App, cfg Config) (*Store, error) {
 	if len(cfg.OwnerCollections) == 0 {
 		cfg.OwnerCollections = []string{DefaultOwnerCollection}
 	}
+	if cfg.Notify == nil {
+		cfg.Notify = silent{}
+	}
 	for _, name := range cfg.OwnerCollections {
 		if strings.EqualFold(name, core.CollectionNameSuperusers) {
 			return nil, errors.New("keystore: superusers cannot own API keys")
@@ -113,10 +146,9 @@ func Register(app core.App, cfg Config) (*Store, error) {
 	}
 	s := &Store{app: app, cfg: cfg, lookup: lookup{app: app}}
 	s.bindRules()
-	// Before the databases close: the owners' mails being sent read them,
-	// and the lookup's kept connections go back to PocketBase's pool.
+	// Before the databases close: the lookup's kept connections go back to
+	// PocketBase's pool.
 	app.OnBootstrapClear().BindFunc(func(e *core.BootstrapEvent) error {
-		s.WaitNotifications()
 		s.lookup.conns.release()
 		return e.Next()
 	})
@@ -485,3 +517,16 @@ func GraceNames() []string {
 	}
 	return names
 }
+
+// WaitNotifications blocks until the owners' mails started so far are sent
+// or have failed: the CLI waits before exiting.
+func (s *Store) WaitNotifications() {
+	s.cfg.Notify.Wait()
+}
+
+// silent is the Notifier of a store that tells no one.
+type silent struct{}
+
+func (silent) KeyCreated(*core.Record, Origin)                                {}
+func (silent) KeyRevokedAsLeaked(*core.Record, *core.Record, Leak, time.Time) {}
+func (silent) Wait()                                                          {}

@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // Leak says where a key was found exposed and who reported it, for its
@@ -74,7 +75,7 @@ func (r LeakResult) TruePositive() bool {
 // While no argon2id memory is free it waits and tries again until ctx ends;
 // a throttled key id or client is LeakUnchecked at once. The error is for
 // database failures only.
-func (s *Store) RevokeLeaked(ctx context.Context, v *apikey.Verifier, token string, leak Leak, client string) (LeakResult, error) {
+func (s *Store) RevokeLeaked(ctx context.Context, v *verifier.Verifier, token string, leak Leak, client string) (LeakResult, error) {
 	key, err := apikey.Parse(token)
 	if err != nil {
 		return LeakResult{Outcome: LeakNotAKey}, nil
@@ -85,12 +86,12 @@ func (s *Store) RevokeLeaked(ctx context.Context, v *apikey.Verifier, token stri
 	}
 
 	record, owner, err := s.findVerifiedWaiting(ctx, v, key, client)
-	var retry *apikey.RetryError
+	var retry *verifier.RetryError
 	switch {
 	case errors.Is(err, sql.ErrNoRows) && s.leaks.has(digest):
 		return LeakResult{Outcome: LeakAlreadyRevoked, KeyID: key.ID}, nil // by a report running at the same time
 	case errors.Is(err, sql.ErrNoRows), errors.Is(err, ErrOwnerNotAllowed),
-		errors.Is(err, apikey.ErrMismatch), errors.Is(err, apikey.ErrUnusableHash):
+		errors.Is(err, verifier.ErrMismatch), errors.Is(err, verifier.ErrUnusableHash):
 		return LeakResult{Outcome: LeakNotAKey}, nil
 	case errors.As(err, &retry):
 		return LeakResult{Outcome: LeakUnchecked, KeyID: key.ID, RetryAfter: retry.After}, nil
@@ -130,18 +131,18 @@ func (s *Store) RevokeLeaked(ctx context.Context, v *apikey.Verifier, token stri
 	}
 	s.app.Logger().Warn("API key revoked: found exposed",
 		append(logAttrs(record), "url", leak.URL, "reportedBy", leak.ReportedBy)...)
-	s.notifyLeaked(record, owner, leak, time.Now())
+	s.cfg.Notify.KeyRevokedAsLeaked(record, owner, leak, time.Now())
 	return LeakResult{Outcome: LeakRevoked, KeyID: key.ID, Key: record, Owner: owner}, nil
 }
 
 // findVerifiedWaiting is FindVerified, trying again while the verifier is
 // busy (no argon2id memory free) until ctx ends: a report must not lose a
 // leaked key because other requests were verifying keys at that moment.
-func (s *Store) findVerifiedWaiting(ctx context.Context, v *apikey.Verifier, key apikey.Key, client string) (record, owner *core.Record, err error) {
+func (s *Store) findVerifiedWaiting(ctx context.Context, v *verifier.Verifier, key apikey.Key, client string) (record, owner *core.Record, err error) {
 	for {
 		record, owner, err = s.FindVerified(ctx, v, key, client)
-		var retry *apikey.RetryError
-		if !errors.As(err, &retry) || !errors.Is(err, apikey.ErrBusy) {
+		var retry *verifier.RetryError
+		if !errors.As(err, &retry) || !errors.Is(err, verifier.ErrBusy) {
 			return record, owner, err
 		}
 		timer := time.NewTimer(retry.After)

@@ -8,6 +8,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // A key reported twice at the same moment is revoked once and its owner
@@ -15,7 +16,7 @@ import (
 func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
-	v, err := apikey.NewVerifier(apikey.VerifierConfig{})
+	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
 func TestRevokeLeakedLeavesOtherTokens(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
-	v, err := apikey.NewVerifier(apikey.VerifierConfig{})
+	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 // TestLookupMatchesFindRecordById: the lookup builds the same records
@@ -29,7 +30,7 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Store.RecordUsage([]keystore.Usage{{
+	if err := usage.Write(env.App, []usage.KeyUsage{{
 		KeyID: rich.Id, LastUsed: time.Now(), IP: "203.0.113.7", UserAgent: "deploy.sh/1.0 «ü»",
 	}}); err != nil {
 		t.Fatal(err)

@@ -63,7 +63,11 @@ func (s *Store) bindRules() {
 	// never the secret or its hash.
 	app.OnRecordAfterCreateSuccess(Collection).BindFunc(func(e *core.RecordEvent) error {
 		e.App.Logger().Info("API key created", logAttrs(e.Record)...)
-		s.created(e.Record)
+		// a key prepared by Prepare: its owner is told, with the origin
+		// given there (fixtures and migrations tell no one)
+		if origin, ok := s.origins.LoadAndDelete(e.Record.Id); ok {
+			s.cfg.Notify.KeyCreated(e.Record, origin.(Origin))
+		}
 		return e.Next()
 	})
 	app.OnRecordAfterCreateError(Collection).BindFunc(func(e *core.RecordErrorEvent) error {
@@ -73,20 +77,6 @@ func (s *Store) bindRules() {
 	app.OnRecordAfterDeleteSuccess(Collection).BindFunc(func(e *core.RecordEvent) error {
 		e.App.Logger().Info("API key deleted", logAttrs(e.Record)...)
 		return e.Next()
-	})
-
-	// A key's daily counts go with it, in its delete transaction (PocketBase
-	// opens it at priority 99, so e.App is the transaction here), by one
-	// statement: they are bookkeeping, with no hooks to run.
-	app.OnRecordDeleteExecute(Collection).Bind(&hook.Handler[*core.RecordEvent]{
-		Func: func(e *core.RecordEvent) error {
-			if err := e.Next(); err != nil {
-				return err
-			}
-			_, err := e.App.NonconcurrentDB().Delete(UsageCollection, dbx.HashExp{UsageFieldKey: e.Record.Id}).Execute()
-			return err
-		},
-		Priority: 100,
 	})
 
 	// A key goes with its owner, in the owner's delete transaction, as

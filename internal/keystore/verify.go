@@ -8,6 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // FindVerified returns the key with key.ID and its owner when key's secret
@@ -17,16 +18,16 @@ import (
 //
 //  1. the key row and its owner, read fresh (FindWithOwner): revocation,
 //     expiry and owner changes are never cached;
-//  2. the secret against the stored hash (apikey.Verifier: the cache of
+//  2. the secret against the stored hash (verifier.Verifier: the cache of
 //     recent successes, else argon2id within the memory budget and the
 //     failure throttle, which counts failures per key id and per client).
 //
 // The key must come from apikey.Parse (or FromAuthorization), which has
 // already refused malformed keys and wrong checksums without a database
 // read. Errors: sql.ErrNoRows and ErrOwnerNotAllowed from the lookup,
-// v.Verify's (apikey.ErrMismatch, a *apikey.RetryError, ...), or a database
+// v.Verify's (verifier.ErrMismatch, a *verifier.RetryError, ...), or a database
 // error.
-func (s *Store) FindVerified(ctx context.Context, v *apikey.Verifier, key apikey.Key, client string) (record, owner *core.Record, err error) {
+func (s *Store) FindVerified(ctx context.Context, v *verifier.Verifier, key apikey.Key, client string) (record, owner *core.Record, err error) {
 	record, owner, err = s.FindWithOwner(key.ID)
 	if err != nil {
 		return nil, nil, err

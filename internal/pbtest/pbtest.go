@@ -18,6 +18,7 @@ import (
 	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/usage"
 	_ "github.com/pbkeys/pbkeys/migrations" // the api_keys collection
 )
 
@@ -95,10 +96,10 @@ const usersAuthSecret = "pbkeys-test-users-auth-token-secret-0123456789"
 // Config returns the configuration used by tests: the defaults, with cheap
 // argon2id and a fast last-used flush.
 func Config() hooks.Config {
-	return hooks.Config{
-		Argon2:                TestArgon2,
-		LastUsedFlushInterval: 50 * time.Millisecond,
-	}
+	return hooks.Config{Tuning: hooks.Tuning{
+		Argon2: TestArgon2,
+		Usage:  usage.Config{FlushInterval: 50 * time.Millisecond},
+	}}
 }
 
 // ServiceAccounts configures pbkeys with the owner collections users and

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/templates"
 )
 
@@ -21,7 +22,7 @@ import (
 // label and state — and, for admins, by owner — in the database, so a
 // person with thousands of keys gets a page as fast as with ten. Each row
 // shows where the key was last used from and its requests over the last
-// keystore.UsageDays days as a small chart.
+// usage.Window days as a small chart.
 
 // listFilter is what the list's query string asks for.
 type listFilter struct {
@@ -140,7 +141,7 @@ type keysPage struct {
 	owner      *core.Record            // admins: the owner filtered on
 	ownerError string                  // admins: why the owner filter found nobody
 	owners     map[string]*core.Record // admins: the keys' owners, by collection id + "/" + id
-	usage      map[string][]keystore.DayUsage
+	usage      map[string][]usage.Day
 }
 
 func (p *pages) readKeysPage(user *core.Record, f listFilter, now time.Time) (keysPage, error) {
@@ -168,7 +169,7 @@ func (p *pages) readKeysPage(user *core.Record, f listFilter, now time.Time) (ke
 	for i, r := range page.Keys {
 		ids[i] = r.Id
 	}
-	if out.usage, err = p.store.Usage(ids, keystore.UsageDays, now); err != nil {
+	if out.usage, err = usage.Daily(p.app, ids, now); err != nil {
 		return keysPage{}, err
 	}
 	if user.IsSuperuser() {
@@ -241,8 +242,8 @@ func (p *pages) pagerView(page keystore.KeyPage, f listFilter) templates.Pager {
 
 // usageChart draws a key's daily requests as bars scaled to its busiest
 // day; a day without requests is a baseline mark, so every day has a slot.
-func usageChart(days []keystore.DayUsage) templates.UsageChart {
-	total := keystore.Total(days)
+func usageChart(days []usage.Day) templates.UsageChart {
+	total := usage.Total(days)
 	c := templates.UsageChart{
 		Text:  fmt.Sprintf("%s in the last %d days", requests(total), len(days)),
 		Total: humanize.Count(total),
@@ -278,7 +279,7 @@ func usageChart(days []keystore.DayUsage) templates.UsageChart {
 func svgNumber(f float64) string { return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64) }
 
 // dayTitle is "Nov 30: 12 requests".
-func dayTitle(d keystore.DayUsage) string {
+func dayTitle(d usage.Day) string {
 	day := d.Day
 	if t, err := time.Parse(time.DateOnly, d.Day); err == nil {
 		day = t.Format("Jan 2")

@@ -12,6 +12,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
@@ -79,11 +80,11 @@ func seedKeys(b *testing.B, env *pbtest.Env, o pbtest.Owner, n int) {
 			if err != nil {
 				return err
 			}
-			for d := range keystore.UsageDays {
+			for d := range usage.Window {
 				_, err := db.Insert(keystore.UsageCollection, dbx.Params{
-					"id": fmt.Sprintf("u%07d%07d", i, d), keystore.UsageFieldKey: id,
-					keystore.UsageFieldDay:      today.AddDate(0, 0, -d).Format(time.DateOnly),
-					keystore.UsageFieldRequests: (i + d) % 97,
+					"id": fmt.Sprintf("u%07d%07d", i, d), "key": id,
+					"day":      today.AddDate(0, 0, -d).Format(time.DateOnly),
+					"requests": (i + d) % 97,
 				}).Execute()
 				if err != nil {
 					return err

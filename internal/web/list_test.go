@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
@@ -147,9 +148,9 @@ func TestListShowsLastUseAndUsage(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	today := time.Now().UTC()
-	err := srv.Env.Store.RecordUsage([]keystore.Usage{{
+	err := usage.Write(srv.Env.App, []usage.KeyUsage{{
 		KeyID: pbtest.AliceKeyID, LastUsed: time.Now(), IP: "203.0.113.9", UserAgent: `deploy-bot/1.0 "<script>"`,
-		Days: []keystore.DayUsage{
+		Days: []usage.Day{
 			{Day: today.AddDate(0, 0, -2).Format(time.DateOnly), Requests: 120},
 			{Day: today.Format(time.DateOnly), Requests: 12},
 		},
@@ -169,7 +170,7 @@ func TestListShowsLastUseAndUsage(t *testing.T) {
 			t.Errorf("the list lacks %s", want)
 		}
 	}
-	if strings.Contains(res.Body, "<script>") || strings.Count(res.Body, "<rect ") != keystore.UsageDays {
+	if strings.Contains(res.Body, "<script>") || strings.Count(res.Body, "<rect ") != usage.Window {
 		t.Errorf("want 30 bars and no markup from the user agent")
 	}
 	// the busiest day fills the chart; another day is to scale

@@ -110,9 +110,9 @@ func (p *pages) login(e *core.RequestEvent) error {
 
 	// Throttle before looking at the password, per address and per client.
 	now := time.Now()
-	emailLimit := limit{key: "email:" + strings.ToLower(email), max: p.cfg.LoginMaxFailures}
-	ipLimit := limit{key: "ip:" + e.RealIP(), max: p.cfg.LoginMaxFailuresPerIP}
-	if wait := p.throttle.reserve(now, emailLimit, ipLimit); wait > 0 {
+	emailLimit := limit{key: "email:" + strings.ToLower(email), max: p.cfg.Tuning.SignInMaxFailures}
+	ipLimit := limit{key: "ip:" + e.RealIP(), max: p.cfg.Tuning.SignInMaxFailuresPerIP}
+	if wait := p.signIns.reserve(now, emailLimit, ipLimit); wait > 0 {
 		secs := retryafter.Set(e.Response.Header(), wait)
 		v.RetryAfter = secs
 		v.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %s.", humanize.Wait(secs))
@@ -141,8 +141,8 @@ func (p *pages) login(e *core.RequestEvent) error {
 		v.Error = msgBadCredentials
 		return p.render(e, http.StatusBadRequest, templates.LoginPage(v))
 	}
-	p.throttle.release(now, ipLimit)
-	p.throttle.reset(emailLimit.key)
+	p.signIns.release(now, ipLimit)
+	p.signIns.reset(emailLimit.key)
 
 	// The collection's own rules, as PocketBase's auth-with-password
 	// applies them (apis.RecordAuthResponse): the authRule (e.g.

@@ -171,7 +171,7 @@ func TestLoginThrottle(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t)
 	c := srv.Client(t)
-	max := web.DefaultLoginMaxFailures
+	max := web.DefaultSignInMaxFailures
 	for i := 0; i < max; i++ {
 		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
 		if res.StatusCode != http.StatusBadRequest {
@@ -201,7 +201,7 @@ func TestLoginThrottle(t *testing.T) {
 func TestLoginThrottleConcurrent(t *testing.T) {
 	t.Parallel()
 	srv := webtest.Start(t)
-	max := web.DefaultLoginMaxFailures
+	max := web.DefaultSignInMaxFailures
 	const attempts = 40
 	statuses := make(chan int, attempts)
 	var wg sync.WaitGroup

@@ -7,8 +7,8 @@ import (
 	"github.com/pbkeys/pbkeys/templates"
 )
 
-// DefaultPrefix is where the pages live unless configured otherwise.
-const DefaultPrefix = "/api-keys"
+// DefaultPagesPath is where the pages live unless configured otherwise.
+const DefaultPagesPath = "/api-keys"
 
 // newPaths lays the pages out under prefix. It is the one place their URLs
 // are written: the routes are registered from these values (register.go),
@@ -28,8 +28,8 @@ func newPaths(prefix string) templates.Paths {
 	}
 }
 
-// DefaultPaths are the pages' URLs under DefaultPrefix.
-func DefaultPaths() templates.Paths { return newPaths(DefaultPrefix) }
+// DefaultPaths are the pages' URLs under DefaultPagesPath.
+func DefaultPaths() templates.Paths { return newPaths(DefaultPagesPath) }
 
 // loginURL is the sign-in page that returns to next afterwards
 // ("/api-keys/login?next=/api-keys/new": a "/" needs no escaping in a

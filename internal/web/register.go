@@ -23,25 +23,33 @@ import (
 // Config configures the pages. The zero value is useful: every zero field
 // means its default.
 type Config struct {
-	// Prefix is the URL path under which every page and asset lives, and
-	// the path of the pages' cookies. Zero: DefaultPrefix.
-	Prefix string
+	// PagesPath is the URL path under which every page and asset lives,
+	// and the path of the pages' cookies. Zero: DefaultPagesPath.
+	PagesPath string
 
 	// RedirectRoot makes "/" redirect to the pages. Off: "/" is the app's.
 	RedirectRoot bool
 
-	// LoginMaxFailures is how many failed sign-ins one email address may
-	// have within LoginWindow; further attempts are refused with 429 until
+	// Tuning tunes the pages' limits.
+	Tuning Tuning
+}
+
+// Tuning tunes the pages. The zero value is useful: every zero field means
+// its default (below, in defaults). pbkeys' Config carries it as
+// Tuning.Pages.
+type Tuning struct {
+	// SignInMaxFailures is how many failed sign-ins one email address may
+	// have within SignInWindow; further attempts are refused with 429 until
 	// the oldest failure leaves the window.
-	LoginMaxFailures int
+	SignInMaxFailures int
 
-	// LoginMaxFailuresPerIP is the same limit per client IP, higher so
-	// that people behind one NAT do not lock each other out, but low
-	// enough to slow down guessing across many accounts.
-	LoginMaxFailuresPerIP int
+	// SignInMaxFailuresPerIP is the same limit per client IP, higher so
+	// that people behind one NAT do not lock each other out, but low enough
+	// to slow down guessing across many accounts.
+	SignInMaxFailuresPerIP int
 
-	// LoginWindow is the sliding window of the two limits above.
-	LoginWindow time.Duration
+	// SignInWindow is the sliding window of the two limits above.
+	SignInWindow time.Duration
 
 	// FormTTL is how long a "New API key" or "Roll" form stays valid: its
 	// one-time nonce is forgotten after that and the form has to be sent
@@ -49,30 +57,31 @@ type Config struct {
 	FormTTL time.Duration
 }
 
-// The defaults of Config's fields.
-const (
-	DefaultLoginMaxFailures      = 5
-	DefaultLoginMaxFailuresPerIP = 30
-	DefaultLoginWindow           = 5 * time.Minute
-	DefaultFormTTL               = 2 * time.Hour
-)
+// defaults are the production values of Tuning.
+var defaults = Tuning{
+	SignInMaxFailures:      5,
+	SignInMaxFailuresPerIP: 30,
+	SignInWindow:           5 * time.Minute,
+	FormTTL:                2 * time.Hour,
+}
 
 // withDefaults fills the zero fields.
 func (cfg Config) withDefaults() Config {
-	if cfg.Prefix == "" {
-		cfg.Prefix = DefaultPrefix
+	if cfg.PagesPath == "" {
+		cfg.PagesPath = DefaultPagesPath
 	}
-	if cfg.LoginMaxFailures == 0 {
-		cfg.LoginMaxFailures = DefaultLoginMaxFailures
+	t := &cfg.Tuning
+	if t.SignInMaxFailures == 0 {
+		t.SignInMaxFailures = defaults.SignInMaxFailures
 	}
-	if cfg.LoginMaxFailuresPerIP == 0 {
-		cfg.LoginMaxFailuresPerIP = DefaultLoginMaxFailuresPerIP
+	if t.SignInMaxFailuresPerIP == 0 {
+		t.SignInMaxFailuresPerIP = defaults.SignInMaxFailuresPerIP
 	}
-	if cfg.LoginWindow == 0 {
-		cfg.LoginWindow = DefaultLoginWindow
+	if t.SignInWindow == 0 {
+		t.SignInWindow = defaults.SignInWindow
 	}
-	if cfg.FormTTL == 0 {
-		cfg.FormTTL = DefaultFormTTL
+	if t.FormTTL == 0 {
+		t.FormTTL = defaults.FormTTL
 	}
 	return cfg
 }
@@ -87,12 +96,12 @@ type pages struct {
 	store    *keystore.Store
 	cfg      Config
 	paths    templates.Paths
-	throttle *throttle
+	signIns  *signInLimits
 	nonces   *formNonces
 	cop      *http.CrossOriginProtection
 }
 
-// Register binds the pages to app under cfg.Prefix. store is the key store
+// Register binds the pages to app under cfg.PagesPath. store is the key store
 // the REST API uses, so pages and REST share one key implementation.
 func Register(app core.App, store *keystore.Store, cfg Config) error {
 	cfg = cfg.withDefaults()
@@ -100,9 +109,9 @@ func Register(app core.App, store *keystore.Store, cfg Config) error {
 		app:      app,
 		store:    store,
 		cfg:      cfg,
-		paths:    newPaths(cfg.Prefix),
-		throttle: newThrottle(cfg.LoginWindow),
-		nonces:   newFormNonces(cfg.FormTTL),
+		paths:    newPaths(cfg.PagesPath),
+		signIns:  newSignInLimits(cfg.Tuning.SignInWindow),
+		nonces:   newFormNonces(cfg.Tuning.FormTTL),
 		cop:      http.NewCrossOriginProtection(),
 	}
 

@@ -59,7 +59,7 @@ func (p *pages) signup(e *core.RequestEvent) error {
 	// At most signupsPerIP sign-up attempts per client per throttle window:
 	// enough for a household, not for an account-creation flood.
 	now := time.Now()
-	if wait := p.throttle.reserve(now, limit{key: "signup-ip:" + e.RealIP(), max: signupsPerIP}); wait > 0 {
+	if wait := p.signIns.reserve(now, limit{key: "signup-ip:" + e.RealIP(), max: signupsPerIP}); wait > 0 {
 		secs := retryafter.Set(e.Response.Header(), wait)
 		v.Error = fmt.Sprintf("Too many sign-ups from your address. Try again in %s.", humanize.Wait(secs))
 		return p.render(e, http.StatusTooManyRequests, templates.SignupPage(v))

@@ -1,4 +1,4 @@
-package apikey
+package verifier
 
 import (
 	"fmt"
@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-func testThrottle(clock *fakeClock) *failureThrottle {
-	return newFailureThrottle(ThrottleConfig{
-		Window:                   time.Minute,
-		MaxKeyFailuresPerClient:  3,
-		YieldAfterClientFailures: 5,
-		MaxTracked:               100,
+func testThrottle(clock *fakeClock) *failureLimits {
+	return newFailureLimits(Config{
+		FailureWindow:      time.Minute,
+		MaxKeyFailures:     3,
+		YieldAfterFailures: 5,
+		MaxTrackedFailures: 100,
 	}, clock.now)
 }
 
@@ -78,7 +78,7 @@ func TestThrottleClientYieldsButIsNotRefused(t *testing.T) {
 }
 
 func TestThrottleDisabledLimits(t *testing.T) {
-	th := newFailureThrottle(ThrottleConfig{Window: time.Minute, MaxTracked: 10}, time.Now)
+	th := newFailureLimits(Config{FailureWindow: time.Minute, MaxTrackedFailures: 10}, time.Now)
 	for range 100 {
 		th.fail("k", "c")
 	}

@@ -1,4 +1,4 @@
-package apikey
+package verifier
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-// limiterRun drives a fairLimiter from a test: jobs are queued one after
+// limiterRun drives a argon2Queue from a test: jobs are queued one after
 // another (each waits until the previous one is queued), and grants are
 // recorded in order.
 type limiterRun struct {
 	t        *testing.T
-	l        *fairLimiter
+	l        *argon2Queue
 	granted  chan string
 	errs     chan error
 	returned atomic.Int64 // acquires that returned
@@ -24,14 +24,14 @@ type limiterRun struct {
 func newLimiterRun(t *testing.T, budget uint32, maxQueued int) *limiterRun {
 	return &limiterRun{
 		t:       t,
-		l:       newFairLimiter(budget, time.Minute, maxQueued),
+		l:       newArgon2Queue(budget, time.Minute, maxQueued),
 		granted: make(chan string, 100),
 		errs:    make(chan error, 100),
 	}
 }
 
 // queue starts acquiring job (named name) and waits until it waits.
-func (r *limiterRun) queue(name string, job limiterJob) {
+func (r *limiterRun) queue(name string, job queueJob) {
 	r.t.Helper()
 	_, before := r.l.stats()
 	returned := r.returned.Load()
@@ -51,7 +51,7 @@ func (r *limiterRun) queue(name string, job limiterJob) {
 }
 
 // next releases job and returns the name of the job granted next.
-func (r *limiterRun) next(release limiterJob) string {
+func (r *limiterRun) next(release queueJob) string {
 	r.t.Helper()
 	r.l.release(release)
 	select {
@@ -65,10 +65,10 @@ func (r *limiterRun) next(release limiterJob) string {
 	return ""
 }
 
-func job(client string, kib int64) limiterJob { return limiterJob{client: client, kib: kib} }
+func job(client string, kib int64) queueJob { return queueJob{client: client, kib: kib} }
 
 func TestLimiterAdmitsWithinBudget(t *testing.T) {
-	l := newFairLimiter(256, time.Millisecond, 100)
+	l := newArgon2Queue(256, time.Millisecond, 100)
 	ctx := t.Context()
 	for range 4 {
 		if err := l.acquire(ctx, job("c", 64)); err != nil {
@@ -136,7 +136,7 @@ func TestLimiterYieldingClientsWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 6 {
-		r.queue(fmt.Sprint("guesser", i), limiterJob{client: fmt.Sprint("guesser", i), kib: 64, prio: prioYield})
+		r.queue(fmt.Sprint("guesser", i), queueJob{client: fmt.Sprint("guesser", i), kib: 64, prio: prioYield})
 	}
 	for i := range 6 {
 		r.queue(fmt.Sprint("good", i), job(fmt.Sprint("good", i), 64))
@@ -162,7 +162,7 @@ func TestLimiterDemotesAClientPastItsFailures(t *testing.T) {
 	for i := range 3 {
 		r.queue(fmt.Sprint("flood", i+1), job("flood", 64))
 	}
-	r.queue("flood holder", limiterJob{client: "flood", kib: 64, holder: true})
+	r.queue("flood holder", queueJob{client: "flood", kib: 64, holder: true})
 	r.queue("late", job("late", 64))
 	r.l.demote("flood")
 	var got []string
@@ -179,12 +179,12 @@ func TestLimiterDemotesAClientPastItsFailures(t *testing.T) {
 // starts; other serials pass them.
 func TestLimiterRunsOneJobPerSerial(t *testing.T) {
 	r := newLimiterRun(t, 1024, 100)
-	pair := limiterJob{client: "c", serial: "k1\x00c", kib: 64}
+	pair := queueJob{client: "c", serial: "k1\x00c", kib: 64}
 	if err := r.l.acquire(t.Context(), pair); err != nil {
 		t.Fatal(err)
 	}
 	r.queue("same pair", pair)
-	r.queue("other key", limiterJob{client: "c", serial: "k2\x00c", kib: 64})
+	r.queue("other key", queueJob{client: "c", serial: "k2\x00c", kib: 64})
 	if got := <-r.granted; got != "other key" {
 		t.Fatalf("%s granted while the pair runs", got)
 	}
@@ -242,7 +242,7 @@ func TestLimiterGivesUp(t *testing.T) {
 		{"no wait configured", 0, func(ctx context.Context) context.Context { return ctx }, ErrBusy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newFairLimiter(64, tc.maxWait, 10)
+			l := newArgon2Queue(64, tc.maxWait, 10)
 			if err := l.acquire(t.Context(), job("c", 64)); err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package apikey
+package verifier
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 var cheapParams = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -33,21 +34,28 @@ type verifierEnv struct {
 	compared []string // secrets in the order argon2id ran them
 }
 
-func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierEnv {
+// verifierSetup is what newVerifierEnv builds a Verifier from.
+type verifierSetup struct {
+	params argon2id.Params
+	cfg    Config
+	rehash Rehash
+}
+
+func newVerifierEnv(t *testing.T, configure ...func(*verifierSetup)) *verifierEnv {
 	t.Helper()
 	env := &verifierEnv{clock: newFakeClock()}
-	cfg := DefaultVerifierConfig()
-	cfg.Params = cheapParams
-	cfg.MemoryBudgetKiB = 4 * cheapParams.Memory
-	cfg.Throttle.MaxKeyFailuresPerClient = 3
-	cfg.Throttle.YieldAfterClientFailures = 5
-	cfg.Throttle.Delay = -1 // answered at once: TestVerifierHoldsThrottledAttempts covers the hold
+	setup := verifierSetup{params: cheapParams, cfg: Config{
+		MemoryBudgetKiB:    4 * cheapParams.Memory,
+		MaxKeyFailures:     3,
+		YieldAfterFailures: 5,
+		RefusalDelay:       -1, // answered at once: TestVerifierHoldsThrottledAttempts covers the hold
+	}}
 	var mu sync.Mutex
-	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return env.clock.now() }
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return env.clock.now() }
 	for _, f := range configure {
-		f(&cfg)
+		f(&setup)
 	}
-	v, err := NewVerifier(cfg)
+	v, err := newVerifier(setup.params, setup.cfg, setup.rehash, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +71,7 @@ func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierE
 		return argon2id.ComparePasswordAndHash(secret, hash)
 	}
 	env.v = v
-	env.hash, err = Hash(testSecret, cheapParams)
+	env.hash, err = apikey.Hash(testSecret, cheapParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +80,7 @@ func newVerifierEnv(t *testing.T, configure ...func(*VerifierConfig)) *verifierE
 
 func (env *verifierEnv) verify(t *testing.T, secret, client string) error {
 	t.Helper()
-	return env.v.Verify(t.Context(), Key{ID: testKeyID, Secret: secret}, env.hash, client)
+	return env.v.Verify(t.Context(), apikey.Key{ID: testKeyID, Secret: secret}, env.hash, client)
 }
 
 func wrongSecret(i int) string { return fmt.Sprintf("wrong-%037d", i) }
@@ -96,20 +104,20 @@ func TestVerifierCachesSuccess(t *testing.T) {
 		t.Fatalf("wrong secret: %v", err)
 	}
 	// nor is the right secret against another stored hash (re-issued key)
-	other, _ := Hash(testSecret+"x", cheapParams)
-	if err := env.v.Verify(t.Context(), Key{ID: testKeyID, Secret: testSecret}, other, "c"); !errors.Is(err, ErrMismatch) {
+	other, _ := apikey.Hash(testSecret+"x", cheapParams)
+	if err := env.v.Verify(t.Context(), apikey.Key{ID: testKeyID, Secret: testSecret}, other, "c"); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("other hash: %v", err)
 	}
 
 	// after the TTL argon2id runs again
-	env.clock.advance(DefaultVerifierConfig().CacheTTL)
+	env.clock.advance(defaults.CacheTTL)
 	if err := env.verify(t, testSecret, "c"); err != nil || env.runs.Load() != 4 {
 		t.Fatalf("after TTL: err=%v, runs=%d, want 4", err, env.runs.Load())
 	}
 }
 
 func TestVerifierWithoutCacheHashesEveryTime(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) { c.CacheSize = -1 })
+	env := newVerifierEnv(t, func(c *verifierSetup) { c.cfg.CacheSize = -1 })
 	for range 5 {
 		if err := env.verify(t, testSecret, "c"); err != nil {
 			t.Fatal(err)
@@ -178,11 +186,11 @@ func addresses(prefix string, n int) []string {
 // TestVerifierCorrectKeyAmongFailingOnes: from one address, wrong secrets
 // for other key ids, in flight and finished, never refuse a correct key.
 func TestVerifierCorrectKeyAmongFailingOnes(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) { c.Throttle.YieldAfterClientFailures = 2 })
+	env := newVerifierEnv(t, func(c *verifierSetup) { c.cfg.YieldAfterFailures = 2 })
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			key := Key{ID: fmt.Sprintf("k%014d", i), Secret: wrongSecret(i)}
+			key := apikey.Key{ID: fmt.Sprintf("k%014d", i), Secret: wrongSecret(i)}
 			if err := env.v.Verify(t.Context(), key, env.hash, "nat"); err == nil {
 				t.Error("a wrong secret verified")
 			}
@@ -192,12 +200,12 @@ func TestVerifierCorrectKeyAmongFailingOnes(t *testing.T) {
 		t.Fatalf("correct key while others fail from the same address: %v", err)
 	}
 	wg.Wait()
-	if !env.v.throttle.yielding("nat") {
+	if !env.v.failures.yielding("nat") {
 		t.Fatal("the address should be past its failures")
 	}
 	// another key, never verified, from the address past its failures
-	hash, _ := Hash(testSecret[:40]+"two", cheapParams)
-	if err := env.v.Verify(t.Context(), Key{ID: "k2bob0000000001", Secret: testSecret[:40] + "two"}, hash, "nat"); err != nil {
+	hash, _ := apikey.Hash(testSecret[:40]+"two", cheapParams)
+	if err := env.v.Verify(t.Context(), apikey.Key{ID: "k2bob0000000001", Secret: testSecret[:40] + "two"}, hash, "nat"); err != nil {
 		t.Fatalf("correct key from an address past its failures: %v", err)
 	}
 }
@@ -206,17 +214,17 @@ func TestVerifierCorrectKeyAmongFailingOnes(t *testing.T) {
 // one address (a fleet behind NAT after a restart) all get in: runs in
 // flight are not failures, and they wait their turn instead of being busy.
 func TestVerifierHerdFromOneClient(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) { c.MemoryBudgetKiB = cheapParams.Memory })
+	env := newVerifierEnv(t, func(c *verifierSetup) { c.cfg.MemoryBudgetKiB = cheapParams.Memory })
 	const n = 60
 	hashes := make([]string, n)
 	for i := range n {
-		hashes[i], _ = Hash(fmt.Sprint(testSecret[:40], i), cheapParams)
+		hashes[i], _ = apikey.Hash(fmt.Sprint(testSecret[:40], i), cheapParams)
 	}
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			key := Key{ID: fmt.Sprintf("k%014d", i), Secret: fmt.Sprint(testSecret[:40], i)}
+			key := apikey.Key{ID: fmt.Sprintf("k%014d", i), Secret: fmt.Sprint(testSecret[:40], i)}
 			errs <- env.v.Verify(t.Context(), key, hashes[i], "ci-fleet")
 		})
 	}
@@ -249,9 +257,9 @@ func TestVerifierFloodDoesNotStarveTheHolder(t *testing.T) {
 		{"addresses that failed wait behind the holder", 1, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newVerifierEnv(t, func(c *VerifierConfig) {
-				c.MemoryBudgetKiB = cheapParams.Memory // one run at a time
-				c.Throttle.YieldAfterClientFailures = tc.yieldAfter
+			env := newVerifierEnv(t, func(c *verifierSetup) {
+				c.cfg.MemoryBudgetKiB = cheapParams.Memory // one run at a time
+				c.cfg.YieldAfterFailures = tc.yieldAfter
 			})
 			attackers := addresses("attacker", 16)
 			for _, a := range attackers {
@@ -272,10 +280,10 @@ func TestVerifierFloodDoesNotStarveTheHolder(t *testing.T) {
 				}
 			}
 			// one runs (held at the gate), the rest wait
-			waitFor(t, func() bool { _, n := env.v.limiter.stats(); return env.runs.Load() == 1 && n == 16*8-1 })
+			waitFor(t, func() bool { _, n := env.v.queue.stats(); return env.runs.Load() == 1 && n == 16*8-1 })
 			holder := make(chan error, 1)
 			go func() { holder <- env.verify(t, testSecret, "holder") }()
-			waitFor(t, func() bool { _, n := env.v.limiter.stats(); return n == 16*8 })
+			waitFor(t, func() bool { _, n := env.v.queue.stats(); return n == 16*8 })
 			close(env.gate)
 			if err := <-holder; err != nil {
 				t.Fatalf("holder: %v", err)
@@ -295,8 +303,8 @@ func TestVerifierFloodDoesNotStarveTheHolder(t *testing.T) {
 }
 
 func TestVerifierConcurrentGuessesStayWithinLimit(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) {
-		c.MemoryBudgetKiB = 64 * cheapParams.Memory // room for all at once
+	env := newVerifierEnv(t, func(c *verifierSetup) {
+		c.cfg.MemoryBudgetKiB = 64 * cheapParams.Memory // room for all at once
 	})
 	var wg sync.WaitGroup
 	for i := range 64 {
@@ -314,7 +322,7 @@ func TestVerifierCoalescesIdenticalVerifications(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	ctx, cancel := context.WithCancel(t.Context())
-	wg.Go(func() { errs <- env.v.Verify(ctx, Key{ID: testKeyID, Secret: testSecret}, env.hash, "c") })
+	wg.Go(func() { errs <- env.v.Verify(ctx, apikey.Key{ID: testKeyID, Secret: testSecret}, env.hash, "c") })
 	waitFor(t, func() bool { return env.runs.Load() == 1 })
 	for range 31 {
 		wg.Go(func() { errs <- env.verify(t, testSecret, "c") })
@@ -341,10 +349,10 @@ func TestVerifierCoalescesIdenticalVerifications(t *testing.T) {
 }
 
 func TestVerifierBusyWhenNoTurnInTime(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) {
-		c.MemoryBudgetKiB = cheapParams.Memory // one verification at a time
-		c.MaxWait = 10 * time.Millisecond
-		c.BusyRetryAfter = 2 * time.Second
+	env := newVerifierEnv(t, func(c *verifierSetup) {
+		c.cfg.MemoryBudgetKiB = cheapParams.Memory // one verification at a time
+		c.cfg.MaxWait = 10 * time.Millisecond
+		c.cfg.BusyRetryAfter = 2 * time.Second
 	})
 	env.gate = make(chan struct{})
 	done := make(chan error)
@@ -361,10 +369,10 @@ func TestVerifierBusyWhenNoTurnInTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the refused attempt did not count as a failure
-	if w, ok := env.v.throttle.pairs.Peek(throttlePair{testKeyID, "c"}); ok && w.count != 0 {
+	if w, ok := env.v.failures.pairs.Peek(failurePair{testKeyID, "c"}); ok && w.count != 0 {
 		t.Fatalf("throttle count %d after a busy refusal, want 0", w.count)
 	}
-	if inUse, waiting := env.v.limiter.stats(); inUse != 0 || waiting != 0 {
+	if inUse, waiting := env.v.queue.stats(); inUse != 0 || waiting != 0 {
 		t.Fatalf("limiter in use %d, waiting %d", inUse, waiting)
 	}
 }
@@ -373,7 +381,7 @@ func TestVerifierRefusesUnusableHashes(t *testing.T) {
 	env := newVerifierEnv(t)
 	huge := cheapParams
 	huge.Memory = 64 * 1024 // more than this env's budget
-	hugeHash, err := Hash(testSecret, huge)
+	hugeHash, err := apikey.Hash(testSecret, huge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +396,7 @@ func TestVerifierRefusesUnusableHashes(t *testing.T) {
 		"no lanes":       "$argon2id$v=19$m=1024,t=1,p=0$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
 		"no iterations":  "$argon2id$v=19$m=1024,t=0,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
 	} {
-		err := env.v.Verify(t.Context(), Key{ID: testKeyID, Secret: testSecret}, hash, "c")
+		err := env.v.Verify(t.Context(), apikey.Key{ID: testKeyID, Secret: testSecret}, hash, "c")
 		if !errors.Is(err, ErrUnusableHash) && !errors.Is(err, ErrMismatch) {
 			t.Errorf("%s: %v, want ErrUnusableHash", name, err)
 		}
@@ -399,39 +407,36 @@ func TestVerifierRefusesUnusableHashes(t *testing.T) {
 }
 
 func TestNewVerifierRejectsBadConfig(t *testing.T) {
-	for name, f := range map[string]func(*VerifierConfig){
-		"no lanes":      func(c *VerifierConfig) { c.Params.Parallelism = 0 },
-		"no key length": func(c *VerifierConfig) { c.Params.KeyLength = 0 },
-		"params over budget": func(c *VerifierConfig) {
-			c.MemoryBudgetKiB = c.Params.Memory - 1
+	for name, f := range map[string]func(*verifierSetup){
+		"no lanes":      func(c *verifierSetup) { c.params.Parallelism = 0 },
+		"no key length": func(c *verifierSetup) { c.params.KeyLength = 0 },
+		"params over budget": func(c *verifierSetup) {
+			c.cfg.MemoryBudgetKiB = c.params.Memory - 1
 		},
 	} {
-		cfg := DefaultVerifierConfig()
-		f(&cfg)
-		if _, err := NewVerifier(cfg); err == nil {
+		setup := verifierSetup{params: apikey.DefaultParams}
+		f(&setup)
+		if _, err := New(setup.params, setup.cfg, setup.rehash); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
 func TestZeroVerifierConfigMeansDefaults(t *testing.T) {
-	v, err := NewVerifier(VerifierConfig{})
+	v, err := New(argon2id.Params{}, Config{}, Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	d := DefaultVerifierConfig()
-	got := v.cfg
-	got.Now, got.RehashError = nil, nil
-	if !reflect.DeepEqual(got, d) {
-		t.Fatalf("zero config became %+v, want the defaults %+v", got, d)
+	if !reflect.DeepEqual(v.cfg, defaults) {
+		t.Fatalf("zero config became %+v, want the defaults %+v", v.cfg, defaults)
 	}
-	off, err := NewVerifier(VerifierConfig{CacheSize: -1, MaxWait: -1, Throttle: ThrottleConfig{MaxKeyFailuresPerClient: -1, YieldAfterClientFailures: -1, Delay: -1}})
+	off, err := New(argon2id.Params{}, Config{CacheSize: -1, MaxWait: -1, MaxKeyFailures: -1, YieldAfterFailures: -1, RefusalDelay: -1}, Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer off.Close()
-	if off.cache != nil || off.cfg.MaxWait != 0 || off.cfg.Throttle.MaxKeyFailuresPerClient != 0 || off.cfg.Throttle.YieldAfterClientFailures != 0 || off.cfg.Throttle.Delay != 0 {
+	if off.cache != nil || off.cfg.MaxWait != 0 || off.cfg.MaxKeyFailures != 0 || off.cfg.YieldAfterFailures != 0 || off.cfg.RefusalDelay != 0 {
 		t.Fatalf("negative values did not turn the parts off: %+v", off.cfg)
 	}
 }
@@ -442,22 +447,22 @@ func TestDefaultBudgetFollowsParams(t *testing.T) {
 	for _, tc := range []struct {
 		memory, want uint32
 	}{
-		{DefaultParams.Memory, 128 * 1024},
+		{apikey.DefaultParams.Memory, 128 * 1024},
 		{256 * 1024, 512 * 1024},
 		{19 * 1024, 128 * 1024},
 	} {
-		p := DefaultParams
+		p := apikey.DefaultParams
 		p.Memory = tc.memory
-		if got := (VerifierConfig{Params: p}).WithDefaults().MemoryBudgetKiB; got != tc.want {
+		if got := (Config{}).WithDefaults(p).MemoryBudgetKiB; got != tc.want {
 			t.Errorf("memory %d KiB: budget %d KiB, want %d", tc.memory, got, tc.want)
 		}
 	}
 }
 
 func TestVerifierHoldsThrottledAttempts(t *testing.T) {
-	env := newVerifierEnv(t, func(c *VerifierConfig) {
-		c.Throttle.Delay = 30 * time.Millisecond
-		c.Throttle.MaxDelayed = 1
+	env := newVerifierEnv(t, func(c *verifierSetup) {
+		c.cfg.RefusalDelay = 30 * time.Millisecond
+		c.cfg.MaxDelayedRefusals = 1
 	})
 	for i := range 3 {
 		env.verify(t, wrongSecret(i), "c")

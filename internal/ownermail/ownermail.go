@@ -1,51 +1,60 @@
-package keystore
+// Package ownermail tells owners about their keys by email, through
+// PocketBase's mailer: a new key, a key revoked because it was found
+// exposed.
+package ownermail
 
 import (
 	"bytes"
 	"html/template"
 	"net/mail"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
 
+	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/mailer"
 )
 
-// Origin says where a key was created from, for the owner's notification.
-type Origin struct {
-	Via       string // "REST API", "API keys page", "CLI"
-	IP        string
-	UserAgent string
+// Mailer mails owners about their keys, in the background: a failing
+// mailer is logged and never fails or slows the request that caused the
+// mail. It implements keystore.Notifier.
+type Mailer struct {
+	app       core.App
+	pagesPath string         // the pages' URL path, for the links; "" without pages
+	pending   sync.WaitGroup // mails being sent
 }
 
-// created is told (by an after-commit record rule) that a key record was
-// created. A key prepared by Prepare gets its owner notified with the
-// origin given there; other records (fixtures, migrations) are ignored.
-func (s *Store) created(record *core.Record) {
-	if origin, ok := s.origins.LoadAndDelete(record.Id); ok {
-		s.notifyCreated(record, origin.(Origin))
-	}
+// Register returns app's Mailer, linking to the pages at pagesPath ("" for
+// none). Mails being sent finish before the databases close (they read the
+// owner).
+func Register(app core.App, pagesPath string) *Mailer {
+	m := &Mailer{app: app, pagesPath: pagesPath}
+	app.OnBootstrapClear().BindFunc(func(e *core.BootstrapEvent) error {
+		m.Wait()
+		return e.Next()
+	})
+	return m
 }
 
-// notifyCreated emails the owner of a new key: which key, when, from where,
-// and where to revoke it. It sends in the background: a failing mailer is
-// logged and never fails or slows the request that created the key.
-func (s *Store) notifyCreated(record *core.Record, origin Origin) {
-	app := s.app
+// KeyCreated emails the owner of a new key: which key, when, from where,
+// and where to revoke it.
+func (m *Mailer) KeyCreated(record *core.Record, origin keystore.Origin) {
+	app := m.app
 	keyID := record.Id
-	ownerID := record.GetString(FieldOwner)
-	ownerCollection := record.GetString(FieldOwnerCollection)
-	label := record.GetString(FieldLabel)
-	created := record.GetDateTime(FieldCreated).Time()
+	ownerID := record.GetString(keystore.FieldOwner)
+	ownerCollection := record.GetString(keystore.FieldOwnerCollection)
+	label := record.GetString(keystore.FieldLabel)
+	created := record.GetDateTime(keystore.FieldCreated).Time()
 	if created.IsZero() {
 		created = time.Now()
 	}
 
-	s.pending.Add(1)
+	m.pending.Add(1)
 	go func() {
-		defer s.pending.Done()
+		defer m.pending.Done()
 		owner, err := app.FindRecordById(ownerCollection, ownerID)
 		if err != nil {
 			app.Logger().Warn("API key: owner to notify not found", "keyId", keyID, "ownerId", ownerID, "error", err)
@@ -58,7 +67,7 @@ func (s *Store) notifyCreated(record *core.Record, origin Origin) {
 			Via:       orDefault(origin.Via, "unknown"),
 			IP:        orDefault(origin.IP, "unknown"),
 			UserAgent: orDefault(origin.UserAgent, "unknown"),
-			ManageURL: s.manageURL(),
+			ManageURL: m.manageURL(),
 			AppName:   app.Settings().Meta.AppName,
 		})
 		if err == nil {
@@ -71,18 +80,17 @@ func (s *Store) notifyCreated(record *core.Record, origin Origin) {
 }
 
 // manageURL is the absolute URL of the pages, or "" without pages.
-func (s *Store) manageURL() string {
-	if s.cfg.ManagePath == "" {
+func (m *Mailer) manageURL() string {
+	if m.pagesPath == "" {
 		return ""
 	}
-	return strings.TrimRight(s.app.Settings().Meta.AppURL, "/") + s.cfg.ManagePath
+	return strings.TrimRight(m.app.Settings().Meta.AppURL, "/") + m.pagesPath
 }
 
-// WaitNotifications blocks until every notification started so far has
-// been sent or has failed: the CLI calls it before exiting, and Register
-// before the app shuts down.
-func (s *Store) WaitNotifications() {
-	s.pending.Wait()
+// Wait blocks until every mail started so far has been sent or has failed:
+// the CLI waits before exiting, the app before it closes its databases.
+func (m *Mailer) Wait() {
+	m.pending.Wait()
 }
 
 type keyNotice struct {
@@ -138,24 +146,23 @@ func newMessage(app core.App, owner *core.Record, subject string, textBody *text
 	}, nil
 }
 
-// notifyLeaked emails the owner of a key revoked because it was found
-// exposed: which key, where it was found and by whom, when it was revoked,
-// and where to make a new one. Like notifyCreated it sends in the
-// background, and a failing mailer is logged only.
-func (s *Store) notifyLeaked(record, owner *core.Record, leak Leak, revoked time.Time) {
-	app := s.app
+// KeyRevokedAsLeaked emails the owner of a key revoked because it was
+// found exposed: which key, where it was found and by whom, when it was
+// revoked, and where to make a new one.
+func (m *Mailer) KeyRevokedAsLeaked(record, owner *core.Record, leak keystore.Leak, revoked time.Time) {
+	app := m.app
 	n := leakNotice{
-		Label:      record.GetString(FieldLabel),
+		Label:      record.GetString(keystore.FieldLabel),
 		KeyID:      record.Id,
 		URL:        oneLine(truncate(leak.URL, maxLeakURL)),
 		ReportedBy: orDefault(leak.ReportedBy, "unknown"),
 		Revoked:    revoked.UTC().Format("2006-01-02 15:04:05 MST"),
-		ManageURL:  s.manageURL(),
+		ManageURL:  m.manageURL(),
 		AppName:    app.Settings().Meta.AppName,
 	}
-	s.pending.Add(1)
+	m.pending.Add(1)
 	go func() {
-		defer s.pending.Done()
+		defer m.pending.Done()
 		subject := "API key \"" + oneLine(n.Label) + "\" on " + n.AppName + " was revoked: it was found exposed"
 		msg, err := newMessage(app, owner, subject, leakNoticeText, leakNoticeHTML, n)
 		if err == nil {

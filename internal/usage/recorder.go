@@ -1,4 +1,7 @@
-package keystore
+// Package usage records how API keys are used — when each was last used,
+// from which address and user agent, and how many requests it made per
+// day — off the request path, and stores and reads those counts.
+package usage
 
 import (
 	"sort"
@@ -6,7 +9,7 @@ import (
 	"time"
 )
 
-// UsageRecorder records how keys are used, off the request path: when each
+// Recorder records how keys are used, off the request path: when each
 // key was last used and from where (client address, user agent), and how
 // many requests it made per day (UTC).
 //
@@ -15,33 +18,33 @@ import (
 // keys per call to Write, so a busy key costs one database write a minute
 // instead of one per request, whatever its request rate. Close stops the
 // loop and writes everything still pending.
-type UsageRecorder struct {
-	write            func([]Usage) error
+type Recorder struct {
+	write            func([]KeyUsage) error
 	onError          func(keys int, err error)
 	flushInterval    time.Duration
 	minWriteInterval time.Duration
 	now              func() time.Time
 
 	mu   sync.Mutex
-	keys map[string]*usageEntry // by key id; kept while the key is busy
+	keys map[string]*entry // by key id; kept while the key is busy
 
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
-// Usage is what Write persists for one key: its newest use since the last
-// write and its requests per day since then.
-type Usage struct {
+// KeyUsage is what Write persists for one key: its newest use since the
+// last write and its requests per day since then.
+type KeyUsage struct {
 	KeyID     string
 	LastUsed  time.Time
 	IP        string // client address of the newest use
 	UserAgent string // user agent of the newest use, at most MaxUserAgent bytes
-	Days      []DayUsage
+	Days      []Day
 }
 
-// DayUsage is a number of requests made with a key on one day (UTC).
-type DayUsage struct {
+// Day is a number of requests made with a key on one day (UTC).
+type Day struct {
 	Day      string `json:"day"` // YYYY-MM-DD
 	Requests int64  `json:"requests"`
 }
@@ -54,26 +57,39 @@ const MaxUserAgent = 512
 // zone fits).
 const maxIP = 64
 
-// UsageConfig configures a UsageRecorder.
-type UsageConfig struct {
-	// Write persists the usage of the keys in the slice, as one unit: it
-	// either writes all of it or returns an error, and then the same usage
-	// is offered again on the next flush. Required.
-	Write func([]Usage) error
-	// OnError is told about failed writes (they are retried on the next flush).
-	OnError func(keys int, err error)
-	// FlushInterval is how often pending usage is written (default 2s):
-	// it bounds how stale a key's first use can look.
+// Config tunes a Recorder. The zero value is useful: every zero field means
+// its default (below, in defaults). pbkeys' Config carries it as
+// Tuning.Usage; docs/tuning.md names the environment variable of each
+// field.
+type Config struct {
+	// FlushInterval is how often pending usage is written: it bounds how
+	// stale a key's first use can look.
 	FlushInterval time.Duration
-	// MinWriteInterval is the least time between two writes for one key
-	// (default 1 minute).
+
+	// MinWriteInterval is the least time between two writes for one key:
+	// a busy key costs one write per interval, whatever its request rate.
 	MinWriteInterval time.Duration
-	// Now returns the current time; tests replace it.
-	Now func() time.Time
 }
 
-// usageEntry is one key's usage not yet written, and when it last was.
-type usageEntry struct {
+// defaults are the production values of Config.
+var defaults = Config{
+	FlushInterval:    2 * time.Second,
+	MinWriteInterval: time.Minute,
+}
+
+// WithDefaults returns cfg with its zero fields set to their defaults.
+func (cfg Config) WithDefaults() Config {
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = defaults.FlushInterval
+	}
+	if cfg.MinWriteInterval <= 0 {
+		cfg.MinWriteInterval = defaults.MinWriteInterval
+	}
+	return cfg
+}
+
+// entry is one key's usage not yet written, and when it last was.
+type entry struct {
 	lastUsed      time.Time
 	ip, userAgent string
 	day           int64      // of count: days since the Unix epoch, UTC
@@ -93,33 +109,27 @@ func dayString(day int64) string {
 	return time.Unix(day*secondsPerDay, 0).UTC().Format(time.DateOnly)
 }
 
-// The recorder's defaults (UsageConfig's zero values).
-const (
-	DefaultUsageFlushInterval    = 2 * time.Second
-	DefaultUsageMinWriteInterval = time.Minute
-)
+// NewRecorder starts a recorder that persists with write — as one unit: all
+// of a batch or an error, and then the same usage is offered again on the
+// next flush — and tells onError (may be nil) about failed writes. Call
+// Close to stop it.
+func NewRecorder(cfg Config, write func([]KeyUsage) error, onError func(keys int, err error)) *Recorder {
+	return newRecorder(cfg, write, onError, time.Now)
+}
 
-// NewUsageRecorder starts a recorder; call Close to stop it.
-func NewUsageRecorder(cfg UsageConfig) *UsageRecorder {
-	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = DefaultUsageFlushInterval
+// newRecorder is NewRecorder on the clock now (tests pass a fake one).
+func newRecorder(cfg Config, write func([]KeyUsage) error, onError func(keys int, err error), now func() time.Time) *Recorder {
+	cfg = cfg.WithDefaults()
+	if onError == nil {
+		onError = func(int, error) {}
 	}
-	if cfg.MinWriteInterval <= 0 {
-		cfg.MinWriteInterval = DefaultUsageMinWriteInterval
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.OnError == nil {
-		cfg.OnError = func(int, error) {}
-	}
-	r := &UsageRecorder{
-		write:            cfg.Write,
-		onError:          cfg.OnError,
+	r := &Recorder{
+		write:            write,
+		onError:          onError,
 		flushInterval:    cfg.FlushInterval,
 		minWriteInterval: cfg.MinWriteInterval,
-		now:              cfg.Now,
-		keys:             map[string]*usageEntry{},
+		now:              now,
+		keys:             map[string]*entry{},
 		stop:             make(chan struct{}),
 		done:             make(chan struct{}),
 	}
@@ -132,7 +142,7 @@ func NewUsageRecorder(cfg UsageConfig) *UsageRecorder {
 // never blocks on I/O and, for a key already in use, allocates nothing
 // (the user agent is cut to MaxUserAgent by slicing; it is cleaned when
 // written).
-func (r *UsageRecorder) Touch(keyID, ip, userAgent string) {
+func (r *Recorder) Touch(keyID, ip, userAgent string) {
 	now := r.now()
 	day := dayOf(now)
 	if len(userAgent) > MaxUserAgent {
@@ -141,7 +151,7 @@ func (r *UsageRecorder) Touch(keyID, ip, userAgent string) {
 	r.mu.Lock()
 	e := r.keys[keyID]
 	if e == nil {
-		e = &usageEntry{}
+		e = &entry{}
 		r.keys[keyID] = e
 	}
 	if e.count > 0 && e.day != day {
@@ -157,7 +167,7 @@ func (r *UsageRecorder) Touch(keyID, ip, userAgent string) {
 
 // Close stops the background loop and writes all pending usage, ignoring
 // MinWriteInterval, so nothing is lost on shutdown. It is safe to call twice.
-func (r *UsageRecorder) Close() {
+func (r *Recorder) Close() {
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		<-r.done
@@ -165,7 +175,7 @@ func (r *UsageRecorder) Close() {
 	})
 }
 
-func (r *UsageRecorder) loop() {
+func (r *Recorder) loop() {
 	defer close(r.done)
 	ticker := time.NewTicker(r.flushInterval)
 	defer ticker.Stop()
@@ -180,9 +190,9 @@ func (r *UsageRecorder) loop() {
 }
 
 // flush writes the pending usage that is due (all of it when force is set).
-func (r *UsageRecorder) flush(force bool) {
+func (r *Recorder) flush(force bool) {
 	now := r.now()
-	var due []Usage
+	var due []KeyUsage
 
 	r.mu.Lock()
 	for id, e := range r.keys {
@@ -210,7 +220,7 @@ func (r *UsageRecorder) flush(force bool) {
 		for _, u := range batch {
 			e := r.keys[u.KeyID]
 			if e == nil {
-				e = &usageEntry{}
+				e = &entry{}
 				r.keys[u.KeyID] = e
 			}
 			if err != nil {
@@ -230,13 +240,13 @@ func (r *UsageRecorder) flush(force bool) {
 const maxBatch = 256
 
 // take returns the entry's pending usage and clears it.
-func (e *usageEntry) take(id string) Usage {
-	u := Usage{KeyID: id, LastUsed: e.lastUsed, IP: e.ip, UserAgent: e.userAgent}
+func (e *entry) take(id string) KeyUsage {
+	u := KeyUsage{KeyID: id, LastUsed: e.lastUsed, IP: e.ip, UserAgent: e.userAgent}
 	counts := append(e.earlier, dayCount{e.day, e.count})
 	sort.Slice(counts, func(i, j int) bool { return counts[i].day < counts[j].day })
 	for _, c := range counts {
 		if c.n > 0 {
-			u.Days = append(u.Days, DayUsage{Day: dayString(c.day), Requests: c.n})
+			u.Days = append(u.Days, Day{Day: dayString(c.day), Requests: c.n})
 		}
 	}
 	e.earlier, e.count, e.dirty = nil, 0, false
@@ -246,7 +256,7 @@ func (e *usageEntry) take(id string) Usage {
 
 // restore puts back usage that could not be written, under anything
 // recorded since: counts add up, the newest use wins.
-func (e *usageEntry) restore(u Usage) {
+func (e *entry) restore(u KeyUsage) {
 	if u.LastUsed.After(e.lastUsed) || !e.dirty {
 		e.lastUsed, e.ip, e.userAgent = u.LastUsed, u.IP, u.UserAgent
 	}

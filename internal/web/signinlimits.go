@@ -5,17 +5,17 @@ import (
 	"time"
 )
 
-// throttle counts failed sign-ins per key ("email:…", "ip:…") in a sliding
-// window. It lives in memory, per process: enough to make online password
+// signInLimits counts failed sign-ins (and sign-ups) per key ("email:…",
+// "ip:…") in a sliding window. It lives in memory, per process: enough to make online password
 // guessing slow, with no table to clean up. A restart forgets it.
-type throttle struct {
+type signInLimits struct {
 	mu       sync.Mutex
 	window   time.Duration
 	failures map[string][]time.Time // oldest first, only within window
 }
 
-func newThrottle(window time.Duration) *throttle {
-	return &throttle{window: window, failures: map[string][]time.Time{}}
+func newSignInLimits(window time.Duration) *signInLimits {
+	return &signInLimits{window: window, failures: map[string][]time.Time{}}
 }
 
 // limit is one key and how many failures it may have within the window.
@@ -29,7 +29,7 @@ type limit struct {
 // the attempt as a failure under every limit. Checking and counting under
 // one lock is what stops parallel requests from all passing the check
 // before the first failure is counted. A successful attempt calls release.
-func (t *throttle) reserve(now time.Time, limits ...limit) time.Duration {
+func (t *signInLimits) reserve(now time.Time, limits ...limit) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if wait := t.waitLocked(now, limits...); wait > 0 {
@@ -40,7 +40,7 @@ func (t *throttle) reserve(now time.Time, limits ...limit) time.Duration {
 }
 
 // release takes back an attempt reserved at now that turned out fine.
-func (t *throttle) release(now time.Time, limits ...limit) {
+func (t *signInLimits) release(now time.Time, limits ...limit) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, l := range limits {
@@ -56,13 +56,13 @@ func (t *throttle) release(now time.Time, limits ...limit) {
 
 // wait returns how long to wait before the next attempt is allowed under
 // every limit; 0 means go ahead.
-func (t *throttle) wait(now time.Time, limits ...limit) time.Duration {
+func (t *signInLimits) wait(now time.Time, limits ...limit) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.waitLocked(now, limits...)
 }
 
-func (t *throttle) waitLocked(now time.Time, limits ...limit) time.Duration {
+func (t *signInLimits) waitLocked(now time.Time, limits ...limit) time.Duration {
 	var longest time.Duration
 	for _, l := range limits {
 		recent := t.recent(l.key, now)
@@ -77,13 +77,13 @@ func (t *throttle) waitLocked(now time.Time, limits ...limit) time.Duration {
 }
 
 // fail records a failed attempt under every limit.
-func (t *throttle) fail(now time.Time, limits ...limit) {
+func (t *signInLimits) fail(now time.Time, limits ...limit) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.failLocked(now, limits...)
 }
 
-func (t *throttle) failLocked(now time.Time, limits ...limit) {
+func (t *signInLimits) failLocked(now time.Time, limits ...limit) {
 	if len(t.failures) > 10000 {
 		t.prune(now)
 	}
@@ -97,13 +97,13 @@ func (t *throttle) failLocked(now time.Time, limits ...limit) {
 }
 
 // reset forgets the failures of key (after a successful sign-in).
-func (t *throttle) reset(key string) {
+func (t *signInLimits) reset(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.failures, key)
 }
 
-func (t *throttle) recent(key string, now time.Time) []time.Time {
+func (t *signInLimits) recent(key string, now time.Time) []time.Time {
 	list := t.failures[key]
 	i := 0
 	for i < len(list) && now.Sub(list[i]) >= t.window {
@@ -118,7 +118,7 @@ func (t *throttle) recent(key string, now time.Time) []time.Time {
 	return list
 }
 
-func (t *throttle) prune(now time.Time) {
+func (t *signInLimits) prune(now time.Time) {
 	for key := range t.failures {
 		t.recent(key, now)
 	}

@@ -1,4 +1,4 @@
-package apikey
+package verifier
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 // storedRow stands in for the key row: RehashFunc's compare-and-set.
@@ -38,9 +39,9 @@ var upgradedParams = argon2id.Params{Memory: 2048, Iterations: 2, Parallelism: 1
 
 func newRehashEnv(t *testing.T, current argon2id.Params) (*verifierEnv, *storedRow) {
 	row := &storedRow{stored: make(chan string, 10)}
-	env := newVerifierEnv(t, func(c *VerifierConfig) {
-		c.Params = current
-		c.Rehash = row.replace
+	env := newVerifierEnv(t, func(c *verifierSetup) {
+		c.params = current
+		c.rehash.Save = row.replace
 	})
 	row.hash = env.hash // hashed with cheapParams
 	return env, row
@@ -67,12 +68,12 @@ func TestRehashUpgradesAfterSuccessfulVerification(t *testing.T) {
 
 	// the next request reads the new hash: answered from the cache
 	runs := env.runs.Load()
-	if err := env.v.Verify(t.Context(), Key{ID: testKeyID, Secret: testSecret}, newHash, "c"); err != nil || env.runs.Load() != runs {
+	if err := env.v.Verify(t.Context(), apikey.Key{ID: testKeyID, Secret: testSecret}, newHash, "c"); err != nil || env.runs.Load() != runs {
 		t.Fatalf("with the new hash: %v, argon2id ran %d more times", err, env.runs.Load()-runs)
 	}
 	// up to date now: verifying it again (after the TTL) re-hashes nothing
 	env.clock.advance(time.Hour)
-	if err := env.v.Verify(t.Context(), Key{ID: testKeyID, Secret: testSecret}, newHash, "c"); err != nil {
+	if err := env.v.Verify(t.Context(), apikey.Key{ID: testKeyID, Secret: testSecret}, newHash, "c"); err != nil {
 		t.Fatal(err)
 	}
 	env.v.Close()
@@ -119,10 +120,10 @@ func TestRehashReportsErrorsWithoutTheSecret(t *testing.T) {
 	var mu sync.Mutex
 	var reported []string
 	row := &storedRow{stored: make(chan string, 1), err: errors.New("database is locked")}
-	env := newVerifierEnv(t, func(c *VerifierConfig) {
-		c.Params = upgradedParams
-		c.Rehash = row.replace
-		c.RehashError = func(keyID string, err error) {
+	env := newVerifierEnv(t, func(c *verifierSetup) {
+		c.params = upgradedParams
+		c.rehash.Save = row.replace
+		c.rehash.OnError = func(keyID string, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			reported = append(reported, keyID+": "+err.Error())

@@ -1,4 +1,4 @@
-package keystore_test
+package usage_test
 
 import (
 	"strings"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 func usageRows(t *testing.T, env *pbtest.Env, keyID string) map[string]int64 {
@@ -35,9 +36,9 @@ func TestRecordUsageAddsUpAndKeepsTheLastUse(t *testing.T) {
 	used := time.Date(2026, 11, 30, 9, 15, 0, 0, time.UTC)
 	write := func(requests int64, ua string) {
 		t.Helper()
-		err := env.Store.RecordUsage([]keystore.Usage{{
+		err := usage.Write(env.App, []usage.KeyUsage{{
 			KeyID: pbtest.AliceKeyID, LastUsed: used, IP: "203.0.113.9", UserAgent: ua,
-			Days: []keystore.DayUsage{{Day: "2026-11-29", Requests: 1}, {Day: "2026-11-30", Requests: requests}},
+			Days: []usage.Day{{Day: "2026-11-29", Requests: 1}, {Day: "2026-11-30", Requests: requests}},
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -62,24 +63,24 @@ func TestRecordUsageAddsUpAndKeepsTheLastUse(t *testing.T) {
 		t.Errorf("last_used_user_agent %q", ua)
 	}
 
-	series, err := env.Store.Usage([]string{pbtest.AliceKeyID, pbtest.BobKeyID}, keystore.UsageDays, used)
+	series, err := usage.Daily(env.App, []string{pbtest.AliceKeyID, pbtest.BobKeyID}, used)
 	if err != nil {
 		t.Fatal(err)
 	}
 	alice := series[pbtest.AliceKeyID]
-	if len(alice) != 30 || alice[0].Day != "2026-11-01" || alice[29] != (keystore.DayUsage{Day: "2026-11-30", Requests: 42}) || alice[28].Requests != 2 {
+	if len(alice) != 30 || alice[0].Day != "2026-11-01" || alice[29] != (usage.Day{Day: "2026-11-30", Requests: 42}) || alice[28].Requests != 2 {
 		t.Fatalf("Alice's 30 days: %+v", alice)
 	}
-	if keystore.Total(alice) != 44 || keystore.Total(series[pbtest.BobKeyID]) != 0 || len(series[pbtest.BobKeyID]) != 30 {
-		t.Fatalf("totals: Alice %d, Bob %d over %d days", keystore.Total(alice), keystore.Total(series[pbtest.BobKeyID]), len(series[pbtest.BobKeyID]))
+	if usage.Total(alice) != 44 || usage.Total(series[pbtest.BobKeyID]) != 0 || len(series[pbtest.BobKeyID]) != 30 {
+		t.Fatalf("totals: Alice %d, Bob %d over %d days", usage.Total(alice), usage.Total(series[pbtest.BobKeyID]), len(series[pbtest.BobKeyID]))
 	}
 }
 
 func TestUsageGoesWithItsKey(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
-	day := []keystore.DayUsage{{Day: "2026-11-30", Requests: 5}}
-	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, Days: day}, {KeyID: pbtest.BobKeyID, Days: day}}); err != nil {
+	day := []usage.Day{{Day: "2026-11-30", Requests: 5}}
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.AliceKeyID, Days: day}, {KeyID: pbtest.BobKeyID, Days: day}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.Store.Revoke(env.Alice(t), pbtest.AliceKeyID); err != nil {
@@ -92,7 +93,7 @@ func TestUsageGoesWithItsKey(t *testing.T) {
 		t.Fatalf("Bob's counts went too: %v", rows)
 	}
 	// a flush that comes after the key is gone writes nothing for it
-	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, LastUsed: time.Now(), Days: day}}); err != nil {
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.AliceKeyID, LastUsed: time.Now(), Days: day}}); err != nil {
 		t.Fatal(err)
 	}
 	if rows := usageRows(t, env, pbtest.AliceKeyID); len(rows) != 0 {
@@ -111,14 +112,14 @@ func TestPruneUsageKeepsTheRetention(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	var days []keystore.DayUsage
+	var days []usage.Day
 	for _, d := range []string{"2026-08-31", "2026-09-01", "2026-11-30"} {
-		days = append(days, keystore.DayUsage{Day: d, Requests: 1})
+		days = append(days, usage.Day{Day: d, Requests: 1})
 	}
-	if err := env.Store.RecordUsage([]keystore.Usage{{KeyID: pbtest.AliceKeyID, Days: days}}); err != nil {
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.AliceKeyID, Days: days}}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := env.Store.PruneUsage(now)
+	n, err := usage.Prune(env.App, now)
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d (%v), want the one day older than 90 days", n, err)
 	}
@@ -137,4 +138,4 @@ func TestNoKeyCanBeScopedToTheUsageCollection(t *testing.T) {
 	}
 }
 
-func dbxKey(id string) dbx.Expression { return dbx.HashExp{keystore.UsageFieldKey: id} }
+func dbxKey(id string) dbx.Expression { return dbx.HashExp{"key": id} }

@@ -1,4 +1,4 @@
-package apikey
+package verifier
 
 import (
 	"context"
@@ -23,8 +23,8 @@ const (
 // from everyone else.
 const yieldShare = 4
 
-// limiterJob is one argon2id run waiting for memory.
-type limiterJob struct {
+// queueJob is one argon2id run waiting for memory.
+type queueJob struct {
 	client string // whose turn it takes
 	serial string // jobs with the same non-empty serial never run at once
 	kib    int64
@@ -32,8 +32,9 @@ type limiterJob struct {
 	holder bool // a proven holder's: never demoted
 }
 
-// fairLimiter bounds the argon2id memory in use at once and decides, when
-// memory frees up, whose argon2id runs next.
+// argon2Queue is the argon2id memory queue: it bounds the argon2id memory
+// in use at once and decides, when memory frees up, whose argon2id runs
+// next.
 //
 // Memory: each run needs the memory written in its hash (64 MiB with
 // DefaultParams) while it runs; without a bound, N concurrent wrong guesses
@@ -49,7 +50,7 @@ type limiterJob struct {
 // moves the jobs it already queued there too (demote).
 //
 // Serial: two jobs with the same serial (the verifier uses key id and
-// client) never run at once, so the failure throttle has counted each wrong
+// client) never run at once, so the failure limits have counted each wrong
 // secret of a (key id, client) pair before the pair's next run starts. That
 // keeps concurrent guesses within the limit without counting runs in flight
 // as failures, which is what locked out correct keys.
@@ -61,7 +62,7 @@ type limiterJob struct {
 // Hand-written because the semantics are the point: x/sync/semaphore bounds
 // weighted memory but wakes waiters in arrival order, and no maintained
 // package schedules per client with priorities and serial keys.
-type fairLimiter struct {
+type argon2Queue struct {
 	budgetKiB int64
 	maxWait   time.Duration
 	maxQueued int
@@ -83,18 +84,18 @@ type rotation struct {
 
 type clientQueue struct {
 	client  string
-	waiters []*limiterWaiter // FIFO
+	waiters []*queueWaiter // FIFO
 }
 
-type limiterWaiter struct {
-	job     limiterJob
+type queueWaiter struct {
+	job     queueJob
 	ready   chan struct{} // closed once decided
 	decided bool          // under mu
 	err     error         // nil: granted; ErrBusy: refused to make room
 }
 
-func newFairLimiter(budgetKiB uint32, maxWait time.Duration, maxQueued int) *fairLimiter {
-	l := &fairLimiter{
+func newArgon2Queue(budgetKiB uint32, maxWait time.Duration, maxQueued int) *argon2Queue {
+	l := &argon2Queue{
 		budgetKiB: int64(budgetKiB),
 		maxWait:   maxWait,
 		maxQueued: max(maxQueued, 1),
@@ -110,8 +111,8 @@ func newFairLimiter(budgetKiB uint32, maxWait time.Duration, maxQueued int) *fai
 // done. It returns ErrBusy when the wait ran out or the queue was full. On
 // nil the caller must release(job). A job larger than the whole budget is
 // the caller's bug (Verifier refuses such hashes before asking).
-func (l *fairLimiter) acquire(ctx context.Context, job limiterJob) error {
-	w := &limiterWaiter{job: job, ready: make(chan struct{})}
+func (l *argon2Queue) acquire(ctx context.Context, job queueJob) error {
+	w := &queueWaiter{job: job, ready: make(chan struct{})}
 	l.mu.Lock()
 	if l.queued >= l.maxQueued && !l.makeRoomLocked(job.client) {
 		l.mu.Unlock()
@@ -152,7 +153,7 @@ func (l *fairLimiter) acquire(ctx context.Context, job limiterJob) error {
 }
 
 // release returns job's memory and serial and grants whoever is next.
-func (l *fairLimiter) release(job limiterJob) {
+func (l *argon2Queue) release(job queueJob) {
 	l.mu.Lock()
 	l.inUse -= job.kib
 	if job.serial != "" {
@@ -165,7 +166,7 @@ func (l *fairLimiter) release(job limiterJob) {
 }
 
 // grantLocked starts waiting jobs, in turn, while the next one fits.
-func (l *fairLimiter) grantLocked() {
+func (l *argon2Queue) grantLocked() {
 	for {
 		r, ring, idx, yieldWaits := l.pickLocked()
 		if r == nil {
@@ -193,7 +194,7 @@ func (l *fairLimiter) grantLocked() {
 // pickLocked returns the next job to run: its rotation, its client's index
 // in the ring and its index in the client's queue (r is nil when no job may
 // start), and whether a yielding job could have started too.
-func (l *fairLimiter) pickLocked() (r *rotation, ring, idx int, yieldWaits bool) {
+func (l *argon2Queue) pickLocked() (r *rotation, ring, idx int, yieldWaits bool) {
 	normal, yield := &l.rotations[prioNormal], &l.rotations[prioYield]
 	nRing, nIdx, nOK := l.peekLocked(normal)
 	yRing, yIdx, yOK := l.peekLocked(yield)
@@ -209,7 +210,7 @@ func (l *fairLimiter) pickLocked() (r *rotation, ring, idx int, yieldWaits bool)
 // peekLocked finds, from the client whose turn it is onwards, the first
 // client with a job that may start now (its serial is not running), and
 // that client's first such job.
-func (l *fairLimiter) peekLocked(r *rotation) (ring, idx int, ok bool) {
+func (l *argon2Queue) peekLocked(r *rotation) (ring, idx int, ok bool) {
 	n := len(r.ring)
 	for i := range n {
 		ring = (r.next + i) % n
@@ -223,7 +224,7 @@ func (l *fairLimiter) peekLocked(r *rotation) (ring, idx int, ok bool) {
 }
 
 // takeLocked removes the job at (ring, idx) and passes the turn on.
-func (l *fairLimiter) takeLocked(r *rotation, ring, idx int) {
+func (l *argon2Queue) takeLocked(r *rotation, ring, idx int) {
 	q := r.ring[ring]
 	q.waiters = slices.Delete(q.waiters, idx, idx+1)
 	l.queued--
@@ -234,7 +235,7 @@ func (l *fairLimiter) takeLocked(r *rotation, ring, idx int) {
 	r.next = (ring + 1) % len(r.ring)
 }
 
-func (l *fairLimiter) enqueueLocked(w *limiterWaiter) {
+func (l *argon2Queue) enqueueLocked(w *queueWaiter) {
 	r := &l.rotations[w.job.prio]
 	q, ok := r.queues[w.job.client]
 	if !ok {
@@ -250,7 +251,7 @@ func (l *fairLimiter) enqueueLocked(w *limiterWaiter) {
 }
 
 // removeLocked takes an undecided waiter out of its queue.
-func (l *fairLimiter) removeLocked(w *limiterWaiter) {
+func (l *argon2Queue) removeLocked(w *queueWaiter) {
 	r := &l.rotations[w.job.prio]
 	q := r.queues[w.job.client]
 	if q == nil {
@@ -268,7 +269,7 @@ func (l *fairLimiter) removeLocked(w *limiterWaiter) {
 // makeRoomLocked refuses the newest job of the client with the most jobs
 // waiting, unless that is client itself (counting the job it brings): then
 // it reports false and the newcomer is the one refused.
-func (l *fairLimiter) makeRoomLocked(client string) bool {
+func (l *argon2Queue) makeRoomLocked(client string) bool {
 	var longest *clientQueue
 	var in *rotation
 	own := 1
@@ -301,7 +302,7 @@ func (l *fairLimiter) makeRoomLocked(client string) bool {
 // rotation: the client has just passed its failure limit, and the jobs it
 // queued before (a flood opens many connections at once) must not keep
 // their places ahead of clients in good standing.
-func (l *fairLimiter) demote(client string) {
+func (l *argon2Queue) demote(client string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := &l.rotations[prioNormal]
@@ -341,7 +342,7 @@ func (r *rotation) dropLocked(i int) {
 }
 
 // stats returns the memory in use and the number of waiting jobs, for tests.
-func (l *fairLimiter) stats() (inUseKiB int64, waiting int) {
+func (l *argon2Queue) stats() (inUseKiB int64, waiting int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.inUse, l.queued

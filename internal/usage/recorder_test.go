@@ -1,4 +1,4 @@
-package keystore_test
+package usage
 
 import (
 	"errors"
@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // fakeClock is a settable clock for the recorder.
@@ -27,19 +25,19 @@ func (c *fakeClock) Add(d time.Duration) {
 type writeLog struct {
 	mu     sync.Mutex
 	calls  int                         // calls to write
-	writes map[string][]keystore.Usage // per key, in order
+	writes map[string][]KeyUsage       // per key, in order
 	days   map[string]map[string]int64 // per key and day: the totals written
 	fail   bool
 }
 
-func (w *writeLog) write(batch []keystore.Usage) error {
+func (w *writeLog) write(batch []KeyUsage) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.fail {
 		return errors.New("disk full")
 	}
 	if w.writes == nil {
-		w.writes = map[string][]keystore.Usage{}
+		w.writes = map[string][]KeyUsage{}
 		w.days = map[string]map[string]int64{}
 	}
 	w.calls++
@@ -61,12 +59,12 @@ func (w *writeLog) count(id string) int {
 	return len(w.writes[id])
 }
 
-func (w *writeLog) last(id string) keystore.Usage {
+func (w *writeLog) last(id string) KeyUsage {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ws := w.writes[id]
 	if len(ws) == 0 {
-		return keystore.Usage{}
+		return KeyUsage{}
 	}
 	return ws[len(ws)-1]
 }
@@ -77,14 +75,9 @@ func (w *writeLog) total(id, day string) int64 {
 	return w.days[id][day]
 }
 
-// newRecorder returns a recorder with a fake clock, flushing every flush.
-func newRecorder(w *writeLog, clock *fakeClock, flush time.Duration) *keystore.UsageRecorder {
-	return keystore.NewUsageRecorder(keystore.UsageConfig{
-		Write:            w.write,
-		FlushInterval:    flush,
-		MinWriteInterval: time.Minute,
-		Now:              clock.Now,
-	})
+// testRecorder returns a recorder with a fake clock, flushing every flush.
+func testRecorder(w *writeLog, clock *fakeClock, flush time.Duration) *Recorder {
+	return newRecorder(Config{FlushInterval: flush, MinWriteInterval: time.Minute}, w.write, nil, clock.Now)
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -98,10 +91,10 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestUsageRecorderWritesAtMostOncePerMinute(t *testing.T) {
+func TestRecorderWritesAtMostOncePerMinute(t *testing.T) {
 	w := &writeLog{}
 	clock := &fakeClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	r := newRecorder(w, clock, 5*time.Millisecond)
+	r := testRecorder(w, clock, 5*time.Millisecond)
 	defer r.Close()
 
 	// 10,000 uses within 50 s of the fake clock: the first is written
@@ -135,10 +128,10 @@ func TestUsageRecorderWritesAtMostOncePerMinute(t *testing.T) {
 }
 
 // A burst of requests within a flush costs one write, with the right total.
-func TestUsageRecorderBurstIsOneWrite(t *testing.T) {
+func TestRecorderBurstIsOneWrite(t *testing.T) {
 	w := &writeLog{}
 	clock := &fakeClock{now: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)}
-	r := newRecorder(w, clock, time.Hour) // only Close writes
+	r := testRecorder(w, clock, time.Hour) // only Close writes
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -160,10 +153,10 @@ func TestUsageRecorderBurstIsOneWrite(t *testing.T) {
 	}
 }
 
-func TestUsageRecorderCountsPerUTCDay(t *testing.T) {
+func TestRecorderCountsPerUTCDay(t *testing.T) {
 	w := &writeLog{}
 	clock := &fakeClock{now: time.Date(2026, 11, 29, 23, 59, 0, 0, time.UTC)}
-	r := newRecorder(w, clock, time.Hour)
+	r := testRecorder(w, clock, time.Hour)
 	for range 3 {
 		r.Touch("k", "203.0.113.9", "ua")
 	}
@@ -173,30 +166,30 @@ func TestUsageRecorderCountsPerUTCDay(t *testing.T) {
 	}
 	r.Close()
 	got := w.last("k").Days
-	want := []keystore.DayUsage{{Day: "2026-11-29", Requests: 3}, {Day: "2026-11-30", Requests: 2}}
+	want := []Day{{Day: "2026-11-29", Requests: 3}, {Day: "2026-11-30", Requests: 2}}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("days %+v, want %+v", got, want)
 	}
 }
 
-func TestUsageRecorderBoundsTheUserAgent(t *testing.T) {
+func TestRecorderBoundsTheUserAgent(t *testing.T) {
 	w := &writeLog{}
-	r := newRecorder(w, &fakeClock{now: time.Now()}, time.Hour)
-	long := make([]byte, 10*keystore.MaxUserAgent)
+	r := testRecorder(w, &fakeClock{now: time.Now()}, time.Hour)
+	long := make([]byte, 10*MaxUserAgent)
 	for i := range long {
 		long[i] = 'a'
 	}
 	r.Touch("k", "203.0.113.9", string(long))
 	r.Close()
-	if n := len(w.last("k").UserAgent); n != keystore.MaxUserAgent {
-		t.Fatalf("user agent of %d bytes kept, want %d", n, keystore.MaxUserAgent)
+	if n := len(w.last("k").UserAgent); n != MaxUserAgent {
+		t.Fatalf("user agent of %d bytes kept, want %d", n, MaxUserAgent)
 	}
 }
 
-func TestUsageRecorderFlushesEverythingOnClose(t *testing.T) {
+func TestRecorderFlushesEverythingOnClose(t *testing.T) {
 	w := &writeLog{}
 	clock := &fakeClock{now: time.Now()}
-	r := newRecorder(w, clock, time.Hour) // the loop never fires
+	r := testRecorder(w, clock, time.Hour) // the loop never fires
 	r.Touch("a", "", "")
 	r.Touch("b", "", "")
 	r.Close()
@@ -208,17 +201,13 @@ func TestUsageRecorderFlushesEverythingOnClose(t *testing.T) {
 
 // A failed write loses nothing: the counts are written later, added to
 // what was counted meanwhile.
-func TestUsageRecorderRetriesFailedWrites(t *testing.T) {
+func TestRecorderRetriesFailedWrites(t *testing.T) {
 	w := &writeLog{fail: true}
 	clock := &fakeClock{now: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)}
 	var failures int
 	var mu sync.Mutex
-	r := keystore.NewUsageRecorder(keystore.UsageConfig{
-		Write:         w.write,
-		FlushInterval: 5 * time.Millisecond,
-		Now:           clock.Now,
-		OnError:       func(int, error) { mu.Lock(); failures++; mu.Unlock() },
-	})
+	r := newRecorder(Config{FlushInterval: 5 * time.Millisecond}, w.write,
+		func(int, error) { mu.Lock(); failures++; mu.Unlock() }, clock.Now)
 	defer r.Close()
 	r.Touch("a", "203.0.113.9", "first")
 	r.Touch("a", "203.0.113.9", "first")
@@ -238,29 +227,26 @@ func TestUsageRecorderRetriesFailedWrites(t *testing.T) {
 
 // Many busy keys are written in batches, each all or nothing: a failed
 // batch is retried without counting the others twice.
-func TestUsageRecorderWritesManyKeysInBatches(t *testing.T) {
+func TestRecorderWritesManyKeysInBatches(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
 	failOnce := true
 	totals := map[string]int64{}
-	r := keystore.NewUsageRecorder(keystore.UsageConfig{
-		FlushInterval: time.Hour,
-		Write: func(batch []keystore.Usage) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if failOnce {
-				failOnce = false
-				return errors.New("busy")
+	r := NewRecorder(Config{FlushInterval: time.Hour}, func(batch []KeyUsage) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failOnce {
+			failOnce = false
+			return errors.New("busy")
+		}
+		sizes = append(sizes, len(batch))
+		for _, u := range batch {
+			for _, d := range u.Days {
+				totals[u.KeyID] += d.Requests
 			}
-			sizes = append(sizes, len(batch))
-			for _, u := range batch {
-				for _, d := range u.Days {
-					totals[u.KeyID] += d.Requests
-				}
-			}
-			return nil
-		},
-	})
+		}
+		return nil
+	}, nil)
 	for i := range 600 {
 		id := fmt.Sprintf("k%014d", i)
 		r.Touch(id, "203.0.113.9", "ua")
@@ -282,7 +268,7 @@ func TestUsageRecorderWritesManyKeysInBatches(t *testing.T) {
 // BenchmarkTouch is the recorder's cost on every key-authenticated
 // request: a map lookup under a mutex, no allocation for a busy key.
 func BenchmarkTouch(b *testing.B) {
-	r := keystore.NewUsageRecorder(keystore.UsageConfig{Write: func([]keystore.Usage) error { return nil }, FlushInterval: time.Hour})
+	r := NewRecorder(Config{FlushInterval: time.Hour}, func([]KeyUsage) error { return nil }, nil)
 	defer r.Close()
 	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 	r.Touch("k1alice00000001", "203.0.113.9", ua)
@@ -294,7 +280,7 @@ func BenchmarkTouch(b *testing.B) {
 
 // BenchmarkTouchParallel is Touch from every core at once, on 64 keys.
 func BenchmarkTouchParallel(b *testing.B) {
-	r := keystore.NewUsageRecorder(keystore.UsageConfig{Write: func([]keystore.Usage) error { return nil }, FlushInterval: time.Hour})
+	r := NewRecorder(Config{FlushInterval: time.Hour}, func([]KeyUsage) error { return nil }, nil)
 	defer r.Close()
 	ids := make([]string, 64)
 	for i := range ids {

@@ -1,4 +1,4 @@
-package apikey
+package verifier
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 // RehashFunc stores newHash as key id's hash if the stored hash is still
@@ -31,7 +32,7 @@ type rehasher struct {
 	params  argon2id.Params
 	save    RehashFunc
 	onError func(id string, err error)
-	limiter *fairLimiter
+	limiter *argon2Queue
 	done    func(newHash string, digest *secretDigest) // on a stored upgrade
 
 	ctx    context.Context // ended by close: waiting re-hashes give up
@@ -46,7 +47,7 @@ type rehasher struct {
 // address looks like it.
 const rehashClient = "\x00rehash"
 
-func newRehasher(params argon2id.Params, save RehashFunc, onError func(string, error), limiter *fairLimiter, done func(string, *secretDigest)) *rehasher {
+func newRehasher(params argon2id.Params, save RehashFunc, onError func(string, error), limiter *argon2Queue, done func(string, *secretDigest)) *rehasher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &rehasher{
 		params: params, save: save, onError: onError, limiter: limiter, done: done,
@@ -99,12 +100,12 @@ func (r *rehasher) schedule(id, secret, oldHash string, digest secretDigest) {
 
 // hash computes the new hash within the memory budget.
 func (r *rehasher) hash(secret string) (string, error) {
-	job := limiterJob{client: rehashClient, kib: int64(r.params.Memory), prio: prioYield}
+	job := queueJob{client: rehashClient, kib: int64(r.params.Memory), prio: prioYield}
 	if err := r.limiter.acquire(r.ctx, job); err != nil {
 		return "", err
 	}
 	defer r.limiter.release(job)
-	hash, err := Hash(secret, r.params)
+	hash, err := apikey.Hash(secret, r.params)
 	if r.params.Memory >= collectAfterKiB {
 		runtime.GC() // as after a verification (see verifyArgon2)
 	}

@@ -1,4 +1,4 @@
-package apikey
+package verifier
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
 // secretDigest is the SHA-256 of a presented secret. Nothing here holds a
@@ -17,7 +18,7 @@ type secretDigest [sha256.Size]byte
 
 func digestOf(secret string) secretDigest {
 	// a parsed secret fits the stack buffer: no allocation per request
-	var buf [SecretLength]byte
+	var buf [apikey.SecretLength]byte
 	if len(secret) <= len(buf) {
 		n := copy(buf[:], secret)
 		return sha256.Sum256(buf[:n])

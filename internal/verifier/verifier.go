@@ -1,4 +1,10 @@
-package apikey
+// Package verifier answers "is this secret right?" for presented API keys:
+// argon2id against the stored hash, with what makes that affordable and
+// safe under attack — a cache of recent successes, shared runs of identical
+// verifications, failure limits per (key id, client), fair turns within an
+// argon2id memory budget, a tarpit for refusals, and re-hashing to the
+// current parameters. It knows nothing of HTTP or PocketBase.
+package verifier
 
 import (
 	"context"
@@ -9,24 +15,30 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+
+	"github.com/pbkeys/pbkeys/internal/apikey"
 )
 
-// Errors returned by Verifier.Verify besides ErrMismatch.
+// Errors returned by Verifier.Verify.
 var (
+	// ErrMismatch is returned when the secret does not match the stored
+	// hash: a wrong secret.
+	ErrMismatch = errors.New("verifier: secret does not match")
+
 	// ErrThrottled is returned (inside a *RetryError) when this client has
-	// sent too many wrong secrets for this key id in the current throttle
-	// window, after holding the caller for ThrottleConfig.Delay. No
+	// sent too many wrong secrets for this key id in the current failure
+	// window, after holding the caller for Config.RefusalDelay. No
 	// argon2id work was done.
-	ErrThrottled = errors.New("apikey: too many failed attempts")
+	ErrThrottled = errors.New("verifier: too many failed attempts")
 
 	// ErrBusy is returned (inside a *RetryError) when the verification did
 	// not get its turn within MaxWait, or MaxQueued were already waiting. No
 	// argon2id work was done.
-	ErrBusy = errors.New("apikey: verifier busy")
+	ErrBusy = errors.New("verifier: busy")
 
 	// ErrUnusableHash is returned when the stored hash is not a usable
 	// argon2id PHC string, or needs more memory than the whole budget allows.
-	ErrUnusableHash = errors.New("apikey: unusable stored hash")
+	ErrUnusableHash = errors.New("verifier: unusable stored hash")
 )
 
 // RetryError is a refusal that says when to try again: the caller answers
@@ -41,99 +53,6 @@ func (e *RetryError) Error() string {
 }
 
 func (e *RetryError) Unwrap() error { return e.Err }
-
-// VerifierConfig configures a Verifier. The zero value is useful: every
-// zero field means its default (DefaultVerifierConfig), and the fields that
-// say so take a negative value for "off".
-type VerifierConfig struct {
-	// Params are the argon2id parameters new hashes are made with
-	// (DefaultParams when zero). A key whose stored hash has other
-	// parameters is re-hashed with these after its next successful argon2id
-	// verification, when Rehash is set.
-	Params argon2id.Params
-
-	// Rehash stores a re-hashed key (compare-and-set); nil turns
-	// re-hashing off.
-	Rehash RehashFunc
-
-	// RehashError is told when a re-hash failed (never with the secret);
-	// nil ignores it.
-	RehashError func(keyID string, err error)
-
-	// MemoryBudgetKiB is how much argon2id memory, in kibibytes, all
-	// running verifications (and re-hashes) may use together. Each needs
-	// the memory written in its hash (65536 KiB with DefaultParams), so the
-	// budget divided by that is how many run at once. A stored hash needing
-	// more than the whole budget is refused with ErrUnusableHash. Zero:
-	// room for two hashes with Params, and at least the default 128 MiB, so
-	// that keys hashed before the parameters were lowered still verify
-	// (and are then re-hashed).
-	MemoryBudgetKiB uint32
-
-	// MaxWait is the longest a verification waits for its turn before it is
-	// refused with ErrBusy. Turns go round the clients waiting, so a long
-	// wait is a client's own queue (a herd of its own keys) or very many
-	// clients verifying at once. Negative: no waiting.
-	MaxWait time.Duration
-
-	// MaxQueued is how many verifications may wait for their turn at once;
-	// past it, the newest of the client with the most waiting is refused
-	// with ErrBusy.
-	MaxQueued int
-
-	// BusyRetryAfter is the Retry-After suggested with ErrBusy.
-	BusyRetryAfter time.Duration
-
-	// CacheSize is how many successful verifications are remembered.
-	// Negative: no cache, and no coalescing of identical verifications:
-	// every request pays argon2id, which is the naive design benchmarks
-	// compare against.
-	CacheSize int
-
-	// CacheTTL is how long a remembered verification is accepted without
-	// running argon2id again, counted from that argon2id run.
-	CacheTTL time.Duration
-
-	// Throttle limits what wrong secrets cost.
-	Throttle ThrottleConfig
-
-	// Now returns the current time; tests replace it. Nil means time.Now.
-	Now func() time.Time
-}
-
-// DefaultVerifierConfig returns the production defaults; see the README's
-// Performance section for why each value is what it is.
-func DefaultVerifierConfig() VerifierConfig {
-	return VerifierConfig{
-		Params: DefaultParams,
-		// Two DefaultParams verifications at once: two 2-lane argon2id runs
-		// already keep two cores busy, so more would add memory and
-		// latency, not throughput. Measured peak RSS under a flood: the
-		// budget plus a few MiB (README, Performance).
-		MemoryBudgetKiB: 128 * 1024,
-		// Turns are fair, so only a client's own herd or a crowd of clients
-		// waits long: 20 s drains a 200-key herd on two cores (~7 s) with
-		// room to spare, and answers before the common 30 s client timeout.
-		MaxWait:        20 * time.Second,
-		MaxQueued:      1024,
-		BusyRetryAfter: time.Second,
-		// A million active keys in about 100 MiB (see verifiedCache).
-		CacheSize: 1_000_000,
-		CacheTTL:  10 * time.Minute,
-		Throttle: ThrottleConfig{
-			Window:                  time.Minute,
-			MaxKeyFailuresPerClient: 10,
-			// One wrong secret and a client waits behind those that sent
-			// none: an attacker's addresses stop competing with the holder
-			// after their first guess, and a client that mistyped once only
-			// waits when argon2id is contended, never refused.
-			YieldAfterClientFailures: 1,
-			Delay:                    time.Second,
-			MaxDelayed:               1024,
-			MaxTracked:               10_000,
-		},
-	}
-}
 
 // collectAfterKiB is the per-hash memory from which a verification runs
 // the garbage collector when it is done (see verifyArgon2): 16 MiB, far
@@ -152,23 +71,23 @@ const collectAfterKiB = 16 * 1024
 //     after the first cost two SHA-256s and a lookup, not 64 MiB and 40 ms;
 //   - coalescing (flights): identical verifications running at once share
 //     one argon2id run;
-//   - failure limits (failureThrottle) per (key id, client): whoever sends
+//   - failure limits (failureLimits) per (key id, client): whoever sends
 //     wrong secrets for a key id is refused before any argon2id work, and
 //     nobody else is. Only finished failures count, never runs in flight. A
 //     client with many failures over all key ids is not refused but waits
 //     behind others;
-//   - fair turns within a memory budget (fairLimiter): argon2id runs only
+//   - fair turns within a memory budget (argon2Queue): argon2id runs only
 //     within the budget, clients take turns, so a herd or a flood from some
 //     addresses delays the others by a turn each, not by its length;
 //   - re-hashing (rehasher): a hash with outdated parameters is upgraded in
 //     the background after a successful verification.
 type Verifier struct {
-	cfg      VerifierConfig
+	cfg      Config
 	cache    *verifiedCache // nil when disabled
 	flights  *flights       // nil when the cache is disabled
-	throttle *failureThrottle
+	failures *failureLimits
 	tarpit   *tarpit
-	limiter  *fairLimiter
+	queue    *argon2Queue
 	rehash   *rehasher // nil when disabled
 
 	// compare is argon2id.ComparePasswordAndHash; tests count calls.
@@ -177,76 +96,50 @@ type Verifier struct {
 	argon2Runs atomic.Uint64
 }
 
-// WithDefaults fills zero fields with their defaults and turns "off"
-// (negative) into the zero the verifier's parts read as off.
-func (cfg VerifierConfig) WithDefaults() VerifierConfig {
-	d := DefaultVerifierConfig()
-	if cfg.Params == (argon2id.Params{}) {
-		cfg.Params = DefaultParams
-	}
-	orDefault := func(v *int, def int) {
-		switch {
-		case *v == 0:
-			*v = def
-		case *v < 0:
-			*v = 0
-		}
-	}
-	orDefaultDuration := func(v *time.Duration, def time.Duration) {
-		switch {
-		case *v == 0:
-			*v = def
-		case *v < 0:
-			*v = 0
-		}
-	}
-	if cfg.MemoryBudgetKiB == 0 {
-		cfg.MemoryBudgetKiB = max(d.MemoryBudgetKiB, 2*cfg.Params.Memory)
-	}
-	orDefaultDuration(&cfg.MaxWait, d.MaxWait)
-	orDefault(&cfg.MaxQueued, d.MaxQueued)
-	orDefaultDuration(&cfg.BusyRetryAfter, d.BusyRetryAfter)
-	orDefault(&cfg.CacheSize, d.CacheSize)
-	orDefaultDuration(&cfg.CacheTTL, d.CacheTTL)
-	t, dt := &cfg.Throttle, d.Throttle
-	orDefaultDuration(&t.Window, dt.Window)
-	orDefault(&t.MaxKeyFailuresPerClient, dt.MaxKeyFailuresPerClient)
-	orDefault(&t.YieldAfterClientFailures, dt.YieldAfterClientFailures)
-	orDefaultDuration(&t.Delay, dt.Delay)
-	orDefault(&t.MaxDelayed, dt.MaxDelayed)
-	orDefault(&t.MaxTracked, dt.MaxTracked)
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return cfg
+// Rehash is how the verifier stores a key re-hashed with the current
+// parameters (compare-and-set), and whom it tells when that failed (never
+// with the secret). A zero Rehash turns re-hashing off.
+type Rehash struct {
+	Save    RehashFunc
+	OnError func(keyID string, err error)
 }
 
-// NewVerifier returns a Verifier configured by cfg (zero fields: defaults).
-func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	cfg = cfg.WithDefaults()
-	if err := validParams(&cfg.Params); err != nil {
+// New returns a Verifier for hashes made with params, new ones and
+// re-hashed ones alike, configured by cfg (zero fields: defaults).
+func New(params argon2id.Params, cfg Config, rehash Rehash) (*Verifier, error) {
+	return newVerifier(params, cfg, rehash, time.Now)
+}
+
+// newVerifier is New on the clock now (tests pass a fake one).
+func newVerifier(params argon2id.Params, cfg Config, rehash Rehash, now func() time.Time) (*Verifier, error) {
+	if params == (argon2id.Params{}) {
+		params = apikey.DefaultParams
+	}
+	cfg = cfg.WithDefaults(params)
+	if err := validParams(&params); err != nil {
 		return nil, fmt.Errorf("pbkeys: argon2id parameters: %w", err)
 	}
-	if cfg.MemoryBudgetKiB < cfg.Params.Memory {
+	if cfg.MemoryBudgetKiB < params.Memory {
 		return nil, fmt.Errorf("pbkeys: the argon2 memory budget (%d KiB) is smaller than one hash (%d KiB)",
-			cfg.MemoryBudgetKiB, cfg.Params.Memory)
-	}
-	if cfg.RehashError == nil {
-		cfg.RehashError = func(string, error) {}
+			cfg.MemoryBudgetKiB, params.Memory)
 	}
 	v := &Verifier{
 		cfg:      cfg,
-		throttle: newFailureThrottle(cfg.Throttle, cfg.Now),
-		tarpit:   newTarpit(cfg.Throttle.Delay, cfg.Throttle.MaxDelayed),
-		limiter:  newFairLimiter(cfg.MemoryBudgetKiB, cfg.MaxWait, cfg.MaxQueued),
+		failures: newFailureLimits(cfg, now),
+		tarpit:   newTarpit(cfg.RefusalDelay, cfg.MaxDelayedRefusals),
+		queue:    newArgon2Queue(cfg.MemoryBudgetKiB, cfg.MaxWait, cfg.MaxQueued),
 		compare:  argon2id.ComparePasswordAndHash,
 	}
 	if cfg.CacheSize > 0 {
-		v.cache = newVerifiedCache(cfg.CacheSize, cfg.CacheTTL, cfg.Now)
+		v.cache = newVerifiedCache(cfg.CacheSize, cfg.CacheTTL, now)
 		v.flights = &flights{}
 	}
-	if cfg.Rehash != nil {
-		v.rehash = newRehasher(cfg.Params, cfg.Rehash, cfg.RehashError, v.limiter, func(newHash string, digest *secretDigest) {
+	if rehash.Save != nil {
+		onError := rehash.OnError
+		if onError == nil {
+			onError = func(string, error) {}
+		}
+		v.rehash = newRehasher(params, rehash.Save, onError, v.queue, func(newHash string, digest *secretDigest) {
 			if v.cache != nil {
 				// the next request reads the new hash: let it hit
 				v.cache.add(fingerprintOf(newHash), digest.tag())
@@ -270,7 +163,7 @@ func (v *Verifier) Close() {
 // refused to run argon2id, ErrUnusableHash for a bad stored hash, and ctx's
 // error if ctx ended while waiting. client names the caller for the failure
 // limits and for turns (e.g. its IP address).
-func (v *Verifier) Verify(ctx context.Context, key Key, storedHash, client string) error {
+func (v *Verifier) Verify(ctx context.Context, key apikey.Key, storedHash, client string) error {
 	digest := digestOf(key.Secret)
 	if v.cache == nil {
 		return v.verifyArgon2(ctx, key, storedHash, client, &digest, false)
@@ -287,7 +180,7 @@ func (v *Verifier) Verify(ctx context.Context, key Key, storedHash, client strin
 	}
 	if !holder {
 		// refused before queueing: a throttled pair costs no turn
-		if after, refused := v.throttle.refused(key.ID, client); refused {
+		if after, refused := v.failures.refused(key.ID, client); refused {
 			return v.throttled(ctx, after)
 		}
 	}
@@ -297,14 +190,14 @@ func (v *Verifier) Verify(ctx context.Context, key Key, storedHash, client strin
 // coalesced runs verifyArgon2 in a flight. It is a function of its own so
 // that Verify's digest stays on the stack: the cache-hit path allocates
 // nothing.
-func (v *Verifier) coalesced(ctx context.Context, key Key, storedHash, client string, digest secretDigest, holder bool) error {
+func (v *Verifier) coalesced(ctx context.Context, key apikey.Key, storedHash, client string, digest secretDigest, holder bool) error {
 	return v.flights.do(ctx, flightKey(storedHash, &digest, client), func() error {
 		return v.verifyArgon2(context.WithoutCancel(ctx), key, storedHash, client, &digest, holder)
 	})
 }
 
 // verifyArgon2 runs argon2id in its turn, within the memory budget.
-func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client string, digest *secretDigest, holder bool) error {
+func (v *Verifier) verifyArgon2(ctx context.Context, key apikey.Key, storedHash, client string, digest *secretDigest, holder bool) error {
 	params, _, _, err := argon2id.DecodeHash(storedHash)
 	if err == nil {
 		err = validParams(params)
@@ -317,11 +210,11 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 		return fmt.Errorf("%w: needs %d KiB, the budget is %d KiB", ErrUnusableHash, kib, v.cfg.MemoryBudgetKiB)
 	}
 
-	job := limiterJob{client: client, serial: key.ID + "\x00" + client, kib: kib, prio: prioNormal, holder: holder}
-	if !holder && v.throttle.yielding(client) {
+	job := queueJob{client: client, serial: key.ID + "\x00" + client, kib: kib, prio: prioNormal, holder: holder}
+	if !holder && v.failures.yielding(client) {
 		job.prio = prioYield
 	}
-	if err := v.limiter.acquire(ctx, job); err != nil {
+	if err := v.queue.acquire(ctx, job); err != nil {
 		if errors.Is(err, ErrBusy) {
 			return &RetryError{Err: ErrBusy, After: v.cfg.BusyRetryAfter}
 		}
@@ -332,12 +225,12 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 	// have used up its window (the limiter ran them one at a time), or an
 	// identical secret from another client may have been verified.
 	if v.cache != nil && v.cache.lookup(fingerprintOf(storedHash), digest.tag()) == cacheFresh {
-		v.limiter.release(job)
+		v.queue.release(job)
 		return nil
 	}
 	if !holder {
-		if after, refused := v.throttle.refused(key.ID, client); refused {
-			v.limiter.release(job)
+		if after, refused := v.failures.refused(key.ID, client); refused {
+			v.queue.release(job)
 			return v.throttled(ctx, after)
 		}
 	}
@@ -359,14 +252,14 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 	switch {
 	case err != nil:
 	case !ok:
-		v.throttle.fail(key.ID, client)
-		if v.throttle.yielding(client) {
-			v.limiter.demote(client)
+		v.failures.fail(key.ID, client)
+		if v.failures.yielding(client) {
+			v.queue.demote(client)
 		}
 	case v.cache != nil:
 		v.cache.add(fingerprintOf(storedHash), digest.tag())
 	}
-	v.limiter.release(job)
+	v.queue.release(job)
 
 	switch {
 	case err != nil:
@@ -383,7 +276,7 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key Key, storedHash, client
 // throttled holds a refused attempt in the tarpit and returns the refusal.
 func (v *Verifier) throttled(ctx context.Context, after time.Duration) error {
 	if v.tarpit.hold(ctx) {
-		after = max(after-v.cfg.Throttle.Delay, time.Second)
+		after = max(after-v.cfg.RefusalDelay, time.Second)
 	}
 	return &RetryError{Err: ErrThrottled, After: after}
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func TestThrottle(t *testing.T) {
-	th := newThrottle(time.Minute)
+	th := newSignInLimits(time.Minute)
 	now := time.Now()
 	email := limit{key: "email:a", max: 3}
 	ip := limit{key: "ip:1", max: 5}
@@ -24,7 +24,7 @@ func TestThrottle(t *testing.T) {
 		t.Errorf("still throttled after the window: %v", w)
 	}
 	// Guessing across addresses from one IP meets the IP's budget.
-	th2 := newThrottle(time.Minute)
+	th2 := newSignInLimits(time.Minute)
 	for i := 0; i < ip.max; i++ {
 		th2.fail(now, limit{key: "email:" + string(rune('a'+i)), max: 3}, ip)
 	}
@@ -38,7 +38,7 @@ func TestThrottle(t *testing.T) {
 }
 
 func TestThrottleReserveIsAtomic(t *testing.T) {
-	th := newThrottle(time.Minute)
+	th := newSignInLimits(time.Minute)
 	now := time.Now()
 	l := limit{key: "email:a", max: 5}
 	var wg sync.WaitGroup
@@ -60,7 +60,7 @@ func TestThrottleReserveIsAtomic(t *testing.T) {
 		t.Fatalf("%d of 50 concurrent attempts allowed, want 5", allowed)
 	}
 	// a released attempt gives its place back
-	th2 := newThrottle(time.Minute)
+	th2 := newSignInLimits(time.Minute)
 	for i := 0; i < 5; i++ {
 		at := now.Add(time.Duration(i) * time.Millisecond)
 		if th2.reserve(at, l) != 0 {
