@@ -92,13 +92,13 @@ const pruneSessionsJob = "pbkeysPageSessions"
 
 // pages holds what the handlers share. It lives as long as the app.
 type pages struct {
-	app      core.App
-	store    *keystore.Store
-	cfg      Config
-	paths    templates.Paths
-	signIns  *signInLimits
-	nonces   *formNonces
-	cop      *http.CrossOriginProtection
+	app     core.App
+	store   *keystore.Store
+	cfg     Config
+	paths   templates.Paths
+	signIns *signInLimits
+	nonces  *formNonces
+	cop     *http.CrossOriginProtection
 }
 
 // Register binds the pages to app under cfg.PagesPath. store is the key store
@@ -106,13 +106,13 @@ type pages struct {
 func Register(app core.App, store *keystore.Store, cfg Config) error {
 	cfg = cfg.withDefaults()
 	p := &pages{
-		app:      app,
-		store:    store,
-		cfg:      cfg,
-		paths:    newPaths(cfg.PagesPath),
-		signIns:  newSignInLimits(cfg.Tuning.SignInWindow),
-		nonces:   newFormNonces(cfg.Tuning.FormTTL),
-		cop:      http.NewCrossOriginProtection(),
+		app:     app,
+		store:   store,
+		cfg:     cfg,
+		paths:   newPaths(cfg.PagesPath),
+		signIns: newSignInLimits(cfg.Tuning.SignInWindow),
+		nonces:  newFormNonces(cfg.Tuning.FormTTL),
+		cop:     http.NewCrossOriginProtection(),
 	}
 
 	// Expired page sessions are refused anyway; once a day they go.
