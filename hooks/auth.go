@@ -119,7 +119,7 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 
 	// 4. The request runs as the owner, carrying the key's grant for the
 	// policy (policy.go) and the key record for hooks (APIKeyFrom).
-	attachGrant(owner, &grant{keyID: record.Id, policy: keystore.PolicyOf(record)})
+	attachGrant(owner, &grant{keyID: record.Id, options: keystore.OptionsOf(record)})
 	e.Auth = owner
 	e.Set(requestKeyAPIKey, record)
 	a.usage.Touch(record.Id, e.RealIP(), e.Request.UserAgent())
@@ -132,7 +132,7 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 // secret verified, so that only the key's holder learns that a key is
 // paused or expired.
 func keyRefusal(app core.App, record, owner *core.Record, method string) (string, error) {
-	if err := keystore.PolicyOf(record).Usable(time.Now()); err != nil {
+	if err := keystore.OptionsOf(record).Usable(time.Now()); err != nil {
 		return unusableMessage(err), nil
 	}
 	ok, err := keystore.CanAuthenticate(app, owner, &core.RequestInfo{Method: method})

@@ -58,7 +58,7 @@ func bindFileHooks(app core.App, a *authenticator) {
 		} else if msg != "" {
 			return invalidToken(e.RequestEvent, msg)
 		}
-		g := &grant{keyID: record.Id, policy: keystore.PolicyOf(record)}
+		g := &grant{keyID: record.Id, options: keystore.OptionsOf(record)}
 		if err := checkAccess(e.App, g, access{action: actionDownload, collection: e.Collection}); err != nil {
 			return err
 		}

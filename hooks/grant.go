@@ -14,8 +14,8 @@ import (
 // stores the subscriber's auth. So every check can tell a key from a
 // session without PocketBase knowing about keys.
 type grant struct {
-	keyID  string
-	policy keystore.Policy
+	keyID   string
+	options keystore.Options
 }
 
 // grantDataKey is where a grant is kept in the owner record's data. Field

@@ -12,11 +12,10 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pbkeys/pbkeys/internal/ratelimit"
 	"github.com/pbkeys/pbkeys/internal/retryafter"
 	"github.com/pbkeys/pbkeys/internal/secretscanning"
-	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // leakReportPath is where GitHub's secret scanning reports pbkeys keys it
@@ -56,10 +55,9 @@ var msgLeakTooLarge = fmt.Sprintf("The report is too large: at most %d KiB and %
 
 // leakReports answers POST leakReportPath.
 type leakReports struct {
-	store    *keystore.Store
-	verifier *verifier.Verifier
-	keys     *secretscanning.KeyFile // nil without PBKEYS_LEAK_REPORT_KEYS: 404
-	limits   *ratelimit.Limiter
+	revoker *leaks.Revoker
+	keys    *secretscanning.KeyFile // nil without PBKEYS_LEAK_REPORT_KEYS: 404
+	limits  *ratelimit.Limiter
 }
 
 func (l *leakReports) handle(e *core.RequestEvent) error {
@@ -111,20 +109,20 @@ func (l *leakReports) handle(e *core.RequestEvent) error {
 	defer cancel()
 	var (
 		feedback   = make([]secretscanning.Feedback, len(matches))
-		done       = make(map[string]keystore.LeakResult, len(matches)) // a token listed twice is checked once
-		counts     = map[keystore.LeakOutcome]int{}
+		done       = make(map[string]leaks.Result, len(matches)) // a token listed twice is checked once
+		counts     = map[leaks.Outcome]int{}
 		retryAfter time.Duration
 	)
 	for i, m := range matches {
 		res, seen := done[m.Token]
 		if !seen {
-			res, err = l.store.RevokeLeaked(ctx, l.verifier, m.Token, keystore.Leak{URL: m.URL, ReportedBy: leakReporter}, client)
+			res, err = l.revoker.Revoke(ctx, m.Token, leaks.Leak{URL: m.URL, ReportedBy: leakReporter}, client)
 			if err != nil {
 				return e.InternalServerError("", err)
 			}
 			done[m.Token] = res
 			counts[res.Outcome]++
-			if res.Outcome == keystore.LeakUnchecked {
+			if res.Outcome == leaks.Unchecked {
 				retryAfter = max(retryAfter, res.RetryAfter)
 				// possibly a live key: the operator may want to act on it
 				e.App.Logger().Warn("API key leak report: a reported key could not be checked now", "keyId", res.KeyID, "url", m.URL)
@@ -139,12 +137,12 @@ func (l *leakReports) handle(e *core.RequestEvent) error {
 	// Only counts: nothing about tokens that are not this server's keys.
 	e.App.Logger().Info("API key leak report",
 		"tokens", len(matches),
-		"revoked", counts[keystore.LeakRevoked],
-		"alreadyRevoked", counts[keystore.LeakAlreadyRevoked],
-		"falsePositives", counts[keystore.LeakNotAKey],
-		"unchecked", counts[keystore.LeakUnchecked])
+		"revoked", counts[leaks.Revoked],
+		"alreadyRevoked", counts[leaks.AlreadyRevoked],
+		"falsePositives", counts[leaks.NotAKey],
+		"unchecked", counts[leaks.Unchecked])
 
-	if counts[keystore.LeakUnchecked] > 0 {
+	if counts[leaks.Unchecked] > 0 {
 		// What was revoked stays revoked, and is answered true_positive
 		// again when the report comes back.
 		retryafter.Set(e.Response.Header(), retryAfter)

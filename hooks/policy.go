@@ -151,10 +151,10 @@ func checkAccess(app core.App, g *grant, a access) error {
 	// Read-only keys read. PocketBase's records, batch and every other
 	// write go through a method other than GET and HEAD, on the router or
 	// as a batch sub-request.
-	if g.policy.ReadOnly {
+	if g.options.ReadOnly {
 		switch a.action {
 		case actionRoute:
-			if !g.policy.AllowsMethod(a.method) && !slices.Contains(readOnlyRoutes, a.route) {
+			if !g.options.AllowsMethod(a.method) && !slices.Contains(readOnlyRoutes, a.route) {
 				return apis.NewForbiddenError(msgReadOnly, nil)
 			}
 		default:
@@ -218,7 +218,7 @@ func checkCollection(g *grant, c *core.Collection, keysMsg, verb string) error {
 	case keystore.UsageCollection:
 		return apis.NewForbiddenError(msgNoUsage, nil)
 	}
-	if g.policy.AllowsCollection(c.Name) {
+	if g.options.AllowsCollection(c.Name) {
 		return nil
 	}
 	how := ""
@@ -226,7 +226,7 @@ func checkCollection(g *grant, c *core.Collection, keysMsg, verb string) error {
 		how = " through expand, filter or sort"
 	}
 	return apis.NewForbiddenError(fmt.Sprintf("This API key is limited to %s: it cannot %s the %q collection%s.",
-		strings.Join(g.policy.Collections, ", "), verb, c.Name, how), nil)
+		strings.Join(g.options.Collections, ", "), verb, c.Name, how), nil)
 }
 
 // checkLinks refuses a body (info.Body, as PocketBase reads it) that sets

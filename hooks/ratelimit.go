@@ -67,11 +67,11 @@ func (l *rateLimits) subRequest(e *core.RequestEvent, g *grant) error {
 
 // allow answers 429 with Retry-After when the key is over its limit.
 func (l *rateLimits) allow(e *core.RequestEvent, g *grant) error {
-	wait := l.limiter.Allow(g.keyID, g.policy.RatePerMinute, l.now())
+	wait := l.limiter.Allow(g.keyID, g.options.RatePerMinute, l.now())
 	if wait <= 0 {
 		return nil
 	}
 	seconds := retryafter.Set(e.Response.Header(), wait)
 	return e.TooManyRequestsError(fmt.Sprintf(
-		"This API key is limited to %d requests per minute; retry in %d s.", g.policy.RatePerMinute, seconds), nil)
+		"This API key is limited to %d requests per minute; retry in %d s.", g.options.RatePerMinute, seconds), nil)
 }

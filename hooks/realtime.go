@@ -118,7 +118,7 @@ func bindRealtimeHooks(app core.App) {
 	})
 	// Disabled (or given a past expiry) here: the same, at once.
 	app.OnRecordAfterUpdateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		if keystore.PolicyOf(e.Record).Usable(time.Now()) != nil {
+		if keystore.OptionsOf(e.Record).Usable(time.Now()) != nil {
 			endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
 		}
 		return e.Next()
@@ -131,7 +131,7 @@ func bindRealtimeHooks(app core.App) {
 	// per message: a message to a key-subscribed client costs what it
 	// costs for a session's.
 	app.OnRealtimeMessageSend().BindFunc(func(e *core.RealtimeMessageEvent) error {
-		if g := clientGrant(e.Client); g != nil && g.policy.Expired(time.Now()) {
+		if g := clientGrant(e.Client); g != nil && g.options.Expired(time.Now()) {
 			endKeyStream(e.Client)
 			return errKeyStreamEnded
 		}
@@ -225,7 +225,7 @@ func (s *streamSweeper) sweep() {
 			return
 		}
 		for _, r := range rows {
-			p := keystore.Policy{Disabled: r.Disabled, ExpiresAt: r.Expires.Time()}
+			p := keystore.Options{Disabled: r.Disabled, ExpiresAt: r.Expires.Time()}
 			usable[r.ID] = p.Usable(now) == nil
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pbkeys/pbkeys/internal/ownermail"
 	"github.com/pbkeys/pbkeys/internal/ratelimit"
 	"github.com/pbkeys/pbkeys/internal/secretscanning"
@@ -82,7 +83,8 @@ func Register(app core.App, cfg Config) error {
 
 	auth := &authenticator{store: store, verifier: keys, usage: usage.Register(app, cfg.Tuning.Usage)}
 	limits := newRateLimits()
-	leaks := &leakReports{store: store, verifier: keys, keys: leakKeys, limits: ratelimit.New()}
+	revoker := leaks.New(app, store, keys, mail)
+	reports := &leakReports{revoker: revoker, keys: leakKeys, limits: ratelimit.New()}
 
 	// Request pipeline: our auth runs before PocketBase's token loader,
 	// then the key's rate limit, then the key policy.
@@ -91,7 +93,7 @@ func Register(app core.App, cfg Config) error {
 		Func: func(se *core.ServeEvent) error {
 			se.Router.Bind(auth.middleware(), limits.middleware(), policyMiddleware(), policyBodyMiddleware())
 			bindKeyRoutes(se, store)
-			se.Router.POST(leakReportPath, leaks.handle)
+			se.Router.POST(leakReportPath, reports.handle)
 			return se.Next()
 		},
 	})
@@ -108,7 +110,7 @@ func Register(app core.App, cfg Config) error {
 		}
 	}
 	if cfg.RootCmd != nil {
-		cfg.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store, keys))
+		cfg.RootCmd.AddCommand(cli.NewAPIKeysCommand(app, store, revoker))
 	}
 	return nil
 }

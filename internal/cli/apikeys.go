@@ -31,13 +31,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/verifier"
+	"github.com/pbkeys/pbkeys/internal/leaks"
 )
 
 // NewAPIKeysCommand returns the "apikeys" command with its subcommands, for
-// app.RootCmd.AddCommand. verifier checks the keys "leaked" is given, as the
-// server checks presented keys.
-func NewAPIKeysCommand(app core.App, store *keystore.Store, verifier *verifier.Verifier) *cobra.Command {
+// app.RootCmd.AddCommand. revoker revokes the keys "leaked" is given, as
+// the server revokes reported ones.
+func NewAPIKeysCommand(app core.App, store *keystore.Store, revoker *leaks.Revoker) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "apikeys",
 		Short: "Create, list, disable, roll and revoke API keys, show their usage, revoke leaked keys",
@@ -94,7 +94,7 @@ Times are in UTC.`,
 		newSetDisabledCommand(app, store, false),
 		newRollCommand(app, store),
 		newUsageCommand(app, store),
-		newLeakedCommand(app, store, verifier),
+		newLeakedCommand(app, store, revoker),
 	)
 	markErrors(command)
 	return command

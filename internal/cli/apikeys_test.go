@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/leaks"
+	"github.com/pbkeys/pbkeys/internal/ownermail"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/verifier"
 )
@@ -40,7 +42,7 @@ func runWithInput(t *testing.T, env *pbtest.Env, input string, args ...string) (
 		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
 	}
 	root.SetErr(io.Discard)
-	apikeys := cli.NewAPIKeysCommand(env.App, env.Store, newVerifier(t))
+	apikeys := cli.NewAPIKeysCommand(env.App, env.Store, newRevoker(t, env))
 	root.AddCommand(apikeys)
 
 	var out, errOut bytes.Buffer
@@ -55,15 +57,15 @@ func runWithInput(t *testing.T, env *pbtest.Env, input string, args ...string) (
 	return out.String(), errOut.String(), err
 }
 
-// newVerifier returns a fresh verifier, as each "pbkeys apikeys" process
-// has one.
-func newVerifier(t testing.TB) *verifier.Verifier {
+// newRevoker returns what revokes leaked keys with a fresh verifier, as each
+// "pbkeys apikeys" process has one, and env's owner mails.
+func newRevoker(t testing.TB, env *pbtest.Env) *leaks.Revoker {
 	t.Helper()
 	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return leaks.New(env.App, env.Store, v, ownermail.Of(env.App))
 }
 
 // keysOf returns the ids of ownerID's keys.

@@ -102,7 +102,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 // describe says briefly what a key may do and until when: "Read-only ·
 // notes; 600 requests/min; expires 2027-02-01 00:00 UTC".
 func describe(record *core.Record) string {
-	p := keystore.PolicyOf(record)
+	p := keystore.OptionsOf(record)
 	until := "never expires"
 	if !p.ExpiresAt.IsZero() {
 		until = "expires " + p.ExpiresAt.UTC().Format(timeLayout) + " UTC"

@@ -218,7 +218,7 @@ func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("write |1: b
 // A key that could not be printed is revoked: nobody has it.
 func TestCreateUnprintableKeyIsRevoked(t *testing.T) {
 	env := newEnv(t)
-	cmd := cli.NewAPIKeysCommand(env.App, env.Store, newVerifier(t))
+	cmd := cli.NewAPIKeysCommand(env.App, env.Store, newRevoker(t, env))
 	cmd.SetOut(brokenPipe{})
 	cmd.SetErr(io.Discard)
 	cmd.SetArgs([]string{"create", "--user", pbtest.AliceEmail, "--label", "CI"})

@@ -98,7 +98,7 @@ and the command fails naming the unknown ids.`
 // warnExpired tells the operator, on stderr, that an enabled key is still
 // refused because it expired, and what to do instead.
 func warnExpired(cmd *cobra.Command, r *core.Record, what string, now time.Time) {
-	exp := keystore.PolicyOf(r).ExpiresAt
+	exp := keystore.OptionsOf(r).ExpiresAt
 	if exp.IsZero() || exp.After(now) {
 		return
 	}

@@ -15,14 +15,14 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/verifier"
+	"github.com/pbkeys/pbkeys/internal/leaks"
 )
 
 // maxTokenLine bounds a line of the tokens file: a key is 69 characters,
 // and a line far longer is not a token list.
 const maxTokenLine = 64 << 10
 
-func newLeakedCommand(app core.App, store *keystore.Store, verifier *verifier.Verifier) *cobra.Command {
+func newLeakedCommand(app core.App, store *keystore.Store, revoker *leaks.Revoker) *cobra.Command {
 	var where string
 	command := &cobra.Command{
 		SilenceUsage: true,
@@ -60,25 +60,25 @@ revoked the same way (POST /api/api-keys/leaked).`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			leak := keystore.Leak{URL: strings.TrimSpace(where), ReportedBy: "an operator, " + userAgent()}
+			leak := leaks.Leak{URL: strings.TrimSpace(where), ReportedBy: "an operator, " + userAgent()}
 			out := cmd.OutOrStdout()
 
 			var revoked int
 			var notKeys, unchecked []string
 			defer store.WaitNotifications() // the owners' mails go before the process ends
 			for _, t := range tokens {
-				res, err := store.RevokeLeaked(ctx, verifier, t.token, leak, "local")
+				res, err := revoker.Revoke(ctx, t.token, leak, "local")
 				if err != nil {
 					return fmt.Errorf("cli: line %d: %w", t.line, err)
 				}
 				switch res.Outcome {
-				case keystore.LeakRevoked:
+				case leaks.Revoked:
 					revoked++
 					_, err = fmt.Fprintf(out, "Revoked %s %q of %s (line %d).\n",
 						res.KeyID, res.Key.GetString(keystore.FieldLabel), ownerName(res.Owner), t.line)
-				case keystore.LeakAlreadyRevoked:
+				case leaks.AlreadyRevoked:
 					_, err = fmt.Fprintf(out, "Line %d: %s is already revoked.\n", t.line, res.KeyID)
-				case keystore.LeakUnchecked:
+				case leaks.Unchecked:
 					unchecked = append(unchecked, strconv.Itoa(t.line))
 				default:
 					notKeys = append(notKeys, strconv.Itoa(t.line))

@@ -115,7 +115,7 @@ Keys are never shown: only their hashes are stored, and those are not listed.`,
 }
 
 func toListed(k *core.Record, owners *owners, now time.Time) listedKey {
-	p := keystore.PolicyOf(k)
+	p := keystore.OptionsOf(k)
 	state := humanize.KeyState(p, now)
 	collections := p.Collections
 	if collections == nil {

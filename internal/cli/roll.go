@@ -113,7 +113,7 @@ key is revoked and the old key keeps its expiry, as if nothing happened.`,
 
 // oldKeyFate says when the rolled key stops working.
 func oldKeyFate(old *core.Record, now time.Time) string {
-	p := keystore.PolicyOf(old)
+	p := keystore.OptionsOf(old)
 	at := p.ExpiresAt.UTC().Format(timeLayout) + " UTC"
 	switch {
 	case p.ExpiresAt.IsZero(): // cannot happen after a roll; say so plainly

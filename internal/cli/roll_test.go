@@ -186,7 +186,7 @@ func TestRollErrors(t *testing.T) {
 // old key keeps working as before, and can be rolled again.
 func TestRollUnprintableKeyIsUndone(t *testing.T) {
 	env := newEnv(t)
-	cmd := cli.NewAPIKeysCommand(env.App, env.Store, newVerifier(t))
+	cmd := cli.NewAPIKeysCommand(env.App, env.Store, newRevoker(t, env))
 	cmd.SetOut(brokenPipe{})
 	cmd.SetErr(io.Discard)
 	cmd.SetArgs([]string{"roll", pbtest.AliceKeyID, "--grace", "now"})

@@ -35,7 +35,7 @@ type State struct {
 }
 
 // KeyState describes a key with policy p at now.
-func KeyState(p keystore.Policy, now time.Time) State {
+func KeyState(p keystore.Options, now time.Time) State {
 	kind := p.State(now)
 	switch kind {
 	case StateDisabled:
@@ -66,7 +66,7 @@ func StateName(s StateKind) string {
 
 // Scope summarises what the key may reach: "Full access", "Read-only",
 // "notes, tasks" or "Read-only · notes, tasks".
-func Scope(p keystore.Policy) string {
+func Scope(p keystore.Options) string {
 	var parts []string
 	if p.ReadOnly {
 		parts = append(parts, "Read-only")
@@ -81,7 +81,7 @@ func Scope(p keystore.Policy) string {
 }
 
 // Rate describes the request limit: "600 requests/min" or "No limit".
-func Rate(p keystore.Policy) string {
+func Rate(p keystore.Options) string {
 	if p.RatePerMinute <= 0 {
 		return "No limit"
 	}

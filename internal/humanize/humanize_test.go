@@ -11,28 +11,28 @@ import (
 func TestKeyDescriptions(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	states := []struct {
-		policy keystore.Policy
+		options keystore.Options
 		kind   humanize.StateKind
 		text   string
 	}{
-		{keystore.Policy{}, humanize.StateActive, "Active"},
-		{keystore.Policy{Disabled: true}, humanize.StateDisabled, "Disabled"},
-		{keystore.Policy{ExpiresAt: now.Add(-time.Second)}, humanize.StateExpired, "Expired"},
-		{keystore.Policy{ExpiresAt: now.Add(90 * 24 * time.Hour)}, humanize.StateActive, "Expires in 90 days"},
-		{keystore.Policy{ExpiresAt: now.Add(3*24*time.Hour - time.Second)}, humanize.StateExpiring, "Expires in 3 days"},
-		{keystore.Policy{ExpiresAt: now.Add(7 * 24 * time.Hour)}, humanize.StateExpiring, "Expires in 7 days"},
-		{keystore.Policy{ExpiresAt: now.Add(5 * time.Hour)}, humanize.StateExpiring, "Expires in 5 hours"},
-		{keystore.Policy{ExpiresAt: now.Add(30 * time.Minute)}, humanize.StateExpiring, "Expires in 30 minutes"},
-		{keystore.Policy{ExpiresAt: now.Add(time.Hour - time.Second)}, humanize.StateExpiring, "Expires in 1 hour"},
-		{keystore.Policy{ExpiresAt: now.Add(59 * time.Minute)}, humanize.StateExpiring, "Expires in 59 minutes"},
-		{keystore.Policy{ExpiresAt: now.Add(10 * time.Second)}, humanize.StateExpiring, "Expires in 1 minute"},
+		{keystore.Options{}, humanize.StateActive, "Active"},
+		{keystore.Options{Disabled: true}, humanize.StateDisabled, "Disabled"},
+		{keystore.Options{ExpiresAt: now.Add(-time.Second)}, humanize.StateExpired, "Expired"},
+		{keystore.Options{ExpiresAt: now.Add(90 * 24 * time.Hour)}, humanize.StateActive, "Expires in 90 days"},
+		{keystore.Options{ExpiresAt: now.Add(3*24*time.Hour - time.Second)}, humanize.StateExpiring, "Expires in 3 days"},
+		{keystore.Options{ExpiresAt: now.Add(7 * 24 * time.Hour)}, humanize.StateExpiring, "Expires in 7 days"},
+		{keystore.Options{ExpiresAt: now.Add(5 * time.Hour)}, humanize.StateExpiring, "Expires in 5 hours"},
+		{keystore.Options{ExpiresAt: now.Add(30 * time.Minute)}, humanize.StateExpiring, "Expires in 30 minutes"},
+		{keystore.Options{ExpiresAt: now.Add(time.Hour - time.Second)}, humanize.StateExpiring, "Expires in 1 hour"},
+		{keystore.Options{ExpiresAt: now.Add(59 * time.Minute)}, humanize.StateExpiring, "Expires in 59 minutes"},
+		{keystore.Options{ExpiresAt: now.Add(10 * time.Second)}, humanize.StateExpiring, "Expires in 1 minute"},
 	}
 	for _, s := range states {
-		if got := humanize.KeyState(s.policy, now); got.Kind != s.kind || got.Text != s.text {
+		if got := humanize.KeyState(s.options, now); got.Kind != s.kind || got.Text != s.text {
 			t.Errorf("State = %+v, want %s %q", got, s.kind, s.text)
 		}
 	}
-	scopes := map[string]keystore.Policy{
+	scopes := map[string]keystore.Options{
 		"Full access":              {},
 		"Read-only":                {ReadOnly: true},
 		"notes, tasks":             {Collections: []string{"notes", "tasks"}},
@@ -43,10 +43,10 @@ func TestKeyDescriptions(t *testing.T) {
 			t.Errorf("Scope = %q, want %q", got, want)
 		}
 	}
-	if got := humanize.Rate(keystore.Policy{RatePerMinute: 600}); got != "600 requests/min" {
+	if got := humanize.Rate(keystore.Options{RatePerMinute: 600}); got != "600 requests/min" {
 		t.Errorf("Rate = %q", got)
 	}
-	if got := humanize.Rate(keystore.Policy{}); got != "No limit" {
+	if got := humanize.Rate(keystore.Options{}); got != "No limit" {
 		t.Errorf("Rate = %q", got)
 	}
 }

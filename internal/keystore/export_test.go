@@ -13,20 +13,4 @@ func LookupSQL(app core.App) (string, error) {
 
 // ReleaseLookupConns returns the lookup's kept connections, as before the
 // app's databases close.
-func ReleaseLookupConns(s *Store) { s.lookup.conns.release() }
-
-// BreakLookupConns closes the kept connections that are free under the
-// lookup, as a failing driver would, leaving them where the lookup will
-// take them next.
-func BreakLookupConns(s *Store) int {
-	p := &s.lookup.conns
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.set == nil {
-		return 0
-	}
-	for _, c := range p.set.free {
-		c.conn.Close()
-	}
-	return len(p.set.free)
-}
+func ReleaseLookupConns(s *Store) { s.lookup.conns.Release() }

@@ -102,12 +102,11 @@ type Config struct {
 	Notify Notifier
 }
 
-// Notifier tells a key's owner what happened to it. Its methods are called
-// after the change is committed, and must not block (mail is sent in the
-// background); Wait blocks until what they started is done.
+// Notifier tells a key's owner that it was created, after the create is
+// committed, without blocking (mail is sent in the background); Wait blocks
+// until what it started is done.
 type Notifier interface {
 	KeyCreated(key *core.Record, origin Origin)
-	KeyRevokedAsLeaked(key, owner *core.Record, leak Leak, at time.Time)
 	Wait()
 }
 
@@ -124,7 +123,6 @@ type Store struct {
 	cfg     Config
 	lookup  lookup   // FindWithOwner
 	origins sync.Map // record id → Origin of keys prepared but not yet committed
-	leaks   leakMemo // tokens revoked as leaked (RevokeLeaked)
 }
 
 // Register returns a Store for app and binds the api_keys record rules
@@ -149,7 +147,7 @@ func Register(app core.App, cfg Config) (*Store, error) {
 	// Before the databases close: the lookup's kept connections go back to
 	// PocketBase's pool.
 	app.OnBootstrapClear().BindFunc(func(e *core.BootstrapEvent) error {
-		s.lookup.conns.release()
+		s.lookup.conns.Release()
 		return e.Next()
 	})
 	// The owner collections are checked once the app's migrations ran (they
@@ -196,46 +194,6 @@ func (s *Store) Prepare(record *core.Record, origin Origin) (apikey.Key, error) 
 	record.Set(FieldKeyHash, hash)
 	s.origins.Store(record.Id, origin)
 	return key, nil
-}
-
-// Options are what a new key is limited to; the zero value (besides the
-// label) is an unrestricted key.
-type Options struct {
-	Label         string
-	ExpiresAt     time.Time // zero: never
-	ReadOnly      bool
-	Collections   []string // empty: all
-	RatePerMinute int      // 0: unlimited
-}
-
-// set writes the options onto an api_keys record.
-func (o Options) set(record *core.Record) {
-	record.Set(FieldLabel, o.Label)
-	if o.ExpiresAt.IsZero() {
-		record.Set(FieldExpires, "")
-	} else {
-		record.Set(FieldExpires, o.ExpiresAt)
-	}
-	record.Set(FieldReadOnly, o.ReadOnly)
-	if len(o.Collections) == 0 {
-		record.Set(FieldCollections, nil)
-	} else {
-		record.Set(FieldCollections, o.Collections)
-	}
-	record.Set(FieldRateLimit, o.RatePerMinute)
-}
-
-// OptionsOf reads the options back from a record.
-func OptionsOf(record *core.Record) Options {
-	var collections []string
-	_ = record.UnmarshalJSONField(FieldCollections, &collections)
-	return Options{
-		Label:         record.GetString(FieldLabel),
-		ExpiresAt:     record.GetDateTime(FieldExpires).Time(),
-		ReadOnly:      record.GetBool(FieldReadOnly),
-		Collections:   collections,
-		RatePerMinute: record.GetInt(FieldRateLimit),
-	}
 }
 
 // Issue creates and saves a key owned by owner with opts, returning the
@@ -311,6 +269,7 @@ func (s *Store) Roll(owner *core.Record, id string, grace time.Duration, origin 
 		}
 		now := time.Now().UTC()
 		opts := OptionsOf(old)
+		opts.Disabled = false // the replacement starts working, whatever the old key's pause
 		if !opts.ExpiresAt.IsZero() {
 			lifetime := opts.ExpiresAt.Sub(old.GetDateTime(FieldCreated).Time())
 			opts.ExpiresAt = now.Add(lifetime)
@@ -527,6 +486,5 @@ func (s *Store) WaitNotifications() {
 // silent is the Notifier of a store that tells no one.
 type silent struct{}
 
-func (silent) KeyCreated(*core.Record, Origin)                                {}
-func (silent) KeyRevokedAsLeaked(*core.Record, *core.Record, Leak, time.Time) {}
-func (silent) Wait()                                                          {}
+func (silent) KeyCreated(*core.Record, Origin) {}
+func (silent) Wait()                           {}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pbkeys/pbkeys/internal/keptconns"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 )
@@ -49,9 +50,9 @@ func (s *Store) FindWithOwner(id string) (key, owner *core.Record, err error) {
 }
 
 // lookup reads a key row by id for FindWithOwner, on one of a few
-// connections kept for it (lookupConns), where its statement stays
-// prepared; when none may be kept, on PocketBase's pool. And it reads
-// owners.
+// connections kept from PocketBase's read pool (internal/keptconns), where
+// its statement stays prepared; when none may be kept, on the pool itself.
+// And it reads owners.
 //
 // Why not one statement for both, a join? PocketBase builds a record from
 // a row only in its own queries (core's newRecordFromNullStringMap, behind
@@ -62,7 +63,7 @@ func (s *Store) FindWithOwner(id string) (key, owner *core.Record, err error) {
 // changed and drop the owner's MFA and auth-origin records.
 type lookup struct {
 	app       core.App
-	conns     lookupConns
+	conns     keptconns.Conns
 	statement atomic.Pointer[lookupStatement]
 	owners    sync.Map // owner collection id → *atomic.Pointer[ownerQuery]
 }
@@ -92,17 +93,29 @@ func (l *lookup) find(id string) (*core.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if conn, set := l.conns.get(db.DB()); conn != nil {
-		key, err := conn.find(db, st, id)
-		healthy := err == nil || errors.Is(err, sql.ErrNoRows)
-		l.conns.put(set, conn, healthy)
-		if healthy {
-			return key, err
+	var key *core.Record
+	kept, err := l.conns.Do(db.DB(), func(c *keptconns.Conn) error {
+		stmt, err := c.Stmt(st.sql)
+		if err != nil {
+			return err
 		}
-		// Once more on the shared pool: the kept connection may have been
-		// broken, or its statement outdated by a schema change that
-		// PocketBase's collection cache did not show yet.
+		// No context: a read of one row by primary key; the connection's
+		// busy_timeout bounds any wait for a lock. (With a context that can
+		// be cancelled, the driver watches it from a goroutine per
+		// statement.)
+		rows, err := logged(db, st.sql, func() (*sql.Rows, error) { return stmt.Query(id) })
+		if err != nil {
+			return err
+		}
+		key, err = st.scan(rows)
+		return err
+	})
+	if kept && (err == nil || errors.Is(err, sql.ErrNoRows)) {
+		return key, err
 	}
+	// On the shared pool: no connection may be kept, or the kept one failed
+	// (broken, or its statement outdated by a schema change that
+	// PocketBase's collection cache did not show yet).
 	rows, err := logged(db, st.sql, func() (*sql.Rows, error) { return db.DB().Query(st.sql, id) })
 	if err != nil {
 		return nil, fmt.Errorf("keystore: key lookup: %w", err)

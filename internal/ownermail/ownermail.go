@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/mailer"
 )
@@ -36,6 +37,17 @@ func Register(app core.App, pagesPath string) *Mailer {
 		m.Wait()
 		return e.Next()
 	})
+	app.Store().Set(storeKey, m)
+	return m
+}
+
+// storeKey is where Register keeps the Mailer in the app's store.
+const storeKey = "pbkeys.ownermail"
+
+// Of returns the Mailer registered with app, or nil: for code that builds on
+// an app pbkeys was registered with (test fixtures).
+func Of(app core.App) *Mailer {
+	m, _ := app.Store().Get(storeKey).(*Mailer)
 	return m
 }
 
@@ -149,7 +161,7 @@ func newMessage(app core.App, owner *core.Record, subject string, textBody *text
 // KeyRevokedAsLeaked emails the owner of a key revoked because it was
 // found exposed: which key, where it was found and by whom, when it was
 // revoked, and where to make a new one.
-func (m *Mailer) KeyRevokedAsLeaked(record, owner *core.Record, leak keystore.Leak, revoked time.Time) {
+func (m *Mailer) KeyRevokedAsLeaked(record, owner *core.Record, leak leaks.Leak, revoked time.Time) {
 	app := m.app
 	n := leakNotice{
 		Label:      record.GetString(keystore.FieldLabel),

@@ -69,7 +69,7 @@ func (p *pages) keysView(e *core.RequestEvent, user *core.Record, f listFilter, 
 		NewKey:  form,
 		Roll:    p.rollForm(user, account.CSRF, "", keystore.DefaultGrace, ""),
 		Filter:  p.filterView(user, f, page.ownerError),
-		Pager:   p.pagerView(page.KeyPage, f),
+		Pager:   p.pagerView(page.Result, f),
 		Return:  f.url(p.paths.Keys, page.Page),
 	}
 	switch {
@@ -368,7 +368,7 @@ func (p *pages) returnTo(e *core.RequestEvent) string {
 
 // keyRow is the list's view of one key record.
 func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
-	policy := keystore.PolicyOf(r)
+	policy := keystore.OptionsOf(r)
 	state := humanize.KeyState(policy, now)
 	row := templates.KeyRow{
 		ID:        r.Id,

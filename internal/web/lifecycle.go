@@ -52,7 +52,7 @@ func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 		text := fmt.Sprintf("Disabled \u2018%s\u2019. Apps using it get 401 until you enable it again.", label)
 		if !disabled {
 			text = fmt.Sprintf("Enabled \u2018%s\u2019. Apps using it can call the API again.", label)
-			if keystore.PolicyOf(record).Expired(time.Now()) {
+			if keystore.OptionsOf(record).Expired(time.Now()) {
 				text = fmt.Sprintf("Enabled \u2018%s\u2019, but it has expired, so apps using it still get 401: roll it for a new key.", label)
 			}
 		}

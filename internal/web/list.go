@@ -13,12 +13,13 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
+	"github.com/pbkeys/pbkeys/internal/keylist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/templates"
 )
 
-// The key list: one page of keys (keystore.DefaultPerPage), filtered by
+// The key list: one page of keys (keylist.DefaultPerPage), filtered by
 // label and state — and, for admins, by owner — in the database, so a
 // person with thousands of keys gets a page as fast as with ten. Each row
 // shows where the key was last used from and its requests over the last
@@ -137,7 +138,7 @@ func noOwnerMessage(store *keystore.Store, emailOrID string, collection *core.Co
 // keysPage reads the page of keys f asks user for, with the owners (for
 // admins) and usage of the keys on it.
 type keysPage struct {
-	keystore.KeyPage
+	keylist.Result
 	owner      *core.Record            // admins: the owner filtered on
 	ownerError string                  // admins: why the owner filter found nobody
 	owners     map[string]*core.Record // admins: the keys' owners, by collection id + "/" + id
@@ -145,7 +146,7 @@ type keysPage struct {
 }
 
 func (p *pages) readKeysPage(user *core.Record, f listFilter, now time.Time) (keysPage, error) {
-	q := keystore.KeyQuery{Owner: user, Label: f.Label, Page: f.Page}
+	q := keylist.Query{Owner: user, Label: f.Label, Page: f.Page}
 	q.State, _ = keystore.ParseState(f.State)
 	var out keysPage
 	if user.IsSuperuser() {
@@ -155,16 +156,16 @@ func (p *pages) readKeysPage(user *core.Record, f listFilter, now time.Time) (ke
 		}
 		if msg != "" {
 			out.ownerError = msg
-			out.KeyPage = keystore.KeyPage{Page: 1, Pages: 1, PerPage: keystore.DefaultPerPage}
+			out.Result = keylist.Result{Page: 1, Pages: 1, PerPage: keylist.DefaultPerPage}
 			return out, nil
 		}
 		q.Owner, q.Collection, out.owner = owner, collection, owner
 	}
-	page, err := p.store.ListPage(q, now)
+	page, err := keylist.Find(p.app, q, now)
 	if err != nil {
 		return keysPage{}, err
 	}
-	out.KeyPage = page
+	out.Result = page
 	ids := make([]string, len(page.Keys))
 	for i, r := range page.Keys {
 		ids[i] = r.Id
@@ -225,7 +226,7 @@ func (p *pages) filterView(user *core.Record, f listFilter, ownerError string) t
 }
 
 // pagerView moves through the pages of page, keeping f.
-func (p *pages) pagerView(page keystore.KeyPage, f listFilter) templates.Pager {
+func (p *pages) pagerView(page keylist.Result, f listFilter) templates.Pager {
 	v := templates.Pager{Page: page.Page, Pages: page.Pages, Total: page.Total}
 	if page.Total > 0 {
 		v.First = (page.Page-1)*page.PerPage + 1

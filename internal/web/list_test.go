@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/internal/keylist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
@@ -51,7 +52,7 @@ func TestListPaginates(t *testing.T) {
 
 	first := c.Get(webtest.Paths.Keys)
 	rows := rowIDs(first.Body)
-	if len(rows) != keystore.DefaultPerPage || rows[0] != ids[118] {
+	if len(rows) != keylist.DefaultPerPage || rows[0] != ids[118] {
 		t.Fatalf("page 1: %d rows starting %v, want 50 starting with the newest", len(rows), rows[:1])
 	}
 	if !strings.Contains(first.Body, "Keys 1–50 of 120") || !strings.Contains(first.Body, "page 1 of 3") {

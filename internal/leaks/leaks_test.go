@@ -1,4 +1,4 @@
-package keystore_test
+package leaks_test
 
 import (
 	"sync"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/leaks"
+	"github.com/pbkeys/pbkeys/internal/ownermail"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/verifier"
 )
@@ -16,10 +18,7 @@ import (
 func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
-	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	revoker := newRevoker(t, env)
 	for round := 0; round < 5; round++ {
 		_, key, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "twice"}, keystore.Origin{})
 		if err != nil {
@@ -29,10 +28,10 @@ func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
 		mails := env.App.TestMailer.TotalSend()
 
 		var wg sync.WaitGroup
-		results := make([]keystore.LeakResult, 2)
+		results := make([]leaks.Result, 2)
 		for i := range results {
 			wg.Go(func() {
-				res, err := env.Store.RevokeLeaked(t.Context(), v, key.String(), keystore.Leak{URL: "https://example.com"}, "192.0.2.1")
+				res, err := revoker.Revoke(t.Context(), key.String(), leaks.Leak{URL: "https://example.com"}, "192.0.2.1")
 				if err != nil {
 					t.Error(err)
 				}
@@ -47,7 +46,7 @@ func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
 			if !r.TruePositive() || r.KeyID != key.ID {
 				t.Fatalf("round %d: result %+v, want a true positive for %s", round, r, key.ID)
 			}
-			if r.Outcome == keystore.LeakRevoked {
+			if r.Outcome == leaks.Revoked {
 				revoked++
 			}
 		}
@@ -64,17 +63,14 @@ func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
 func TestRevokeLeakedLeavesOtherTokens(t *testing.T) {
 	env := pbtest.New(t)
 	t.Cleanup(env.App.Cleanup)
-	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	revoker := newRevoker(t, env)
 	wrong, _ := apikey.NewSecret(pbtest.AliceKeyID)
 	for _, token := range []string{
 		"", "garbage", pbtest.AliceKeyID + "." + wrong, pbtest.AliceKey + "x",
 		pbtest.AliceKeyID + "." + pbtest.BobKeySecret,
 	} {
-		res, err := env.Store.RevokeLeaked(t.Context(), v, token, keystore.Leak{}, "192.0.2.1")
-		if err != nil || res.Outcome != keystore.LeakNotAKey || res.TruePositive() {
+		res, err := revoker.Revoke(t.Context(), token, leaks.Leak{}, "192.0.2.1")
+		if err != nil || res.Outcome != leaks.NotAKey || res.TruePositive() {
 			t.Errorf("%q: %+v, %v; want not a key", token, res, err)
 		}
 	}
@@ -82,4 +78,15 @@ func TestRevokeLeakedLeavesOtherTokens(t *testing.T) {
 	if _, err := env.Store.Find(pbtest.AliceKeyID); err != nil || env.App.TestMailer.TotalSend() != 0 {
 		t.Fatal("a token that is not the key changed something")
 	}
+}
+
+// newRevoker is a Revoker on env, with the verifier and the owner mails
+// Register would give it.
+func newRevoker(t *testing.T, env *pbtest.Env) *leaks.Revoker {
+	t.Helper()
+	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaks.New(env.App, env.Store, v, ownermail.Of(env.App))
 }

@@ -76,21 +76,3 @@ func lookupsKeepNothing(t *testing.T, env *pbtest.Env, when string) {
 		t.Fatalf("%d connections kept %s", n, when)
 	}
 }
-
-// TestLookupRecoversFromABrokenConnection: a kept connection that fails is
-// returned to the pool, the lookup answers from the pool, and the next
-// lookups keep a new connection.
-func TestLookupRecoversFromABrokenConnection(t *testing.T) {
-	env := pbtest.New(t)
-	t.Cleanup(env.App.Cleanup)
-	findAlicesKey(t, env)
-	if n := keystore.BreakLookupConns(env.Store); n < 1 {
-		t.Fatalf("%d kept connections to break", n)
-	}
-	for range 5 {
-		findAlicesKey(t, env)
-	}
-	if n := readPool(env.App).Stats().InUse; n < 1 {
-		t.Fatalf("%d connections in use after the broken one, want a new kept one", n)
-	}
-}

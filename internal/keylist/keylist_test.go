@@ -1,4 +1,4 @@
-package keystore_test
+package keylist_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/internal/keylist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
@@ -69,12 +70,12 @@ func TestListPageFiltersByState(t *testing.T) {
 	for _, state := range keystore.States {
 		var want []string
 		for _, r := range all {
-			if keystore.PolicyOf(r).State(now) == state {
+			if keystore.OptionsOf(r).State(now) == state {
 				want = append(want, r.Id)
 			}
 		}
 		slices.Sort(want)
-		page, err := env.Store.ListPage(keystore.KeyQuery{Owner: alice, State: state}, now)
+		page, err := keylist.Find(env.App, keylist.Query{Owner: alice, State: state}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +97,7 @@ func TestListPageFiltersByLabelAndPages(t *testing.T) {
 	}
 	percent := issueFor(t, env, alice, keystore.Options{Label: "100% CI_runner"})
 
-	page, err := env.Store.ListPage(keystore.KeyQuery{Owner: alice, PerPage: 50, Page: 3}, time.Now())
+	page, err := keylist.Find(env.App, keylist.Query{Owner: alice, PerPage: 50, Page: 3}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +108,11 @@ func TestListPageFiltersByLabelAndPages(t *testing.T) {
 	if last := page.Keys[len(page.Keys)-1]; last.Id != pbtest.AliceKeyID {
 		t.Fatalf("the last key of the last page is %s, want the oldest (the fixture's)", last.Id)
 	}
-	beyond, _ := env.Store.ListPage(keystore.KeyQuery{Owner: alice, PerPage: 50, Page: 99}, time.Now())
+	beyond, _ := keylist.Find(env.App, keylist.Query{Owner: alice, PerPage: 50, Page: 99}, time.Now())
 	if beyond.Page != 3 || len(beyond.Keys) != 22 {
 		t.Fatalf("page 99 gave page %d with %d keys, want the last page", beyond.Page, len(beyond.Keys))
 	}
-	first, _ := env.Store.ListPage(keystore.KeyQuery{Owner: alice, PerPage: 50}, time.Now())
+	first, _ := keylist.Find(env.App, keylist.Query{Owner: alice, PerPage: 50}, time.Now())
 	if first.Keys[0].Id != percent || len(first.Keys) != 50 {
 		t.Fatalf("page 1 starts with %s (%d keys), want the newest", first.Keys[0].Id, len(first.Keys))
 	}
@@ -124,7 +125,7 @@ func TestListPageFiltersByLabelAndPages(t *testing.T) {
 		"%":         1,
 		"  ":        122, // blank: no filter
 	} {
-		page, err := env.Store.ListPage(keystore.KeyQuery{Owner: alice, Label: label}, time.Now())
+		page, err := keylist.Find(env.App, keylist.Query{Owner: alice, Label: label}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,8 +135,8 @@ func TestListPageFiltersByLabelAndPages(t *testing.T) {
 	}
 
 	// other owners' keys are never in an owner's list; without an owner, all are
-	bob, _ := env.Store.ListPage(keystore.KeyQuery{Owner: env.Bob(t)}, time.Now())
-	everyone, _ := env.Store.ListPage(keystore.KeyQuery{}, time.Now())
+	bob, _ := keylist.Find(env.App, keylist.Query{Owner: env.Bob(t)}, time.Now())
+	everyone, _ := keylist.Find(env.App, keylist.Query{}, time.Now())
 	if bob.Total != 1 || everyone.Total != 123 {
 		t.Fatalf("Bob's list %d keys, everyone's %d; want 1 and 123", bob.Total, everyone.Total)
 	}

@@ -1,0 +1,122 @@
+// Package keylist pages through API keys in SQL, newest first, filtered by
+// owner, label and state, for the pages' lists: one count and one page of
+// rows, however many keys there are.
+package keylist
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// Query selects keys for a paged list, newest first.
+type Query struct {
+	// Owner limits the list to one owner's keys; nil lists every owner's
+	// (for superusers), or, with Collection set, every owner's in it.
+	Owner      *core.Record
+	Collection *core.Collection
+
+	// Label keeps keys whose label contains it, in any case ("" : all).
+	Label string
+
+	// State keeps keys in that state at the query's time ("": all).
+	State keystore.State
+
+	// Page is the page wanted, from 1; PerPage how many keys a page has.
+	Page, PerPage int
+}
+
+// Result is one page of a Query's keys.
+type Result struct {
+	Keys    []*core.Record
+	Total   int // keys matching the query, on every page
+	Page    int // the page returned: the one asked for, within 1..Pages
+	PerPage int
+	Pages   int // at least 1
+}
+
+// DefaultPerPage is how many keys a page of a list holds.
+const DefaultPerPage = 50
+
+// Find returns the page of q's keys at now. The filter and the paging
+// are done by the database (one count and one page of rows), so a list
+// of thousands of keys costs what a page costs.
+func Find(app core.App, q Query, now time.Time) (Result, error) {
+	if q.PerPage <= 0 {
+		q.PerPage = DefaultPerPage
+	}
+	where, err := q.where(now)
+	if err != nil {
+		return Result{}, err
+	}
+	total, err := app.CountRecords(keystore.Collection, where...)
+	if err != nil {
+		return Result{}, err
+	}
+	page := Result{Total: int(total), PerPage: q.PerPage, Pages: max(1, (int(total)+q.PerPage-1)/q.PerPage)}
+	page.Page = min(max(q.Page, 1), page.Pages)
+
+	query := app.RecordQuery(keystore.Collection).
+		OrderBy(keystore.FieldCreated+" DESC", "id DESC").
+		Limit(int64(q.PerPage)).
+		Offset(int64((page.Page - 1) * q.PerPage))
+	for _, w := range where {
+		query.AndWhere(w)
+	}
+	if err := query.All(&page.Keys); err != nil {
+		return Result{}, err
+	}
+	return page, nil
+}
+
+// where is the query's filter in SQL.
+func (q Query) where(now time.Time) ([]dbx.Expression, error) {
+	var where []dbx.Expression
+	switch {
+	case q.Owner != nil:
+		where = append(where, dbx.HashExp{keystore.FieldOwner: q.Owner.Id, keystore.FieldOwnerCollection: q.Owner.Collection().Id})
+	case q.Collection != nil:
+		where = append(where, dbx.HashExp{keystore.FieldOwnerCollection: q.Collection.Id})
+	}
+	if label := strings.TrimSpace(q.Label); label != "" {
+		// SQLite's LIKE ignores ASCII case; % and _ in the label are literal.
+		escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(label)
+		where = append(where, dbx.NewExp("[["+keystore.FieldLabel+"]] LIKE {:label} ESCAPE '\\'", dbx.Params{"label": "%" + escaped + "%"}))
+	}
+	if q.State != "" {
+		exp, err := stateExp(q.State, now)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, exp)
+	}
+	return where, nil
+}
+
+// stateExp is keystore.Options.State in SQL. Dates are stored as text in one layout,
+// so they compare as strings.
+func stateExp(state keystore.State, now time.Time) (dbx.Expression, error) {
+	at := func(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
+	params := dbx.Params{"now": at(now), "soon": at(now.Add(keystore.ExpiringSoon))}
+	const (
+		enabled = "[[" + keystore.FieldDisabled + "]] = FALSE"
+		never   = "([[" + keystore.FieldExpires + "]] = '' OR [[" + keystore.FieldExpires + "]] IS NULL)"
+		expires = "[[" + keystore.FieldExpires + "]] != ''"
+	)
+	switch state {
+	case keystore.StateDisabled:
+		return dbx.NewExp("[[" + keystore.FieldDisabled + "]] = TRUE"), nil
+	case keystore.StateActive:
+		return dbx.NewExp(enabled+" AND ("+never+" OR [["+keystore.FieldExpires+"]] > {:soon})", params), nil
+	case keystore.StateExpiring:
+		return dbx.NewExp(enabled+" AND "+expires+" AND [["+keystore.FieldExpires+"]] > {:now} AND [["+keystore.FieldExpires+"]] <= {:soon}", params), nil
+	case keystore.StateExpired:
+		return dbx.NewExp(enabled+" AND "+expires+" AND [["+keystore.FieldExpires+"]] <= {:now}", params), nil
+	}
+	return nil, fmt.Errorf("keylist: unknown key state %q", state)
+}

@@ -1,0 +1,141 @@
+package keystore
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// Options are what a key's owner chose for it: its label, what it is
+// limited to, and whether it is paused. The zero value (besides the label)
+// is an unrestricted key: never expires, enabled, read-write, every
+// collection, no rate limit. Options only narrow what the owner may do;
+// the owner's API rules still apply on top.
+type Options struct {
+	Label         string
+	ExpiresAt     time.Time // zero: never
+	Disabled      bool
+	ReadOnly      bool
+	Collections   []string // allow-list of collection names; empty: all
+	RatePerMinute int      // 0: unlimited
+}
+
+// OptionsOf reads a key's options from its record.
+func OptionsOf(record *core.Record) Options {
+	var collections []string
+	_ = record.UnmarshalJSONField(FieldCollections, &collections)
+	return Options{
+		Label:         record.GetString(FieldLabel),
+		ExpiresAt:     record.GetDateTime(FieldExpires).Time(),
+		Disabled:      record.GetBool(FieldDisabled),
+		ReadOnly:      record.GetBool(FieldReadOnly),
+		Collections:   collections,
+		RatePerMinute: record.GetInt(FieldRateLimit),
+	}
+}
+
+// set writes the options onto an api_keys record.
+func (o Options) set(record *core.Record) {
+	record.Set(FieldLabel, o.Label)
+	if o.ExpiresAt.IsZero() {
+		record.Set(FieldExpires, "")
+	} else {
+		record.Set(FieldExpires, o.ExpiresAt)
+	}
+	record.Set(FieldDisabled, o.Disabled)
+	record.Set(FieldReadOnly, o.ReadOnly)
+	if len(o.Collections) == 0 {
+		record.Set(FieldCollections, nil)
+	} else {
+		record.Set(FieldCollections, o.Collections)
+	}
+	record.Set(FieldRateLimit, o.RatePerMinute)
+}
+
+// Errors returned by Options.Usable.
+var (
+	// ErrExpired is returned for a key used at or after its expiry time.
+	ErrExpired = errors.New("keystore: key expired")
+	// ErrDisabled is returned for a key its owner has paused.
+	ErrDisabled = errors.New("keystore: key disabled")
+)
+
+// Usable reports whether a key with these options may authenticate at now.
+func (o Options) Usable(now time.Time) error {
+	if o.Disabled {
+		return ErrDisabled
+	}
+	if o.Expired(now) {
+		return ErrExpired
+	}
+	return nil
+}
+
+// Expired reports whether the key has an expiry and it has passed at now.
+func (o Options) Expired(now time.Time) bool {
+	return !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt)
+}
+
+// AllowsMethod reports whether a request with this HTTP method is allowed:
+// read-only keys are limited to safe methods.
+func (o Options) AllowsMethod(method string) bool {
+	if !o.ReadOnly {
+		return true
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// AllowsCollection reports whether the key may touch the named collection.
+func (o Options) AllowsCollection(name string) bool {
+	return len(o.Collections) == 0 || slices.Contains(o.Collections, name)
+}
+
+// State is where a key is in its life, as lists show and filter it.
+type State string
+
+// The states of a key. A disabled key is disabled whatever its expiry.
+const (
+	StateActive   State = "active"
+	StateExpiring State = "expiring" // active, and expires within ExpiringSoon
+	StateExpired  State = "expired"
+	StateDisabled State = "disabled"
+)
+
+// States are the states in the order lists offer them.
+var States = []State{StateActive, StateExpiring, StateExpired, StateDisabled}
+
+// ExpiringSoon is how close to its expiry a key counts as expiring.
+const ExpiringSoon = 7 * 24 * time.Hour
+
+// State returns the key's state at now.
+func (o Options) State(now time.Time) State {
+	switch {
+	case o.Disabled:
+		return StateDisabled
+	case o.ExpiresAt.IsZero():
+		return StateActive
+	case o.Expired(now):
+		return StateExpired
+	case o.ExpiresAt.Sub(now) <= ExpiringSoon:
+		return StateExpiring
+	}
+	return StateActive
+}
+
+// ParseState returns the state named s ("" for none).
+func ParseState(s string) (State, bool) {
+	if s == "" {
+		return "", true
+	}
+	if i := slices.Index(States, State(s)); i >= 0 {
+		return States[i], true
+	}
+	return "", false
+}
