@@ -9,7 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 )
 
 // expectInvalidToken checks the RFC 6750 challenge on a 401 caused by a key.
@@ -24,10 +24,10 @@ func bearer(key string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + key}
 }
 
-const aliceNoteURL = "/api/collections/notes/records/" + pbtest.AliceNoteID
+const aliceNoteURL = "/api/collections/notes/records/" + hookstest.AliceNoteID
 
 func TestKeyAuthenticatesAsOwner(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		scenarios := []tests.ApiScenario{
 			{
 				Name:            "Bearer key reaches a record only its owner may view",
@@ -64,7 +64,7 @@ func TestKeyAuthenticatesAsOwner(t *testing.T) {
 			{
 				Name:            "a key does not reach another user's record",
 				Method:          http.MethodGet,
-				URL:             "/api/collections/notes/records/" + pbtest.BobNoteID,
+				URL:             "/api/collections/notes/records/" + hookstest.BobNoteID,
 				Headers:         bearer(o.Key),
 				ExpectedStatus:  404,
 				ExpectedContent: []string{`"status":404`},
@@ -76,7 +76,7 @@ func TestKeyAuthenticatesAsOwner(t *testing.T) {
 				Headers:            bearer(o.Key),
 				ExpectedStatus:     200,
 				ExpectedContent:    []string{`"totalItems":1`, o.NoteID},
-				NotExpectedContent: []string{pbtest.BobNoteID},
+				NotExpectedContent: []string{hookstest.BobNoteID},
 			},
 			{
 				Name:            "@request.auth.id in a createRule sees the owner",
@@ -92,7 +92,7 @@ func TestKeyAuthenticatesAsOwner(t *testing.T) {
 				Method:          http.MethodPost,
 				URL:             "/api/collections/notes/records",
 				Headers:         bearer(o.Key),
-				Body:            strings.NewReader(`{"owner":"` + pbtest.BobID + `","title":"forged"}`),
+				Body:            strings.NewReader(`{"owner":"` + hookstest.BobID + `","title":"forged"}`),
 				ExpectedStatus:  400,
 				ExpectedContent: []string{`"status":400`},
 			},
@@ -139,7 +139,7 @@ func TestKeyAuthenticatesAsOwner(t *testing.T) {
 // app's rules can tell service accounts from people.
 func TestRulesSeeTheOwnersCollection(t *testing.T) {
 	deploys := func(t testing.TB) *tests.TestApp {
-		env := pbtest.New(t, pbtest.ServiceAccounts)
+		env := hookstest.New(t, hookstest.ServiceAccounts)
 		c := core.NewBaseCollection("deploys")
 		c.ListRule = types.Pointer(`@request.auth.collectionName = "service_accounts"`)
 		c.Fields.Add(&core.TextField{Name: "version"})
@@ -154,11 +154,11 @@ func TestRulesSeeTheOwnersCollection(t *testing.T) {
 		return env.App
 	}
 	for _, c := range []struct {
-		o    pbtest.Owner
+		o    hookstest.Owner
 		want string
 	}{
-		{pbtest.BotOwner, `"totalItems":1`},
-		{pbtest.AliceOwner, `"totalItems":0`},
+		{hookstest.BotOwner, `"totalItems":1`},
+		{hookstest.AliceOwner, `"totalItems":0`},
 	} {
 		s := tests.ApiScenario{
 			Name: c.o.Kind + "'s key on a service-accounts-only collection", Method: http.MethodGet,
@@ -180,8 +180,8 @@ func TestJWTAuthUnchanged(t *testing.T) {
 		},
 	}
 	for _, s := range scenarios {
-		env := pbtest.New(t)
-		s.Headers = map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)}
+		env := hookstest.New(t)
+		s.Headers = map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)}
 		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
 		s.Test(t)
 	}
@@ -194,35 +194,35 @@ func TestJWTAuthUnchanged(t *testing.T) {
 		Headers:         map[string]string{"Authorization": "eyJhbGciOiJIUzI1NiJ9.eyJpZCI6IngifQ.c2lnbmF0dXJl"},
 		ExpectedStatus:  404,
 		ExpectedContent: []string{`"status":404`},
-		TestAppFactory:  pbtest.Factory(),
+		TestAppFactory:  hookstest.Factory(),
 	}
 	s.Test(t)
 }
 
 func TestInvalidKeysAre401(t *testing.T) {
-	wrongSecret := pbtest.AliceKeyID + "." + pbtest.BobKeySecret
-	unknownID := "zzzzzzzzzzzzzzz." + pbtest.AliceKeySecret
+	wrongSecret := hookstest.AliceKeyID + "." + hookstest.BobKeySecret
+	unknownID := "zzzzzzzzzzzzzzz." + hookstest.AliceKeySecret
 	scenarios := []tests.ApiScenario{
 		{Name: "unknown id", Headers: bearer(unknownID)},
 		{Name: "wrong secret", Headers: bearer(wrongSecret)},
 		{Name: "wrong secret, bare form", Headers: map[string]string{"Authorization": wrongSecret}},
-		{Name: "malformed: secret too short", Headers: bearer(pbtest.AliceKey[:len(pbtest.AliceKey)-1])},
-		{Name: "malformed: secret too long", Headers: bearer(pbtest.AliceKey + "A")},
-		{Name: "malformed: upper-case id", Headers: bearer(strings.ToUpper(pbtest.AliceKeyID) + "." + pbtest.AliceKeySecret)},
-		{Name: "malformed: non-canonical base64 tail", Headers: bearer(pbtest.AliceKeyID + "." + pbtest.AliceKeySecret[:42] + "J")},
-		{Name: "malformed: not base64url", Headers: bearer(pbtest.AliceKeyID + "." + strings.Repeat("+", 43))},
+		{Name: "malformed: secret too short", Headers: bearer(hookstest.AliceKey[:len(hookstest.AliceKey)-1])},
+		{Name: "malformed: secret too long", Headers: bearer(hookstest.AliceKey + "A")},
+		{Name: "malformed: upper-case id", Headers: bearer(strings.ToUpper(hookstest.AliceKeyID) + "." + hookstest.AliceKeySecret)},
+		{Name: "malformed: non-canonical base64 tail", Headers: bearer(hookstest.AliceKeyID + "." + hookstest.AliceKeySecret[:42] + "J")},
+		{Name: "malformed: not base64url", Headers: bearer(hookstest.AliceKeyID + "." + strings.Repeat("+", 43))},
 		{Name: "malformed: short key-shaped value", Headers: bearer("abc.def")},
 		{Name: "malformed: three dots", Headers: bearer("a.b.c.d")},
 		// a key cut down to its id is refused, never a guest
-		{Name: "key id alone", Headers: bearer(pbtest.AliceKeyID)},
-		{Name: "key id alone, bare form", Headers: map[string]string{"Authorization": pbtest.AliceKeyID}},
-		{Name: "key id and a dot", Headers: bearer(pbtest.AliceKeyID + ".")},
+		{Name: "key id alone", Headers: bearer(hookstest.AliceKeyID)},
+		{Name: "key id alone, bare form", Headers: map[string]string{"Authorization": hookstest.AliceKeyID}},
+		{Name: "key id and a dot", Headers: bearer(hookstest.AliceKeyID + ".")},
 		{Name: "an id-shaped value no key has", Headers: bearer("zzzzzzzzzzzzzzz")},
 		{
 			Name:    "deleted key",
-			Headers: bearer(pbtest.AliceKey),
+			Headers: bearer(hookstest.AliceKey),
 			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
-				deleteRecord(t, app, "api_keys", pbtest.AliceKeyID)
+				deleteRecord(t, app, "api_keys", hookstest.AliceKeyID)
 			},
 		},
 	}
@@ -232,16 +232,16 @@ func TestInvalidKeysAre401(t *testing.T) {
 		s.ExpectedStatus = 401
 		s.ExpectedContent = []string{`"status":401`, `"message":"The API key`, `"data":{}`}
 		// the error never echoes what was presented
-		s.NotExpectedContent = []string{pbtest.AliceKeySecret, pbtest.BobKeySecret, "Alice's note"}
+		s.NotExpectedContent = []string{hookstest.AliceKeySecret, hookstest.BobKeySecret, "Alice's note"}
 		s.AfterTestFunc = expectInvalidToken
-		s.TestAppFactory = pbtest.Factory()
+		s.TestAppFactory = hookstest.Factory()
 		s.Test(t)
 	}
 
 	// A key id alone is 401 with its own message, on the owner's own
 	// record (which a guest could not list either) as on a list a guest
 	// could read (an empty list, not an answer).
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		for _, url := range []string{o.NoteURL(), "/api/collections/notes/records"} {
 			s := tests.ApiScenario{
 				Name:               o.Kind + ": key id alone on " + url,
@@ -260,7 +260,7 @@ func TestInvalidKeysAre401(t *testing.T) {
 
 	// The owner is read, and its collection's authRule checked, on every
 	// request, whatever the owner collection.
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		for _, s := range []tests.ApiScenario{
 			{
 				Name: "owner deleted (the key goes with it)",
@@ -306,7 +306,7 @@ func TestAuthRuleStillPassingKeepsKeyWorking(t *testing.T) {
 		Name:    "verified owner passes a verified-only authRule",
 		Method:  http.MethodGet,
 		URL:     aliceNoteURL,
-		Headers: bearer(pbtest.AliceKey),
+		Headers: bearer(hookstest.AliceKey),
 		BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 			users, _ := app.FindCollectionByNameOrId("users")
 			users.AuthRule = types.Pointer("verified = true")
@@ -316,7 +316,7 @@ func TestAuthRuleStillPassingKeepsKeyWorking(t *testing.T) {
 		},
 		ExpectedStatus:  200,
 		ExpectedContent: []string{`"title":"Alice's note"`},
-		TestAppFactory:  pbtest.Factory(),
+		TestAppFactory:  hookstest.Factory(),
 	}
 	s.Test(t)
 }
@@ -345,12 +345,12 @@ func deleteRecord(t testing.TB, app core.App, collection, id string) {
 // "verified = true" rule would after her verification is withdrawn.
 func blockAliceByAuthRule(t testing.TB, app core.App) {
 	t.Helper()
-	blockByAuthRule(t, app, pbtest.AliceOwner)
+	blockByAuthRule(t, app, hookstest.AliceOwner)
 }
 
 // blockByAuthRule makes o fail its collection's authRule, as an app's
 // "verified = true" rule would after its verification is withdrawn.
-func blockByAuthRule(t testing.TB, app core.App, o pbtest.Owner) {
+func blockByAuthRule(t testing.TB, app core.App, o hookstest.Owner) {
 	t.Helper()
 	c, err := app.FindCollectionByNameOrId(o.Collection)
 	if err != nil {

@@ -12,9 +12,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // countDataQueries counts every SQL statement, read or write, that app
@@ -54,7 +54,7 @@ func countDataQueries(t testing.TB, app core.App) *atomic.Int64 {
 // does both, so the counters see what they count. Keys issued before the
 // checksum keep working.
 func TestChecksumMismatchIsRefusedOffline(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	key, record := issue(t, env, keystore.Options{Label: "typed by hand"})
 	typo := []byte(key)
@@ -86,13 +86,13 @@ func TestChecksumMismatchIsRefusedOffline(t *testing.T) {
 		argon2  uint64 // argon2id runs
 	}{
 		{"a typo in the secret", string(typo), 401, "The API key is mistyped or incomplete: its checksum does not match.", false, 0},
-		{"the secret under another key's id", pbtest.AliceKeyID + key[apikey.IDLength:], 401, "checksum does not match", false, 0},
+		{"the secret under another key's id", hookstest.AliceKeyID + key[apikey.IDLength:], 401, "checksum does not match", false, 0},
 		{"the last character missing", key[:len(key)-1], 401, "The API key is malformed.", false, 0},
 		// the same requests, well-formed: now the database and argon2id work
 		{"a well-formed key of an unknown id", "zzzzzzzzzzzzzzz." + unknownSecret, 401, "invalid or has been revoked", true, 0},
 		{"a well-formed key with a wrong secret", record.Id + "." + wrongSecret, 401, "invalid or has been revoked", true, 1},
 		{"the key", key, 200, `"totalItems":`, true, 1},
-		{"a legacy key", pbtest.AliceKey, 200, `"totalItems":`, true, 1},
+		{"a legacy key", hookstest.AliceKey, 200, `"totalItems":`, true, 1},
 	} {
 		queries.Store(0)
 		runs := hooks.Argon2Runs(env.App)

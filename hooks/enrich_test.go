@@ -8,8 +8,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // The second line: whatever the request check lets through, no api_keys
@@ -51,21 +51,21 @@ func TestEnrichNeverSendsKeysOrOutOfScopeRecords(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			env := pbtest.New(t)
+			env := hookstest.New(t)
 			defer env.App.Cleanup()
-			pbtest.LinkKeysToOwners(t, env.App)
+			hookstest.LinkKeysToOwners(t, env.App)
 			slipExpand(env.App, c.expand)
 			srv := env.Serve(t)
-			key := pbtest.AliceKey
+			key := hookstest.AliceKey
 			if c.scoped {
-				key, _ = issue(t, env, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+				key, _ = issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
 			}
 			if c.scoped && strings.HasPrefix(c.url, aliceURL) {
 				t.Fatal("a scoped key cannot view users at all; pick a notes URL")
 			}
 
 			// the owner's session gets the expand: the slip works
-			if status, body := call(t, srv.URL, http.MethodGet, c.url, pbtest.JWT(t, env.App, pbtest.AliceID), ""); status != 200 || !containsAny(body, c.markers) {
+			if status, body := call(t, srv.URL, http.MethodGet, c.url, hookstest.JWT(t, env.App, hookstest.AliceID), ""); status != 200 || !containsAny(body, c.markers) {
 				t.Fatalf("session: %d %s, want the expanded records", status, body)
 			}
 			// the key gets the record without them
@@ -78,18 +78,18 @@ func TestEnrichNeverSendsKeysOrOutOfScopeRecords(t *testing.T) {
 }
 
 func TestEnrichKeepsRealtimeEventsClean(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
-	pbtest.LinkKeysToOwners(t, env.App)
+	hookstest.LinkKeysToOwners(t, env.App)
 	slipExpand(env.App, "api_keys_via_user")
 	srv := env.Serve(t)
 
 	viaKey := connectRealtime(t, srv.URL)
-	if res := viaKey.subscribe(t, pbtest.AliceKey, "users/"+pbtest.AliceID); res.StatusCode != http.StatusNoContent {
+	if res := viaKey.subscribe(t, hookstest.AliceKey, "users/"+hookstest.AliceID); res.StatusCode != http.StatusNoContent {
 		t.Fatalf("key subscribe: %d", res.StatusCode)
 	}
 	viaSession := connectRealtime(t, srv.URL)
-	if res := viaSession.subscribe(t, pbtest.JWT(t, env.App, pbtest.AliceID), "users/"+pbtest.AliceID); res.StatusCode != http.StatusNoContent {
+	if res := viaSession.subscribe(t, hookstest.JWT(t, env.App, hookstest.AliceID), "users/"+hookstest.AliceID); res.StatusCode != http.StatusNoContent {
 		t.Fatalf("session subscribe: %d", res.StatusCode)
 	}
 
@@ -97,7 +97,7 @@ func TestEnrichKeepsRealtimeEventsClean(t *testing.T) {
 	// record with the saved one, then broadcast: the key's client must
 	// still be known as a key's. Twice, to cover the replaced record too.
 	for _, name := range []string{"Alice A.", "Alice B."} {
-		alice, err := env.App.FindRecordById("users", pbtest.AliceID)
+		alice, err := env.App.FindRecordById("users", hookstest.AliceID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestEnrichKeepsRealtimeEventsClean(t *testing.T) {
 		if err := env.App.Save(alice); err != nil {
 			t.Fatal(err)
 		}
-		if ev := viaSession.next(t, 5*time.Second); !strings.Contains(ev.Data, pbtest.AliceKeyLabel) {
+		if ev := viaSession.next(t, 5*time.Second); !strings.Contains(ev.Data, hookstest.AliceKeyLabel) {
 			t.Fatalf("session event without the expand (the slip did not work): %s", ev.Data)
 		}
 		// The key's client gets the event without the expanded keys.

@@ -11,8 +11,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // Fail closed: a create or update of api_keys takes only the fields a
@@ -98,7 +98,7 @@ func TestKeyFieldsFailClosed(t *testing.T) {
 		{"update: multipart typo", "PATCH", "", multi(map[string]string{"label": "x", "disabeld": "1"}, ""), 400, []string{"disabeld"}, nil},
 		{"update: the label and disabled", "PATCH", "?fields=id,label,disabled", json(`{"label":"renamed","disabled":true}`), 200, nil, []string{`"label":"renamed"`, `"disabled":true`}},
 	}
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		for _, c := range cases {
 			s := tests.ApiScenario{
 				Name:           o.Kind + ": " + c.name,
@@ -139,7 +139,7 @@ func TestKeyFieldsFailClosed(t *testing.T) {
 // TestKeyFieldsFailClosedInBatch: batch sub-requests are refused the same
 // way, and the whole batch is rolled back.
 func TestKeyFieldsFailClosedInBatch(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		for _, c := range []struct{ sub, want string }{
 			{`{"method":"POST","url":"/api/collections/api_keys/records","body":{"label":"x","read_onyl":true}}`, `"read_onyl":{"code":"validation_unknown_field"`},
 			{`{"method":"POST","url":"/api/collections/api_keys/records","body":{"label":"x","replaced_by":"k2bob0000000001"}}`, `"replaced_by":{"code":"validation_server_managed"`},
@@ -159,7 +159,7 @@ func TestKeyFieldsFailClosedInBatch(t *testing.T) {
 				NotExpectedContent: []string{`"key":"`},
 				AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
 					expectKeyUnchanged(t, app, o)
-					note, err := app.FindRecordById(pbtest.NotesCollection, o.NoteID)
+					note, err := app.FindRecordById(hookstest.NotesCollection, o.NoteID)
 					if err != nil || note.GetString("title") != o.NoteTitle {
 						t.Errorf("the batch was not rolled back: %v %q", err, note.GetString("title"))
 					}
@@ -176,7 +176,7 @@ func TestKeyFieldsFailClosedInBatch(t *testing.T) {
 }
 
 // expectKeyUnchanged checks o's fixture key is as the fixture made it.
-func expectKeyUnchanged(t testing.TB, app core.App, o pbtest.Owner) {
+func expectKeyUnchanged(t testing.TB, app core.App, o hookstest.Owner) {
 	t.Helper()
 	r, err := app.FindRecordById(keystore.Collection, o.KeyID)
 	if err != nil {
@@ -192,7 +192,7 @@ func expectKeyUnchanged(t testing.TB, app core.App, o pbtest.Owner) {
 	}
 }
 
-func countOwned(keys []*core.Record, o pbtest.Owner) int {
+func countOwned(keys []*core.Record, o hookstest.Owner) int {
 	n := 0
 	for _, k := range keys {
 		if k.GetString(keystore.FieldOwner) == o.ID {

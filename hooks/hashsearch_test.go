@@ -6,7 +6,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 )
 
 // A key's hash is never returned, not even to superusers, so it must not
@@ -30,7 +30,7 @@ func TestNoOneSearchesKeyHashes(t *testing.T) {
 		{"through @collection", users + "?filter=" + q("@collection.api_keys.key_hash ~ 'x'")},
 	}
 	allowed := []struct{ name, url, want string }{
-		{"filter on the label", keys + "?filter=" + q("label = '"+pbtest.AliceKeyLabel+"'"), `"totalItems":1`},
+		{"filter on the label", keys + "?filter=" + q("label = '"+hookstest.AliceKeyLabel+"'"), `"totalItems":1`},
 		{"sort by creation", keys + "?sort=-created", `"totalItems":2`},
 		{"users with a filter of their own", users + "?filter=" + q("email != ''") + "&sort=-created", `"totalItems":2`},
 	}
@@ -38,11 +38,11 @@ func TestNoOneSearchesKeyHashes(t *testing.T) {
 		auth := func(t testing.TB, app *tests.TestApp) map[string]string {
 			switch who {
 			case "superuser":
-				return map[string]string{"Authorization": pbtest.SuperuserJWT(t, app)}
+				return map[string]string{"Authorization": hookstest.SuperuserJWT(t, app)}
 			case "owner":
-				return map[string]string{"Authorization": pbtest.JWT(t, app, pbtest.AliceID)}
+				return map[string]string{"Authorization": hookstest.JWT(t, app, hookstest.AliceID)}
 			case "key":
-				return bearer(pbtest.AliceKey)
+				return bearer(hookstest.AliceKey)
 			}
 			return nil
 		}
@@ -53,11 +53,11 @@ func TestNoOneSearchesKeyHashes(t *testing.T) {
 				URL:                r.url,
 				ExpectedStatus:     400,
 				ExpectedContent:    []string{"key_hash cannot be used in a filter or a sort, not even by superusers"},
-				NotExpectedContent: []string{pbtest.AliceKeyID, pbtest.AliceKeyLabel, `"items"`},
+				NotExpectedContent: []string{hookstest.AliceKeyID, hookstest.AliceKeyLabel, `"items"`},
 			}
 			s.TestAppFactory = func(t testing.TB) *tests.TestApp {
-				env := pbtest.New(t)
-				pbtest.LinkKeysToOwners(t, env.App)
+				env := hookstest.New(t)
+				hookstest.LinkKeysToOwners(t, env.App)
 				s.Headers = auth(t, env.App)
 				return env.App
 			}
@@ -67,8 +67,8 @@ func TestNoOneSearchesKeyHashes(t *testing.T) {
 	for _, a := range allowed {
 		s := tests.ApiScenario{Name: "superuser: " + a.name, Method: http.MethodGet, URL: a.url, ExpectedStatus: 200, ExpectedContent: []string{a.want}}
 		s.TestAppFactory = func(t testing.TB) *tests.TestApp {
-			env := pbtest.New(t)
-			s.Headers = map[string]string{"Authorization": pbtest.SuperuserJWT(t, env.App)}
+			env := hookstest.New(t)
+			s.Headers = map[string]string{"Authorization": hookstest.SuperuserJWT(t, env.App)}
 			return env.App
 		}
 		s.Test(t)
@@ -78,17 +78,17 @@ func TestNoOneSearchesKeyHashes(t *testing.T) {
 // TestNoOneSubscribesOnKeyHashes: a realtime topic whose options filter on
 // the hash is refused (an event that comes or not would answer the guess).
 func TestNoOneSubscribesOnKeyHashes(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
-	pbtest.LinkKeysToOwners(t, env.App)
+	hookstest.LinkKeysToOwners(t, env.App)
 	srv := env.Serve(t)
-	su := pbtest.SuperuserJWT(t, env.App)
+	su := hookstest.SuperuserJWT(t, env.App)
 	for _, c := range []struct {
 		topic  string
 		status int
 	}{
 		{"api_keys/*" + options(map[string]any{"filter": "key_hash ~ 'argon2id'"}), 400},
-		{"api_keys/" + pbtest.AliceKeyID + options(map[string]any{"filter": "key_hash ~ 'x'"}), 400},
+		{"api_keys/" + hookstest.AliceKeyID + options(map[string]any{"filter": "key_hash ~ 'x'"}), 400},
 		{"API_KEYS/*" + options(map[string]any{"filter": "key_hash ~ 'x'"}), 400},
 		{"users/*" + options(map[string]any{"filter": "api_keys_via_user.key_hash ?~ 'x'"}), 400},
 		{"users/*" + options(map[string]any{"filter": "@collection.api_keys.key_hash ~ 'x'"}), 400},
@@ -103,7 +103,7 @@ func TestNoOneSubscribesOnKeyHashes(t *testing.T) {
 	// the owner, with a session, is refused the same way
 	rt := connectRealtime(t, srv.URL)
 	topic := "users/*" + options(map[string]any{"filter": "api_keys_via_user.key_hash ?~ 'x'"})
-	if res := rt.subscribe(t, pbtest.JWT(t, env.App, pbtest.AliceID), topic); res.StatusCode != 400 {
+	if res := rt.subscribe(t, hookstest.JWT(t, env.App, hookstest.AliceID), topic); res.StatusCode != 400 {
 		t.Errorf("owner subscribes %s: %d, want 400", topic, res.StatusCode)
 	}
 }

@@ -22,9 +22,9 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // githubSigner stands in for GitHub: an ECDSA P-256 key pair whose public
@@ -88,11 +88,11 @@ func writeKeysFile(t testing.TB, path string, signers ...githubSigner) {
 
 // leakEnv returns a fixture app that accepts reports signed by signers,
 // and the path of its public keys file.
-func leakEnv(t testing.TB, signers ...githubSigner) (*pbtest.Env, string) {
+func leakEnv(t testing.TB, signers ...githubSigner) (*hookstest.Env, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "secret_scanning.json")
 	writeKeysFile(t, path, signers...)
-	env := pbtest.New(t, func(c *hooks.Config) { c.LeakReportKeys = path })
+	env := hookstest.New(t, func(c *hooks.Config) { c.LeakReportKeys = path })
 	t.Cleanup(env.App.Cleanup)
 	return env, path
 }
@@ -196,7 +196,7 @@ func TestLeakReportRevokesAndNotifies(t *testing.T) {
 	if status, _ := call(t, srv.URL, http.MethodGet, "/api/collections/notes/records", "Bearer "+key, ""); status != 401 {
 		t.Fatalf("the reported key: status %d, want 401", status)
 	}
-	saveNote(t, env.App, pbtest.AliceID, "after the leak")
+	saveNote(t, env.App, hookstest.AliceID, "after the leak")
 	for ev := c.next(t, 5*time.Second); ev.Name != "closed"; ev = c.next(t, 5*time.Second) {
 		if strings.Contains(ev.Data, "after the leak") {
 			t.Fatal("the leaked key's realtime stream still receives events")
@@ -205,7 +205,7 @@ func TestLeakReportRevokesAndNotifies(t *testing.T) {
 
 	waitForMail(t, env.App, 2)
 	msg := env.App.TestMailer.LastMessage()
-	if len(msg.To) != 1 || msg.To[0].Address != pbtest.AliceEmail {
+	if len(msg.To) != 1 || msg.To[0].Address != hookstest.AliceEmail {
 		t.Fatalf("mail to %v, want the owner", msg.To)
 	}
 	for _, want := range []string{record.Id, "deploy <bot>", url, "GitHub secret scanning", "Revoked:", "/api-keys", "revoked"} {
@@ -303,7 +303,7 @@ func TestLeakReportLabelsEachToken(t *testing.T) {
 		token, label string
 	}{
 		{key, "true_positive"},
-		{pbtest.BobKey, "true_positive"}, // a legacy key is a key too
+		{hookstest.BobKey, "true_positive"}, // a legacy key is a key too
 		{string(typo), "false_positive"},
 		{record.Id + "." + otherSecret, "false_positive"},              // right checksum, wrong secret
 		{"zzzzzzzzzzzzzzz." + unknownSecret, "false_positive"},         // right checksum, unknown id
@@ -330,7 +330,7 @@ func TestLeakReportLabelsEachToken(t *testing.T) {
 		}
 	}
 
-	for id, want := range map[string]bool{record.Id: false, pbtest.BobKeyID: false, siblingRecord.Id: true, pbtest.AliceKeyID: true} {
+	for id, want := range map[string]bool{record.Id: false, hookstest.BobKeyID: false, siblingRecord.Id: true, hookstest.AliceKeyID: true} {
 		if _, err := env.Store.Find(id); (err == nil) != want {
 			t.Errorf("key %s exists: %v, want %v", id, err == nil, want)
 		}
@@ -347,7 +347,7 @@ func TestLeakReportLabelsEachToken(t *testing.T) {
 	for _, m := range env.App.TestMailer.Messages()[2:] {
 		to[m.To[0].Address] = true
 	}
-	if !to[pbtest.AliceEmail] || !to[pbtest.BobEmail] {
+	if !to[hookstest.AliceEmail] || !to[hookstest.BobEmail] {
 		t.Errorf("leak mails went to %v, want Alice and Bob", to)
 	}
 }
@@ -423,14 +423,14 @@ func TestLeakReportMalformed(t *testing.T) {
 // Without PBKEYS_LEAK_REPORT_KEYS the endpoint does not exist.
 func TestLeakReportOffWithoutKeys(t *testing.T) {
 	gh := newSigner(t, "github-1")
-	body := report(pbtest.AliceKey)
+	body := report(hookstest.AliceKey)
 	s := tests.ApiScenario{
 		Name: "no public keys file", Method: http.MethodPost, URL: "/api/api-keys/leaked",
 		Body: strings.NewReader(body), Headers: gh.sign(t, body),
 		ExpectedStatus: 404, ExpectedContent: []string{`"status":404`},
-		TestAppFactory: pbtest.Factory(),
+		TestAppFactory: hookstest.Factory(),
 		AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
-			if _, err := app.FindRecordById("api_keys", pbtest.AliceKeyID); err != nil {
+			if _, err := app.FindRecordById("api_keys", hookstest.AliceKeyID); err != nil {
 				t.Fatal("the key was revoked")
 			}
 		},
@@ -444,14 +444,14 @@ func TestLeakReportRefusesKeys(t *testing.T) {
 	gh := newSigner(t, "github-1")
 	env, _ := leakEnv(t, gh)
 	h := inProcessMux(t, env)
-	body := report(pbtest.BobKey)
+	body := report(hookstest.BobKey)
 	headers := gh.sign(t, body)
-	headers["Authorization"] = "Bearer " + pbtest.AliceKey
+	headers["Authorization"] = "Bearer " + hookstest.AliceKey
 	rec := postReport(h, body, headers, githubIP)
 	if rec.Code != 403 || !strings.Contains(rec.Body.String(), "API keys cannot manage API keys") {
 		t.Fatalf("status %d %s, want 403", rec.Code, rec.Body.String())
 	}
-	if !keyWorks(t, h, pbtest.BobKey) {
+	if !keyWorks(t, h, hookstest.BobKey) {
 		t.Fatal("the reported key was revoked")
 	}
 }
@@ -487,7 +487,7 @@ func TestLeakReportUncheckedKeyAsksForRetry(t *testing.T) {
 	gh := newSigner(t, "github-1")
 	path := filepath.Join(t.TempDir(), "keys.json")
 	writeKeysFile(t, path, gh)
-	env := pbtest.New(t, func(c *hooks.Config) {
+	env := hookstest.New(t, func(c *hooks.Config) {
 		c.LeakReportKeys = path
 		c.Tuning.Verifier.MaxKeyFailures = 1
 		c.Tuning.Verifier.RefusalDelay = -1 // answer 429s at once
@@ -576,7 +576,7 @@ func TestLeakReportKeysFileRequiredAtStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := pbtest.Config()
+		cfg := hookstest.Config()
 		cfg.LeakReportKeys = path
 		err = hooks.Register(app, cfg)
 		app.Cleanup()

@@ -13,18 +13,18 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // issue creates a key for Alice with opts and returns it in plain text.
-func issue(t testing.TB, env *pbtest.Env, opts keystore.Options) (string, *core.Record) {
+func issue(t testing.TB, env *hookstest.Env, opts keystore.Options) (string, *core.Record) {
 	t.Helper()
-	return issueFor(t, env, pbtest.AliceOwner, opts)
+	return issueFor(t, env, hookstest.AliceOwner, opts)
 }
 
 // issueFor creates a key for o with opts and returns it in plain text.
-func issueFor(t testing.TB, env *pbtest.Env, o pbtest.Owner, opts keystore.Options) (string, *core.Record) {
+func issueFor(t testing.TB, env *hookstest.Env, o hookstest.Owner, opts keystore.Options) (string, *core.Record) {
 	t.Helper()
 	if opts.Label == "" {
 		opts.Label = "scoped"
@@ -50,14 +50,14 @@ func setField(t testing.TB, app core.App, keyID, field string, value any) {
 }
 
 // scenario runs s against env's app.
-func scenario(t *testing.T, env *pbtest.Env, s tests.ApiScenario) {
+func scenario(t *testing.T, env *hookstest.Env, s tests.ApiScenario) {
 	t.Helper()
 	s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
 	s.Test(t)
 }
 
 func TestExpiredAndDisabledKeys(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		t.Run(o.Kind+": expired", func(t *testing.T) {
 			env := o.New(t)
 			setField(t, env.App, o.KeyID, "expires", time.Now().Add(-time.Minute))
@@ -74,7 +74,7 @@ func TestExpiredAndDisabledKeys(t *testing.T) {
 			setField(t, env.App, o.KeyID, "expires", time.Now().Add(-time.Minute))
 			scenario(t, env, tests.ApiScenario{
 				Name: "only the secret's holder learns that a key expired", Method: http.MethodGet, URL: o.NoteURL(),
-				Headers: bearer(o.KeyID + "." + pbtest.BobKeySecret), ExpectedStatus: 401,
+				Headers: bearer(o.KeyID + "." + hookstest.BobKeySecret), ExpectedStatus: 401,
 				ExpectedContent:    []string{`"message":"The API key is invalid or has been revoked."`},
 				NotExpectedContent: []string{"expired"},
 			})
@@ -92,9 +92,9 @@ func TestExpiredAndDisabledKeys(t *testing.T) {
 			defer env.App.Cleanup()
 			srv := env.Serve(t)
 			// a user manages their own keys; a service account's are a superuser's to manage
-			manager := pbtest.SuperuserJWT(t, env.App)
+			manager := hookstest.SuperuserJWT(t, env.App)
 			if o.Collection == "users" {
-				manager = pbtest.JWT(t, env.App, o.ID)
+				manager = hookstest.JWT(t, env.App, o.ID)
 			}
 			steps := []struct {
 				name, method, url, auth, body string
@@ -115,12 +115,12 @@ func TestExpiredAndDisabledKeys(t *testing.T) {
 		})
 	}
 	t.Run("expired keys stay listed", func(t *testing.T) {
-		env := pbtest.New(t)
-		setField(t, env.App, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
+		env := hookstest.New(t)
+		setField(t, env.App, hookstest.AliceKeyID, "expires", time.Now().Add(-time.Minute))
 		scenario(t, env, tests.ApiScenario{
 			Name: "list", Method: http.MethodGet, URL: keysURL,
-			Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
-			ExpectedStatus: 200, ExpectedContent: []string{pbtest.AliceKeyID, `"expires":"`},
+			Headers:        map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
+			ExpectedStatus: 200, ExpectedContent: []string{hookstest.AliceKeyID, `"expires":"`},
 		})
 	})
 }
@@ -229,21 +229,21 @@ func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
 		},
 	}
 	for _, s := range scenarios {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		s.Name = "POST api_keys: " + s.Name
 		s.Method = http.MethodPost
 		s.URL = keysURL
-		s.Headers = map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)}
+		s.Headers = map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)}
 		s.NotExpectedContent = []string{`"key_hash"`, "$argon2id$"}
 		scenario(t, env, s)
 	}
 }
 
 func TestDisabledMustBeABoolean(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	scenario(t, env, tests.ApiScenario{
-		Name: "PATCH disabled:maybe", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
-		Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Name: "PATCH disabled:maybe", Method: http.MethodPatch, URL: keysURL + "/" + hookstest.AliceKeyID,
+		Headers:        map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 		Body:           strings.NewReader(`{"disabled":"maybe"}`),
 		ExpectedStatus: 400, ExpectedContent: []string{`"disabled":{"code":"validation_bool_format"`},
 	})
@@ -256,10 +256,10 @@ func TestScopesAreFixedAfterCreation(t *testing.T) {
 		`{"collections":["notes"]}`,
 		`{"rate_limit":5}`,
 	} {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		scenario(t, env, tests.ApiScenario{
-			Name: "PATCH " + body, Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
-			Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+			Name: "PATCH " + body, Method: http.MethodPatch, URL: keysURL + "/" + hookstest.AliceKeyID,
+			Headers:        map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 			Body:           strings.NewReader(body),
 			ExpectedStatus: 400, ExpectedContent: []string{"roll the key to change anything else"},
 		})
@@ -272,7 +272,7 @@ func TestReadOnlyKey(t *testing.T) {
 		status                  int
 		content                 string
 	}
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		checks := []check{
 			{"GET a record", http.MethodGet, o.NoteURL(), "", 200, o.NoteTitle},
 			{"HEAD-like list", http.MethodGet, "/api/collections/notes/records", "", 200, `"totalItems":1`},
@@ -281,7 +281,7 @@ func TestReadOnlyKey(t *testing.T) {
 			{"update", http.MethodPatch, o.NoteURL(), `{"title":"x"}`, 403, "This API key is read-only"},
 			{"delete", http.MethodDelete, o.NoteURL(), "", 403, "This API key is read-only"},
 			{"batch", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.NoteURL() + `","body":{"title":"x"}}]}`, 403, "This API key is read-only"},
-			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
+			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + hookstest.BobNoteID, "", 404, `"status":404`},
 		}
 		for _, c := range checks {
 			env := o.New(t)
@@ -310,7 +310,7 @@ func TestCollectionScopedKey(t *testing.T) {
 		status                  int
 		content                 string
 	}
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		env := o.New(t)
 		ownCollection := collectionID(t, env, o.Collection) // the owner's own collection is out of scope too
 		env.App.Cleanup()
@@ -321,11 +321,11 @@ func TestCollectionScopedKey(t *testing.T) {
 			{"another collection by id", http.MethodGet, "/api/collections/" + ownCollection + "/records/" + o.ID, "", 403, `cannot access the \"` + o.Collection + `\" collection`},
 			{"expand into another collection", http.MethodGet, o.NoteURL() + "?expand=" + o.NoteField, "", 403, `it cannot reach the \"` + o.Collection + `\" collection through expand, filter or sort.`},
 			{"batch expanding into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.NoteURL() + `?expand=secret","body":{"title":"x"}}]}`, 400, `cannot reach the \"secrets\" collection`},
-			{"another collection's auth route", http.MethodPost, "/api/collections/users/request-password-reset", `{"email":"` + pbtest.AliceEmail + `"}`, 403, `cannot access the \"users\" collection`},
-			{"another collection's files", http.MethodGet, "/api/files/users/" + pbtest.AliceID + "/avatar.png", "", 403, `cannot access the \"users\" collection`},
+			{"another collection's auth route", http.MethodPost, "/api/collections/users/request-password-reset", `{"email":"` + hookstest.AliceEmail + `"}`, 403, `cannot access the \"users\" collection`},
+			{"another collection's files", http.MethodGet, "/api/files/users/" + hookstest.AliceID + "/avatar.png", "", 403, `cannot access the \"users\" collection`},
 			{"batch into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.URL() + `","body":{"name":"x"}}]}`, 400, `cannot access the \"` + o.Collection + `\" collection`},
 			{"health belongs to no collection", http.MethodGet, "/api/health", "", 200, `"code":200`},
-			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + pbtest.BobNoteID, "", 404, `"status":404`},
+			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + hookstest.BobNoteID, "", 404, `"status":404`},
 		}
 		for _, c := range checks {
 			env := o.New(t)
@@ -340,7 +340,7 @@ func TestCollectionScopedKey(t *testing.T) {
 }
 
 func TestScopedKeyRealtime(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
 	srv := env.Serve(t)
 	key, _ := issue(t, env, keystore.Options{ReadOnly: true, Collections: []string{"notes"}})
@@ -359,7 +359,7 @@ func TestScopedKeyRealtime(t *testing.T) {
 }
 
 func TestRealtimeStopsWhenKeyExpiresOrIsDisabled(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		for field, value := range map[string]any{
 			"expires":  time.Now().Add(-time.Second),
 			"disabled": true,
@@ -389,7 +389,7 @@ func TestRealtimeStopsWhenKeyExpiresOrIsDisabled(t *testing.T) {
 }
 
 func TestPerKeyRateLimit(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		t.Run(o.Kind, func(t *testing.T) {
 			env := o.New(t)
 			defer env.App.Cleanup()
@@ -427,23 +427,23 @@ func TestPerKeyRateLimit(t *testing.T) {
 }
 
 func TestRollOverREST(t *testing.T) {
-	rollURL := "/api/api-keys/" + pbtest.AliceKeyID + "/roll"
+	rollURL := "/api/api-keys/" + hookstest.AliceKeyID + "/roll"
 	t.Run("grace 1h: both keys work, the old one expires in an hour", func(t *testing.T) {
-		env := pbtest.New(t)
-		setField(t, env.App, pbtest.AliceKeyID, "rate_limit", 600)
+		env := hookstest.New(t)
+		setField(t, env.App, hookstest.AliceKeyID, "rate_limit", 600)
 		scenario(t, env, tests.ApiScenario{
 			Name: "roll", Method: http.MethodPost, URL: rollURL, Body: strings.NewReader(`{"grace":"1h"}`),
-			Headers:            map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+			Headers:            map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 			ExpectedStatus:     200,
-			ExpectedContent:    []string{`"key":"`, `"label":"` + pbtest.AliceKeyLabel + `"`, `"rate_limit":600`},
+			ExpectedContent:    []string{`"key":"`, `"label":"` + hookstest.AliceKeyLabel + `"`, `"rate_limit":600`},
 			NotExpectedContent: []string{`"key_hash"`, "$argon2id$"},
 			AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
 				var body struct{ ID, Key string }
 				readJSON(t, res, &body)
-				if body.ID == pbtest.AliceKeyID || !strings.HasPrefix(body.Key, body.ID+".") {
+				if body.ID == hookstest.AliceKeyID || !strings.HasPrefix(body.Key, body.ID+".") {
 					t.Fatalf("rolled key %q for record %q", body.Key, body.ID)
 				}
-				old, _ := app.FindRecordById("api_keys", pbtest.AliceKeyID)
+				old, _ := app.FindRecordById("api_keys", hookstest.AliceKeyID)
 				exp := old.GetDateTime("expires").Time()
 				if d := time.Until(exp); d < 59*time.Minute || d > 61*time.Minute {
 					t.Fatalf("old key expires in %s, want 1h", d)
@@ -452,10 +452,10 @@ func TestRollOverREST(t *testing.T) {
 		})
 	})
 	t.Run("grace now: the old key stops at once, the new one works", func(t *testing.T) {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		defer env.App.Cleanup()
 		srv := env.Serve(t)
-		status, body := call(t, srv.URL, http.MethodPost, rollURL, pbtest.JWT(t, env.App, pbtest.AliceID), `{"grace":"now"}`)
+		status, body := call(t, srv.URL, http.MethodPost, rollURL, hookstest.JWT(t, env.App, hookstest.AliceID), `{"grace":"now"}`)
 		if status != 200 {
 			t.Fatalf("roll: %d %s", status, body)
 		}
@@ -463,7 +463,7 @@ func TestRollOverREST(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &rolled); err != nil {
 			t.Fatal(err)
 		}
-		if status, body := call(t, srv.URL, http.MethodGet, aliceNoteURL, pbtest.AliceKey, ""); status != 401 || !strings.Contains(body, "The API key has expired.") {
+		if status, body := call(t, srv.URL, http.MethodGet, aliceNoteURL, hookstest.AliceKey, ""); status != 401 || !strings.Contains(body, "The API key has expired.") {
 			t.Fatalf("old key after roll: %d %s", status, body)
 		}
 		if status, body := call(t, srv.URL, http.MethodGet, aliceNoteURL, rolled.Key, ""); status != 200 {
@@ -471,10 +471,10 @@ func TestRollOverREST(t *testing.T) {
 		}
 	})
 	t.Run("a key is rolled once; its replacement can be rolled again", func(t *testing.T) {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		defer env.App.Cleanup()
 		srv := env.Serve(t)
-		jwt := pbtest.JWT(t, env.App, pbtest.AliceID)
+		jwt := hookstest.JWT(t, env.App, hookstest.AliceID)
 		status, body := call(t, srv.URL, http.MethodPost, rollURL, jwt, `{"grace":"1h"}`)
 		if status != 200 {
 			t.Fatalf("first roll: %d %s", status, body)
@@ -494,7 +494,7 @@ func TestRollOverREST(t *testing.T) {
 			t.Fatalf("%d keys, want 4", len(keys))
 		}
 		for _, k := range keys {
-			if k.Id != pbtest.BobKeyID && k.GetString("replaced_by") == "" && !k.GetDateTime("expires").IsZero() {
+			if k.Id != hookstest.BobKeyID && k.GetString("replaced_by") == "" && !k.GetDateTime("expires").IsZero() {
 				t.Fatalf("the newest replacement of a never-expiring key expires at %s", k.GetDateTime("expires"))
 			}
 		}
@@ -506,13 +506,13 @@ func TestRollOverREST(t *testing.T) {
 		content         string
 	}{
 		{"an unknown grace period", rollURL, `{"grace":"3d"}`, false, 400, `Choose a grace period`},
-		{"someone else's key", "/api/api-keys/" + pbtest.BobKeyID + "/roll", `{"grace":"1h"}`, false, 404, `"status":404`},
+		{"someone else's key", "/api/api-keys/" + hookstest.BobKeyID + "/roll", `{"grace":"1h"}`, false, 404, `"status":404`},
 		{"with an API key", rollURL, `{"grace":"1h"}`, true, 403, "API keys cannot manage API keys"},
 	} {
-		env := pbtest.New(t)
-		auth := pbtest.JWT(t, env.App, pbtest.AliceID)
+		env := hookstest.New(t)
+		auth := hookstest.JWT(t, env.App, hookstest.AliceID)
 		if c.byKey {
-			auth = pbtest.AliceKey
+			auth = hookstest.AliceKey
 		}
 		scenario(t, env, tests.ApiScenario{
 			Name: "roll: " + c.name, Method: http.MethodPost, URL: c.url, Body: strings.NewReader(c.body),
@@ -522,20 +522,20 @@ func TestRollOverREST(t *testing.T) {
 	}
 	guest := tests.ApiScenario{
 		Name: "roll: a guest", Method: http.MethodPost, URL: rollURL, Body: strings.NewReader(`{"grace":"1h"}`),
-		ExpectedStatus: 401, ExpectedContent: []string{`"status":401`}, TestAppFactory: pbtest.Factory(),
+		ExpectedStatus: 401, ExpectedContent: []string{`"status":401`}, TestAppFactory: hookstest.Factory(),
 	}
 	guest.Test(t)
 }
 
 func TestOwnerIsEmailedWhenAKeyIsCreated(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	scenario(t, env, tests.ApiScenario{
 		Name: "superuser creates a key for Bob", Method: http.MethodPost, URL: keysURL,
 		Headers: map[string]string{
-			"Authorization": pbtest.SuperuserJWT(t, env.App),
+			"Authorization": hookstest.SuperuserJWT(t, env.App),
 			"User-Agent":    "curl/8.0 <script>",
 		},
-		Body:            strings.NewReader(`{"label":"deploy <b>bot</b>","owner":"` + pbtest.BobID + `"}`),
+		Body:            strings.NewReader(`{"label":"deploy <b>bot</b>","owner":"` + hookstest.BobID + `"}`),
 		ExpectedStatus:  200,
 		ExpectedContent: []string{`"key":"`},
 		AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
@@ -543,8 +543,8 @@ func TestOwnerIsEmailedWhenAKeyIsCreated(t *testing.T) {
 			readJSON(t, res, &body)
 			waitForMail(t, app, 1)
 			msg := app.TestMailer.LastMessage()
-			if len(msg.To) != 1 || msg.To[0].Address != pbtest.BobEmail {
-				t.Fatalf("mail to %v, want the owner %s", msg.To, pbtest.BobEmail)
+			if len(msg.To) != 1 || msg.To[0].Address != hookstest.BobEmail {
+				t.Fatalf("mail to %v, want the owner %s", msg.To, hookstest.BobEmail)
 			}
 			for _, want := range []string{"deploy <b>bot</b>", body.ID, "REST API", "curl/8.0 <script>", "/api-keys"} {
 				if !strings.Contains(msg.Text, want) {
@@ -562,13 +562,13 @@ func TestOwnerIsEmailedWhenAKeyIsCreated(t *testing.T) {
 }
 
 func TestMailFailureDoesNotFailKeyCreation(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	env.App.OnMailerSend().BindFunc(func(e *core.MailerEvent) error {
 		return errors.New("smtp down")
 	})
 	scenario(t, env, tests.ApiScenario{
 		Name: "create while the mailer fails", Method: http.MethodPost, URL: keysURL,
-		Headers:         map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Headers:         map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 		Body:            strings.NewReader(`{"label":"still works"}`),
 		ExpectedStatus:  200,
 		ExpectedContent: []string{`"key":"`},
@@ -588,13 +588,13 @@ func waitForMail(t testing.TB, app *tests.TestApp, n int) {
 }
 
 func TestNoMailForAKeyRolledBackInABatch(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	scenario(t, env, tests.ApiScenario{
 		Name: "a batch that creates a key and then fails", Method: http.MethodPost, URL: "/api/batch",
-		Headers: map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Headers: map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 		Body: strings.NewReader(`{"requests":[
 			{"method":"POST","url":"/api/collections/api_keys/records","body":{"label":"phantom"}},
-			{"method":"POST","url":"/api/collections/notes/records","body":{"owner":"` + pbtest.BobID + `","title":"refused"}}
+			{"method":"POST","url":"/api/collections/notes/records","body":{"owner":"` + hookstest.BobID + `","title":"refused"}}
 		]}`),
 		BeforeTestFunc: enableBatch,
 		ExpectedStatus: 400, ExpectedContent: []string{`"status":400`},
@@ -609,11 +609,11 @@ func TestNoMailForAKeyRolledBackInABatch(t *testing.T) {
 }
 
 func TestRateLimitCountsBatchSubRequests(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	key, _ := issue(t, env, keystore.Options{RatePerMinute: 3})
 	var subs []string
 	for i := 0; i < 5; i++ {
-		subs = append(subs, `{"method":"POST","url":"/api/collections/notes/records","body":{"owner":"`+pbtest.AliceID+`","title":"batched"}}`)
+		subs = append(subs, `{"method":"POST","url":"/api/collections/notes/records","body":{"owner":"`+hookstest.AliceID+`","title":"batched"}}`)
 	}
 	scenario(t, env, tests.ApiScenario{
 		Name: "a batch of 5 writes with a 3/min key", Method: http.MethodPost, URL: "/api/batch",
@@ -642,7 +642,7 @@ func TestOwnerMailLinksToThePages(t *testing.T) {
 		{"no pages", func(c *hooks.Config) { c.NoPages = true }, "have the key revoked", "/api-keys"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			env := pbtest.New(t, c.configure)
+			env := hookstest.New(t, c.configure)
 			defer env.App.Cleanup()
 			if _, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "mailed"}, keystore.Origin{Via: "test"}); err != nil {
 				t.Fatal(err)

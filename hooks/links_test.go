@@ -9,8 +9,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // Setting a relation reaches its target collection. A key may not link a
@@ -28,7 +28,7 @@ type link struct {
 	name, method, url, contentType, body string
 }
 
-func (l link) fill(o pbtest.Owner, id string) link {
+func (l link) fill(o hookstest.Owner, id string) link {
 	r := strings.NewReplacer("{id}", id, "{own}", o.NoteField, "{me}", o.ID, "{note}", o.NoteURL())
 	l.url, l.body = r.Replace(l.url), r.Replace(l.body)
 	if l.contentType == "" {
@@ -91,14 +91,14 @@ func (l link) send(t testing.TB, base, authorization string) (int, string) {
 }
 
 func TestScopedKeyLinksNoOtherCollectionInAnySpelling(t *testing.T) {
-	for _, o := range pbtest.Owners {
-		runLinks(t, o, []string{pbtest.NotesCollection}, "secret", pbtest.AliceSecretID, `it cannot link to records of the \"secrets\" collection`)
+	for _, o := range hookstest.Owners {
+		runLinks(t, o, []string{hookstest.NotesCollection}, "secret", hookstest.AliceSecretID, `it cannot link to records of the \"secrets\" collection`)
 	}
 }
 
 func TestNoKeyLinksAPIKeysInAnySpelling(t *testing.T) {
-	for _, o := range pbtest.Owners {
-		for _, scope := range [][]string{nil, {pbtest.NotesCollection}} {
+	for _, o := range hookstest.Owners {
+		for _, scope := range [][]string{nil, {hookstest.NotesCollection}} {
 			runLinks(t, o, scope, "key", o.KeyID, "API keys cannot manage API keys")
 		}
 	}
@@ -109,7 +109,7 @@ func TestNoKeyLinksAPIKeysInAnySpelling(t *testing.T) {
 // scope: each is refused with want (a batch: in the refused sub-request's
 // response, PocketBase's batch shape), identically for both ids, and no
 // note changes.
-func runLinks(t *testing.T, o pbtest.Owner, scope []string, field, existing, want string) {
+func runLinks(t *testing.T, o hookstest.Owner, scope []string, field, existing, want string) {
 	env := o.New(t)
 	defer env.App.Cleanup()
 	addRelation(t, env.App, "key", keystore.Collection)
@@ -145,7 +145,7 @@ func runLinks(t *testing.T, o pbtest.Owner, scope []string, field, existing, wan
 // with relations: link its own owner record (a key acts as it), and clear
 // a relation (that reaches nothing).
 func TestScopedKeyStillWritesItsCollection(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		for _, c := range []struct{ name, method, url, body, want string }{
 			{"create a note owned by the key's owner", http.MethodPost, "/api/collections/notes/records", `{"{own}":"{me}","title":"mine"}`, `"title":"mine"`},
 			{"clear a relation to another collection", http.MethodPatch, "{note}", `{"secret":""}`, `"secret":""`},
@@ -155,14 +155,14 @@ func TestScopedKeyStillWritesItsCollection(t *testing.T) {
 			scenarioFor(t, o, tests.ApiScenario{
 				Name: o.Kind + "'s notes-only key: " + c.name, Method: c.method, URL: l.url, Body: strings.NewReader(l.body),
 				ExpectedStatus: 200, ExpectedContent: []string{c.want},
-			}, []string{pbtest.NotesCollection})
+			}, []string{hookstest.NotesCollection})
 		}
 	}
 }
 
 // scenarioFor runs s in a fresh app of o's with a key of o's limited to
 // scope as the request's Authorization.
-func scenarioFor(t *testing.T, o pbtest.Owner, s tests.ApiScenario, scope []string) {
+func scenarioFor(t *testing.T, o hookstest.Owner, s tests.ApiScenario, scope []string) {
 	t.Helper()
 	s.TestAppFactory = func(t testing.TB) *tests.TestApp {
 		env := o.New(t)
@@ -176,7 +176,7 @@ func scenarioFor(t *testing.T, o pbtest.Owner, s tests.ApiScenario, scope []stri
 // addRelation gives notes a relation field to target, as an app might.
 func addRelation(t testing.TB, app core.App, field, target string) {
 	t.Helper()
-	notes, err := app.FindCollectionByNameOrId(pbtest.NotesCollection)
+	notes, err := app.FindCollectionByNameOrId(hookstest.NotesCollection)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func addRelation(t testing.TB, app core.App, field, target string) {
 // noteState is every note's id, title and relations, for "nothing changed".
 func noteState(t testing.TB, app core.App) string {
 	t.Helper()
-	notes, err := app.FindAllRecords(pbtest.NotesCollection)
+	notes, err := app.FindAllRecords(hookstest.NotesCollection)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // FuzzKeyPolicy sends generated expand, filter, sort and realtime option
@@ -75,9 +75,9 @@ func (h *policyHarness) checkLinks(t *testing.T, k *fuzzKey, field string) {
 		return // a chosen id is unique: the second create fails for that reason alone
 	}
 	linked := h.linksTo(t, fuzzSecretID)
-	for _, target := range []string{fuzzSecretID, pbtest.BobKeyID} {
+	for _, target := range []string{fuzzSecretID, hookstest.BobKeyID} {
 		for _, w := range []struct{ method, url, body string }{
-			{http.MethodPost, "/api/collections/notes/records", `{"owner":"` + pbtest.AliceID + `","title":"fuzz",%s}`},
+			{http.MethodPost, "/api/collections/notes/records", `{"owner":"` + hookstest.AliceID + `","title":"fuzz",%s}`},
 			{http.MethodPatch, aliceNoteURL, `{%s}`},
 			{http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + aliceNoteURL + `","body":{%s}}]}`},
 		} {
@@ -92,7 +92,7 @@ func (h *policyHarness) checkLinks(t *testing.T, k *fuzzKey, field string) {
 			}
 		}
 	}
-	if n := h.linksTo(t, pbtest.BobKeyID); n > 0 {
+	if n := h.linksTo(t, hookstest.BobKeyID); n > 0 {
 		t.Fatalf("%s: %d notes link to an API key after writing %q", k.name, n, field)
 	}
 	if n := h.linksTo(t, fuzzSecretID); k.scoped && n != linked {
@@ -114,7 +114,7 @@ func (h *policyHarness) linksTo(t *testing.T, id string) int {
 
 // policyHarness is one served app shared by every fuzz input.
 type policyHarness struct {
-	env  *pbtest.Env
+	env  *hookstest.Env
 	base string
 	keys []*fuzzKey
 	mu   sync.Mutex // one input at a time on the realtime clients
@@ -128,22 +128,22 @@ type fuzzKey struct {
 }
 
 func newPolicyHarness(f *testing.F) *policyHarness {
-	env := pbtest.New(f)
+	env := hookstest.New(f)
 	f.Cleanup(env.App.Cleanup)
-	pbtest.LinkKeysToOwners(f, env.App)
+	hookstest.LinkKeysToOwners(f, env.App)
 	addRelation(f, env.App, "key", keystore.Collection)
-	secret := core.NewRecord(collection(f, env.App, pbtest.SecretsCollection))
+	secret := core.NewRecord(collection(f, env.App, hookstest.SecretsCollection))
 	secret.Id = fuzzSecretID
-	secret.Set("owner", pbtest.AliceID)
+	secret.Set("owner", hookstest.AliceID)
 	if err := env.App.Save(secret); err != nil {
 		f.Fatal(err)
 	}
 	enableBatch(f, env.App, nil)
 	srv := env.Serve(f)
-	scoped, _ := issue(f, env, keystore.Options{Label: "notes only", Collections: []string{pbtest.NotesCollection}})
+	scoped, _ := issue(f, env, keystore.Options{Label: "notes only", Collections: []string{hookstest.NotesCollection}})
 	h := &policyHarness{env: env, base: srv.URL}
 	h.keys = []*fuzzKey{
-		{name: "full-access key", key: pbtest.AliceKey, markers: keyMarkers},
+		{name: "full-access key", key: hookstest.AliceKey, markers: keyMarkers},
 		{name: "notes-only key", key: scoped, scoped: true, markers: append(append([]string{}, keyMarkers...), outOfScopeMarkers...)},
 	}
 	for _, k := range h.keys {
@@ -177,16 +177,16 @@ func (h *policyHarness) checkRealtime(t *testing.T, k *fuzzKey, expand, filter, 
 	h.drain(t)
 	opts, _ := json.Marshal(map[string]any{"query": map[string]string{"expand": expand, "filter": filter}})
 	topics := []string{
-		"notes/" + pbtest.AliceNoteID,
+		"notes/" + hookstest.AliceNoteID,
 		"notes/*?options=" + string(opts),
-		"users/" + pbtest.AliceID + "?options=" + string(opts),
-		"users/" + pbtest.AliceID + topicTail,
+		"users/" + hookstest.AliceID + "?options=" + string(opts),
+		"users/" + hookstest.AliceID + topicTail,
 	}
 	if res := k.rt.subscribe(t, k.key, topics...); res.StatusCode != http.StatusNoContent {
 		return // refused: nothing will be sent
 	}
-	touch(t, h.env.App, pbtest.NotesCollection, pbtest.AliceNoteID, "title")
-	touch(t, h.env.App, "users", pbtest.AliceID, "name")
+	touch(t, h.env.App, hookstest.NotesCollection, hookstest.AliceNoteID, "title")
+	touch(t, h.env.App, "users", hookstest.AliceID, "name")
 	// The plain notes topic always gets the event; give the others a moment.
 	deadline := time.After(time.Second)
 	for got := 0; ; {

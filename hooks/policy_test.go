@@ -13,20 +13,20 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/filesystem"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
-const aliceURL = "/api/collections/users/records/" + pbtest.AliceID
+const aliceURL = "/api/collections/users/records/" + hookstest.AliceID
 
 // linkedKeys is the fixture with o and api_keys linked to their owners by
 // relation fields, as an operator might add in the dashboard: the
 // back-relations api_keys_via_user and api_keys_via_bot then exist for
 // expand, filter and sort.
-func linkedKeys(o pbtest.Owner) func(testing.TB) *tests.TestApp {
+func linkedKeys(o hookstest.Owner) func(testing.TB) *tests.TestApp {
 	return func(t testing.TB) *tests.TestApp {
 		env := o.New(t)
-		pbtest.LinkKeysToOwners(t, env.App)
+		hookstest.LinkKeysToOwners(t, env.App)
 		return env.App
 	}
 }
@@ -34,7 +34,7 @@ func linkedKeys(o pbtest.Owner) func(testing.TB) *tests.TestApp {
 // The guard holds for every owner collection: the same table for a user's
 // key and a service account's.
 func TestKeyMayNotEscalate(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		records := "/api/collections/" + o.Collection + "/records"
 		auth := "/api/collections/" + o.Collection + "/"
 		back := "api_keys_via_" + o.LinkField
@@ -54,7 +54,7 @@ func TestKeyMayNotEscalate(t *testing.T) {
 
 			// no credential changes through a record update
 			{Name: "change email", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"email":"attacker@example.com"}`)},
-			{Name: "change password", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}`)},
+			{Name: "change password", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"oldPassword":"` + hookstest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}`)},
 			{Name: "change verified", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"verified":false}`)},
 			{Name: "change email visibility", Method: http.MethodPatch, URL: o.URL(), Body: strings.NewReader(`{"emailVisibility":true}`)},
 
@@ -87,12 +87,12 @@ func TestKeyMayNotEscalate(t *testing.T) {
 }
 
 func TestKeyMayNotEscalateInsideBatch(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		scenarios := []struct{ name, request string }{
 			{"create a key", `{"method":"POST","url":"/api/collections/api_keys/records","body":{"label":"persist"}}`},
 			{"delete own key", `{"method":"DELETE","url":"/api/collections/api_keys/records/` + o.KeyID + `"}`},
 			{"change email", `{"method":"PATCH","url":"` + o.URL() + `","body":{"email":"attacker@example.com"}}`},
-			{"change password", `{"method":"PATCH","url":"` + o.URL() + `","body":{"oldPassword":"` + pbtest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}}`},
+			{"change password", `{"method":"PATCH","url":"` + o.URL() + `","body":{"oldPassword":"` + hookstest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}}`},
 			{"delete own account", `{"method":"DELETE","url":"` + o.URL() + `"}`},
 			{"expand keys from the owner", `{"method":"PATCH","url":"` + o.URL() + `?expand=api_keys_via_` + o.LinkField + `","body":{"name":"x"}}`},
 		}
@@ -119,7 +119,7 @@ func TestKeyMayNotEscalateInsideBatch(t *testing.T) {
 
 // expectOwnerUnchanged checks that a refused request left o's account and
 // the fixture's keys as they were.
-func expectOwnerUnchanged(o pbtest.Owner) func(testing.TB, *tests.TestApp, *http.Response) {
+func expectOwnerUnchanged(o hookstest.Owner) func(testing.TB, *tests.TestApp, *http.Response) {
 	return func(t testing.TB, app *tests.TestApp, _ *http.Response) {
 		t.Helper()
 		owner, err := app.FindRecordById(o.Collection, o.ID)
@@ -127,7 +127,7 @@ func expectOwnerUnchanged(o pbtest.Owner) func(testing.TB, *tests.TestApp, *http
 			t.Fatalf("the %s's account is gone: %v", o.Kind, err)
 		}
 		if owner.Email() != o.Email || !owner.Verified() || owner.GetBool(core.FieldNameEmailVisibility) ||
-			(o.Collection == "users" && !owner.ValidatePassword(pbtest.Password)) || owner.ValidatePassword("attacker-pass-123") {
+			(o.Collection == "users" && !owner.ValidatePassword(hookstest.Password)) || owner.ValidatePassword("attacker-pass-123") {
 			t.Fatalf("the %s's credentials changed: email=%q verified=%v", o.Kind, owner.Email(), owner.Verified())
 		}
 		want := 2 // Alice's and Bob's
@@ -161,7 +161,7 @@ func TestKeyMayStillDoOrdinaryAccountWork(t *testing.T) {
 			Name:            "sending the unchanged email is not a change",
 			Method:          http.MethodPatch,
 			URL:             aliceURL,
-			Body:            strings.NewReader(`{"email":"` + pbtest.AliceEmail + `","name":"Al"}`),
+			Body:            strings.NewReader(`{"email":"` + hookstest.AliceEmail + `","name":"Al"}`),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"name":"Al"`},
 		},
@@ -173,9 +173,9 @@ func TestKeyMayStillDoOrdinaryAccountWork(t *testing.T) {
 			URL:             aliceURL,
 			Body:            strings.NewReader(`{"tokenKey":"attacker-token-key-0123456789012345"}`),
 			ExpectedStatus:  200,
-			ExpectedContent: []string{`"id":"` + pbtest.AliceID + `"`},
+			ExpectedContent: []string{`"id":"` + hookstest.AliceID + `"`},
 			AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
-				alice, _ := app.FindRecordById("users", pbtest.AliceID)
+				alice, _ := app.FindRecordById("users", hookstest.AliceID)
 				if alice.TokenKey() == "attacker-token-key-0123456789012345" {
 					t.Fatal("tokenKey was changed through a key")
 				}
@@ -183,8 +183,8 @@ func TestKeyMayStillDoOrdinaryAccountWork(t *testing.T) {
 		},
 	}
 	for _, s := range scenarios {
-		s.Headers = bearer(pbtest.AliceKey)
-		s.TestAppFactory = pbtest.Factory()
+		s.Headers = bearer(hookstest.AliceKey)
+		s.TestAppFactory = hookstest.Factory()
 		s.Test(t)
 	}
 }
@@ -196,7 +196,7 @@ func TestJWTMayStillManageAccountAndKeys(t *testing.T) {
 			Method:          http.MethodGet,
 			URL:             "/api/collections/api_keys/records",
 			ExpectedStatus:  200,
-			ExpectedContent: []string{`"totalItems":1`, pbtest.AliceKeyID},
+			ExpectedContent: []string{`"totalItems":1`, hookstest.AliceKeyID},
 		},
 		{
 			Name:            "JWT refresh still mints a JWT",
@@ -213,8 +213,8 @@ func TestJWTMayStillManageAccountAndKeys(t *testing.T) {
 		},
 	}
 	for _, s := range scenarios {
-		env := pbtest.New(t)
-		s.Headers = map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)}
+		env := hookstest.New(t)
+		s.Headers = map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)}
 		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
 		s.Test(t)
 	}
@@ -251,12 +251,12 @@ func fileToken(t testing.TB, base, authorization string) string {
 }
 
 func TestFileTokensStayBoundToTheirKey(t *testing.T) {
-	setup := func(t *testing.T) (*pbtest.Env, string, string, string) {
-		env := pbtest.New(t)
+	setup := func(t *testing.T) (*hookstest.Env, string, string, string) {
+		env := hookstest.New(t)
 		t.Cleanup(env.App.Cleanup)
 		srv := env.Serve(t)
-		secretFile := attachFile(t, env.App, pbtest.SecretsCollection, pbtest.AliceSecretID, "file", "the secret plan")
-		noteFile := attachFile(t, env.App, pbtest.NotesCollection, pbtest.AliceNoteID, "attachment", "a note attachment")
+		secretFile := attachFile(t, env.App, hookstest.SecretsCollection, hookstest.AliceSecretID, "file", "the secret plan")
+		noteFile := attachFile(t, env.App, hookstest.NotesCollection, hookstest.AliceNoteID, "attachment", "a note attachment")
 		return env, srv.URL, secretFile, noteFile
 	}
 	get := func(t *testing.T, base, path, token string) (int, string) {
@@ -266,7 +266,7 @@ func TestFileTokensStayBoundToTheirKey(t *testing.T) {
 
 	t.Run("a notes-only key's token opens notes files, not other collections'", func(t *testing.T) {
 		env, base, secretFile, noteFile := setup(t)
-		key, _ := issue(t, env, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+		key, _ := issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
 		token := fileToken(t, base, key)
 		if status, body := get(t, base, noteFile, token); status != 200 || body != "a note attachment" {
 			t.Fatalf("notes file: %d %s", status, body)
@@ -280,15 +280,15 @@ func TestFileTokensStayBoundToTheirKey(t *testing.T) {
 		apply func(t *testing.T, app core.App)
 		msg   string
 	}{
-		{"revoked", func(t *testing.T, app core.App) { deleteRecord(t, app, "api_keys", pbtest.AliceKeyID) }, "invalid or has been revoked"},
-		{"disabled", func(t *testing.T, app core.App) { setField(t, app, pbtest.AliceKeyID, "disabled", true) }, "disabled"},
+		{"revoked", func(t *testing.T, app core.App) { deleteRecord(t, app, "api_keys", hookstest.AliceKeyID) }, "invalid or has been revoked"},
+		{"disabled", func(t *testing.T, app core.App) { setField(t, app, hookstest.AliceKeyID, "disabled", true) }, "disabled"},
 		{"expired", func(t *testing.T, app core.App) {
-			setField(t, app, pbtest.AliceKeyID, "expires", time.Now().Add(-time.Second))
+			setField(t, app, hookstest.AliceKeyID, "expires", time.Now().Add(-time.Second))
 		}, "expired"},
 	} {
 		t.Run("a token stops working when its key is "+end.name, func(t *testing.T) {
 			env, base, secretFile, _ := setup(t)
-			token := fileToken(t, base, pbtest.AliceKey)
+			token := fileToken(t, base, hookstest.AliceKey)
 			if status, body := get(t, base, secretFile, token); status != 200 || body != "the secret plan" {
 				t.Fatalf("before: %d %s", status, body)
 			}
@@ -300,8 +300,8 @@ func TestFileTokensStayBoundToTheirKey(t *testing.T) {
 	}
 	t.Run("a session's token is PocketBase's, unchanged", func(t *testing.T) {
 		env, base, secretFile, _ := setup(t)
-		token := fileToken(t, base, pbtest.JWT(t, env.App, pbtest.AliceID))
-		deleteRecord(t, env.App, "api_keys", pbtest.AliceKeyID)
+		token := fileToken(t, base, hookstest.JWT(t, env.App, hookstest.AliceID))
+		deleteRecord(t, env.App, "api_keys", hookstest.AliceKeyID)
 		if status, body := get(t, base, secretFile, token); status != 200 || body != "the secret plan" {
 			t.Fatalf("session token: %d %s", status, body)
 		}
@@ -314,31 +314,31 @@ func TestOnlyLabelAndDisabledChange(t *testing.T) {
 		{"owner", `{"label":"ok","replaced_by":"zzzzzzzzzzzzzzz"}`},
 		{"superuser", `{"replaced_by":"zzzzzzzzzzzzzzz"}`},
 		{"owner", `{"last_used":"2020-01-01 00:00:00.000Z"}`},
-		{"superuser", `{"owner":"` + pbtest.BobID + `"}`},
+		{"superuser", `{"owner":"` + hookstest.BobID + `"}`},
 		{"superuser", `{"owner_collection":"pbc_0000000000"}`},
 	} {
-		env := pbtest.New(t)
-		auth := pbtest.JWT(t, env.App, pbtest.AliceID)
+		env := hookstest.New(t)
+		auth := hookstest.JWT(t, env.App, hookstest.AliceID)
 		if c.who == "superuser" {
-			auth = pbtest.SuperuserJWT(t, env.App)
+			auth = hookstest.SuperuserJWT(t, env.App)
 		}
 		scenario(t, env, tests.ApiScenario{
-			Name: c.who + " PATCH " + c.body, Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Name: c.who + " PATCH " + c.body, Method: http.MethodPatch, URL: keysURL + "/" + hookstest.AliceKeyID,
 			Headers: map[string]string{"Authorization": auth}, Body: strings.NewReader(c.body),
 			ExpectedStatus: 400, ExpectedContent: []string{"roll the key to change anything else"},
 			AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
-				k, _ := app.FindRecordById("api_keys", pbtest.AliceKeyID)
-				if k.GetString("replaced_by") != "" || k.GetString("label") != pbtest.AliceKeyLabel || k.GetString("owner") != pbtest.AliceID {
+				k, _ := app.FindRecordById("api_keys", hookstest.AliceKeyID)
+				if k.GetString("replaced_by") != "" || k.GetString("label") != hookstest.AliceKeyLabel || k.GetString("owner") != hookstest.AliceID {
 					t.Fatal("a fixed field changed")
 				}
 			},
 		})
 	}
 	// and the two that do
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	scenario(t, env, tests.ApiScenario{
-		Name: "owner PATCH label and disabled", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
-		Headers: map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Name: "owner PATCH label and disabled", Method: http.MethodPatch, URL: keysURL + "/" + hookstest.AliceKeyID,
+		Headers: map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 		Body:    strings.NewReader(`{"label":"renamed","disabled":true}`), ExpectedStatus: 200,
 		ExpectedContent: []string{`"label":"renamed"`, `"disabled":true`},
 	})
@@ -365,16 +365,16 @@ func TestKeyCannotChangeSignInMethods(t *testing.T) {
 		collection string
 		fields     map[string]any
 	}{
-		{core.CollectionNameExternalAuths, map[string]any{"recordRef": pbtest.AliceID, "collectionRef": users, "provider": "github", "providerId": "alice-gh"}},
-		{core.CollectionNameAuthOrigins, map[string]any{"recordRef": pbtest.AliceID, "collectionRef": users, "fingerprint": "abc123"}},
+		{core.CollectionNameExternalAuths, map[string]any{"recordRef": hookstest.AliceID, "collectionRef": users, "provider": "github", "providerId": "alice-gh"}},
+		{core.CollectionNameAuthOrigins, map[string]any{"recordRef": hookstest.AliceID, "collectionRef": users, "fingerprint": "abc123"}},
 	} {
 		for _, viaBatch := range []bool{false, true} {
-			env := pbtest.New(t)
+			env := hookstest.New(t)
 			id := newAuthRecord(t, env.App, c.collection, c.fields)
 			url := "/api/collections/" + c.collection + "/records/" + id
 			s := tests.ApiScenario{
 				Name: "key deletes its owner's " + c.collection + " record", Method: http.MethodDelete, URL: url,
-				Headers: bearer(pbtest.AliceKey), ExpectedStatus: 403, ExpectedContent: []string{"API keys cannot add, change or remove sign-in methods"},
+				Headers: bearer(hookstest.AliceKey), ExpectedStatus: 403, ExpectedContent: []string{"API keys cannot add, change or remove sign-in methods"},
 				BeforeTestFunc: enableBatch,
 				AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
 					if _, err := app.FindRecordById(c.collection, id); err != nil {
@@ -391,12 +391,12 @@ func TestKeyCannotChangeSignInMethods(t *testing.T) {
 			scenario(t, env, s)
 		}
 		// a session still may, as in stock PocketBase
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		id := newAuthRecord(t, env.App, c.collection, c.fields)
 		scenario(t, env, tests.ApiScenario{
 			Name: "session deletes its " + c.collection + " record", Method: http.MethodDelete,
 			URL:            "/api/collections/" + c.collection + "/records/" + id,
-			Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+			Headers:        map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 			ExpectedStatus: 204,
 		})
 	}
@@ -404,37 +404,37 @@ func TestKeyCannotChangeSignInMethods(t *testing.T) {
 
 func TestKeyShapedValuesAreNeverGuests(t *testing.T) {
 	for _, header := range []string{
-		pbtest.AliceKey + ".",             // two dots: JWT-shaped, but a key id first
-		"Bearer " + pbtest.AliceKey + ".", // the same with the scheme
-		pbtest.AliceKeyID + ".e30.c2ln",   // a key id, then a JWT-like tail
-		pbtest.AliceKeyID + "..",
+		hookstest.AliceKey + ".",             // two dots: JWT-shaped, but a key id first
+		"Bearer " + hookstest.AliceKey + ".", // the same with the scheme
+		hookstest.AliceKeyID + ".e30.c2ln",   // a key id, then a JWT-like tail
+		hookstest.AliceKeyID + "..",
 	} {
 		s := tests.ApiScenario{
 			Name: "Authorization: " + header, Method: http.MethodGet, URL: "/api/collections/notes/records",
 			Headers: map[string]string{"Authorization": header}, ExpectedStatus: 401,
 			ExpectedContent: []string{`"message":"The API key is malformed."`}, AfterTestFunc: expectInvalidToken,
-			TestAppFactory: pbtest.Factory(),
+			TestAppFactory: hookstest.Factory(),
 		}
 		s.Test(t)
 	}
 }
 
 func TestFiltersAreDecidedOnWhatTheyReadNotTheirText(t *testing.T) {
-	env := pbtest.New(t)
-	scoped, _ := issue(t, env, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+	env := hookstest.New(t)
+	scoped, _ := issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
 	env.App.Cleanup()
 	for _, c := range []struct {
 		name, key, url string
 	}{
-		{"the word api_keys in a string", pbtest.AliceKey, "/api/collections/notes/records?filter=" + q("title != 'api_keys_via_user'")},
+		{"the word api_keys in a string", hookstest.AliceKey, "/api/collections/notes/records?filter=" + q("title != 'api_keys_via_user'")},
 		{"the word secret in a string, scoped key", scoped, "/api/collections/notes/records?filter=" + q("title != 'secret.title'")},
 		{"a field of its own collection", scoped, "/api/collections/notes/records?filter=" + q("title ~ 'Alice'") + "&sort=-title"},
-		{"a relation kept as an id", scoped, "/api/collections/notes/records?filter=" + q("secret = '"+pbtest.AliceSecretID+"'")},
+		{"a relation kept as an id", scoped, "/api/collections/notes/records?filter=" + q("secret = '"+hookstest.AliceSecretID+"'")},
 	} {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		key := c.key
 		if key == scoped {
-			key, _ = issue(t, env, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+			key, _ = issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
 		}
 		scenario(t, env, tests.ApiScenario{
 			Name: c.name, Method: http.MethodGet, URL: c.url, Headers: bearer(key),

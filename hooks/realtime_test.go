@@ -10,8 +10,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // sseEvent is one server-sent event of PocketBase's realtime stream.
@@ -112,7 +112,7 @@ func (c *realtimeClient) expectNoEvent(t testing.TB, wait time.Duration) {
 
 func saveNote(t testing.TB, app core.App, ownerID, title string) *core.Record {
 	t.Helper()
-	notes, err := app.FindCollectionByNameOrId(pbtest.NotesCollection)
+	notes, err := app.FindCollectionByNameOrId(hookstest.NotesCollection)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,9 @@ func saveNote(t testing.TB, app core.App, ownerID, title string) *core.Record {
 }
 
 // saveNoteOf saves a note that o owns.
-func saveNoteOf(t testing.TB, app core.App, o pbtest.Owner, title string) *core.Record {
+func saveNoteOf(t testing.TB, app core.App, o hookstest.Owner, title string) *core.Record {
 	t.Helper()
-	notes, err := app.FindCollectionByNameOrId(pbtest.NotesCollection)
+	notes, err := app.FindCollectionByNameOrId(hookstest.NotesCollection)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func saveNoteOf(t testing.TB, app core.App, o pbtest.Owner, title string) *core.
 }
 
 func TestRealtimeWithKeySeesOwnersEventsOnly(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		t.Run(o.Kind, func(t *testing.T) {
 			env := o.New(t)
 			defer env.App.Cleanup()
@@ -153,7 +153,7 @@ func TestRealtimeWithKeySeesOwnersEventsOnly(t *testing.T) {
 				t.Fatalf("subscribe with key: status %d, want 204", res.StatusCode)
 			}
 
-			saveNote(t, env.App, pbtest.BobID, "bob's secret plan")
+			saveNote(t, env.App, hookstest.BobID, "bob's secret plan")
 			saveNoteOf(t, env.App, o, "the owner's new note")
 
 			ev := c.next(t, 5*time.Second)
@@ -166,7 +166,7 @@ func TestRealtimeWithKeySeesOwnersEventsOnly(t *testing.T) {
 }
 
 func TestRealtimeStopsWhenKeyIsRevoked(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		t.Run(o.Kind, func(t *testing.T) {
 			env := o.New(t)
 			defer env.App.Cleanup()
@@ -204,25 +204,25 @@ func TestRealtimeStopsWhenKeyIsRevoked(t *testing.T) {
 }
 
 func TestRealtimeKeepsOtherClientsWhenAKeyIsRevoked(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
 	srv := env.Serve(t)
 
 	viaJWT := connectRealtime(t, srv.URL)
-	if res := viaJWT.subscribe(t, pbtest.JWT(t, env.App, pbtest.AliceID), "notes/*"); res.StatusCode != http.StatusNoContent {
+	if res := viaJWT.subscribe(t, hookstest.JWT(t, env.App, hookstest.AliceID), "notes/*"); res.StatusCode != http.StatusNoContent {
 		t.Fatalf("subscribe with JWT: status %d", res.StatusCode)
 	}
-	deleteRecord(t, env.App, "api_keys", pbtest.AliceKeyID)
-	saveNote(t, env.App, pbtest.AliceID, "still delivered")
+	deleteRecord(t, env.App, "api_keys", hookstest.AliceKeyID)
+	saveNote(t, env.App, hookstest.AliceID, "still delivered")
 	if ev := viaJWT.next(t, 5*time.Second); !strings.Contains(ev.Data, "still delivered") {
 		t.Fatalf("JWT subscriber got %s: %s", ev.Name, ev.Data)
 	}
 }
 
 func TestRealtimeKeyCannotWatchKeys(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
-	pbtest.LinkKeysToOwners(t, env.App)
+	hookstest.LinkKeysToOwners(t, env.App)
 	srv := env.Serve(t)
 
 	keys, err := env.App.FindCollectionByNameOrId("api_keys")
@@ -230,22 +230,22 @@ func TestRealtimeKeyCannotWatchKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, topic := range []string{
-		"api_keys/*", "api_keys/" + pbtest.AliceKeyID, keys.Id + "/*", "api_keys?options={}",
+		"api_keys/*", "api_keys/" + hookstest.AliceKeyID, keys.Id + "/*", "api_keys?options={}",
 		`users/*?options={"query":{"expand":"api_keys_via_user"}}`,
 		`notes/*?options={"query":{"filter":"@collection.api_keys.label ?= 'x'"}}`,
 	} {
 		c := connectRealtime(t, srv.URL)
-		if res := c.subscribe(t, pbtest.AliceKey, "notes/*", topic); res.StatusCode != http.StatusForbidden {
+		if res := c.subscribe(t, hookstest.AliceKey, "notes/*", topic); res.StatusCode != http.StatusForbidden {
 			t.Fatalf("subscribe to %q with a key: status %d, want 403", topic, res.StatusCode)
 		}
 	}
 
 	// A JWT subscriber of api_keys gets events without hashes or secrets.
 	c := connectRealtime(t, srv.URL)
-	if res := c.subscribe(t, pbtest.SuperuserJWT(t, env.App), "api_keys/*"); res.StatusCode != http.StatusNoContent {
+	if res := c.subscribe(t, hookstest.SuperuserJWT(t, env.App), "api_keys/*"); res.StatusCode != http.StatusNoContent {
 		t.Fatalf("superuser subscribe: status %d", res.StatusCode)
 	}
-	_, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "watched"}, keystore.Origin{})
+	_, key, err := env.Store.Issue(env.Record(t, "users", hookstest.AliceID), keystore.Options{Label: "watched"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}

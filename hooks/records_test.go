@@ -15,16 +15,16 @@ import (
 	"github.com/pocketbase/pocketbase/tools/logger"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 const keysURL = "/api/collections/api_keys/records"
 
 // neverInBodies are what no response except the one reveal may contain:
 // the fixture secrets and any argon2id hash.
-var neverInBodies = []string{pbtest.AliceKeySecret, pbtest.BobKeySecret, "$argon2id$", `"key_hash":"`}
+var neverInBodies = []string{hookstest.AliceKeySecret, hookstest.BobKeySecret, "$argon2id$", `"key_hash":"`}
 
 func TestIssueKeyOverREST(t *testing.T) {
 	scenarios := []tests.ApiScenario{
@@ -32,19 +32,19 @@ func TestIssueKeyOverREST(t *testing.T) {
 			Name:            "a user creates a key for themself with just a label",
 			Body:            strings.NewReader(`{"label":"  CI deploy  "}`),
 			ExpectedStatus:  200,
-			ExpectedContent: []string{`"key":"`, `"label":"CI deploy"`, `"owner":"` + pbtest.AliceID + `"`, `"owner_collection":"_pb_users_auth_"`},
-			AfterTestFunc:   expectRevealedKeyWorks(pbtest.AliceID, "CI deploy"),
+			ExpectedContent: []string{`"key":"`, `"label":"CI deploy"`, `"owner":"` + hookstest.AliceID + `"`, `"owner_collection":"_pb_users_auth_"`},
+			AfterTestFunc:   expectRevealedKeyWorks(hookstest.AliceID, "CI deploy"),
 		},
 		{
 			Name:            "naming yourself as owner is fine",
-			Body:            strings.NewReader(`{"label":"CI","owner":"` + pbtest.AliceID + `","owner_collection":"users"}`),
+			Body:            strings.NewReader(`{"label":"CI","owner":"` + hookstest.AliceID + `","owner_collection":"users"}`),
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`"key":"`},
-			AfterTestFunc:   expectRevealedKeyWorks(pbtest.AliceID, "CI"),
+			AfterTestFunc:   expectRevealedKeyWorks(hookstest.AliceID, "CI"),
 		},
 		{
 			Name:               "naming another user as owner is refused",
-			Body:               strings.NewReader(`{"label":"CI","owner":"` + pbtest.BobID + `"}`),
+			Body:               strings.NewReader(`{"label":"CI","owner":"` + hookstest.BobID + `"}`),
 			ExpectedStatus:     403,
 			ExpectedContent:    []string{`"status":403`, "You can only create API keys for yourself."},
 			NotExpectedContent: []string{`"key":"`},
@@ -122,11 +122,11 @@ func TestIssueKeyOverREST(t *testing.T) {
 		},
 	}
 	for _, s := range scenarios {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		s.Name = "POST api_keys: " + s.Name
 		s.Method = http.MethodPost
 		s.URL = keysURL
-		s.Headers = map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID), "Content-Type": "application/json"}
+		s.Headers = map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID), "Content-Type": "application/json"}
 		s.NotExpectedContent = append(s.NotExpectedContent, "$argon2id$", `"key_hash":"`)
 		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
 		s.Test(t)
@@ -136,12 +136,12 @@ func TestIssueKeyOverREST(t *testing.T) {
 		Name:               "POST api_keys: a guest cannot create keys",
 		Method:             http.MethodPost,
 		URL:                keysURL,
-		Body:               strings.NewReader(`{"label":"CI","owner":"` + pbtest.AliceID + `"}`),
+		Body:               strings.NewReader(`{"label":"CI","owner":"` + hookstest.AliceID + `"}`),
 		ExpectedStatus:     400,
 		ExpectedContent:    []string{`"status":400`},
 		NotExpectedContent: []string{`"key":"`},
 		AfterTestFunc:      expectKeyCount(2),
-		TestAppFactory:     pbtest.Factory(),
+		TestAppFactory:     hookstest.Factory(),
 	}
 	guest.Test(t)
 }
@@ -150,10 +150,10 @@ func TestSuperuserIssuesKeys(t *testing.T) {
 	scenarios := []tests.ApiScenario{
 		{
 			Name:            "superuser creates a key for any user and gets it once",
-			Body:            strings.NewReader(`{"label":"ops","owner":"` + pbtest.BobID + `"}`),
+			Body:            strings.NewReader(`{"label":"ops","owner":"` + hookstest.BobID + `"}`),
 			ExpectedStatus:  200,
-			ExpectedContent: []string{`"key":"`, `"owner":"` + pbtest.BobID + `"`, `"owner_collection":"_pb_users_auth_"`},
-			AfterTestFunc:   expectRevealedKeyWorks(pbtest.BobID, "ops"),
+			ExpectedContent: []string{`"key":"`, `"owner":"` + hookstest.BobID + `"`, `"owner_collection":"_pb_users_auth_"`},
+			AfterTestFunc:   expectRevealedKeyWorks(hookstest.BobID, "ops"),
 		},
 		{
 			Name:               "superuser must name the owner",
@@ -164,14 +164,14 @@ func TestSuperuserIssuesKeys(t *testing.T) {
 		},
 		{
 			Name:               "superuser names an owner collection that may not own keys",
-			Body:               strings.NewReader(`{"label":"ops","owner":"` + pbtest.AliceNoteID + `","owner_collection":"notes"}`),
+			Body:               strings.NewReader(`{"label":"ops","owner":"` + hookstest.AliceNoteID + `","owner_collection":"notes"}`),
 			ExpectedStatus:     400,
 			ExpectedContent:    []string{`"owner_collection":{"code":"validation_owner_collection"`},
 			NotExpectedContent: []string{`"key":"`},
 		},
 		{
 			Name:               "superuser cannot pick a hash",
-			Body:               strings.NewReader(`{"label":"ops","owner":"` + pbtest.BobID + `","owner_collection":"_pb_users_auth_","key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
+			Body:               strings.NewReader(`{"label":"ops","owner":"` + hookstest.BobID + `","owner_collection":"_pb_users_auth_","key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
 			ExpectedStatus:     400,
 			ExpectedContent:    []string{`"key_hash":{"code":"validation_server_managed"`},
 			NotExpectedContent: []string{`"key":"`, "c2FsdHNhbHQ"},
@@ -179,10 +179,10 @@ func TestSuperuserIssuesKeys(t *testing.T) {
 		},
 	}
 	for _, s := range scenarios {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		s.Method = http.MethodPost
 		s.URL = keysURL
-		s.Headers = map[string]string{"Authorization": pbtest.SuperuserJWT(t, env.App), "Content-Type": "application/json"}
+		s.Headers = map[string]string{"Authorization": hookstest.SuperuserJWT(t, env.App), "Content-Type": "application/json"}
 		s.NotExpectedContent = append(s.NotExpectedContent, `"key_hash":"`)
 		s.TestAppFactory = func(testing.TB) *tests.TestApp { return env.App }
 		s.Test(t)
@@ -201,15 +201,15 @@ func TestOwnersSeeOnlyTheirKeysAndNeverHashes(t *testing.T) {
 	}{
 		{alice, tests.ApiScenario{
 			Name: "list: own keys only", Method: http.MethodGet, URL: keysURL,
-			ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":1`, pbtest.AliceKeyID, `"label":"` + pbtest.AliceKeyLabel + `"`},
-			NotExpectedContent: []string{pbtest.BobKeyID},
+			ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":1`, hookstest.AliceKeyID, `"label":"` + hookstest.AliceKeyLabel + `"`},
+			NotExpectedContent: []string{hookstest.BobKeyID},
 		}},
 		{alice, tests.ApiScenario{
-			Name: "view: own key", Method: http.MethodGet, URL: keysURL + "/" + pbtest.AliceKeyID,
-			ExpectedStatus: 200, ExpectedContent: []string{`"id":"` + pbtest.AliceKeyID + `"`, `"last_used":""`},
+			Name: "view: own key", Method: http.MethodGet, URL: keysURL + "/" + hookstest.AliceKeyID,
+			ExpectedStatus: 200, ExpectedContent: []string{`"id":"` + hookstest.AliceKeyID + `"`, `"last_used":""`},
 		}},
 		{alice, tests.ApiScenario{
-			Name: "view: someone else's key is 404", Method: http.MethodGet, URL: keysURL + "/" + pbtest.BobKeyID,
+			Name: "view: someone else's key is 404", Method: http.MethodGet, URL: keysURL + "/" + hookstest.BobKeyID,
 			ExpectedStatus: 404, ExpectedContent: []string{`"status":404`},
 		}},
 		{alice, tests.ApiScenario{
@@ -218,62 +218,62 @@ func TestOwnersSeeOnlyTheirKeysAndNeverHashes(t *testing.T) {
 		}},
 
 		{alice, tests.ApiScenario{
-			Name: "update: the label", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Name: "update: the label", Method: http.MethodPatch, URL: keysURL + "/" + hookstest.AliceKeyID,
 			Body:           strings.NewReader(`{"label":" renamed "}`),
 			ExpectedStatus: 200, ExpectedContent: []string{`"label":"renamed"`},
 		}},
 		{alice, tests.ApiScenario{
-			Name: "update: the owner cannot change", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
-			Body:           strings.NewReader(`{"owner":"` + pbtest.BobID + `"}`),
+			Name: "update: the owner cannot change", Method: http.MethodPatch, URL: keysURL + "/" + hookstest.AliceKeyID,
+			Body:           strings.NewReader(`{"owner":"` + hookstest.BobID + `"}`),
 			ExpectedStatus: 400, ExpectedContent: []string{`"owner":{"code":"validation_server_managed"`},
 		}},
 		{alice, tests.ApiScenario{
-			Name: "update: last_used cannot be forged", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Name: "update: last_used cannot be forged", Method: http.MethodPatch, URL: keysURL + "/" + hookstest.AliceKeyID,
 			Body:           strings.NewReader(`{"last_used":"2020-01-01 00:00:00.000Z"}`),
 			ExpectedStatus: 400, ExpectedContent: []string{`"last_used":{"code":"validation_server_managed"`},
 		}},
 		{alice, tests.ApiScenario{
-			Name: "update: someone else's key is 404", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
+			Name: "update: someone else's key is 404", Method: http.MethodPatch, URL: keysURL + "/" + hookstest.BobKeyID,
 			Body:           strings.NewReader(`{"label":"mine now"}`),
 			ExpectedStatus: 404, ExpectedContent: []string{`"status":404`},
 		}},
 		{alice, tests.ApiScenario{
-			Name: "delete: someone else's key is 404", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.BobKeyID,
+			Name: "delete: someone else's key is 404", Method: http.MethodDelete, URL: keysURL + "/" + hookstest.BobKeyID,
 			ExpectedStatus: 404, ExpectedContent: []string{`"status":404`}, AfterTestFunc: expectKeyCount(2),
 		}},
 		{alice, tests.ApiScenario{
-			Name: "delete: own key", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.AliceKeyID,
+			Name: "delete: own key", Method: http.MethodDelete, URL: keysURL + "/" + hookstest.AliceKeyID,
 			ExpectedStatus: 204, AfterTestFunc: expectKeyCount(1),
 		}},
 		{superuser, tests.ApiScenario{
 			Name: "superuser lists every key, without hashes", Method: http.MethodGet, URL: keysURL,
-			ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":2`, pbtest.AliceKeyID, pbtest.BobKeyID},
+			ExpectedStatus: 200, ExpectedContent: []string{`"totalItems":2`, hookstest.AliceKeyID, hookstest.BobKeyID},
 		}},
 		{superuser, tests.ApiScenario{
-			Name: "superuser views a key, without its hash", Method: http.MethodGet, URL: keysURL + "/" + pbtest.BobKeyID,
-			ExpectedStatus: 200, ExpectedContent: []string{pbtest.BobKeyID},
+			Name: "superuser views a key, without its hash", Method: http.MethodGet, URL: keysURL + "/" + hookstest.BobKeyID,
+			ExpectedStatus: 200, ExpectedContent: []string{hookstest.BobKeyID},
 		}},
 		{superuser, tests.ApiScenario{
-			Name: "superuser asks for the hash by name", Method: http.MethodGet, URL: keysURL + "/" + pbtest.BobKeyID + "?fields=id,key_hash",
-			ExpectedStatus: 200, ExpectedContent: []string{`"id":"` + pbtest.BobKeyID + `"`},
+			Name: "superuser asks for the hash by name", Method: http.MethodGet, URL: keysURL + "/" + hookstest.BobKeyID + "?fields=id,key_hash",
+			ExpectedStatus: 200, ExpectedContent: []string{`"id":"` + hookstest.BobKeyID + `"`},
 		}},
 
 		{superuser, tests.ApiScenario{
-			Name: "superuser cannot overwrite a hash", Method: http.MethodPatch, URL: keysURL + "/" + pbtest.BobKeyID,
+			Name: "superuser cannot overwrite a hash", Method: http.MethodPatch, URL: keysURL + "/" + hookstest.BobKeyID,
 			Body:           strings.NewReader(`{"key_hash":"$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}`),
 			ExpectedStatus: 400, ExpectedContent: []string{`"key_hash":{"code":"validation_server_managed"`},
 		}},
 		{superuser, tests.ApiScenario{
-			Name: "superuser deletes any key", Method: http.MethodDelete, URL: keysURL + "/" + pbtest.BobKeyID,
+			Name: "superuser deletes any key", Method: http.MethodDelete, URL: keysURL + "/" + hookstest.BobKeyID,
 			ExpectedStatus: 204, AfterTestFunc: expectKeyCount(1),
 		}},
 	}
 	for _, sc := range scenarios {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		s := sc.s
-		token := pbtest.JWT(t, env.App, pbtest.AliceID)
+		token := hookstest.JWT(t, env.App, hookstest.AliceID)
 		if sc.as == superuser {
-			token = pbtest.SuperuserJWT(t, env.App)
+			token = hookstest.SuperuserJWT(t, env.App)
 		}
 		s.Headers = map[string]string{"Authorization": token, "Content-Type": "application/json"}
 		s.NotExpectedContent = append(s.NotExpectedContent, neverInBodies...)
@@ -339,14 +339,14 @@ func readJSON(t testing.TB, res *http.Response, v any) {
 }
 
 func TestKeyLifecycleIsLoggedWithoutSecrets(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
 	env.App.Settings().Logs.MaxDays = 7 // test apps keep no logs by default
 	if err := env.App.Save(env.App.Settings()); err != nil {
 		t.Fatal(err)
 	}
 
-	record, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "logged key"}, keystore.Origin{})
+	record, key, err := env.Store.Issue(env.Record(t, "users", hookstest.AliceID), keystore.Options{Label: "logged key"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestKeyLifecycleIsLoggedWithoutSecrets(t *testing.T) {
 		if strings.Contains(text, key.Secret) || strings.Contains(text, "$argon2id$") {
 			t.Fatalf("a log entry leaks the secret or its hash: %s", text)
 		}
-		if l.Data["keyId"] == record.Id && l.Data["ownerId"] == pbtest.AliceID && l.Data["label"] == "logged key" {
+		if l.Data["keyId"] == record.Id && l.Data["ownerId"] == hookstest.AliceID && l.Data["label"] == "logged key" {
 			seen[l.Message] = true
 		}
 	}
@@ -385,8 +385,8 @@ func TestKeyLifecycleIsLoggedWithoutSecrets(t *testing.T) {
 }
 
 func TestIssuedKeyAuthenticatesWithProductionArgon2(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Argon2 = apikey.DefaultParams })
-	record, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "production params"}, keystore.Origin{})
+	env := hookstest.New(t, func(c *hooks.Config) { c.Tuning.Argon2 = apikey.DefaultParams })
+	record, key, err := env.Store.Issue(env.Record(t, "users", hookstest.AliceID), keystore.Options{Label: "production params"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestIssuedKeyAuthenticatesWithProductionArgon2(t *testing.T) {
 // every key-authenticated request (meta.apiKeyId), for every owner
 // collection, and never the secret.
 func TestRequestLogsNameTheKey(t *testing.T) {
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		t.Run(o.Kind, func(t *testing.T) {
 			env := o.New(t)
 			defer env.App.Cleanup()
@@ -419,7 +419,7 @@ func TestRequestLogsNameTheKey(t *testing.T) {
 			}
 			h := inProcessMux(t, env)
 			expectStatus(t, getAs(h, o.NoteURL(), "Bearer "+o.Key, ownerIP), 200, "request with the key")
-			expectStatus(t, getAs(h, o.NoteURL(), "Bearer "+o.KeyID+"."+pbtest.BobKeySecret, ownerIP), 401, "wrong secret")
+			expectStatus(t, getAs(h, o.NoteURL(), "Bearer "+o.KeyID+"."+hookstest.BobKeySecret, ownerIP), 401, "wrong secret")
 
 			handler, ok := env.App.Logger().Handler().(*logger.BatchHandler)
 			if !ok {
@@ -439,7 +439,7 @@ func TestRequestLogsNameTheKey(t *testing.T) {
 				}
 				for _, l := range logs {
 					raw, _ := json.Marshal(l)
-					if strings.Contains(string(raw), o.KeySecret) || strings.Contains(string(raw), pbtest.BobKeySecret) {
+					if strings.Contains(string(raw), o.KeySecret) || strings.Contains(string(raw), hookstest.BobKeySecret) {
 						t.Fatalf("a log entry leaks a secret: %s", raw)
 					}
 					meta, _ := l.Data["meta"].(map[string]any)
@@ -461,11 +461,11 @@ func TestRequestLogsNameTheKey(t *testing.T) {
 // collection's name; the key then works under the service account's rules,
 // and outlives the superuser who made it.
 func TestSuperuserIssuesServiceAccountKeys(t *testing.T) {
-	env := pbtest.New(t, pbtest.ServiceAccounts)
+	env := hookstest.New(t, hookstest.ServiceAccounts)
 	defer env.App.Cleanup()
 	srv := env.Serve(t)
-	status, body := call(t, srv.URL, http.MethodPost, keysURL, pbtest.SuperuserJWT(t, env.App),
-		`{"label":"nightly deploy","owner":"`+pbtest.BotID+`","owner_collection":"service_accounts"}`)
+	status, body := call(t, srv.URL, http.MethodPost, keysURL, hookstest.SuperuserJWT(t, env.App),
+		`{"label":"nightly deploy","owner":"`+hookstest.BotID+`","owner_collection":"service_accounts"}`)
 	if status != 200 {
 		t.Fatalf("create: %d %s", status, body)
 	}
@@ -477,22 +477,22 @@ func TestSuperuserIssuesServiceAccountKeys(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &created); err != nil {
 		t.Fatal(err)
 	}
-	sa := collectionID(t, env, pbtest.ServiceAccountsCollection)
-	if created.Owner != pbtest.BotID || created.OwnerCollection != sa {
-		t.Fatalf("owner %s/%s, want %s/%s", created.OwnerCollection, created.Owner, sa, pbtest.BotID)
+	sa := collectionID(t, env, hookstest.ServiceAccountsCollection)
+	if created.Owner != hookstest.BotID || created.OwnerCollection != sa {
+		t.Fatalf("owner %s/%s, want %s/%s", created.OwnerCollection, created.Owner, sa, hookstest.BotID)
 	}
 	// the superuser who made it leaves
 	su, _ := env.App.FindAuthRecordByEmail(core.CollectionNameSuperusers, "admin@example.com")
 	other := core.NewRecord(su.Collection())
 	other.SetEmail("other-admin@example.com")
-	other.SetPassword(pbtest.Password)
+	other.SetPassword(hookstest.Password)
 	if err := env.App.Save(other); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.App.Delete(su); err != nil {
 		t.Fatal(err)
 	}
-	if status, body := call(t, srv.URL, http.MethodGet, pbtest.BotOwner.NoteURL(), created.Key, ""); status != 200 || !strings.Contains(body, pbtest.BotNoteTitle) {
+	if status, body := call(t, srv.URL, http.MethodGet, hookstest.BotOwner.NoteURL(), created.Key, ""); status != 200 || !strings.Contains(body, hookstest.BotNoteTitle) {
 		t.Fatalf("the service account's key after its creator left: %d %s", status, body)
 	}
 	// and the service account's records are not a person's to use

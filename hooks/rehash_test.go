@@ -8,19 +8,19 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestKeysAreRehashedWithTheCurrentParameters: the fixture keys are hashed
-// with pbtest.TestArgon2; an app configured with other parameters upgrades
+// with hookstest.TestArgon2; an app configured with other parameters upgrades
 // a key's stored hash after its next successful verification, without an
 // edit ("updated", record hooks), and the key keeps working. A wrong secret
 // upgrades nothing.
 func TestKeysAreRehashedWithTheCurrentParameters(t *testing.T) {
-	current := pbtest.TestArgon2
+	current := hookstest.TestArgon2
 	current.Memory, current.Iterations = 2048, 2
-	env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Argon2 = current; c.Tuning.Verifier.RefusalDelay = -1 })
+	env := hookstest.New(t, func(c *hooks.Config) { c.Tuning.Argon2 = current; c.Tuning.Verifier.RefusalDelay = -1 })
 	t.Cleanup(env.App.Cleanup)
 	h := inProcessMux(t, env)
 
@@ -29,15 +29,15 @@ func TestKeysAreRehashedWithTheCurrentParameters(t *testing.T) {
 		updateHooks++
 		return e.Next()
 	})
-	alice, bob := readKey(t, env.App, pbtest.AliceKeyID), readKey(t, env.App, pbtest.BobKeyID)
+	alice, bob := readKey(t, env.App, hookstest.AliceKeyID), readKey(t, env.App, hookstest.BobKeyID)
 
-	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.BobKeyID+".wrongwrongwrongwrongwrongwrongwrongwrongwro", attackerIP), 401, "Bob's key, wrong secret")
-	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "Alice's key")
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.BobKeyID+".wrongwrongwrongwrongwrongwrongwrongwrongwro", attackerIP), 401, "Bob's key, wrong secret")
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP), 200, "Alice's key")
 
 	deadline := time.Now().Add(10 * time.Second)
 	var upgraded *core.Record
 	for {
-		upgraded = readKey(t, env.App, pbtest.AliceKeyID)
+		upgraded = readKey(t, env.App, hookstest.AliceKeyID)
 		if upgraded.GetString(keystore.FieldKeyHash) != alice.GetString(keystore.FieldKeyHash) {
 			break
 		}
@@ -50,16 +50,16 @@ func TestKeysAreRehashedWithTheCurrentParameters(t *testing.T) {
 	if err != nil || *params != current {
 		t.Fatalf("re-hashed with %+v (%v), want %+v", params, err, current)
 	}
-	if ok, _ := argon2id.ComparePasswordAndHash(pbtest.AliceKeySecret, upgraded.GetString(keystore.FieldKeyHash)); !ok {
+	if ok, _ := argon2id.ComparePasswordAndHash(hookstest.AliceKeySecret, upgraded.GetString(keystore.FieldKeyHash)); !ok {
 		t.Fatal("the new hash does not verify Alice's secret")
 	}
 	if !upgraded.GetDateTime(keystore.FieldUpdated).Equal(alice.GetDateTime(keystore.FieldUpdated)) || updateHooks != 0 {
 		t.Fatalf("re-hashing edited the record: updated %v → %v, %d update hooks",
 			alice.GetDateTime(keystore.FieldUpdated), upgraded.GetDateTime(keystore.FieldUpdated), updateHooks)
 	}
-	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "Alice's key, re-hashed")
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP), 200, "Alice's key, re-hashed")
 
-	if got := readKey(t, env.App, pbtest.BobKeyID).GetString(keystore.FieldKeyHash); got != bob.GetString(keystore.FieldKeyHash) {
+	if got := readKey(t, env.App, hookstest.BobKeyID).GetString(keystore.FieldKeyHash); got != bob.GetString(keystore.FieldKeyHash) {
 		t.Fatal("a failed verification re-hashed Bob's key")
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 )
 
 // TestServiceAccountsAsTheReadmeSays follows the README's "Service
@@ -25,7 +25,7 @@ func TestServiceAccountsAsTheReadmeSays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Tuning.Argon2 = pbtest.TestArgon2
+	cfg.Tuning.Argon2 = hookstest.TestArgon2
 	app, err := tests.NewTestApp(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -36,8 +36,8 @@ func TestServiceAccountsAsTheReadmeSays(t *testing.T) {
 	}
 	superusers, _ := app.FindCollectionByNameOrId(core.CollectionNameSuperusers)
 	su := core.NewRecord(superusers)
-	su.SetEmail(pbtest.SuperuserEmail)
-	su.SetPassword(pbtest.Password)
+	su.SetEmail(hookstest.SuperuserEmail)
+	su.SetPassword(hookstest.Password)
 	if err := app.Save(su); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestServiceAccountsAsTheReadmeSays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &pbtest.Env{App: app}
+	env := &hookstest.Env{App: app}
 	srv := env.Serve(t)
 
 	steps := []struct{ what, method, path, auth, body, want string }{
@@ -108,7 +108,7 @@ func TestServiceAccountsAsTheReadmeSays(t *testing.T) {
 // yet is only a warning, since an operator may create it after; and the
 // error for a key's owner lists only the collections that can own keys.
 func TestOwnerCollectionsMustBeAuth(t *testing.T) {
-	serve := func(env *pbtest.Env) error {
+	serve := func(env *hookstest.Env) error {
 		router, err := apis.NewRouter(env.App)
 		if err != nil {
 			t.Fatal(err)
@@ -121,13 +121,13 @@ func TestOwnerCollectionsMustBeAuth(t *testing.T) {
 		return func(c *hooks.Config) { c.OwnerCollections = names }
 	}
 
-	env := pbtest.New(t, owners("users", pbtest.SecretsCollection, pbtest.NotesCollection))
+	env := hookstest.New(t, owners("users", hookstest.SecretsCollection, hookstest.NotesCollection))
 	err := serve(env)
 	if err == nil || !strings.Contains(err.Error(), "secrets (a base collection), notes (a base collection) cannot own API keys") {
 		t.Fatalf("serve with base owner collections: %v", err)
 	}
 
-	env = pbtest.New(t, owners("users", "not_yet_created"))
+	env = hookstest.New(t, owners("users", "not_yet_created"))
 	if err := serve(env); err != nil {
 		t.Fatalf("serve with an owner collection to be created later: %v", err)
 	}
@@ -139,16 +139,16 @@ func TestOwnerCollectionsMustBeAuth(t *testing.T) {
 		Name:   "the create error lists only the collections that can own keys",
 		Method: http.MethodPost,
 		URL:    "/api/collections/api_keys/records",
-		Body: strings.NewReader(`{"label":"x","owner":"` + pbtest.AliceSecretID +
-			`","owner_collection":"` + pbtest.SecretsCollection + `"}`),
+		Body: strings.NewReader(`{"label":"x","owner":"` + hookstest.AliceSecretID +
+			`","owner_collection":"` + hookstest.SecretsCollection + `"}`),
 		Headers:            map[string]string{},
 		ExpectedStatus:     400,
 		ExpectedContent:    []string{`"message":"The owner must be a record of the users collection."`},
 		NotExpectedContent: []string{"not_yet_created", "one of the collections"},
 	}
 	s.TestAppFactory = func(t testing.TB) *tests.TestApp {
-		env := pbtest.New(t, owners("users", "not_yet_created"))
-		s.Headers["Authorization"] = pbtest.SuperuserJWT(t, env.App)
+		env := hookstest.New(t, owners("users", "not_yet_created"))
+		s.Headers["Authorization"] = hookstest.SuperuserJWT(t, env.App)
 		return env.App
 	}
 	s.Test(t)

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // The spellings PocketBase v0.40.4 accepts for what a request reads, and
@@ -47,8 +47,8 @@ type spelling struct {
 // secret, a comment, the owner's user record). The secret's id is not one:
 // Alice's note holds it as its relation value.
 var (
-	keyMarkers        = []string{pbtest.AliceKeyLabel, pbtest.AliceKeyID, pbtest.BobKeyLabel}
-	outOfScopeMarkers = []string{pbtest.AliceSecretTitle, pbtest.AliceCommentText, pbtest.AliceCommentID, pbtest.AliceEmail}
+	keyMarkers        = []string{hookstest.AliceKeyLabel, hookstest.AliceKeyID, hookstest.BobKeyLabel}
+	outOfScopeMarkers = []string{hookstest.AliceSecretTitle, hookstest.AliceCommentText, hookstest.AliceCommentID, hookstest.AliceEmail}
 )
 
 func q(s string) string { return url.QueryEscape(s) }
@@ -60,7 +60,7 @@ func options(query map[string]any) string {
 }
 
 func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	keysID := collectionID(t, env, keystore.Collection)
 	env.App.Cleanup()
 
@@ -99,11 +99,11 @@ func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 		{name: "route by name", url: "/api/collections/api_keys/records"},
 		{name: "route in upper case", url: "/api/collections/API_KEYS/records"},
 		{name: "route by id", url: "/api/collections/" + keysID + "/records"},
-		{name: "route percent-encoded", url: "/api/collections/api%5Fkeys/records/" + pbtest.AliceKeyID},
+		{name: "route percent-encoded", url: "/api/collections/api%5Fkeys/records/" + hookstest.AliceKeyID},
 		// realtime
 		{name: "realtime topic", topic: "api_keys/*"},
 		{name: "realtime topic by id", topic: keysID + "/*"},
-		{name: "realtime record topic", topic: "api_keys/" + pbtest.AliceKeyID},
+		{name: "realtime record topic", topic: "api_keys/" + hookstest.AliceKeyID},
 		{name: "realtime legacy topic", topic: "api_keys?options={}"},
 		{name: "realtime expand", topic: "users/{alice}" + options(map[string]any{"expand": "api_keys_via_user"})},
 		{name: "realtime expand with a number beside it", topic: "users/{alice}" + options(map[string]any{"expand": "api_keys_via_user", "n": 1})},
@@ -119,16 +119,16 @@ func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 		{name: "usage through @collection", url: notes + "?filter=" + q("@collection.api_key_usage.requests > 0")},
 		{name: "usage realtime topic", topic: "api_key_usage/*"},
 	}
-	for _, o := range pbtest.Owners {
+	for _, o := range hookstest.Owners {
 		runSpellings(t, o, true, spellings, keyMarkers)
 		runSpellings(t, o, false, spellings, keyMarkers)
 	}
 }
 
 func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
-	env := pbtest.New(t)
-	secretsID := collectionID(t, env, pbtest.SecretsCollection)
-	commentsID := collectionID(t, env, pbtest.CommentsCollection)
+	env := hookstest.New(t)
+	secretsID := collectionID(t, env, hookstest.SecretsCollection)
+	commentsID := collectionID(t, env, hookstest.CommentsCollection)
 	env.App.Cleanup()
 
 	notes := "/api/collections/notes/records"
@@ -160,7 +160,7 @@ func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
 		{name: "sort with spaces", url: notes + "?sort=" + q("title, +comments_via_note.text ")},
 		// routes
 		{name: "route by name", url: "/api/collections/secrets/records"},
-		{name: "route in upper case", url: "/api/collections/SECRETS/records/" + pbtest.AliceSecretID},
+		{name: "route in upper case", url: "/api/collections/SECRETS/records/" + hookstest.AliceSecretID},
 		{name: "route by id", url: "/api/collections/" + secretsID + "/records"},
 		{name: "route of a user's collection", url: aliceURL},
 		{name: "route of the owner's own record", url: "{owner}"},
@@ -174,8 +174,8 @@ func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
 		{name: "realtime filter", topic: "notes/*" + options(map[string]any{"filter": "secret.title = 'x'"})},
 		{name: "realtime filter through a back-relation", topic: "notes/*" + options(map[string]any{"filter": "comments_via_note.text ?= 'x'", "n": true})},
 	}
-	for _, o := range pbtest.Owners {
-		runSpellings(t, o, false, spellings, append(outOfScopeMarkers, pbtest.BotEmail))
+	for _, o := range hookstest.Owners {
+		runSpellings(t, o, false, spellings, append(outOfScopeMarkers, hookstest.BotEmail))
 	}
 }
 
@@ -184,15 +184,15 @@ func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
 // 403 without any marker in the body, realtime subscriptions must be
 // refused with 403. Every request is refused, so one app serves them all.
 // "{owner}" as a URL is o's own record.
-func runSpellings(t *testing.T, o pbtest.Owner, fullAccess bool, spellings []spelling, markers []string) {
+func runSpellings(t *testing.T, o hookstest.Owner, fullAccess bool, spellings []spelling, markers []string) {
 	t.Helper()
 	env := o.New(t)
 	defer env.App.Cleanup()
-	pbtest.LinkKeysToOwners(t, env.App)
+	hookstest.LinkKeysToOwners(t, env.App)
 	srv := env.Serve(t)
 	key, keyName := o.Key, o.Kind+"'s full-access key"
 	if !fullAccess {
-		key, _ = issueFor(t, env, o, keystore.Options{Collections: []string{pbtest.NotesCollection}})
+		key, _ = issueFor(t, env, o, keystore.Options{Collections: []string{hookstest.NotesCollection}})
 		keyName = o.Kind + "'s notes-only key"
 	}
 	for _, sp := range spellings {
@@ -201,7 +201,7 @@ func runSpellings(t *testing.T, o pbtest.Owner, fullAccess bool, spellings []spe
 		}
 		t.Run(keyName+": "+sp.name, func(t *testing.T) {
 			if sp.topic != "" {
-				topic := strings.NewReplacer("{alice}", pbtest.AliceID, "{note}", pbtest.AliceNoteID).Replace(sp.topic)
+				topic := strings.NewReplacer("{alice}", hookstest.AliceID, "{note}", hookstest.AliceNoteID).Replace(sp.topic)
 				c := connectRealtime(t, srv.URL)
 				if res := c.subscribe(t, key, topic); res.StatusCode != http.StatusForbidden {
 					t.Fatalf("subscribe %q: status %d, want 403", topic, res.StatusCode)
@@ -221,7 +221,7 @@ func runSpellings(t *testing.T, o pbtest.Owner, fullAccess bool, spellings []spe
 	}
 }
 
-func collectionID(t testing.TB, env *pbtest.Env, name string) string {
+func collectionID(t testing.TB, env *hookstest.Env, name string) string {
 	t.Helper()
 	c, err := env.App.FindCollectionByNameOrId(name)
 	if err != nil {

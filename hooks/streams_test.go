@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestMain removes the pbkeys binary the cross-process tests build.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	pbtest.RemoveBinary()
+	hookstest.RemoveBinary()
 	os.Exit(code)
 }
 
@@ -24,10 +24,10 @@ func TestMain(m *testing.M) {
 // streams within about a second, also when nothing is being sent on them.
 // No message is sent during the wait: the stream must end on its own.
 func TestUnusableKeysLoseTheirStreams(t *testing.T) {
-	type env = pbtest.Env
+	type env = hookstest.Env
 	cli := func(t *testing.T, e *env, args ...string) {
 		t.Helper()
-		cmd := pbtest.Command(t, e.App.DataDir(), append([]string{"apikeys"}, args...)...)
+		cmd := hookstest.Command(t, e.App.DataDir(), append([]string{"apikeys"}, args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("pbkeys apikeys %v: %v\n%s", args, err, out)
 		}
@@ -49,12 +49,12 @@ func TestUnusableKeysLoseTheirStreams(t *testing.T) {
 			}
 		}, message: "disabled"},
 		{name: "disabled over REST", change: func(t *testing.T, e *env, base, id string) {
-			if status, body := call(t, base, http.MethodPatch, keysURL+"/"+id, pbtest.JWT(t, e.App, pbtest.AliceID), `{"disabled":true}`); status != 200 {
+			if status, body := call(t, base, http.MethodPatch, keysURL+"/"+id, hookstest.JWT(t, e.App, hookstest.AliceID), `{"disabled":true}`); status != 200 {
 				t.Fatalf("PATCH: %d %s", status, body)
 			}
 		}, message: "disabled"},
 		{name: "revoked over REST", change: func(t *testing.T, e *env, base, id string) {
-			if status, body := call(t, base, http.MethodDelete, keysURL+"/"+id, pbtest.JWT(t, e.App, pbtest.AliceID), ""); status != 204 {
+			if status, body := call(t, base, http.MethodDelete, keysURL+"/"+id, hookstest.JWT(t, e.App, hookstest.AliceID), ""); status != 204 {
 				t.Fatalf("DELETE: %d %s", status, body)
 			}
 		}, message: "invalid or has been revoked"},
@@ -69,7 +69,7 @@ func TestUnusableKeysLoseTheirStreams(t *testing.T) {
 		}, message: "expired"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := pbtest.New(t)
+			e := hookstest.New(t)
 			defer e.App.Cleanup()
 			srv := e.Serve(t)
 			opts := keystore.Options{Label: "streaming"}

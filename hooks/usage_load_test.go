@@ -12,7 +12,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 )
 
 // TestLastUsedWritesUnderLoad: 10,000 requests with one key, well within a
@@ -21,7 +21,7 @@ import (
 // each with its daily count — counted at the database, not inferred from
 // timing; and the counts written add up to the 10,000 requests.
 func TestLastUsedWritesUnderLoad(t *testing.T) {
-	env := pbtest.New(t) // flushes every 50 ms; at most one write per key per minute
+	env := hookstest.New(t) // flushes every 50 ms; at most one write per key per minute
 	db, ok := env.App.NonconcurrentDB().(*dbx.DB)
 	if !ok {
 		t.Fatalf("NonconcurrentDB is %T, want *dbx.DB", env.App.NonconcurrentDB())
@@ -34,13 +34,13 @@ func TestLastUsedWritesUnderLoad(t *testing.T) {
 		}
 		switch {
 		case strings.HasPrefix(query, "UPDATE `api_keys`") && strings.Contains(query, "last_used"):
-			if strings.Contains(query, pbtest.AliceKeyID) {
+			if strings.Contains(query, hookstest.AliceKeyID) {
 				writes.Add(1)
 			} else {
 				otherKeyWrites.Add(1)
 			}
 		case strings.HasPrefix(query, "INSERT INTO {{api_key_usage}}"):
-			if strings.Contains(query, pbtest.AliceKeyID) {
+			if strings.Contains(query, hookstest.AliceKeyID) {
 				countWrites.Add(1)
 			} else {
 				otherKeyWrites.Add(1)
@@ -56,7 +56,7 @@ func TestLastUsedWritesUnderLoad(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for next.Add(1) <= requests {
-				if rec := getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP); rec.Code != 200 {
+				if rec := getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP); rec.Code != 200 {
 					t.Errorf("status %d", rec.Code)
 					return
 				}
@@ -74,7 +74,7 @@ func TestLastUsedWritesUnderLoad(t *testing.T) {
 	elapsed := time.Since(start)
 	var total int64
 	if err := env.App.DB().Select("COALESCE(SUM(requests), 0)").From("api_key_usage").
-		Where(dbx.HashExp{"key": pbtest.AliceKeyID}).Row(&total); err != nil {
+		Where(dbx.HashExp{"key": hookstest.AliceKeyID}).Row(&total); err != nil {
 		t.Fatal(err)
 	}
 	env.App.Cleanup()

@@ -12,7 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -26,35 +26,35 @@ func lastUsed(t testing.TB, app core.App, keyID string) time.Time {
 }
 
 func TestLastUsedIsRecordedSoon(t *testing.T) {
-	env := pbtest.New(t) // flushes every 50 ms in tests (2 s in production)
+	env := hookstest.New(t) // flushes every 50 ms in tests (2 s in production)
 	before := time.Now().Add(-time.Second)
-	updatedBefore := mustFind(t, env.App, pbtest.AliceKeyID).GetDateTime("updated")
+	updatedBefore := mustFind(t, env.App, hookstest.AliceKeyID).GetDateTime("updated")
 
 	s := tests.ApiScenario{
 		Name:                  "a request with a key",
 		Method:                http.MethodGet,
 		URL:                   aliceNoteURL,
-		Headers:               bearer(pbtest.AliceKey),
+		Headers:               bearer(hookstest.AliceKey),
 		ExpectedStatus:        200,
 		ExpectedContent:       []string{`"title":"Alice's note"`},
 		TestAppFactory:        func(testing.TB) *tests.TestApp { return env.App },
 		DisableTestAppCleanup: true,
 		AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
 			deadline := time.Now().Add(3 * time.Second)
-			for lastUsed(t, app, pbtest.AliceKeyID).IsZero() {
+			for lastUsed(t, app, hookstest.AliceKeyID).IsZero() {
 				if time.Now().After(deadline) {
 					t.Fatal("last_used still empty 3 s after the request")
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			if got := lastUsed(t, app, pbtest.AliceKeyID); got.Before(before) || got.After(time.Now().Add(time.Second)) {
+			if got := lastUsed(t, app, hookstest.AliceKeyID); got.Before(before) || got.After(time.Now().Add(time.Second)) {
 				t.Fatalf("last_used = %s, want about now", got)
 			}
-			if !lastUsed(t, app, pbtest.BobKeyID).IsZero() {
+			if !lastUsed(t, app, hookstest.BobKeyID).IsZero() {
 				t.Fatal("an unused key got a last_used time")
 			}
 			// bookkeeping, not an edit: "updated" does not move
-			if got := mustFind(t, app, pbtest.AliceKeyID).GetDateTime("updated"); !got.Equal(updatedBefore) {
+			if got := mustFind(t, app, hookstest.AliceKeyID).GetDateTime("updated"); !got.Equal(updatedBefore) {
 				t.Fatalf("updated moved from %s to %s", updatedBefore, got)
 			}
 		},
@@ -66,14 +66,14 @@ func TestLastUsedIsRecordedSoon(t *testing.T) {
 func TestLastUsedIsFlushedOnShutdown(t *testing.T) {
 	// Writes are due only every hour here, so only the shutdown flush can
 	// write the use.
-	env := pbtest.New(t, func(c *hooks.Config) {
+	env := hookstest.New(t, func(c *hooks.Config) {
 		c.Tuning.Usage.FlushInterval = time.Hour
 	})
 	s := tests.ApiScenario{
 		Name:                  "a request with a key",
 		Method:                http.MethodGet,
 		URL:                   aliceNoteURL,
-		Headers:               bearer(pbtest.AliceKey),
+		Headers:               bearer(hookstest.AliceKey),
 		ExpectedStatus:        200,
 		ExpectedContent:       []string{`"title":"Alice's note"`},
 		TestAppFactory:        func(testing.TB) *tests.TestApp { return env.App },
@@ -81,13 +81,13 @@ func TestLastUsedIsFlushedOnShutdown(t *testing.T) {
 	}
 	s.Test(t)
 
-	if !lastUsed(t, env.App, pbtest.AliceKeyID).IsZero() {
+	if !lastUsed(t, env.App, hookstest.AliceKeyID).IsZero() {
 		t.Fatal("last_used written before shutdown; the test cannot tell the flush apart")
 	}
 	// What `serve` does on SIGTERM: trigger OnTerminate, which flushes
 	// before PocketBase closes the database.
 	err := env.App.OnTerminate().Trigger(&core.TerminateEvent{App: env.App}, func(e *core.TerminateEvent) error {
-		if lastUsed(t, e.App, pbtest.AliceKeyID).IsZero() {
+		if lastUsed(t, e.App, hookstest.AliceKeyID).IsZero() {
 			t.Error("pending last_used not flushed on shutdown")
 		}
 		return nil
@@ -111,13 +111,13 @@ func mustFind(t testing.TB, app core.App, keyID string) *core.Record {
 // last use also records the client address and user agent of that use, and
 // the day's request count.
 func TestLastUseRecordsClientAndCounts(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
 	h := inProcessMux(t, env)
 	for i := range 3 {
 		req := httptest.NewRequest(http.MethodGet, aliceNoteURL, nil)
 		req.RemoteAddr = "198.51.100.23:50000"
-		req.Header.Set("Authorization", "Bearer "+pbtest.AliceKey)
+		req.Header.Set("Authorization", "Bearer "+hookstest.AliceKey)
 		req.Header.Set("User-Agent", fmt.Sprintf("deploy-bot/%d", i))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -126,20 +126,20 @@ func TestLastUseRecordsClientAndCounts(t *testing.T) {
 	if err := env.App.OnTerminate().Trigger(&core.TerminateEvent{App: env.App}); err != nil {
 		t.Fatal(err)
 	}
-	key := mustFind(t, env.App, pbtest.AliceKeyID)
+	key := mustFind(t, env.App, hookstest.AliceKeyID)
 	if ip, ua := key.GetString("last_used_ip"), key.GetString("last_used_user_agent"); ip != "198.51.100.23" || ua != "deploy-bot/2" {
 		t.Fatalf("last use from %q with %q, want the newest request's", ip, ua)
 	}
-	daily, err := usage.Daily(env.App, []string{pbtest.AliceKeyID}, time.Now())
+	daily, err := usage.Daily(env.App, []string{hookstest.AliceKeyID}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total := usage.Total(daily[pbtest.AliceKeyID]); total != 3 {
+	if total := usage.Total(daily[hookstest.AliceKeyID]); total != 3 {
 		t.Fatalf("%d requests counted, want 3", total)
 	}
 	// REST returns them to the owner
-	req := httptest.NewRequest(http.MethodGet, keysURL+"/"+pbtest.AliceKeyID, nil)
-	req.Header.Set("Authorization", pbtest.JWT(t, env.App, pbtest.AliceID))
+	req := httptest.NewRequest(http.MethodGet, keysURL+"/"+hookstest.AliceKeyID, nil)
+	req.Header.Set("Authorization", hookstest.JWT(t, env.App, hookstest.AliceID))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	for _, want := range []string{`"last_used_ip":"198.51.100.23"`, `"last_used_user_agent":"deploy-bot/2"`} {
@@ -152,10 +152,10 @@ func TestLastUseRecordsClientAndCounts(t *testing.T) {
 // TestUsageCountsSurviveARestart: counts still in memory at shutdown are
 // written by the flush on terminate, so the next process reads them.
 func TestUsageCountsSurviveARestart(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Usage.FlushInterval = time.Hour })
+	env := hookstest.New(t, func(c *hooks.Config) { c.Tuning.Usage.FlushInterval = time.Hour })
 	h := inProcessMux(t, env)
 	for range 5 {
-		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "request with the key")
+		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP), 200, "request with the key")
 	}
 	if err := env.App.OnTerminate().Trigger(&core.TerminateEvent{App: env.App}); err != nil {
 		t.Fatal(err)
@@ -167,14 +167,14 @@ func TestUsageCountsSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer next.Cleanup()
-	if err := hooks.Register(next, pbtest.Config()); err != nil {
+	if err := hooks.Register(next, hookstest.Config()); err != nil {
 		t.Fatal(err)
 	}
-	daily, err := usage.Daily(next, []string{pbtest.AliceKeyID}, time.Now())
+	daily, err := usage.Daily(next, []string{hookstest.AliceKeyID}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total := usage.Total(daily[pbtest.AliceKeyID]); total != 5 {
+	if total := usage.Total(daily[hookstest.AliceKeyID]); total != 5 {
 		t.Fatalf("%d requests after the restart, want the 5 made before it", total)
 	}
 }
@@ -187,17 +187,17 @@ func TestUsageOverREST(t *testing.T) {
 		status    int
 		content   []string
 	}{
-		{"the owner", usageURL(pbtest.AliceKeyID), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.AliceID) },
+		{"the owner", usageURL(hookstest.AliceKeyID), func(t testing.TB, app core.App) string { return hookstest.JWT(t, app, hookstest.AliceID) },
 			200, []string{`"requests":7}]`, `{"day":"` + time.Now().UTC().AddDate(0, 0, -29).Format(time.DateOnly) + `","requests":0}`}},
-		{"a superuser, any key", usageURL(pbtest.AliceKeyID), pbtest.SuperuserJWT, 200, []string{`"requests":7}]`}},
-		{"another user", usageURL(pbtest.AliceKeyID), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.BobID) }, 404, []string{`"status":404`}},
-		{"an unknown key", usageURL("zzzzzzzzzzzzzzz"), func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.AliceID) }, 404, []string{`"status":404`}},
-		{"an API key", usageURL(pbtest.AliceKeyID), func(testing.TB, core.App) string { return "Bearer " + pbtest.AliceKey }, 403, []string{"API keys cannot manage API keys"}},
-		{"a guest", usageURL(pbtest.AliceKeyID), func(testing.TB, core.App) string { return "" }, 401, []string{`"status":401`}},
+		{"a superuser, any key", usageURL(hookstest.AliceKeyID), hookstest.SuperuserJWT, 200, []string{`"requests":7}]`}},
+		{"another user", usageURL(hookstest.AliceKeyID), func(t testing.TB, app core.App) string { return hookstest.JWT(t, app, hookstest.BobID) }, 404, []string{`"status":404`}},
+		{"an unknown key", usageURL("zzzzzzzzzzzzzzz"), func(t testing.TB, app core.App) string { return hookstest.JWT(t, app, hookstest.AliceID) }, 404, []string{`"status":404`}},
+		{"an API key", usageURL(hookstest.AliceKeyID), func(testing.TB, core.App) string { return "Bearer " + hookstest.AliceKey }, 403, []string{"API keys cannot manage API keys"}},
+		{"a guest", usageURL(hookstest.AliceKeyID), func(testing.TB, core.App) string { return "" }, 401, []string{`"status":401`}},
 	} {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		today := time.Now().UTC().Format(time.DateOnly)
-		if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.AliceKeyID, Days: []usage.Day{{Day: today, Requests: 7}}}}); err != nil {
+		if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: hookstest.AliceKeyID, Days: []usage.Day{{Day: today, Requests: 7}}}}); err != nil {
 			t.Fatal(err)
 		}
 		headers := map[string]string{}
@@ -222,19 +222,19 @@ func TestUsageOverREST(t *testing.T) {
 }
 
 func TestSuperusersReadUsageThroughTheCollection(t *testing.T) {
-	env := pbtest.New(t)
-	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.BobKeyID, Days: []usage.Day{{Day: "2026-11-30", Requests: 3}}}}); err != nil {
+	env := hookstest.New(t)
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: hookstest.BobKeyID, Days: []usage.Day{{Day: "2026-11-30", Requests: 3}}}}); err != nil {
 		t.Fatal(err)
 	}
 	scenario(t, env, tests.ApiScenario{
 		Name: "superuser lists api_key_usage", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records",
-		Headers:        map[string]string{"Authorization": pbtest.SuperuserJWT(t, env.App)},
-		ExpectedStatus: 200, ExpectedContent: []string{`"key":"` + pbtest.BobKeyID + `"`, `"requests":3`},
+		Headers:        map[string]string{"Authorization": hookstest.SuperuserJWT(t, env.App)},
+		ExpectedStatus: 200, ExpectedContent: []string{`"key":"` + hookstest.BobKeyID + `"`, `"requests":3`},
 	})
-	env = pbtest.New(t)
+	env = hookstest.New(t)
 	scenario(t, env, tests.ApiScenario{
 		Name: "a user does not", Method: http.MethodGet, URL: "/api/collections/api_key_usage/records",
-		Headers:        map[string]string{"Authorization": pbtest.JWT(t, env.App, pbtest.AliceID)},
+		Headers:        map[string]string{"Authorization": hookstest.JWT(t, env.App, hookstest.AliceID)},
 		ExpectedStatus: 403, ExpectedContent: []string{`"status":403`},
 	})
 }

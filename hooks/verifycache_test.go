@@ -14,8 +14,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // These tests drive one app through many requests in-process (the full
@@ -23,7 +23,7 @@ import (
 // the verifier's cache and throttle do and do not change.
 
 // inProcessMux builds env's full router once.
-func inProcessMux(t testing.TB, env *pbtest.Env) http.Handler {
+func inProcessMux(t testing.TB, env *hookstest.Env) http.Handler {
 	t.Helper()
 	router, err := apis.NewRouter(env.App)
 	if err != nil {
@@ -61,9 +61,9 @@ func expectStatus(t testing.TB, rec *httptest.ResponseRecorder, want int, what s
 
 // wrongAliceKey is Alice's key id with a well-formed but wrong secret.
 func wrongAliceKey(i int) string {
-	s := []byte(pbtest.BobKeySecret)
+	s := []byte(hookstest.BobKeySecret)
 	s[0] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i%26]
-	return pbtest.AliceKeyID + "." + string(s)
+	return hookstest.AliceKeyID + "." + string(s)
 }
 
 const (
@@ -79,36 +79,36 @@ const (
 func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 	for name, change := range map[string]func(t *testing.T, app core.App){
 		"key revoked": func(t *testing.T, app core.App) {
-			deleteRecord(t, app, "api_keys", pbtest.AliceKeyID)
+			deleteRecord(t, app, "api_keys", hookstest.AliceKeyID)
 		},
 		"key expired": func(t *testing.T, app core.App) {
-			setField(t, app, pbtest.AliceKeyID, keystore.FieldExpires, time.Now().Add(-time.Minute).UTC().Format(types.DefaultDateLayout))
+			setField(t, app, hookstest.AliceKeyID, keystore.FieldExpires, time.Now().Add(-time.Minute).UTC().Format(types.DefaultDateLayout))
 		},
 		"key disabled": func(t *testing.T, app core.App) {
-			setField(t, app, pbtest.AliceKeyID, keystore.FieldDisabled, true)
+			setField(t, app, hookstest.AliceKeyID, keystore.FieldDisabled, true)
 		},
 		"owner deleted": func(t *testing.T, app core.App) {
-			deleteRecord(t, app, "users", pbtest.AliceID)
+			deleteRecord(t, app, "users", hookstest.AliceID)
 		},
 		"owner fails the authRule": func(t *testing.T, app core.App) {
 			blockAliceByAuthRule(t, app)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			env := pbtest.New(t, func(c *hooks.Config) { c.Tuning.Verifier.MaxKeyFailures, c.Tuning.Verifier.RefusalDelay = 2, -1 })
+			env := hookstest.New(t, func(c *hooks.Config) { c.Tuning.Verifier.MaxKeyFailures, c.Tuning.Verifier.RefusalDelay = 2, -1 })
 			t.Cleanup(env.App.Cleanup)
 			h := inProcessMux(t, env)
 
-			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "owner, first use")
+			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP), 200, "owner, first use")
 			for i := range 2 {
 				expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(i), attackerIP), 401, "wrong secret")
 			}
 			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(9), attackerIP), 429, "id throttled")
-			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "owner from the cache while throttled")
+			expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP), 200, "owner from the cache while throttled")
 
 			change(t, env.App)
 
-			rec := getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP)
+			rec := getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP)
 			expectStatus(t, rec, 401, "owner's next request")
 			if !strings.Contains(rec.Header().Get("WWW-Authenticate"), "invalid_token") {
 				t.Fatalf("no invalid_token challenge: %v", rec.Header())
@@ -122,7 +122,7 @@ func TestWarmCacheNeverOutlivesTheKeyRow(t *testing.T) {
 // them, on that key id, and for nobody else: the key's holder gets in even
 // with a cold cache (right after a restart).
 func TestFailureThrottleAnswers429(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) {
+	env := hookstest.New(t, func(c *hooks.Config) {
 		c.Tuning.Verifier.MaxKeyFailures = 3
 		c.Tuning.Verifier.YieldAfterFailures = 100
 		c.Tuning.Verifier.RefusalDelay = -1 // 429s answered at once (the hold is tested in internal/apikey)
@@ -150,19 +150,19 @@ func TestFailureThrottleAnswers429(t *testing.T) {
 	// the same key id from another address: its own guesses are checked
 	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(6), "203.0.113.9"), 401, "another address")
 	// the holder, never verified before (cold cache), gets in
-	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKey, ownerIP), 200, "cold holder while the id is guessed")
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP), 200, "cold holder while the id is guessed")
 	// the attacker's address is refused on this key id only
-	expectStatus(t, getAs(h, "/api/collections/notes/records/"+pbtest.BobNoteID, "Bearer "+pbtest.BobKey, attackerIP), 200, "Bob's key")
+	expectStatus(t, getAs(h, "/api/collections/notes/records/"+hookstest.BobNoteID, "Bearer "+hookstest.BobKey, attackerIP), 200, "Bob's key")
 	// malformed or unknown keys are never turned into 429: they never cost argon2id
-	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+pbtest.AliceKeyID+".short", attackerIP), 401, "malformed")
-	expectStatus(t, getAs(h, aliceNoteURL, "Bearer zzzzzzzzzzzzzzz."+pbtest.AliceKeySecret, attackerIP), 401, "unknown id")
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKeyID+".short", attackerIP), 401, "malformed")
+	expectStatus(t, getAs(h, aliceNoteURL, "Bearer zzzzzzzzzzzzzzz."+hookstest.AliceKeySecret, attackerIP), 401, "unknown id")
 }
 
 // TestFailureThrottlePerClientNeverRefuses: an address with many wrong
 // secrets over many keys (one broken machine in a fleet behind NAT) is not
 // refused: its verifications only wait behind other clients'.
 func TestFailureThrottlePerClientNeverRefuses(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) {
+	env := hookstest.New(t, func(c *hooks.Config) {
 		c.Tuning.Verifier.MaxKeyFailures = 100
 		c.Tuning.Verifier.YieldAfterFailures = 2
 		c.Tuning.Verifier.RefusalDelay = -1
@@ -173,6 +173,6 @@ func TestFailureThrottlePerClientNeverRefuses(t *testing.T) {
 	for i := range 4 {
 		expectStatus(t, getAs(h, aliceNoteURL, "Bearer "+wrongAliceKey(i), attackerIP), 401, "wrong secret")
 	}
-	bobNote := "/api/collections/notes/records/" + pbtest.BobNoteID
-	expectStatus(t, getAs(h, bobNote, "Bearer "+pbtest.BobKey, attackerIP), 200, "a correct key from the same address")
+	bobNote := "/api/collections/notes/records/" + hookstest.BobNoteID
+	expectStatus(t, getAs(h, bobNote, "Bearer "+hookstest.BobKey, attackerIP), 200, "a correct key from the same address")
 }

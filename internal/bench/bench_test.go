@@ -3,8 +3,6 @@ package bench_test
 import (
 	"fmt"
 	"testing"
-
-	"github.com/pbkeys/pbkeys/internal/bench"
 )
 
 // rounds is how many times each case runs, interleaved, so that a noisy
@@ -18,15 +16,15 @@ const rounds = 5
 //
 // One case with a CPU profile: -bench 'BenchmarkAuth/key$' -cpuprofile cpu.out
 func BenchmarkAuth(b *testing.B) {
-	cases := bench.Cases(b)
-	samples := map[string][]bench.Sample{}
+	cases := Cases(b)
+	samples := map[string][]Sample{}
 	for range rounds {
 		for _, c := range cases {
-			var last bench.Sample
+			var last Sample
 			if b.Run(c.Name, func(b *testing.B) { last = c.Run(b) }) {
 				samples[c.Name] = append(samples[c.Name], last)
 			}
 		}
 	}
-	fmt.Print(bench.Report(cases, samples))
+	fmt.Print(Report(cases, samples))
 }

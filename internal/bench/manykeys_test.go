@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
-	"github.com/pbkeys/pbkeys/internal/bench"
 )
 
 // manyKeys is how many distinct active keys BenchmarkManyKeys compares with one.
@@ -20,19 +18,19 @@ const manyKeysRounds = 9
 //
 //	go test -run '^$' -bench '^BenchmarkManyKeys$' ./internal/bench
 func BenchmarkManyKeys(b *testing.B) {
-	cases := bench.ManyKeysCases(b, manyKeys)
-	samples := map[string][]bench.Sample{}
+	cases := ManyKeysCases(b, manyKeys)
+	samples := map[string][]Sample{}
 	for i := range manyKeysRounds {
 		order := slices.Clone(cases)
 		if i%2 == 1 {
 			slices.Reverse(order) // neither case always follows the other
 		}
 		for _, c := range order {
-			var last bench.Sample
+			var last Sample
 			if b.Run(c.Name, func(b *testing.B) { last = c.Run(b) }) {
 				samples[c.Name] = append(samples[c.Name], last)
 			}
 		}
 	}
-	fmt.Print(bench.ManyKeysReport(cases, samples))
+	fmt.Print(ManyKeysReport(cases, samples))
 }

@@ -10,17 +10,17 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pbkeys/pbkeys/internal/ownermail"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // newEnv returns a fresh fixture app, cleaned up when t ends.
-func newEnv(t *testing.T) *pbtest.Env {
+func newEnv(t *testing.T) *hookstest.Env {
 	t.Helper()
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	return env
 }
@@ -29,13 +29,13 @@ func newEnv(t *testing.T) *pbtest.Env {
 // under a root command that tolerates unknown root flags and discards its
 // own stderr, so what a user would see is exactly stdout, stderr and the
 // returned error (which main prints).
-func run(t *testing.T, env *pbtest.Env, args ...string) (stdout, stderr string, err error) {
+func run(t *testing.T, env *hookstest.Env, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	return runWithInput(t, env, "", args...)
 }
 
 // runWithInput is run with stdin reading input.
-func runWithInput(t *testing.T, env *pbtest.Env, input string, args ...string) (stdout, stderr string, err error) {
+func runWithInput(t *testing.T, env *hookstest.Env, input string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	root := &cobra.Command{
 		Use:                "pbkeys",
@@ -59,9 +59,9 @@ func runWithInput(t *testing.T, env *pbtest.Env, input string, args ...string) (
 
 // newRevoker returns what revokes leaked keys with a fresh verifier, as each
 // "pbkeys apikeys" process has one, and env's owner mails.
-func newRevoker(t testing.TB, env *pbtest.Env) *leaks.Revoker {
+func newRevoker(t testing.TB, env *hookstest.Env) *leaks.Revoker {
 	t.Helper()
-	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
+	v, err := verifier.New(hookstest.TestArgon2, verifier.Config{}, verifier.Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func newRevoker(t testing.TB, env *pbtest.Env) *leaks.Revoker {
 }
 
 // keysOf returns the ids of ownerID's keys.
-func keysOf(t *testing.T, env *pbtest.Env, ownerID string) []string {
+func keysOf(t *testing.T, env *hookstest.Env, ownerID string) []string {
 	t.Helper()
 	records, err := env.Store.List(env.Record(t, "users", ownerID))
 	if err != nil {
@@ -119,10 +119,10 @@ func TestRefusesUnappliedMigrations(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"list"},
-		{"create", "--user", pbtest.AliceEmail, "--label", "CI", "--expires", "30d"},
-		{"revoke", pbtest.AliceKeyID},
-		{"disable", pbtest.AliceKeyID},
-		{"roll", pbtest.AliceKeyID},
+		{"create", "--user", hookstest.AliceEmail, "--label", "CI", "--expires", "30d"},
+		{"revoke", hookstest.AliceKeyID},
+		{"disable", hookstest.AliceKeyID},
+		{"roll", hookstest.AliceKeyID},
 	} {
 		stdout, _, err := run(t, env, args...)
 		if err == nil || !strings.Contains(err.Error(), "1764100000_api_keys_lifecycle.go") || !strings.Contains(err.Error(), "migrate up") {
@@ -132,10 +132,10 @@ func TestRefusesUnappliedMigrations(t *testing.T) {
 			t.Errorf("%v: stdout = %q, want nothing", args, stdout)
 		}
 	}
-	if got := keysOf(t, env, pbtest.AliceID); len(got) != 1 {
+	if got := keysOf(t, env, hookstest.AliceID); len(got) != 1 {
 		t.Errorf("Alice has keys %v, want only the fixture's", got)
 	}
-	if _, err := env.Store.Find(pbtest.AliceKeyID); err != nil {
+	if _, err := env.Store.Find(hookstest.AliceKeyID); err != nil {
 		t.Errorf("the fixture key was revoked: %v", err)
 	}
 }

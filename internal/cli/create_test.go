@@ -11,10 +11,10 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 func TestCreate(t *testing.T) {
@@ -29,13 +29,13 @@ func TestCreate(t *testing.T) {
 	}{
 		{
 			name:   "defaults: never expires, full access, no limit",
-			args:   []string{"--user", pbtest.AliceEmail, "--label", "CI"},
+			args:   []string{"--user", hookstest.AliceEmail, "--label", "CI"},
 			want:   keystore.Options{Label: "CI"},
 			stderr: `"CI" for alice@example.com (Full access; No limit; never expires)`,
 		},
 		{
 			name: "every option",
-			args: []string{"--user", pbtest.AliceEmail, "--label", "Dashboard", "--expires", "90d",
+			args: []string{"--user", hookstest.AliceEmail, "--label", "Dashboard", "--expires", "90d",
 				"--read-only", "--collections", " notes, users,notes", "--rate", "600"},
 			expires: func(now time.Time) time.Time { return now.Add(90 * day) },
 			want: keystore.Options{Label: "Dashboard", ReadOnly: true,
@@ -44,14 +44,14 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:    "owner by record id, expiry as a date",
-			args:    []string{"--user", pbtest.AliceID, "--label", "Importer", "--expires", "2030-01-31"},
+			args:    []string{"--user", hookstest.AliceID, "--label", "Importer", "--expires", "2030-01-31"},
 			expires: func(time.Time) time.Time { return time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC) },
 			want:    keystore.Options{Label: "Importer"},
 			stderr:  "expires 2030-02-01 00:00 UTC",
 		},
 		{
 			name:   "label is trimmed, --expires never",
-			args:   []string{"--user", pbtest.AliceEmail, "--label", "  my laptop ", "--expires", "never"},
+			args:   []string{"--user", hookstest.AliceEmail, "--label", "  my laptop ", "--expires", "never"},
 			want:   keystore.Options{Label: "my laptop"},
 			stderr: `"my laptop"`,
 		},
@@ -83,7 +83,7 @@ func TestCreate(t *testing.T) {
 			if match, err := argon2id.ComparePasswordAndHash(key.Secret, hash); err != nil || !match {
 				t.Errorf("the printed secret does not match the stored hash (err %v)", err)
 			}
-			if got := record.GetString(keystore.FieldOwner); got != pbtest.AliceID {
+			if got := record.GetString(keystore.FieldOwner); got != hookstest.AliceID {
 				t.Errorf("owner = %q, want Alice", got)
 			}
 
@@ -117,7 +117,7 @@ func TestCreate(t *testing.T) {
 				t.Fatalf("%d emails sent, want 1", mail.TotalSend())
 			}
 			msg := mail.LastMessage()
-			if len(msg.To) != 1 || msg.To[0].Address != pbtest.AliceEmail {
+			if len(msg.To) != 1 || msg.To[0].Address != hookstest.AliceEmail {
 				t.Errorf("email to %v, want Alice", msg.To)
 			}
 			for _, w := range []string{record.Id, want.Label, "CLI", "local", "pbkeys CLI"} {
@@ -135,7 +135,7 @@ func TestCreate(t *testing.T) {
 // The printed key is a working key: it authenticates as its owner.
 func TestCreatedKeyAuthenticates(t *testing.T) {
 	env := newEnv(t)
-	stdout, _, err := run(t, env, "create", "--user", pbtest.AliceEmail, "--label", "CI", "--read-only", "--collections", "notes")
+	stdout, _, err := run(t, env, "create", "--user", hookstest.AliceEmail, "--label", "CI", "--read-only", "--collections", "notes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +149,13 @@ func TestCreatedKeyAuthenticates(t *testing.T) {
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), pbtest.AliceNoteID) || strings.Contains(string(body), pbtest.BobNoteID) {
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), hookstest.AliceNoteID) || strings.Contains(string(body), hookstest.BobNoteID) {
 		t.Errorf("GET notes with the key: %d %s; want 200 with Alice's note only", res.StatusCode, body)
 	}
 }
 
 func TestCreateErrors(t *testing.T) {
-	alice := []string{"create", "--user", pbtest.AliceEmail}
+	alice := []string{"create", "--user", hookstest.AliceEmail}
 	cases := []struct {
 		name string
 		args []string
@@ -200,7 +200,7 @@ func TestCreateErrors(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("stdout = %q, want nothing", stdout)
 			}
-			if ids := keysOf(t, env, pbtest.AliceID); len(ids) != 1 {
+			if ids := keysOf(t, env, hookstest.AliceID); len(ids) != 1 {
 				t.Errorf("Alice has keys %v, want only the fixture's", ids)
 			}
 			env.Store.WaitNotifications()
@@ -221,12 +221,12 @@ func TestCreateUnprintableKeyIsRevoked(t *testing.T) {
 	cmd := cli.NewAPIKeysCommand(env.App, env.Store, newRevoker(t, env))
 	cmd.SetOut(brokenPipe{})
 	cmd.SetErr(io.Discard)
-	cmd.SetArgs([]string{"create", "--user", pbtest.AliceEmail, "--label", "CI"})
+	cmd.SetArgs([]string{"create", "--user", hookstest.AliceEmail, "--label", "CI"})
 	err := cmd.Execute()
 	if err == nil || !strings.Contains(err.Error(), "could not be printed") || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("err = %v, want one saying the key was revoked", err)
 	}
-	if ids := keysOf(t, env, pbtest.AliceID); len(ids) != 1 {
+	if ids := keysOf(t, env, hookstest.AliceID); len(ids) != 1 {
 		t.Errorf("Alice has keys %v, want only the fixture's", ids)
 	}
 	env.Store.WaitNotifications()

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // status is the status of GET /api/collections/notes/records with key.
@@ -23,7 +23,7 @@ func status(t *testing.T, url, key string) int {
 	return res.StatusCode
 }
 
-func disabled(t *testing.T, env *pbtest.Env, id string) bool {
+func disabled(t *testing.T, env *hookstest.Env, id string) bool {
 	t.Helper()
 	r, err := env.Store.Find(id)
 	if err != nil {
@@ -37,7 +37,7 @@ func TestDisableEnable(t *testing.T) {
 	srv := env.Serve(t)
 
 	// Any owner's keys: the CLI is the operator's tool.
-	stdout, stderr, err := run(t, env, "disable", pbtest.AliceKeyID, pbtest.BobKeyID, pbtest.AliceKeyID)
+	stdout, stderr, err := run(t, env, "disable", hookstest.AliceKeyID, hookstest.BobKeyID, hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,30 +46,30 @@ func TestDisableEnable(t *testing.T) {
 	if stdout != want || stderr != "" {
 		t.Errorf("disable: stdout %q, stderr %q; want %q", stdout, stderr, want)
 	}
-	if !disabled(t, env, pbtest.AliceKeyID) || !disabled(t, env, pbtest.BobKeyID) {
+	if !disabled(t, env, hookstest.AliceKeyID) || !disabled(t, env, hookstest.BobKeyID) {
 		t.Error("the keys are not disabled")
 	}
-	if got := status(t, srv.URL, pbtest.AliceKey); got != http.StatusUnauthorized {
+	if got := status(t, srv.URL, hookstest.AliceKey); got != http.StatusUnauthorized {
 		t.Errorf("disabled key: status %d, want 401", got)
 	}
 
 	// Again: says so, changes nothing.
-	stdout, _, err = run(t, env, "disable", pbtest.AliceKeyID)
+	stdout, _, err = run(t, env, "disable", hookstest.AliceKeyID)
 	if err != nil || stdout != `Already disabled: k1alice00000001 "Alice CI" of alice@example.com.`+"\n" {
 		t.Errorf("disable again: %q, %v", stdout, err)
 	}
 
-	stdout, stderr, err = run(t, env, "enable", pbtest.AliceKeyID)
+	stdout, stderr, err = run(t, env, "enable", hookstest.AliceKeyID)
 	if err != nil || stdout != `Enabled k1alice00000001 "Alice CI" of alice@example.com.`+"\n" || stderr != "" {
 		t.Errorf("enable: stdout %q, stderr %q, err %v", stdout, stderr, err)
 	}
-	if disabled(t, env, pbtest.AliceKeyID) || !disabled(t, env, pbtest.BobKeyID) {
+	if disabled(t, env, hookstest.AliceKeyID) || !disabled(t, env, hookstest.BobKeyID) {
 		t.Error("enable changed the wrong keys")
 	}
-	if got := status(t, srv.URL, pbtest.AliceKey); got != http.StatusOK {
+	if got := status(t, srv.URL, hookstest.AliceKey); got != http.StatusOK {
 		t.Errorf("enabled key: status %d, want 200", got)
 	}
-	if got := status(t, srv.URL, pbtest.BobKey); got != http.StatusUnauthorized {
+	if got := status(t, srv.URL, hookstest.BobKey); got != http.StatusUnauthorized {
 		t.Errorf("still disabled key: status %d, want 401", got)
 	}
 }
@@ -81,9 +81,9 @@ func TestDisableUnknownChangesNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"disable", pbtest.AliceKeyID, "nope00000000000"}, `No API key with the id "nope00000000000": nothing was disabled.`},
-		{[]string{"disable", "nope1", pbtest.BobKeyID, "nope2"}, `No API keys with the ids "nope1", "nope2": nothing was disabled.`},
-		{[]string{"enable", pbtest.AliceKeyID, "nope1"}, `No API key with the id "nope1": nothing was enabled.`},
+		{[]string{"disable", hookstest.AliceKeyID, "nope00000000000"}, `No API key with the id "nope00000000000": nothing was disabled.`},
+		{[]string{"disable", "nope1", hookstest.BobKeyID, "nope2"}, `No API keys with the ids "nope1", "nope2": nothing was disabled.`},
+		{[]string{"enable", hookstest.AliceKeyID, "nope1"}, `No API key with the id "nope1": nothing was enabled.`},
 		{[]string{"disable"}, `Name the keys to disable by id (see "apikeys list").`},
 		{[]string{"enable", " "}, `Name the keys to enable by id (see "apikeys list").`},
 		{[]string{"disable", "--all"}, `Unknown flag: --all. Run "pbkeys apikeys disable --help" for usage.`},
@@ -95,15 +95,15 @@ func TestDisableUnknownChangesNothing(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("%v: stdout = %q, want nothing", tc.args, stdout)
 		}
-		if disabled(t, env, pbtest.AliceKeyID) || disabled(t, env, pbtest.BobKeyID) {
+		if disabled(t, env, hookstest.AliceKeyID) || disabled(t, env, hookstest.BobKeyID) {
 			t.Fatalf("%v: a key was disabled", tc.args)
 		}
 	}
 	// And enable leaves a disabled key disabled when another id is unknown.
-	if _, err := env.Store.SetDisabled(env.Record(t, "users", pbtest.AliceID), pbtest.AliceKeyID, true); err != nil {
+	if _, err := env.Store.SetDisabled(env.Record(t, "users", hookstest.AliceID), hookstest.AliceKeyID, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := run(t, env, "enable", pbtest.AliceKeyID, "nope1"); err == nil || !disabled(t, env, pbtest.AliceKeyID) {
+	if _, _, err := run(t, env, "enable", hookstest.AliceKeyID, "nope1"); err == nil || !disabled(t, env, hookstest.AliceKeyID) {
 		t.Errorf("enable with an unknown id: err %v; the key must stay disabled", err)
 	}
 }
@@ -111,7 +111,7 @@ func TestDisableUnknownChangesNothing(t *testing.T) {
 // Enabling an expired key enables it, and warns that it still does not work.
 func TestEnableExpiredWarns(t *testing.T) {
 	env := newEnv(t)
-	r, err := env.Store.SetDisabled(env.Record(t, "users", pbtest.AliceID), pbtest.AliceKeyID, true)
+	r, err := env.Store.SetDisabled(env.Record(t, "users", hookstest.AliceID), hookstest.AliceKeyID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,24 +120,24 @@ func TestEnableExpiredWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stdout, stderr, err := run(t, env, "enable", pbtest.AliceKeyID)
+	stdout, stderr, err := run(t, env, "enable", hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if stdout != `Enabled k1alice00000001 "Alice CI" of alice@example.com.`+"\n" {
 		t.Errorf("stdout = %q", stdout)
 	}
-	for _, w := range []string{"Warning:", pbtest.AliceKeyID, "expired at", "still does not work", "apikeys roll " + pbtest.AliceKeyID} {
+	for _, w := range []string{"Warning:", hookstest.AliceKeyID, "expired at", "still does not work", "apikeys roll " + hookstest.AliceKeyID} {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("stderr %q does not say %q", stderr, w)
 		}
 	}
-	if disabled(t, env, pbtest.AliceKeyID) {
+	if disabled(t, env, hookstest.AliceKeyID) {
 		t.Error("the expired key was not enabled")
 	}
 
 	// Disabling an expired key needs no warning.
-	if _, stderr, err := run(t, env, "disable", pbtest.AliceKeyID); err != nil || stderr != "" {
+	if _, stderr, err := run(t, env, "disable", hookstest.AliceKeyID); err != nil || stderr != "" {
 		t.Errorf("disable an expired key: stderr %q, err %v", stderr, err)
 	}
 }

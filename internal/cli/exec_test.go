@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // These tests run the real binary: what a shell sees (signals, exit
@@ -19,15 +19,15 @@ import (
 // TestMain removes the binary built for the exec tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	pbtest.RemoveBinary()
+	hookstest.RemoveBinary()
 	os.Exit(code)
 }
 
 // execCLI runs "pbkeys apikeys args..." on env's data directory with
 // stdout, and returns stderr and the exit status.
-func execCLI(t *testing.T, env *pbtest.Env, stdout *os.File, args ...string) (stderr string, status int) {
+func execCLI(t *testing.T, env *hookstest.Env, stdout *os.File, args ...string) (stderr string, status int) {
 	t.Helper()
-	cmd := pbtest.Command(t, env.App.DataDir(), append([]string{"apikeys"}, args...)...)
+	cmd := hookstest.Command(t, env.App.DataDir(), append([]string{"apikeys"}, args...)...)
 	var errOut bytes.Buffer
 	cmd.Stdout = stdout
 	cmd.Stderr = &errOut
@@ -65,14 +65,14 @@ var logTimestamp = regexp.MustCompile(`^\d{4}/\d\d/\d\d `)
 // process must not die of SIGPIPE before it can revoke the key.
 func TestExecCreateIntoClosedPipeRevokes(t *testing.T) {
 	env := newEnv(t)
-	stderr, status := execCLI(t, env, closedPipe(t), "create", "--user", pbtest.AliceEmail, "--label", "Piped")
+	stderr, status := execCLI(t, env, closedPipe(t), "create", "--user", hookstest.AliceEmail, "--label", "Piped")
 	if status == 0 {
 		t.Errorf("exit status 0, want non-zero; stderr:\n%s", stderr)
 	}
 	if !strings.Contains(stderr, "could not be printed") || !strings.Contains(stderr, "revoked at once") {
 		t.Errorf("stderr does not say the key was revoked:\n%s", stderr)
 	}
-	records, err := env.Store.List(env.Record(t, "users", pbtest.AliceID))
+	records, err := env.Store.List(env.Record(t, "users", hookstest.AliceID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +90,15 @@ func TestExecCreateIntoClosedPipeRevokes(t *testing.T) {
 // keeps working (here --grace now would otherwise have stopped it).
 func TestExecRollIntoClosedPipeUndoes(t *testing.T) {
 	env := newEnv(t)
-	stderr, status := execCLI(t, env, closedPipe(t), "roll", pbtest.AliceKeyID, "--grace", "now")
+	stderr, status := execCLI(t, env, closedPipe(t), "roll", hookstest.AliceKeyID, "--grace", "now")
 	if status == 0 || !strings.Contains(stderr, "the roll was undone") {
 		t.Errorf("exit status %d, stderr:\n%s\nwant non-zero and the roll undone", status, stderr)
 	}
-	records, err := env.Store.List(env.Record(t, "users", pbtest.AliceID))
+	records, err := env.Store.List(env.Record(t, "users", hookstest.AliceID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(records) != 1 || records[0].Id != pbtest.AliceKeyID {
+	if len(records) != 1 || records[0].Id != hookstest.AliceKeyID {
 		t.Fatalf("Alice's keys: %d, want only the fixture key", len(records))
 	}
 	if exp := records[0].GetString(keystore.FieldExpires); exp != "" {
@@ -115,9 +115,9 @@ func TestExecErrorsArePlainSentences(t *testing.T) {
 	}{
 		{[]string{"create", "--user", "carol@example.com", "--label", "CI"},
 			`No record with the email "carol@example.com" in the users collection.`},
-		{[]string{"create", "--user", pbtest.AliceEmail, "--label", "CI", "--rate", "abc"},
+		{[]string{"create", "--user", hookstest.AliceEmail, "--label", "CI", "--rate", "abc"},
 			`--rate: "abc" is not a whole number of requests per minute (0 for no limit).`},
-		{[]string{"roll", pbtest.AliceKeyID, "--grace", "2h"},
+		{[]string{"roll", hookstest.AliceKeyID, "--grace", "2h"},
 			`--grace: "2h" is not a grace period: choose "now", "1h", "24h" or "7d".`},
 		{[]string{"disable", "nope00000000000"},
 			`No API key with the id "nope00000000000": nothing was disabled.`},
@@ -136,11 +136,11 @@ func TestExecErrorsArePlainSentences(t *testing.T) {
 // piped in is revoked, and the output names it without the secret.
 func TestExecLeakedFromStdin(t *testing.T) {
 	env := newEnv(t)
-	rec, key, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "Piped in"}, keystore.Origin{})
+	rec, key, err := env.Store.Issue(env.Record(t, "users", hookstest.AliceID), keystore.Options{Label: "Piped in"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := pbtest.Command(t, env.App.DataDir(), "apikeys", "leaked", "-")
+	cmd := hookstest.Command(t, env.App.DataDir(), "apikeys", "leaked", "-")
 	cmd.Stdin = strings.NewReader(key.String() + "\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

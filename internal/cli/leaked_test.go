@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // issueKey gives ownerID a new key and returns it in plain text.
-func issueKey(t *testing.T, env *pbtest.Env, ownerID, label string) (string, string) {
+func issueKey(t *testing.T, env *hookstest.Env, ownerID, label string) (string, string) {
 	t.Helper()
 	rec, key, err := env.Store.Issue(env.Record(t, "users", ownerID), keystore.Options{Label: label}, keystore.Origin{})
 	if err != nil {
@@ -32,7 +32,7 @@ func writeFile(t *testing.T, content string) string {
 }
 
 // waitMails waits until env's mailer has sent n mails.
-func waitMails(t *testing.T, env *pbtest.Env, n int) {
+func waitMails(t *testing.T, env *hookstest.Env, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(3 * time.Second); env.App.TestMailer.TotalSend() < n; {
 		if time.Now().After(deadline) {
@@ -44,8 +44,8 @@ func waitMails(t *testing.T, env *pbtest.Env, n int) {
 
 func TestLeakedRevokesLiveKeysOnly(t *testing.T) {
 	env := newEnv(t)
-	key, id := issueKey(t, env, pbtest.AliceID, "CI")
-	sibling, siblingID := issueKey(t, env, pbtest.AliceID, "laptop")
+	key, id := issueKey(t, env, hookstest.AliceID, "CI")
+	sibling, siblingID := issueKey(t, env, hookstest.AliceID, "laptop")
 	waitMails(t, env, 2)
 	typo := []byte(sibling)
 	if typo[30] == 'x' { // one character off: the checksum no longer matches
@@ -61,7 +61,7 @@ func TestLeakedRevokesLiveKeysOnly(t *testing.T) {
 		"# found in build 1234",
 		key,
 		"",
-		"  " + pbtest.BobKey + "  ", // a legacy key, with spaces around
+		"  " + hookstest.BobKey + "  ", // a legacy key, with spaces around
 		string(typo),
 		siblingID + "." + wrong,
 		"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",
@@ -80,12 +80,12 @@ func TestLeakedRevokesLiveKeysOnly(t *testing.T) {
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
-	for _, secret := range []string{key[apikey.IDLength+1:], pbtest.BobKeySecret, sibling[apikey.IDLength+1:], wrong, "ghp_"} {
+	for _, secret := range []string{key[apikey.IDLength+1:], hookstest.BobKeySecret, sibling[apikey.IDLength+1:], wrong, "ghp_"} {
 		if strings.Contains(stdout+stderr, secret) {
 			t.Errorf("the output shows a token: %q", secret)
 		}
 	}
-	for kid, exists := range map[string]bool{id: false, pbtest.BobKeyID: false, siblingID: true, pbtest.AliceKeyID: true} {
+	for kid, exists := range map[string]bool{id: false, hookstest.BobKeyID: false, siblingID: true, hookstest.AliceKeyID: true} {
 		if _, err := env.Store.Find(kid); (err == nil) != exists {
 			t.Errorf("key %s exists: %v, want %v", kid, err == nil, exists)
 		}
@@ -97,7 +97,7 @@ func TestLeakedRevokesLiveKeysOnly(t *testing.T) {
 	}
 	var alice string
 	for _, m := range env.App.TestMailer.Messages()[2:] {
-		if m.To[0].Address == pbtest.AliceEmail {
+		if m.To[0].Address == hookstest.AliceEmail {
 			alice = m.Text
 		}
 	}
@@ -110,7 +110,7 @@ func TestLeakedRevokesLiveKeysOnly(t *testing.T) {
 
 func TestLeakedFromStdin(t *testing.T) {
 	env := newEnv(t)
-	key, id := issueKey(t, env, pbtest.AliceID, "CI")
+	key, id := issueKey(t, env, hookstest.AliceID, "CI")
 	waitMails(t, env, 1) // "new API key", before the leak's
 	stdout, _, err := runWithInput(t, env, "\n"+key+"\n", "leaked", "-")
 	if err != nil || !strings.HasPrefix(stdout, "Revoked "+id+` "CI" of alice@example.com (line 2).`) {
@@ -161,7 +161,7 @@ func TestLeakedErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := env.Store.Find(pbtest.AliceKeyID); err != nil {
+	if _, err := env.Store.Find(hookstest.AliceKeyID); err != nil {
 		t.Fatal("a key was revoked")
 	}
 }

@@ -10,17 +10,17 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 // listFixture adds to the fixture (Alice's and Bob's unrestricted keys) a
 // restricted key, an expired one, a disabled one and a used one, and
 // returns their ids.
-func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled string) {
+func listFixture(t *testing.T, env *hookstest.Env) (scoped, expired, disabled string) {
 	t.Helper()
-	rec, _, err := env.Store.Issue(env.Record(t, "users", pbtest.AliceID), keystore.Options{
+	rec, _, err := env.Store.Issue(env.Record(t, "users", hookstest.AliceID), keystore.Options{
 		Label: "Dashboard", ExpiresAt: time.Now().Add(3*24*time.Hour + time.Hour),
 		ReadOnly: true, Collections: []string{"notes"}, RatePerMinute: 600,
 	}, keystore.Origin{})
@@ -29,7 +29,7 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 	}
 	scoped = rec.Id
 
-	rec, _, err = env.Store.Issue(env.Record(t, "users", pbtest.BobID), keystore.Options{Label: "Old script", ExpiresAt: time.Now().Add(time.Hour)}, keystore.Origin{})
+	rec, _, err = env.Store.Issue(env.Record(t, "users", hookstest.BobID), keystore.Options{Label: "Old script", ExpiresAt: time.Now().Add(time.Hour)}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,17 +40,17 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 		t.Fatal(err)
 	}
 
-	rec, _, err = env.Store.Issue(env.Record(t, "users", pbtest.BobID), keystore.Options{Label: "Paused"}, keystore.Origin{})
+	rec, _, err = env.Store.Issue(env.Record(t, "users", hookstest.BobID), keystore.Options{Label: "Paused"}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	disabled = rec.Id
-	if _, err := env.Store.SetDisabled(env.Record(t, "users", pbtest.BobID), disabled, true); err != nil {
+	if _, err := env.Store.SetDisabled(env.Record(t, "users", hookstest.BobID), disabled, true); err != nil {
 		t.Fatal(err)
 	}
 
 	used := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.AliceKeyID, LastUsed: used, IP: "203.0.113.9", UserAgent: "curl/8.5.0"}}); err != nil {
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: hookstest.AliceKeyID, LastUsed: used, IP: "203.0.113.9", UserAgent: "curl/8.5.0"}}); err != nil {
 		t.Fatal(err)
 	}
 	env.Store.WaitNotifications()
@@ -58,7 +58,7 @@ func listFixture(t *testing.T, env *pbtest.Env) (scoped, expired, disabled strin
 }
 
 // hashes returns every stored key hash, which no output may contain.
-func hashes(t *testing.T, env *pbtest.Env) []string {
+func hashes(t *testing.T, env *hookstest.Env) []string {
 	t.Helper()
 	var out []string
 	err := env.App.DB().Select(keystore.FieldKeyHash).From(keystore.Collection).Column(&out)
@@ -68,14 +68,14 @@ func hashes(t *testing.T, env *pbtest.Env) []string {
 	return out
 }
 
-func assertNoSecrets(t *testing.T, env *pbtest.Env, output string) {
+func assertNoSecrets(t *testing.T, env *hookstest.Env, output string) {
 	t.Helper()
 	for _, h := range hashes(t, env) {
 		if strings.Contains(output, h) {
 			t.Errorf("a key hash appears in the output")
 		}
 	}
-	for _, s := range []string{"$argon2id", pbtest.AliceKeySecret, pbtest.BobKeySecret, keystore.FieldKeyHash} {
+	for _, s := range []string{"$argon2id", hookstest.AliceKeySecret, hookstest.BobKeySecret, keystore.FieldKeyHash} {
 		if strings.Contains(output, s) {
 			t.Errorf("the output contains %q", s)
 		}
@@ -106,7 +106,7 @@ func TestListTable(t *testing.T) {
 	// Columns are aligned: every row's owner starts where the header's does.
 	col := strings.Index(lines[0], "OWNER")
 	for _, l := range lines[1:] {
-		if !strings.HasPrefix(l[col:], pbtest.AliceEmail) && !strings.HasPrefix(l[col:], pbtest.BobEmail) {
+		if !strings.HasPrefix(l[col:], hookstest.AliceEmail) && !strings.HasPrefix(l[col:], hookstest.BobEmail) {
 			t.Errorf("row not aligned under OWNER: %q", l)
 		}
 	}
@@ -121,11 +121,11 @@ func TestListTable(t *testing.T) {
 		return ""
 	}
 	for id, want := range map[string][]string{
-		pbtest.AliceKeyID: {pbtest.AliceEmail, "users", pbtest.AliceKeyLabel, "Full access", "No limit", "2026-03-04 05:06", "never", "Active"},
-		pbtest.BobKeyID:   {pbtest.BobEmail, pbtest.BobKeyLabel, "Full access", "never", "Active"},
-		scoped:            {pbtest.AliceEmail, "Dashboard", "Read-only · notes", "600/min", "Expires in 3 days"},
-		expired:           {pbtest.BobEmail, "Old script", "Expired"},
-		disabled:          {pbtest.BobEmail, "Paused", "Disabled"},
+		hookstest.AliceKeyID: {hookstest.AliceEmail, "users", hookstest.AliceKeyLabel, "Full access", "No limit", "2026-03-04 05:06", "never", "Active"},
+		hookstest.BobKeyID:   {hookstest.BobEmail, hookstest.BobKeyLabel, "Full access", "never", "Active"},
+		scoped:               {hookstest.AliceEmail, "Dashboard", "Read-only · notes", "600/min", "Expires in 3 days"},
+		expired:              {hookstest.BobEmail, "Old script", "Expired"},
+		disabled:             {hookstest.BobEmail, "Paused", "Disabled"},
 	} {
 		r := row(id)
 		for _, w := range want {
@@ -135,7 +135,7 @@ func TestListTable(t *testing.T) {
 		}
 	}
 	// Bob's fixture key was never used and never expires: both say so.
-	if r := row(pbtest.BobKeyID); strings.Count(r, "never") != 2 {
+	if r := row(hookstest.BobKeyID); strings.Count(r, "never") != 2 {
 		t.Errorf("row %q: want \"never\" for last used and expires", r)
 	}
 }
@@ -206,15 +206,15 @@ func TestListJSON(t *testing.T) {
 		}
 	}
 
-	a := byID[pbtest.AliceKeyID]
-	if a.User != pbtest.AliceID || a.OwnerEmail != pbtest.AliceEmail || a.Label != pbtest.AliceKeyLabel ||
+	a := byID[hookstest.AliceKeyID]
+	if a.User != hookstest.AliceID || a.OwnerEmail != hookstest.AliceEmail || a.Label != hookstest.AliceKeyLabel ||
 		a.Scope != "Full access" || a.ReadOnly || len(a.Collections) != 0 || a.Collections == nil ||
 		a.RateLimit != 0 || a.Disabled || a.State != "active" || a.StateText != "Active" || a.Expires != nil ||
 		a.LastUsed == nil || *a.LastUsed != "2026-03-04T05:06:07Z" || a.OwnerCollection != "users" ||
 		a.LastUsedIP == nil || *a.LastUsedIP != "203.0.113.9" || a.LastUsedUA == nil || *a.LastUsedUA != "curl/8.5.0" {
 		t.Errorf("Alice's fixture key: %+v", a)
 	}
-	if b := byID[pbtest.BobKeyID]; b.LastUsed != nil || b.LastUsedIP != nil || b.LastUsedUA != nil {
+	if b := byID[hookstest.BobKeyID]; b.LastUsed != nil || b.LastUsedIP != nil || b.LastUsedUA != nil {
 		t.Errorf("Bob's key: last_used %v from %v with %v, want null for a key never used", b.LastUsed, b.LastUsedIP, b.LastUsedUA)
 	}
 	s := byID[scoped]
@@ -222,7 +222,7 @@ func TestListJSON(t *testing.T) {
 		s.RateLimit != 600 || s.State != "expiring" || s.StateText != "Expires in 3 days" || s.Expires == nil {
 		t.Errorf("scoped key: %+v", s)
 	}
-	if e := byID[expired]; e.State != "expired" || e.StateText != "Expired" || e.OwnerEmail != pbtest.BobEmail {
+	if e := byID[expired]; e.State != "expired" || e.StateText != "Expired" || e.OwnerEmail != hookstest.BobEmail {
 		t.Errorf("expired key: %+v", e)
 	}
 	if d := byID[disabled]; d.State != "disabled" || !d.Disabled {
@@ -234,7 +234,7 @@ func TestListByUser(t *testing.T) {
 	env := newEnv(t)
 	scoped, _, _ := listFixture(t, env)
 
-	for _, user := range []string{pbtest.AliceEmail, pbtest.AliceID} {
+	for _, user := range []string{hookstest.AliceEmail, hookstest.AliceID} {
 		stdout, _, err := run(t, env, "list", "--user", user, "--json")
 		if err != nil {
 			t.Fatal(err)
@@ -247,19 +247,19 @@ func TestListByUser(t *testing.T) {
 		for _, k := range keys {
 			ids = append(ids, k.ID)
 		}
-		if want := []string{scoped, pbtest.AliceKeyID}; !slices.Equal(ids, want) {
+		if want := []string{scoped, hookstest.AliceKeyID}; !slices.Equal(ids, want) {
 			t.Errorf("--user %s: keys %v, want %v (newest first)", user, ids, want)
 		}
 	}
 
 	// No keys: a sentence for people, an empty array for scripts.
-	if _, err := env.Store.RevokeAll(env.Record(t, "users", pbtest.BobID)); err != nil {
+	if _, err := env.Store.RevokeAll(env.Record(t, "users", hookstest.BobID)); err != nil {
 		t.Fatal(err)
 	}
-	if stdout, _, err := run(t, env, "list", "--user", pbtest.BobEmail); err != nil || stdout != "bob@example.com has no API keys.\n" {
+	if stdout, _, err := run(t, env, "list", "--user", hookstest.BobEmail); err != nil || stdout != "bob@example.com has no API keys.\n" {
 		t.Errorf("empty table: %q, %v", stdout, err)
 	}
-	if stdout, _, err := run(t, env, "list", "--user", pbtest.BobEmail, "--json"); err != nil || stdout != "[]\n" {
+	if stdout, _, err := run(t, env, "list", "--user", hookstest.BobEmail, "--json"); err != nil || stdout != "[]\n" {
 		t.Errorf("empty JSON: %q, %v", stdout, err)
 	}
 
@@ -278,7 +278,7 @@ func TestListByUser(t *testing.T) {
 
 func TestListEmpty(t *testing.T) {
 	env := newEnv(t)
-	for _, id := range []string{pbtest.AliceID, pbtest.BobID} {
+	for _, id := range []string{hookstest.AliceID, hookstest.BobID} {
 		if _, err := env.Store.RevokeAll(env.Record(t, "users", id)); err != nil {
 			t.Fatal(err)
 		}

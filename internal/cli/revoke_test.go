@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // issue gives ownerID a new key labelled label and returns its id.
-func issue(t *testing.T, env *pbtest.Env, ownerID, label string) string {
+func issue(t *testing.T, env *hookstest.Env, ownerID, label string) string {
 	t.Helper()
 	rec, _, err := env.Store.Issue(env.Record(t, "users", ownerID), keystore.Options{Label: label}, keystore.Origin{})
 	if err != nil {
@@ -22,9 +22,9 @@ func issue(t *testing.T, env *pbtest.Env, ownerID, label string) string {
 
 func TestRevokeByID(t *testing.T) {
 	env := newEnv(t)
-	second := issue(t, env, pbtest.AliceID, "Second")
+	second := issue(t, env, hookstest.AliceID, "Second")
 
-	stdout, _, err := run(t, env, "revoke", pbtest.AliceKeyID, pbtest.BobKeyID, pbtest.AliceKeyID)
+	stdout, _, err := run(t, env, "revoke", hookstest.AliceKeyID, hookstest.BobKeyID, hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,17 +33,17 @@ func TestRevokeByID(t *testing.T) {
 	if stdout != want {
 		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
-	if ids := keysOf(t, env, pbtest.AliceID); !slices.Equal(ids, []string{second}) {
+	if ids := keysOf(t, env, hookstest.AliceID); !slices.Equal(ids, []string{second}) {
 		t.Errorf("Alice's keys = %v, want only %s", ids, second)
 	}
-	if ids := keysOf(t, env, pbtest.BobID); len(ids) != 0 {
+	if ids := keysOf(t, env, hookstest.BobID); len(ids) != 0 {
 		t.Errorf("Bob's keys = %v, want none", ids)
 	}
 
 	// A revoked key no longer authenticates.
 	srv := env.Serve(t)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/collections/notes/records", nil)
-	req.Header.Set("Authorization", "Bearer "+pbtest.AliceKey)
+	req.Header.Set("Authorization", "Bearer "+hookstest.AliceKey)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -61,12 +61,12 @@ func TestRevokeUnknownRevokesNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"revoke", pbtest.AliceKeyID, "nope00000000000"},
+		{[]string{"revoke", hookstest.AliceKeyID, "nope00000000000"},
 			`No API key with the id "nope00000000000": nothing was revoked.`},
-		{[]string{"revoke", "nope1", pbtest.BobKeyID, "nope2"},
+		{[]string{"revoke", "nope1", hookstest.BobKeyID, "nope2"},
 			`No API keys with the ids "nope1", "nope2": nothing was revoked.`},
 		// With --user, the ids must be that user's.
-		{[]string{"revoke", "--user", pbtest.BobEmail, pbtest.AliceKeyID, pbtest.BobKeyID},
+		{[]string{"revoke", "--user", hookstest.BobEmail, hookstest.AliceKeyID, hookstest.BobKeyID},
 			`No API key with the id "k1alice00000001" belongs to bob@example.com: nothing was revoked.`},
 	}
 	for _, tc := range cases {
@@ -77,7 +77,7 @@ func TestRevokeUnknownRevokesNothing(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("%v: stdout = %q, want nothing", tc.args, stdout)
 		}
-		for _, id := range []string{pbtest.AliceKeyID, pbtest.BobKeyID} {
+		for _, id := range []string{hookstest.AliceKeyID, hookstest.BobKeyID} {
 			if _, err := env.Store.Find(id); err != nil {
 				t.Errorf("%v: key %s was revoked", tc.args, id)
 			}
@@ -85,35 +85,35 @@ func TestRevokeUnknownRevokesNothing(t *testing.T) {
 	}
 
 	// The same with the right owner works.
-	stdout, _, err := run(t, env, "revoke", "--user", pbtest.BobID, pbtest.BobKeyID)
-	if err != nil || !strings.HasPrefix(stdout, "Revoked "+pbtest.BobKeyID) {
+	stdout, _, err := run(t, env, "revoke", "--user", hookstest.BobID, hookstest.BobKeyID)
+	if err != nil || !strings.HasPrefix(stdout, "Revoked "+hookstest.BobKeyID) {
 		t.Errorf("revoke --user bob: %q, %v", stdout, err)
 	}
 }
 
 func TestRevokeAll(t *testing.T) {
 	env := newEnv(t)
-	issue(t, env, pbtest.AliceID, "Second")
-	issue(t, env, pbtest.AliceID, "Third")
+	issue(t, env, hookstest.AliceID, "Second")
+	issue(t, env, hookstest.AliceID, "Third")
 
-	stdout, _, err := run(t, env, "revoke", "--user", pbtest.AliceEmail, "--all")
+	stdout, _, err := run(t, env, "revoke", "--user", hookstest.AliceEmail, "--all")
 	if err != nil || stdout != "Revoked 3 API keys of alice@example.com.\n" {
 		t.Errorf("revoke --all: %q, %v", stdout, err)
 	}
-	if ids := keysOf(t, env, pbtest.AliceID); len(ids) != 0 {
+	if ids := keysOf(t, env, hookstest.AliceID); len(ids) != 0 {
 		t.Errorf("Alice still has keys %v", ids)
 	}
-	if ids := keysOf(t, env, pbtest.BobID); !slices.Equal(ids, []string{pbtest.BobKeyID}) {
+	if ids := keysOf(t, env, hookstest.BobID); !slices.Equal(ids, []string{hookstest.BobKeyID}) {
 		t.Errorf("Bob's keys = %v, want his fixture key untouched", ids)
 	}
 
 	// Again: nothing left is not an error.
-	stdout, _, err = run(t, env, "revoke", "--user", pbtest.AliceID, "--all")
+	stdout, _, err = run(t, env, "revoke", "--user", hookstest.AliceID, "--all")
 	if err != nil || stdout != "alice@example.com has no API keys: nothing to revoke.\n" {
 		t.Errorf("second revoke --all: %q, %v", stdout, err)
 	}
 
-	stdout, _, err = run(t, env, "revoke", "--user", pbtest.BobEmail, "--all")
+	stdout, _, err = run(t, env, "revoke", "--user", hookstest.BobEmail, "--all")
 	if err != nil || stdout != "Revoked 1 API key of bob@example.com.\n" {
 		t.Errorf("revoke --all (one key): %q, %v", stdout, err)
 	}
@@ -129,9 +129,9 @@ func TestRevokeErrors(t *testing.T) {
 		{"nothing named", []string{"revoke"}, "Name the keys to revoke by id"},
 		{"blank id", []string{"revoke", " "}, "Name the keys to revoke by id"},
 		{"--all without --user", []string{"revoke", "--all"}, "--all needs --user"},
-		{"ids and --all", []string{"revoke", "--user", pbtest.AliceEmail, "--all", pbtest.AliceKeyID}, "Give key ids or --all, not both."},
+		{"ids and --all", []string{"revoke", "--user", hookstest.AliceEmail, "--all", hookstest.AliceKeyID}, "Give key ids or --all, not both."},
 		{"unknown user", []string{"revoke", "--user", "carol@example.com", "--all"}, `No record with the email "carol@example.com"`},
-		{"unknown user id", []string{"revoke", "--user", "u9nobody0000000", pbtest.AliceKeyID}, `No record with the id "u9nobody0000000"`},
+		{"unknown user id", []string{"revoke", "--user", "u9nobody0000000", hookstest.AliceKeyID}, `No record with the id "u9nobody0000000"`},
 		{"mistyped flag", []string{"revoke", "--everything"}, "Unknown flag: --everything."},
 	}
 	for _, tc := range cases {
@@ -143,7 +143,7 @@ func TestRevokeErrors(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("stdout = %q, want nothing", stdout)
 			}
-			for _, id := range []string{pbtest.AliceKeyID, pbtest.BobKeyID} {
+			for _, id := range []string{hookstest.AliceKeyID, hookstest.BobKeyID} {
 				if _, err := env.Store.Find(id); err != nil {
 					t.Errorf("key %s was revoked", id)
 				}

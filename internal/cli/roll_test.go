@@ -10,10 +10,10 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // rolledKey parses stdout of a roll: exactly one line, a key.
@@ -44,7 +44,7 @@ func TestRoll(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			// A scoped, limited key of Bob's: the CLI rolls any owner's key.
-			old, _, err := env.Store.Issue(env.Record(t, "users", pbtest.BobID), keystore.Options{
+			old, _, err := env.Store.Issue(env.Record(t, "users", hookstest.BobID), keystore.Options{
 				Label: "Sync", ReadOnly: true, Collections: []string{"notes"}, RatePerMinute: 60,
 				ExpiresAt: time.Now().Add(30 * 24 * time.Hour),
 			}, keystore.Origin{})
@@ -67,7 +67,7 @@ func TestRoll(t *testing.T) {
 				t.Errorf("the printed secret does not match the new key's hash (err %v)", err)
 			}
 			got, want := keystore.OptionsOf(created), keystore.OptionsOf(old)
-			if created.GetString(keystore.FieldOwner) != pbtest.BobID || got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
+			if created.GetString(keystore.FieldOwner) != hookstest.BobID || got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
 				!slices.Equal(got.Collections, want.Collections) || got.RatePerMinute != want.RatePerMinute {
 				t.Errorf("new key %+v (owner %s), want Bob's and like %+v", got, created.GetString(keystore.FieldOwner), want)
 			}
@@ -104,7 +104,7 @@ func TestRoll(t *testing.T) {
 				t.Fatalf("%d emails sent, want 2 (issue, roll)", n)
 			}
 			msg := env.App.TestMailer.LastMessage()
-			if msg.To[0].Address != pbtest.BobEmail || !strings.Contains(msg.Text, created.Id) || !strings.Contains(msg.Text, "CLI") {
+			if msg.To[0].Address != hookstest.BobEmail || !strings.Contains(msg.Text, created.Id) || !strings.Contains(msg.Text, "CLI") {
 				t.Errorf("email to %v:\n%s", msg.To, msg.Text)
 			}
 		})
@@ -114,7 +114,7 @@ func TestRoll(t *testing.T) {
 // The new key works; with --grace now, the old one stops at once.
 func TestRolledKeyAuthenticates(t *testing.T) {
 	env := newEnv(t)
-	stdout, _, err := run(t, env, "roll", pbtest.AliceKeyID, "--grace", "now")
+	stdout, _, err := run(t, env, "roll", hookstest.AliceKeyID, "--grace", "now")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestRolledKeyAuthenticates(t *testing.T) {
 	if got := status(t, srv.URL, strings.TrimSpace(stdout)); got != http.StatusOK {
 		t.Errorf("new key: status %d, want 200", got)
 	}
-	if got := status(t, srv.URL, pbtest.AliceKey); got != http.StatusUnauthorized {
+	if got := status(t, srv.URL, hookstest.AliceKey); got != http.StatusUnauthorized {
 		t.Errorf("old key after --grace now: status %d, want 401", got)
 	}
 }
@@ -130,13 +130,13 @@ func TestRolledKeyAuthenticates(t *testing.T) {
 // A key is rolled once; then its replacement is rolled.
 func TestRollTwice(t *testing.T) {
 	env := newEnv(t)
-	stdout, _, err := run(t, env, "roll", pbtest.AliceKeyID)
+	stdout, _, err := run(t, env, "roll", hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	next := rolledKey(t, stdout).ID
 
-	stdout, _, err = run(t, env, "roll", pbtest.AliceKeyID)
+	stdout, _, err = run(t, env, "roll", hookstest.AliceKeyID)
 	want := `The key k1alice00000001 "Alice CI" of alice@example.com was already rolled, so it was not rolled again: roll its replacement ` + next + " instead."
 	if err == nil || err.Error() != want {
 		t.Errorf("second roll: err %v, want %q", err, want)
@@ -144,7 +144,7 @@ func TestRollTwice(t *testing.T) {
 	if stdout != "" {
 		t.Errorf("second roll: stdout %q, want nothing", stdout)
 	}
-	if ids := keysOf(t, env, pbtest.AliceID); len(ids) != 2 {
+	if ids := keysOf(t, env, hookstest.AliceID); len(ids) != 2 {
 		t.Errorf("Alice has keys %v, want the fixture's and one replacement", ids)
 	}
 
@@ -160,11 +160,11 @@ func TestRollErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"roll"}, `Name the key to roll by id (see "apikeys list").`},
-		{[]string{"roll", pbtest.AliceKeyID, pbtest.BobKeyID}, "Roll one key at a time: pbkeys apikeys roll takes a single id, got 2."},
+		{[]string{"roll", hookstest.AliceKeyID, hookstest.BobKeyID}, "Roll one key at a time: pbkeys apikeys roll takes a single id, got 2."},
 		{[]string{"roll", "nope00000000000"}, `No API key with the id "nope00000000000": nothing was rolled.`},
-		{[]string{"roll", pbtest.AliceKeyID, "--grace", "2h"}, `--grace: "2h" is not a grace period: choose "now", "1h", "24h" or "7d".`},
-		{[]string{"roll", pbtest.AliceKeyID, "--grace", ""}, `--grace: "" is not a grace period: choose "now", "1h", "24h" or "7d".`},
-		{[]string{"roll", pbtest.AliceKeyID, "--user", pbtest.AliceEmail}, `Unknown flag: --user. Run "pbkeys apikeys roll --help" for usage.`},
+		{[]string{"roll", hookstest.AliceKeyID, "--grace", "2h"}, `--grace: "2h" is not a grace period: choose "now", "1h", "24h" or "7d".`},
+		{[]string{"roll", hookstest.AliceKeyID, "--grace", ""}, `--grace: "" is not a grace period: choose "now", "1h", "24h" or "7d".`},
+		{[]string{"roll", hookstest.AliceKeyID, "--user", hookstest.AliceEmail}, `Unknown flag: --user. Run "pbkeys apikeys roll --help" for usage.`},
 	} {
 		stdout, _, err := run(t, env, tc.args...)
 		if err == nil || err.Error() != tc.want {
@@ -174,10 +174,10 @@ func TestRollErrors(t *testing.T) {
 			t.Errorf("%v: stdout = %q, want nothing", tc.args, stdout)
 		}
 	}
-	if ids := keysOf(t, env, pbtest.AliceID); len(ids) != 1 {
+	if ids := keysOf(t, env, hookstest.AliceID); len(ids) != 1 {
 		t.Errorf("Alice has keys %v, want only the fixture's", ids)
 	}
-	if r, _ := env.Store.Find(pbtest.AliceKeyID); !r.GetDateTime(keystore.FieldExpires).IsZero() || r.GetString(keystore.FieldReplacedBy) != "" {
+	if r, _ := env.Store.Find(hookstest.AliceKeyID); !r.GetDateTime(keystore.FieldExpires).IsZero() || r.GetString(keystore.FieldReplacedBy) != "" {
 		t.Error("the fixture key was rolled")
 	}
 }
@@ -189,16 +189,16 @@ func TestRollUnprintableKeyIsUndone(t *testing.T) {
 	cmd := cli.NewAPIKeysCommand(env.App, env.Store, newRevoker(t, env))
 	cmd.SetOut(brokenPipe{})
 	cmd.SetErr(io.Discard)
-	cmd.SetArgs([]string{"roll", pbtest.AliceKeyID, "--grace", "now"})
+	cmd.SetArgs([]string{"roll", hookstest.AliceKeyID, "--grace", "now"})
 	err := cmd.Execute()
 	if err == nil || !strings.Contains(err.Error(), "could not be printed") || !strings.Contains(err.Error(), "the roll was undone") {
 		t.Errorf("err = %v, want one saying the roll was undone", err)
 	}
 	env.Store.WaitNotifications()
-	if ids := keysOf(t, env, pbtest.AliceID); !slices.Equal(ids, []string{pbtest.AliceKeyID}) {
+	if ids := keysOf(t, env, hookstest.AliceID); !slices.Equal(ids, []string{hookstest.AliceKeyID}) {
 		t.Errorf("Alice has keys %v, want only the fixture's", ids)
 	}
-	r, err := env.Store.Find(pbtest.AliceKeyID)
+	r, err := env.Store.Find(hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,10 +207,10 @@ func TestRollUnprintableKeyIsUndone(t *testing.T) {
 			r.GetString(keystore.FieldExpires), r.GetString(keystore.FieldReplacedBy))
 	}
 	srv := env.Serve(t)
-	if got := status(t, srv.URL, pbtest.AliceKey); got != http.StatusOK {
+	if got := status(t, srv.URL, hookstest.AliceKey); got != http.StatusOK {
 		t.Errorf("old key after the undone roll: status %d, want 200", got)
 	}
-	if _, _, err := run(t, env, "roll", pbtest.AliceKeyID); err != nil {
+	if _, _, err := run(t, env, "roll", hookstest.AliceKeyID); err != nil {
 		t.Errorf("rolling again after the undone roll: %v", err)
 	}
 }

@@ -7,25 +7,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
 // newServiceAccountEnv is the fixture with service_accounts as a second
 // owner collection, holding the deploy bot and its key.
-func newServiceAccountEnv(t *testing.T) *pbtest.Env {
+func newServiceAccountEnv(t *testing.T) *hookstest.Env {
 	t.Helper()
-	env := pbtest.New(t, pbtest.ServiceAccounts)
+	env := hookstest.New(t, hookstest.ServiceAccounts)
 	t.Cleanup(env.App.Cleanup)
 	return env
 }
 
 func TestServiceAccountKeysFromTheCLI(t *testing.T) {
 	env := newServiceAccountEnv(t)
-	const bot = "service_accounts/" + pbtest.BotEmail
-	for _, user := range []string{bot, "service_accounts/" + pbtest.BotID, pbtest.BotEmail, pbtest.BotID} {
+	const bot = "service_accounts/" + hookstest.BotEmail
+	for _, user := range []string{bot, "service_accounts/" + hookstest.BotID, hookstest.BotEmail, hookstest.BotID} {
 		stdout, stderr, err := run(t, env, "create", "--user", user, "--label", "Nightly deploy")
 		if err != nil {
 			t.Fatalf("create --user %s: %v", user, err)
@@ -35,7 +35,7 @@ func TestServiceAccountKeysFromTheCLI(t *testing.T) {
 			t.Fatalf("create --user %s printed %q", user, stdout)
 		}
 		record, owner, err := env.Store.FindWithOwner(key.ID)
-		if err != nil || owner.Id != pbtest.BotID || owner.Collection().Name != pbtest.ServiceAccountsCollection || record.GetString(keystore.FieldLabel) != "Nightly deploy" {
+		if err != nil || owner.Id != hookstest.BotID || owner.Collection().Name != hookstest.ServiceAccountsCollection || record.GetString(keystore.FieldLabel) != "Nightly deploy" {
 			t.Fatalf("create --user %s: key owned by %v (%v)", user, owner, err)
 		}
 		// named as --user takes it back
@@ -47,7 +47,7 @@ func TestServiceAccountKeysFromTheCLI(t *testing.T) {
 	for user, want := range map[string]string{
 		"service_accounts/nobody@example.com": `No record with the email "nobody@example.com" in the service_accounts collection.`,
 		"service_accounts/zzzzzzzzzzzzzzz":    `No record with the id "zzzzzzzzzzzzzzz" in the service_accounts collection.`,
-		"notes/" + pbtest.AliceNoteID:         `--user: "notes" is not a collection whose records can own keys: choose "users" or "service_accounts".`,
+		"notes/" + hookstest.AliceNoteID:      `--user: "notes" is not a collection whose records can own keys: choose "users" or "service_accounts".`,
 		"_superusers/admin@example.com":       `--user: "_superusers" is not a collection whose records can own keys`,
 		"nobody@example.com":                  `No record with the email "nobody@example.com" in the collections users, service_accounts.`,
 	} {
@@ -66,15 +66,15 @@ func TestListShowsTheOwnersCollection(t *testing.T) {
 	}
 	var botRow string
 	for _, l := range strings.Split(stdout, "\n") {
-		if strings.HasPrefix(l, pbtest.BotKeyID+" ") {
+		if strings.HasPrefix(l, hookstest.BotKeyID+" ") {
 			botRow = l
 		}
 	}
-	if f := strings.Fields(botRow); len(f) < 3 || f[1] != pbtest.BotEmail || f[2] != pbtest.ServiceAccountsCollection {
+	if f := strings.Fields(botRow); len(f) < 3 || f[1] != hookstest.BotEmail || f[2] != hookstest.ServiceAccountsCollection {
 		t.Fatalf("the bot's row %q: want its email, then service_accounts\n%s", botRow, stdout)
 	}
 
-	stdout, _, err = run(t, env, "list", "--user", "service_accounts/"+pbtest.BotEmail, "--json")
+	stdout, _, err = run(t, env, "list", "--user", "service_accounts/"+hookstest.BotEmail, "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,22 +87,22 @@ func TestListShowsTheOwnersCollection(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &keys); err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 || keys[0].ID != pbtest.BotKeyID || keys[0].User != pbtest.BotID ||
-		keys[0].OwnerEmail != pbtest.BotEmail || keys[0].OwnerCollection != pbtest.ServiceAccountsCollection {
+	if len(keys) != 1 || keys[0].ID != hookstest.BotKeyID || keys[0].User != hookstest.BotID ||
+		keys[0].OwnerEmail != hookstest.BotEmail || keys[0].OwnerCollection != hookstest.ServiceAccountsCollection {
 		t.Fatalf("the bot's keys: %+v", keys)
 	}
 }
 
 func TestServiceAccountKeyLifecycleFromTheCLI(t *testing.T) {
 	env := newServiceAccountEnv(t)
-	const bot = "service_accounts/" + pbtest.BotEmail
-	if stdout, _, err := run(t, env, "disable", pbtest.BotKeyID); err != nil || !strings.Contains(stdout, "of "+bot) {
+	const bot = "service_accounts/" + hookstest.BotEmail
+	if stdout, _, err := run(t, env, "disable", hookstest.BotKeyID); err != nil || !strings.Contains(stdout, "of "+bot) {
 		t.Fatalf("disable: %q %v", stdout, err)
 	}
-	if _, _, err := run(t, env, "enable", pbtest.BotKeyID); err != nil {
+	if _, _, err := run(t, env, "enable", hookstest.BotKeyID); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, err := run(t, env, "roll", pbtest.BotKeyID, "--grace", "now")
+	stdout, stderr, err := run(t, env, "roll", hookstest.BotKeyID, "--grace", "now")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,21 +110,21 @@ func TestServiceAccountKeyLifecycleFromTheCLI(t *testing.T) {
 	if err != nil || !strings.Contains(stderr, "of "+bot) {
 		t.Fatalf("roll printed %q, stderr %q", stdout, stderr)
 	}
-	if _, owner, err := env.Store.FindWithOwner(rolled.ID); err != nil || owner.Id != pbtest.BotID {
+	if _, owner, err := env.Store.FindWithOwner(rolled.ID); err != nil || owner.Id != hookstest.BotID {
 		t.Fatalf("the rolled key belongs to %v (%v)", owner, err)
 	}
 	if stdout, _, err := run(t, env, "revoke", "--user", bot, "--all"); err != nil || stdout != "Revoked 2 API keys of "+bot+".\n" {
 		t.Fatalf("revoke --all: %q %v", stdout, err)
 	}
-	if ids := keysOfOwner(t, env, pbtest.BotOwner); len(ids) != 0 {
+	if ids := keysOfOwner(t, env, hookstest.BotOwner); len(ids) != 0 {
 		t.Fatalf("the bot still has keys %v", ids)
 	}
-	if ids := keysOf(t, env, pbtest.AliceID); !slices.Equal(ids, []string{pbtest.AliceKeyID}) {
+	if ids := keysOf(t, env, hookstest.AliceID); !slices.Equal(ids, []string{hookstest.AliceKeyID}) {
 		t.Fatalf("Alice's keys changed: %v", ids)
 	}
 }
 
-func keysOfOwner(t *testing.T, env *pbtest.Env, o pbtest.Owner) []string {
+func keysOfOwner(t *testing.T, env *hookstest.Env, o hookstest.Owner) []string {
 	t.Helper()
 	records, err := env.Store.List(o.Record(t, env))
 	if err != nil {
@@ -145,11 +145,11 @@ func TestUsage(t *testing.T) {
 		{Day: today.AddDate(0, 0, -29).Format(time.DateOnly), Requests: 3},
 		{Day: today.Format(time.DateOnly), Requests: 12},
 	}
-	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: pbtest.BotKeyID, Days: days}}); err != nil {
+	if err := usage.Write(env.App, []usage.KeyUsage{{KeyID: hookstest.BotKeyID, Days: days}}); err != nil {
 		t.Fatal(err)
 	}
 
-	stdout, _, err := run(t, env, "usage", pbtest.BotKeyID)
+	stdout, _, err := run(t, env, "usage", hookstest.BotKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestUsage(t *testing.T) {
 	if len(lines) != 32 {
 		t.Fatalf("%d lines, want a summary, a header and 30 days:\n%s", len(lines), stdout)
 	}
-	if want := pbtest.BotKeyID + ` "` + pbtest.BotKeyLabel + `" of service_accounts/` + pbtest.BotEmail + `: 15 requests in the last 30 days (UTC).`; lines[0] != want {
+	if want := hookstest.BotKeyID + ` "` + hookstest.BotKeyLabel + `" of service_accounts/` + hookstest.BotEmail + `: 15 requests in the last 30 days (UTC).`; lines[0] != want {
 		t.Errorf("summary %q, want %q", lines[0], want)
 	}
 	if f := strings.Fields(lines[2]); f[0] != days[1].Day || f[1] != "3" {
@@ -167,7 +167,7 @@ func TestUsage(t *testing.T) {
 		t.Errorf("last day %q, want today with 12", lines[31])
 	}
 
-	stdout, _, err = run(t, env, "usage", pbtest.BotKeyID, "--json")
+	stdout, _, err = run(t, env, "usage", hookstest.BotKeyID, "--json")
 	if err != nil {
 		t.Fatal(err)
 	}

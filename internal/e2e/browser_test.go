@@ -19,11 +19,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // One Chromium for the package; each test gets its own browser context
@@ -132,15 +132,15 @@ func css(s string) chromedp.CSS { return chromedp.CSS(s) }
 
 // signIn opens /api-keys as a guest, lands on the sign-in page, signs in
 // with the mouse and returns on the keys page.
-func signIn(t *testing.T, ctx context.Context, srv *webtest.Server) {
+func signIn(t *testing.T, ctx context.Context, srv *pagestest.Server) {
 	t.Helper()
 	do(t, ctx, "open /api-keys", chromedp.Navigate(srv.URL+"/api-keys"))
 	if loc := run(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(loc, "/api-keys/login") {
 		t.Fatalf("guest landed on %s", loc)
 	}
 	do(t, ctx, "sign in",
-		chromedp.SendKeys(css("#email"), pbtest.AliceEmail),
-		chromedp.SendKeys(css("#password"), pbtest.Password),
+		chromedp.SendKeys(css("#email"), hookstest.AliceEmail),
+		chromedp.SendKeys(css("#password"), hookstest.Password),
 		chromedp.Click(css(`form[action="/api-keys/login"] button[type=submit]`)),
 		chromedp.WaitVisible(css(`[data-testid=signed-in-email]`)),
 	)
@@ -151,7 +151,7 @@ func signIn(t *testing.T, ctx context.Context, srv *webtest.Server) {
 
 // grantClipboard lets the page use the clipboard, as a person clicking
 // Copy would.
-func grantClipboard(t *testing.T, ctx context.Context, srv *webtest.Server) {
+func grantClipboard(t *testing.T, ctx context.Context, srv *pagestest.Server) {
 	t.Helper()
 	bctx := chromedp.FromContext(ctx).BrowserContextID
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
@@ -175,7 +175,7 @@ var keyPattern = regexp.MustCompile("^" + apikey.Pattern + "$")
 // it, use it, reload, revoke it.
 func TestBrowserKeyLifecycle(t *testing.T) {
 	ctx := newTab(t)
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	signIn(t, ctx, srv)
 
 	grantClipboard(t, ctx, srv)
@@ -216,7 +216,7 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 	}
 
 	// That exact key authenticates a REST request as Alice.
-	if code := srv.APIGet(t, webtest.AliceNotePath, clip); code != 200 {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, clip); code != 200 {
 		t.Fatalf("REST with the copied key: %d, want 200", code)
 	}
 
@@ -264,7 +264,7 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 	if notice := run(t, ctx, "notice", chromedp.Text(css(`[data-testid=notice]`))); !strings.Contains(notice, "Revoked ‘CI deploy’") {
 		t.Errorf("notice %q", notice)
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, key); code != 401 {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, key); code != 401 {
 		t.Fatalf("REST with the revoked key: %d, want 401", code)
 	}
 }
@@ -277,9 +277,9 @@ func listPage(t *testing.T, ctx context.Context) string {
 	return run(t, ctx, "page", chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 }
 
-func countKeys(t *testing.T, srv *webtest.Server) int {
+func countKeys(t *testing.T, srv *pagestest.Server) int {
 	t.Helper()
-	records, err := srv.Env.Store.List(srv.Env.Record(t, "users", pbtest.AliceID))
+	records, err := srv.Env.Store.List(srv.Env.Record(t, "users", hookstest.AliceID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,16 +308,16 @@ func tabTo(t *testing.T, ctx context.Context, want string) {
 // TestBrowserKeyboardOnly signs in and creates a key without the mouse.
 func TestBrowserKeyboardOnly(t *testing.T) {
 	ctx := newTab(t)
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 
 	do(t, ctx, "open", chromedp.Navigate(srv.URL+"/api-keys"), chromedp.WaitVisible(css("#email")))
 	if got := activeTestID(t, ctx); got != "email" {
 		t.Fatalf("focus starts on %q, want the email field", got)
 	}
 	do(t, ctx, "sign in",
-		chromedp.KeyEvent(pbtest.AliceEmail),
+		chromedp.KeyEvent(hookstest.AliceEmail),
 		chromedp.KeyEvent(kb.Tab),
-		chromedp.KeyEvent(pbtest.Password),
+		chromedp.KeyEvent(hookstest.Password),
 		pressEnter,
 		chromedp.WaitVisible(css(`[data-testid=keys]`)),
 	)
@@ -343,7 +343,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 		t.Errorf("reveal opened with focus on %q, want Copy", got)
 	}
 	key := strings.TrimSpace(run(t, ctx, "key", chromedp.Text(css(`[data-testid=revealed-key]`))))
-	if srv.APIGet(t, webtest.AliceNotePath, key) != 200 {
+	if srv.APIGet(t, pagestest.AliceNotePath, key) != 200 {
 		t.Fatal("the key created with the keyboard does not work")
 	}
 
@@ -371,22 +371,22 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 // for a person to look at, and checks what can be checked by machine.
 func TestBrowserScreenshots(t *testing.T) {
 	ctx := newTab(t)
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	now := time.Now()
 	ids := map[string]string{}
 	for _, opts := range []keystore.Options{
 		{Label: "Production deploy", ExpiresAt: now.Add(90*24*time.Hour + time.Minute), RatePerMinute: 600},
 		{Label: "Nightly backup job", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true},
 		{Label: "Staging smoke tests"},
-		{Label: "Grafana dashboard", ReadOnly: true, Collections: []string{pbtest.NotesCollection}},
+		{Label: "Grafana dashboard", ReadOnly: true, Collections: []string{hookstest.NotesCollection}},
 	} {
-		r, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", pbtest.AliceID), opts, keystore.Origin{})
+		r, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", hookstest.AliceID), opts, keystore.Origin{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids[opts.Label] = r.Id
 		if opts.Label == "Staging smoke tests" {
-			if _, err := srv.Env.Store.SetDisabled(srv.Env.Record(t, "users", pbtest.AliceID), r.Id, true); err != nil {
+			if _, err := srv.Env.Store.SetDisabled(srv.Env.Record(t, "users", hookstest.AliceID), r.Id, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -401,13 +401,13 @@ func TestBrowserScreenshots(t *testing.T) {
 		}
 		return 0
 	})
-	srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey) // "last used" for one key
-	time.Sleep(200 * time.Millisecond)                    // let the usage recorder flush
+	srv.APIGet(t, pagestest.AliceNotePath, hookstest.AliceKey) // "last used" for one key
+	time.Sleep(200 * time.Millisecond)                         // let the usage recorder flush
 	dir := artifactsDir(t)
 
 	// The sign-in page after a failed attempt.
 	do(t, ctx, "failed sign-in", chromedp.Navigate(srv.URL+"/api-keys/login"),
-		chromedp.SendKeys(css("#email"), pbtest.AliceEmail),
+		chromedp.SendKeys(css("#email"), hookstest.AliceEmail),
 		chromedp.SendKeys(css("#password"), "wrong"),
 		chromedp.Click(css(`form[action="/api-keys/login"] button[type=submit]`)),
 		chromedp.WaitVisible(css(`[data-testid=login-error]`)),
@@ -504,7 +504,7 @@ func save(t *testing.T, dir, name string, png []byte) {
 // TestBrowserWithoutJavaScript: everything but Copy works with scripts off.
 func TestBrowserWithoutJavaScript(t *testing.T) {
 	ctx := newTab(t)
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	do(t, ctx, "scripts off", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 		return err
@@ -524,7 +524,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid=revealed-key]`)),
 	)
 	key := strings.TrimSpace(run(t, ctx, "key", chromedp.Text(css(`[data-testid=revealed-key]`))))
-	if srv.APIGet(t, webtest.AliceNotePath, key) != 200 {
+	if srv.APIGet(t, pagestest.AliceNotePath, key) != 200 {
 		t.Fatal("key does not work")
 	}
 	save(t, artifactsDir(t), "reveal-no-javascript.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
@@ -554,7 +554,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid=revealed-key]`)),
 	)
 	rolled := strings.TrimSpace(run(t, ctx, "key", chromedp.Text(css(`[data-testid=revealed-key]`))))
-	if srv.APIGet(t, webtest.AliceNotePath, rolled) != 200 || srv.APIGet(t, webtest.AliceNotePath, key) != 401 {
+	if srv.APIGet(t, pagestest.AliceNotePath, rolled) != 200 || srv.APIGet(t, pagestest.AliceNotePath, key) != 401 {
 		t.Fatal("rolling now without JavaScript: the new key should work and the old one not")
 	}
 	key = rolled
@@ -572,7 +572,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		chromedp.Click(css(`[data-testid=confirm-revoke]`)),
 		chromedp.WaitVisible(css(`[data-testid=notice]`)),
 	)
-	if srv.APIGet(t, webtest.AliceNotePath, key) != 401 {
+	if srv.APIGet(t, pagestest.AliceNotePath, key) != 401 {
 		t.Fatal("revoked key still works")
 	}
 	do(t, ctx, "sign out",

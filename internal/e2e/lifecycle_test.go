@@ -10,13 +10,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // apiStatus calls the REST API with key and returns the status.
-func apiStatus(t *testing.T, srv *webtest.Server, method, path, key, body string) int {
+func apiStatus(t *testing.T, srv *pagestest.Server, method, path, key, body string) int {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -52,7 +52,7 @@ func copyRevealed(t *testing.T, ctx context.Context) string {
 // use both keys; then pause and resume it.
 func TestBrowserExpiryScopesRoll(t *testing.T) {
 	ctx := newTab(t)
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	signIn(t, ctx, srv)
 	grantClipboard(t, ctx, srv)
 
@@ -95,10 +95,10 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 	}
 
 	// The key reads a note and may not change it.
-	if code := apiStatus(t, srv, http.MethodGet, webtest.AliceNotePath, key, ""); code != 200 {
+	if code := apiStatus(t, srv, http.MethodGet, pagestest.AliceNotePath, key, ""); code != 200 {
 		t.Fatalf("GET with the read-only key: %d", code)
 	}
-	if code := apiStatus(t, srv, http.MethodPatch, webtest.AliceNotePath, key, `{"title":"changed"}`); code != 403 {
+	if code := apiStatus(t, srv, http.MethodPatch, pagestest.AliceNotePath, key, `{"title":"changed"}`); code != 403 {
 		t.Fatalf("PATCH with the read-only key: %d, want 403", code)
 	}
 
@@ -130,13 +130,13 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 		t.Fatalf("rolled key %q: %v", newKey, err)
 	}
 	// The new key has the old one's scope; the old one works for now.
-	if code := apiStatus(t, srv, http.MethodGet, webtest.AliceNotePath, newKey, ""); code != 200 {
+	if code := apiStatus(t, srv, http.MethodGet, pagestest.AliceNotePath, newKey, ""); code != 200 {
 		t.Errorf("GET with the new key: %d", code)
 	}
-	if code := apiStatus(t, srv, http.MethodPatch, webtest.AliceNotePath, newKey, `{"title":"changed"}`); code != 403 {
+	if code := apiStatus(t, srv, http.MethodPatch, pagestest.AliceNotePath, newKey, `{"title":"changed"}`); code != 403 {
 		t.Errorf("PATCH with the new key: %d, want 403", code)
 	}
-	if code := apiStatus(t, srv, http.MethodGet, webtest.AliceNotePath, key, ""); code != 200 {
+	if code := apiStatus(t, srv, http.MethodGet, pagestest.AliceNotePath, key, ""); code != 200 {
 		t.Errorf("GET with the old key during its grace: %d", code)
 	}
 	do(t, ctx, "done", chromedp.Click(css(`[data-testid=reveal-done]`)), chromedp.WaitNotPresent(css(`#reveal-dialog`)))
@@ -165,14 +165,14 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 	if notice := run(t, ctx, "notice", chromedp.Text(css(`[data-testid=notice]`))); notice != "Disabled ‘Dashboard reader’. Apps using it get 401 until you enable it again." {
 		t.Errorf("notice %q", notice)
 	}
-	if code := apiStatus(t, srv, http.MethodGet, webtest.AliceNotePath, newKey, ""); code != 401 {
+	if code := apiStatus(t, srv, http.MethodGet, pagestest.AliceNotePath, newKey, ""); code != 401 {
 		t.Errorf("disabled key: %d, want 401", code)
 	}
 	do(t, ctx, "enable",
 		chromedp.Click(css(row+` [data-testid=enable]`)),
 		chromedp.WaitVisible(css(row+` [data-testid=disable]`)),
 	)
-	if code := apiStatus(t, srv, http.MethodGet, webtest.AliceNotePath, newKey, ""); code != 200 {
+	if code := apiStatus(t, srv, http.MethodGet, pagestest.AliceNotePath, newKey, ""); code != 200 {
 		t.Errorf("enabled key: %d, want 200", code)
 	}
 }
@@ -182,7 +182,7 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 // api_key_usage and PocketBase's system collections are not among them.
 func TestBrowserScopeChoices(t *testing.T) {
 	ctx := newTab(t)
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	signIn(t, ctx, srv)
 	do(t, ctx, "open the dialog",
 		chromedp.Click(css(`[data-testid=new-key]`)),

@@ -8,13 +8,13 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/web"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // sessionCookie returns the browser's session cookie for the pages, or
 // nil. Scripts cannot read it (HttpOnly); the DevTools protocol can.
-func sessionCookie(t *testing.T, ctx context.Context, srv *webtest.Server) *network.Cookie {
+func sessionCookie(t *testing.T, ctx context.Context, srv *pagestest.Server) *network.Cookie {
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{srv.URL + "/api-keys"}})
 	if err != nil {
@@ -33,7 +33,7 @@ func sessionCookie(t *testing.T, ctx context.Context, srv *webtest.Server) *netw
 // sign-in page, which says the session has ended.
 func TestBrowserSignOutEndsTheSession(t *testing.T) {
 	ctx := newTab(t)
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	signIn(t, ctx, srv)
 	copied := sessionCookie(t, ctx, srv)
 	if copied == nil {

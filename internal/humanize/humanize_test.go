@@ -12,8 +12,8 @@ func TestKeyDescriptions(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	states := []struct {
 		options keystore.Options
-		kind   humanize.StateKind
-		text   string
+		kind    humanize.StateKind
+		text    string
 	}{
 		{keystore.Options{}, humanize.StateActive, "Active"},
 		{keystore.Options{Disabled: true}, humanize.StateDisabled, "Disabled"},

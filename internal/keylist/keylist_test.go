@@ -10,13 +10,13 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keylist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // issueFor creates a key for owner and returns its id.
-func issueFor(t *testing.T, env *pbtest.Env, owner *core.Record, opts keystore.Options) string {
+func issueFor(t *testing.T, env *hookstest.Env, owner *core.Record, opts keystore.Options) string {
 	t.Helper()
 	r, _, err := env.Store.Issue(owner, opts, keystore.Origin{})
 	if err != nil {
@@ -26,7 +26,7 @@ func issueFor(t *testing.T, env *pbtest.Env, owner *core.Record, opts keystore.O
 }
 
 // expire moves a key's expiry into the past, behind the validation.
-func expire(t *testing.T, env *pbtest.Env, id string) {
+func expire(t *testing.T, env *hookstest.Env, id string) {
 	t.Helper()
 	past := time.Now().Add(-time.Hour).UTC().Format(types.DefaultDateLayout)
 	if _, err := env.App.NonconcurrentDB().Update(keystore.Collection, dbx.Params{keystore.FieldExpires: past}, dbx.HashExp{"id": id}).Execute(); err != nil {
@@ -45,7 +45,7 @@ func ids(records []*core.Record) []string {
 
 // The state filter, done in SQL, agrees with Policy.State for every kind of key.
 func TestListPageFiltersByState(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	alice := env.Alice(t)
 	now := time.Now()
@@ -89,7 +89,7 @@ func TestListPageFiltersByState(t *testing.T) {
 }
 
 func TestListPageFiltersByLabelAndPages(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	alice := env.Alice(t)
 	for i := range 120 {
@@ -105,7 +105,7 @@ func TestListPageFiltersByLabelAndPages(t *testing.T) {
 	if page.Total != 122 || page.Pages != 3 || page.Page != 3 || len(page.Keys) != 22 {
 		t.Fatalf("page 3: %d keys of %d, page %d of %d", len(page.Keys), page.Total, page.Page, page.Pages)
 	}
-	if last := page.Keys[len(page.Keys)-1]; last.Id != pbtest.AliceKeyID {
+	if last := page.Keys[len(page.Keys)-1]; last.Id != hookstest.AliceKeyID {
 		t.Fatalf("the last key of the last page is %s, want the oldest (the fixture's)", last.Id)
 	}
 	beyond, _ := keylist.Find(env.App, keylist.Query{Owner: alice, PerPage: 50, Page: 99}, time.Now())

@@ -7,17 +7,17 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 func readPool(app core.App) *sql.DB { return app.ConcurrentDB().(*dbx.DB).DB() }
 
 // findAlicesKey is FindWithOwner of the fixture's key, which must work.
-func findAlicesKey(t *testing.T, env *pbtest.Env) {
+func findAlicesKey(t *testing.T, env *hookstest.Env) {
 	t.Helper()
-	key, owner, err := env.Store.FindWithOwner(pbtest.AliceKeyID)
-	if err != nil || key.Id != pbtest.AliceKeyID || owner.Id != pbtest.AliceID {
+	key, owner, err := env.Store.FindWithOwner(hookstest.AliceKeyID)
+	if err != nil || key.Id != hookstest.AliceKeyID || owner.Id != hookstest.AliceID {
 		t.Fatalf("FindWithOwner: %v, %v, %v", key, owner, err)
 	}
 }
@@ -26,7 +26,7 @@ func findAlicesKey(t *testing.T, env *pbtest.Env) {
 // lookup keeps are taken from PocketBase's read pool (in use, as the pool
 // sees them) and all returned to it before PocketBase closes it.
 func TestLookupConnectionsGoBackBeforeTheDatabaseCloses(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	pool := readPool(env.App)
 	for range 20 {
 		findAlicesKey(t, env)
@@ -48,7 +48,7 @@ func TestLookupConnectionsGoBackBeforeTheDatabaseCloses(t *testing.T) {
 // TestLookupWithoutKeptConnections: with a read pool too small to spare a
 // quarter of it, the lookup keeps none and runs on the pool.
 func TestLookupWithoutKeptConnections(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	readPool(env.App).SetMaxOpenConns(3)
 	lookupsKeepNothing(t, env, "from a pool of 3")
@@ -58,7 +58,7 @@ func TestLookupWithoutKeptConnections(t *testing.T) {
 // kept connections were given back (the pool is about to close) works on
 // the pool and keeps none of it.
 func TestLookupKeepsNoConnectionAfterRelease(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	findAlicesKey(t, env)
 	keystore.ReleaseLookupConns(env.Store)
@@ -67,7 +67,7 @@ func TestLookupKeepsNoConnectionAfterRelease(t *testing.T) {
 
 // lookupsKeepNothing runs lookups, which must work, and fails the test if
 // a connection of the pool is then in use (kept).
-func lookupsKeepNothing(t *testing.T, env *pbtest.Env, when string) {
+func lookupsKeepNothing(t *testing.T, env *hookstest.Env, when string) {
 	t.Helper()
 	for range 5 {
 		findAlicesKey(t, env)

@@ -9,8 +9,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -18,7 +18,7 @@ import (
 // PocketBase's own FindRecordById does, field by field, also after the
 // schema changes under it.
 func TestLookupMatchesFindRecordById(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) { c.OwnerCollections = []string{"users", "bots"} })
+	env := hookstest.New(t, func(c *hooks.Config) { c.OwnerCollections = []string{"users", "bots"} })
 	t.Cleanup(env.App.Cleanup)
 
 	// A key with every lifecycle field set, and a key of a second owner
@@ -52,8 +52,8 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	check := func(t *testing.T) {
 		t.Helper()
 		for _, k := range []struct{ id, collection, owner string }{
-			{pbtest.AliceKeyID, "users", pbtest.AliceID},
-			{rich.Id, "users", pbtest.AliceID},
+			{hookstest.AliceKeyID, "users", hookstest.AliceID},
+			{rich.Id, "users", hookstest.AliceID},
 			{botKey.Id, "bots", bot.Id},
 		} {
 			checkKey(t, env, k.id, k.collection, k.owner)
@@ -70,7 +70,7 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	if err := env.App.Save(users); err != nil {
 		t.Fatal(err)
 	}
-	alice, _ := env.App.FindRecordById("users", pbtest.AliceID)
+	alice, _ := env.App.FindRecordById("users", hookstest.AliceID)
 	alice.Set("nickname", "al")
 	if err := env.App.Save(alice); err != nil {
 		t.Fatal(err)
@@ -86,11 +86,11 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := env.App.DB().NewQuery("UPDATE api_keys SET team = 'ops' WHERE id = {:id}").
-		Bind(map[string]any{"id": pbtest.AliceKeyID}).Execute(); err != nil {
+		Bind(map[string]any{"id": hookstest.AliceKeyID}).Execute(); err != nil {
 		t.Fatal(err)
 	}
 	check(t)
-	key, owner, err := env.Store.FindWithOwner(pbtest.AliceKeyID)
+	key, owner, err := env.Store.FindWithOwner(hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 }
 
 // checkKey compares FindWithOwner's records with FindRecordById's.
-func checkKey(t *testing.T, env *pbtest.Env, keyID, ownerCollection, ownerID string) {
+func checkKey(t *testing.T, env *hookstest.Env, keyID, ownerCollection, ownerID string) {
 	t.Helper()
 	{
 		key, owner, err := env.Store.FindWithOwner(keyID)
@@ -131,7 +131,7 @@ func checkKey(t *testing.T, env *pbtest.Env, keyID, ownerCollection, ownerID str
 			}
 		}
 		// the password hash is loaded, not re-hashed, so the owner still signs in
-		if ownerCollection == "users" && !owner.ValidatePassword(pbtest.Password) {
+		if ownerCollection == "users" && !owner.ValidatePassword(hookstest.Password) {
 			t.Fatal("owner's password hash was not loaded as stored")
 		}
 	}
@@ -168,13 +168,13 @@ func isSlice(v any) bool {
 // keys grew since PocketBase last ran PRAGMA optimize: the case that made
 // it choose that index.
 func TestLookupReadsOneKeyRow(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	query, err := keystore.LookupSQL(env.App)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := readPool(env.App).Query("EXPLAIN QUERY PLAN "+query, pbtest.AliceKeyID)
+	rows, err := readPool(env.App).Query("EXPLAIN QUERY PLAN "+query, hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}

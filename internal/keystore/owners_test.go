@@ -8,8 +8,8 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 func countKeys(t testing.TB, app core.App) int {
@@ -22,21 +22,21 @@ func countKeys(t testing.TB, app core.App) int {
 }
 
 func TestKeysGoWithTheirOwner(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	if err := env.App.Delete(env.Alice(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Store.Find(pbtest.AliceKeyID); err == nil {
+	if _, err := env.Store.Find(hookstest.AliceKeyID); err == nil {
 		t.Fatal("Alice's key outlived her account")
 	}
-	if _, err := env.Store.Find(pbtest.BobKeyID); err != nil {
+	if _, err := env.Store.Find(hookstest.BobKeyID); err != nil {
 		t.Fatalf("Bob's key went with Alice's account: %v", err)
 	}
 }
 
 func TestKeysGoWithTheirOwnerCollection(t *testing.T) {
-	env := pbtest.New(t, func(c *hooks.Config) { c.OwnerCollections = []string{"users", "bots"} })
+	env := hookstest.New(t, func(c *hooks.Config) { c.OwnerCollections = []string{"users", "bots"} })
 	t.Cleanup(env.App.Cleanup)
 	bot := newBot(t, env.App)
 	bots := bot.Collection()
@@ -55,14 +55,14 @@ func TestKeysGoWithTheirOwnerCollection(t *testing.T) {
 }
 
 func TestRulesHoldForEverySave(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	keys, _ := env.App.FindCollectionByNameOrId(keystore.Collection)
 
 	// A save that bypasses the REST API still gets the keystore's rules.
 	r := core.NewRecord(keys)
 	r.Set(keystore.FieldLabel, "  trimmed  ")
-	r.Set(keystore.FieldOwner, pbtest.AliceID)
+	r.Set(keystore.FieldOwner, hookstest.AliceID)
 	r.Set(keystore.FieldOwnerCollection, "_pb_users_auth_")
 	r.Set(keystore.FieldKeyHash, "$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g")
 	if err := env.App.Save(r); err != nil {
@@ -74,7 +74,7 @@ func TestRulesHoldForEverySave(t *testing.T) {
 
 	for name, set := range map[string]func(r *core.Record){
 		"owner of a collection that may not own keys": func(r *core.Record) {
-			r.Set(keystore.FieldOwner, pbtest.AliceNoteID)
+			r.Set(keystore.FieldOwner, hookstest.AliceNoteID)
 			r.Set(keystore.FieldOwnerCollection, "notes")
 		},
 		"owner that does not exist": func(r *core.Record) {
@@ -90,7 +90,7 @@ func TestRulesHoldForEverySave(t *testing.T) {
 	} {
 		r := core.NewRecord(keys)
 		r.Set(keystore.FieldLabel, "x")
-		r.Set(keystore.FieldOwner, pbtest.AliceID)
+		r.Set(keystore.FieldOwner, hookstest.AliceID)
 		r.Set(keystore.FieldOwnerCollection, "_pb_users_auth_")
 		r.Set(keystore.FieldKeyHash, "$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g")
 		set(r)
@@ -108,7 +108,7 @@ func TestRulesWithoutTheRestOfPbkeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(app.Cleanup)
-	store, err := keystore.Register(app, keystore.Config{Argon2: pbtest.TestArgon2})
+	store, err := keystore.Register(app, keystore.Config{Argon2: hookstest.TestArgon2})
 	if err != nil {
 		t.Fatal(err)
 	}

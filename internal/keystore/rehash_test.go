@@ -5,21 +5,21 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestReplaceHashIsACompareAndSet: the stored hash changes only from the
 // hash the verifier read, without an edit of the record.
 func TestReplaceHashIsACompareAndSet(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	var updateHooks int
 	env.App.OnRecordUpdate(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
 		updateHooks++
 		return e.Next()
 	})
-	before, err := env.Store.Find(pbtest.AliceKeyID)
+	before, err := env.Store.Find(hookstest.AliceKeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,9 +31,9 @@ func TestReplaceHashIsACompareAndSet(t *testing.T) {
 		stored       bool
 		want         string // the stored hash afterwards
 	}{
-		{"another hash was read (re-hashed or rolled meanwhile)", pbtest.AliceKeyID, "$argon2id$other", "$argon2id$new", false, old},
-		{"the hash that was read", pbtest.AliceKeyID, old, "$argon2id$new", true, "$argon2id$new"},
-		{"again from the old hash", pbtest.AliceKeyID, old, "$argon2id$newer", false, "$argon2id$new"},
+		{"another hash was read (re-hashed or rolled meanwhile)", hookstest.AliceKeyID, "$argon2id$other", "$argon2id$new", false, old},
+		{"the hash that was read", hookstest.AliceKeyID, old, "$argon2id$new", true, "$argon2id$new"},
+		{"again from the old hash", hookstest.AliceKeyID, old, "$argon2id$newer", false, "$argon2id$new"},
 		{"a revoked key", "zzzzzzzzzzzzzzz", old, "$argon2id$new", false, ""},
 	} {
 		stored, err := env.Store.ReplaceHash(tc.id, tc.from, tc.to)

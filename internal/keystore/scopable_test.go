@@ -4,8 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestScopableCollectionsAreWhatSavingAccepts: a key scoped to a
@@ -13,7 +13,7 @@ import (
 // collection of the app, so the pages (which offer that list) and the
 // record rules cannot disagree.
 func TestScopableCollectionsAreWhatSavingAccepts(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	scopable, err := keystore.ScopableCollections(env.App)
 	if err != nil {
@@ -26,7 +26,7 @@ func TestScopableCollectionsAreWhatSavingAccepts(t *testing.T) {
 	if !slices.IsSorted(names) {
 		t.Errorf("not ordered by name: %v", names)
 	}
-	for _, want := range []string{"users", pbtest.NotesCollection, pbtest.SecretsCollection, pbtest.CommentsCollection} {
+	for _, want := range []string{"users", hookstest.NotesCollection, hookstest.SecretsCollection, hookstest.CommentsCollection} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s is not scopable: %v", want, names)
 		}

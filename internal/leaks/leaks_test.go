@@ -5,18 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pbkeys/pbkeys/internal/ownermail"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/verifier"
 )
 
 // A key reported twice at the same moment is revoked once and its owner
 // gets one mail; both reports learn it was a real key.
 func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	revoker := newRevoker(t, env)
 	for round := 0; round < 5; round++ {
@@ -61,13 +61,13 @@ func TestRevokeLeakedTwiceAtOnce(t *testing.T) {
 
 // Nothing happens for tokens that are not live keys, whatever they are.
 func TestRevokeLeakedLeavesOtherTokens(t *testing.T) {
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
 	revoker := newRevoker(t, env)
-	wrong, _ := apikey.NewSecret(pbtest.AliceKeyID)
+	wrong, _ := apikey.NewSecret(hookstest.AliceKeyID)
 	for _, token := range []string{
-		"", "garbage", pbtest.AliceKeyID + "." + wrong, pbtest.AliceKey + "x",
-		pbtest.AliceKeyID + "." + pbtest.BobKeySecret,
+		"", "garbage", hookstest.AliceKeyID + "." + wrong, hookstest.AliceKey + "x",
+		hookstest.AliceKeyID + "." + hookstest.BobKeySecret,
 	} {
 		res, err := revoker.Revoke(t.Context(), token, leaks.Leak{}, "192.0.2.1")
 		if err != nil || res.Outcome != leaks.NotAKey || res.TruePositive() {
@@ -75,16 +75,16 @@ func TestRevokeLeakedLeavesOtherTokens(t *testing.T) {
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	if _, err := env.Store.Find(pbtest.AliceKeyID); err != nil || env.App.TestMailer.TotalSend() != 0 {
+	if _, err := env.Store.Find(hookstest.AliceKeyID); err != nil || env.App.TestMailer.TotalSend() != 0 {
 		t.Fatal("a token that is not the key changed something")
 	}
 }
 
 // newRevoker is a Revoker on env, with the verifier and the owner mails
 // Register would give it.
-func newRevoker(t *testing.T, env *pbtest.Env) *leaks.Revoker {
+func newRevoker(t *testing.T, env *hookstest.Env) *leaks.Revoker {
 	t.Helper()
-	v, err := verifier.New(pbtest.TestArgon2, verifier.Config{}, verifier.Rehash{})
+	v, err := verifier.New(hookstest.TestArgon2, verifier.Config{}, verifier.Rehash{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/ownermail"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // TestMailsGoBeforeTheDatabaseCloses: a key created just before the app
@@ -20,7 +20,7 @@ func TestMailsGoBeforeTheDatabaseCloses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := keystore.Register(app, keystore.Config{Argon2: pbtest.TestArgon2, Notify: ownermail.Register(app, "")})
+	store, err := keystore.Register(app, keystore.Config{Argon2: hookstest.TestArgon2, Notify: ownermail.Register(app, "")})
 	if err != nil {
 		t.Fatal(err)
 	}

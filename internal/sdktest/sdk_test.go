@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // result is what js/sdk.mjs prints.
@@ -38,7 +38,7 @@ func TestOfficialJSSDK(t *testing.T) {
 		t.Skip(msg)
 	}
 
-	env := pbtest.New(t)
+	env := hookstest.New(t)
 	defer env.App.Cleanup()
 	srv := env.Serve(t)
 
@@ -46,8 +46,8 @@ func TestOfficialJSSDK(t *testing.T) {
 	cmd.Dir = "js"
 	cmd.Env = append(os.Environ(),
 		"PBKEYS_URL="+srv.URL,
-		"PBKEYS_EMAIL="+pbtest.AliceEmail,
-		"PBKEYS_PASSWORD="+pbtest.Password,
+		"PBKEYS_EMAIL="+hookstest.AliceEmail,
+		"PBKEYS_PASSWORD="+hookstest.Password,
 	)
 	out, err := cmd.Output()
 	if err != nil {
@@ -71,7 +71,7 @@ func TestOfficialJSSDK(t *testing.T) {
 		ok   bool
 	}{
 		{"create() response has no key_hash", !got.CreatedHasHash},
-		{"authStore.save(key) authenticates as the owner", got.EmailViaKey == pbtest.AliceEmail},
+		{"authStore.save(key) authenticates as the owner", got.EmailViaKey == hookstest.AliceEmail},
 		{"the key sees the owner's notes only", strings.Join(got.NotesViaKey, "|") == "Alice's note"},
 		{"a key cannot list keys (403)", got.ListKeysViaKey == 403},
 		{"a key cannot authRefresh (403)", got.AuthRefreshViaKey == 403},

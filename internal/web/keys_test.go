@@ -9,23 +9,23 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/web"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // signedIn starts a server and returns a client signed in as Alice.
-func signedIn(t *testing.T) (*webtest.Server, *webtest.Client) {
+func signedIn(t *testing.T) (*pagestest.Server, *pagestest.Client) {
 	t.Helper()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
-	c.Login(pbtest.AliceEmail, pbtest.Password)
+	c.Login(hookstest.AliceEmail, hookstest.Password)
 	return srv, c
 }
 
-func countKeys(t testing.TB, srv *webtest.Server, owner string) int {
+func countKeys(t testing.TB, srv *pagestest.Server, owner string) int {
 	t.Helper()
 	records, err := srv.Env.Store.List(srv.Env.Record(t, "users", owner))
 	if err != nil {
@@ -35,40 +35,40 @@ func countKeys(t testing.TB, srv *webtest.Server, owner string) int {
 }
 
 // newKeyForm opens the New API key page and returns its form values.
-func newKeyForm(t testing.TB, c *webtest.Client, label string) url.Values {
+func newKeyForm(t testing.TB, c *pagestest.Client, label string) url.Values {
 	t.Helper()
-	page := c.Get(webtest.Paths.NewKey)
+	page := c.Get(pagestest.Paths.NewKey)
 	if page.StatusCode != 200 {
 		t.Fatalf("new key page: %d", page.StatusCode)
 	}
 	return url.Values{
-		"csrf":  {webtest.InputValue(page.Body, "csrf")},
-		"nonce": {webtest.InputValue(page.Body, "nonce")},
+		"csrf":  {pagestest.InputValue(page.Body, "csrf")},
+		"nonce": {pagestest.InputValue(page.Body, "nonce")},
 		"label": {label},
 	}
 }
 
 func TestGuestsAreSentToSignIn(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	guest := srv.Client(t)
-	p := webtest.Paths
+	p := pagestest.Paths
 	// After sign-in a GET comes back to where it was; a POST to the list
 	// (where the sign-in page goes without a "next").
 	for _, r := range []struct{ method, path, next string }{
 		{http.MethodGet, p.Keys, ""},
 		{http.MethodGet, p.NewKey, p.NewKey},
 		{http.MethodGet, p.RevokeAll, p.RevokeAll},
-		{http.MethodGet, p.Revoke(pbtest.AliceKeyID), p.Revoke(pbtest.AliceKeyID)},
+		{http.MethodGet, p.Revoke(hookstest.AliceKeyID), p.Revoke(hookstest.AliceKeyID)},
 		{http.MethodPost, p.Keys, ""},
 		{http.MethodPost, p.RevokeAll, ""},
-		{http.MethodPost, p.Revoke(pbtest.AliceKeyID), ""},
-		{http.MethodGet, p.Roll(pbtest.AliceKeyID), p.Roll(pbtest.AliceKeyID)},
-		{http.MethodPost, p.Roll(pbtest.AliceKeyID), ""},
-		{http.MethodPost, p.Disable(pbtest.AliceKeyID), ""},
-		{http.MethodPost, p.Enable(pbtest.AliceKeyID), ""},
+		{http.MethodPost, p.Revoke(hookstest.AliceKeyID), ""},
+		{http.MethodGet, p.Roll(hookstest.AliceKeyID), p.Roll(hookstest.AliceKeyID)},
+		{http.MethodPost, p.Roll(hookstest.AliceKeyID), ""},
+		{http.MethodPost, p.Disable(hookstest.AliceKeyID), ""},
+		{http.MethodPost, p.Enable(hookstest.AliceKeyID), ""},
 	} {
-		var res *webtest.Response
+		var res *pagestest.Response
 		if r.method == http.MethodGet {
 			res = guest.Get(r.path)
 		} else {
@@ -87,7 +87,7 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 	}
 
 	// The sign-in page brings the guest back.
-	res := guest.Post(p.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {p.NewKey}})
+	res := guest.Post(p.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}, "next": {p.NewKey}})
 	if res.Location() != p.NewKey {
 		t.Errorf("after sign-in: %q", res.Location())
 	}
@@ -100,7 +100,7 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 		URL:            p.Keys,
 		Headers:        map[string]string{"Cookie": web.SessionCookie + "=eyJhbGciOiJIUzI1NiJ9.e30.x"},
 		ExpectedStatus: http.StatusSeeOther,
-		TestAppFactory: webtest.Factory(),
+		TestAppFactory: pagestest.Factory(),
 		AfterTestFunc: func(t testing.TB, _ *tests.TestApp, res *http.Response) {
 			cleared := false
 			for _, ck := range res.Cookies() {
@@ -119,16 +119,16 @@ func TestGuestsAreSentToSignIn(t *testing.T) {
 func TestListKeys(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	res := c.Get(webtest.Paths.Keys)
+	res := c.Get(pagestest.Paths.Keys)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
 	for _, want := range []string{
 		"<title>API keys · pbkeys</title>",
-		`data-testid="signed-in-email">` + pbtest.AliceEmail,
+		`data-testid="signed-in-email">` + hookstest.AliceEmail,
 		"Sign out",
-		pbtest.AliceKeyLabel,
-		pbtest.AliceKeyID + ".••••••••",
+		hookstest.AliceKeyLabel,
+		hookstest.AliceKeyID + ".••••••••",
 		`<span class="never">Never</span>`,
 		`<time datetime="`,
 		"Revoke all",
@@ -138,7 +138,7 @@ func TestListKeys(t *testing.T) {
 			t.Errorf("list lacks %q", want)
 		}
 	}
-	for _, notWant := range []string{pbtest.BobKeyLabel, pbtest.BobKeyID, pbtest.AliceKeySecret} {
+	for _, notWant := range []string{hookstest.BobKeyLabel, hookstest.BobKeyID, hookstest.AliceKeySecret} {
 		if strings.Contains(res.Body, notWant) {
 			t.Errorf("list shows %q", notWant)
 		}
@@ -148,23 +148,23 @@ func TestListKeys(t *testing.T) {
 	}
 
 	// Last used, once the key has been used.
-	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != 200 {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, hookstest.AliceKey); code != 200 {
 		t.Fatalf("REST with Alice's key: %d", code)
 	}
 	waitFor(t, func() bool {
-		r, _ := srv.Env.Store.Find(pbtest.AliceKeyID)
+		r, _ := srv.Env.Store.Find(hookstest.AliceKeyID)
 		return !r.GetDateTime(keystore.FieldLastUsed).IsZero()
 	})
-	if res := c.Get(webtest.Paths.Keys); strings.Contains(res.Body, `<span class="never">Never</span>`) || !strings.Contains(res.Body, "just now") {
+	if res := c.Get(pagestest.Paths.Keys); strings.Contains(res.Body, `<span class="never">Never</span>`) || !strings.Contains(res.Body, "just now") {
 		t.Errorf("last used not shown:\n%s", res.Body)
 	}
 
 	// Newest first.
-	if _, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: "Newer key"}, keystore.Origin{}); err != nil {
+	if _, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", hookstest.AliceID), keystore.Options{Label: "Newer key"}, keystore.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	body := c.Get(webtest.Paths.Keys).Body
-	if strings.Index(body, "Newer key") > strings.Index(body, pbtest.AliceKeyLabel) {
+	body := c.Get(pagestest.Paths.Keys).Body
+	if strings.Index(body, "Newer key") > strings.Index(body, hookstest.AliceKeyLabel) {
 		t.Error("the newest key is not first")
 	}
 }
@@ -172,10 +172,10 @@ func TestListKeys(t *testing.T) {
 func TestEmptyState(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	if _, err := srv.Env.Store.RevokeAll(srv.Env.Record(t, "users", pbtest.AliceID)); err != nil {
+	if _, err := srv.Env.Store.RevokeAll(srv.Env.Record(t, "users", hookstest.AliceID)); err != nil {
 		t.Fatal(err)
 	}
-	res := c.Get(webtest.Paths.Keys)
+	res := c.Get(pagestest.Paths.Keys)
 	if !strings.Contains(res.Body, "No API keys yet") || !strings.Contains(res.Body, "Create your first API key") {
 		t.Errorf("no empty state:\n%s", res.Body)
 	}
@@ -192,11 +192,11 @@ func TestCreateKey(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	form := newKeyForm(t, c, "  CI deploy  ")
-	res := c.Post(webtest.Paths.Keys, form)
+	res := c.Post(pagestest.Paths.Keys, form)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d\n%s", res.StatusCode, res.Body)
 	}
-	key := webtest.RevealedKey(res.Body)
+	key := pagestest.RevealedKey(res.Body)
 	if !keyPattern.MatchString(key) {
 		t.Fatalf("revealed %q, want a key", key)
 	}
@@ -222,7 +222,7 @@ func TestCreateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	record, err := srv.Env.Store.FindOwned(srv.Env.Record(t, "users", pbtest.AliceID), parsed.ID)
+	record, err := srv.Env.Store.FindOwned(srv.Env.Record(t, "users", hookstest.AliceID), parsed.ID)
 	if err != nil {
 		t.Fatalf("new key not Alice's: %v", err)
 	}
@@ -232,16 +232,16 @@ func TestCreateKey(t *testing.T) {
 	if strings.Contains(record.GetString(keystore.FieldKeyHash), parsed.Secret) {
 		t.Error("secret stored in plain text")
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, key); code != 200 {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, key); code != 200 {
 		t.Errorf("REST with the new key: %d", code)
 	}
 
 	// The list shows it masked afterwards, never in full.
-	list := c.Get(webtest.Paths.Keys)
+	list := c.Get(pagestest.Paths.Keys)
 	if !strings.Contains(list.Body, parsed.ID+".••••••••") || strings.Contains(list.Body, parsed.Secret) {
 		t.Error("list does not show the new key masked")
 	}
-	if webtest.RevealedKey(list.Body) != "" {
+	if pagestest.RevealedKey(list.Body) != "" {
 		t.Error("list reveals a key")
 	}
 }
@@ -255,34 +255,34 @@ func TestCreateKeyValidation(t *testing.T) {
 		{"too long", strings.Repeat("x", 101), "Use at most 100 characters"},
 		{"control characters", "line\nbreak", "cannot contain control characters"},
 	} {
-		res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, tc.label))
+		res := c.Post(pagestest.Paths.Keys, newKeyForm(t, c, tc.label))
 		if res.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400", tc.name, res.StatusCode)
 		}
 		if !strings.Contains(res.Body, tc.message) || !strings.Contains(res.Body, `aria-invalid="true"`) {
 			t.Errorf("%s: no inline error %q", tc.name, tc.message)
 		}
-		if got := webtest.InputValue(res.Body, "label"); got != tc.label {
+		if got := pagestest.InputValue(res.Body, "label"); got != tc.label {
 			t.Errorf("%s: typed label not kept: %q", tc.name, got)
 		}
-		if webtest.RevealedKey(res.Body) != "" {
+		if pagestest.RevealedKey(res.Body) != "" {
 			t.Errorf("%s: a key was revealed", tc.name)
 		}
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 1 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 1 {
 		t.Errorf("Alice has %d keys after invalid creates, want 1", n)
 	}
 
 	// The form's nonce survives a validation error: fixing the label and
 	// sending the same form again creates the key.
 	form := newKeyForm(t, c, "")
-	c.Post(webtest.Paths.Keys, form)
+	c.Post(pagestest.Paths.Keys, form)
 	form.Set("label", "fixed")
-	if res := c.Post(webtest.Paths.Keys, form); res.StatusCode != 200 || webtest.RevealedKey(res.Body) == "" {
+	if res := c.Post(pagestest.Paths.Keys, form); res.StatusCode != 200 || pagestest.RevealedKey(res.Body) == "" {
 		t.Errorf("corrected form: %d", res.StatusCode)
 	}
 	// Exactly 100 characters is fine.
-	if res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, strings.Repeat("y", 100))); res.StatusCode != 200 {
+	if res := c.Post(pagestest.Paths.Keys, newKeyForm(t, c, strings.Repeat("y", 100))); res.StatusCode != 200 {
 		t.Errorf("100 characters: %d", res.StatusCode)
 	}
 }
@@ -291,11 +291,11 @@ func TestHostileLabelIsText(t *testing.T) {
 	t.Parallel()
 	_, c := signedIn(t)
 	hostile := `<img src=x onerror=alert(1)>"'&`
-	res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, hostile))
+	res := c.Post(pagestest.Paths.Keys, newKeyForm(t, c, hostile))
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
-	for _, body := range []string{res.Body, c.Get(webtest.Paths.Keys).Body} {
+	for _, body := range []string{res.Body, c.Get(pagestest.Paths.Keys).Body} {
 		if strings.Contains(body, "<img src=x") {
 			t.Fatal("label rendered as HTML")
 		}
@@ -309,22 +309,22 @@ func TestCreateKeyResubmitted(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	form := newKeyForm(t, c, "once")
-	first := c.Post(webtest.Paths.Keys, form)
-	key := webtest.RevealedKey(first.Body)
+	first := c.Post(pagestest.Paths.Keys, form)
+	key := pagestest.RevealedKey(first.Body)
 	if key == "" {
 		t.Fatal("no key revealed")
 	}
 
 	// Reload of the reveal (the browser re-posts the same form), twice.
 	for i := 0; i < 2; i++ {
-		again := c.Post(webtest.Paths.Keys, form)
-		if again.StatusCode != http.StatusSeeOther || again.Location() != webtest.Paths.Keys {
+		again := c.Post(pagestest.Paths.Keys, form)
+		if again.StatusCode != http.StatusSeeOther || again.Location() != pagestest.Paths.Keys {
 			t.Fatalf("resubmission: %d to %q", again.StatusCode, again.Location())
 		}
 		if strings.Contains(again.Body, key) {
 			t.Fatal("resubmission shows the key again")
 		}
-		list := c.Get(webtest.Paths.Keys)
+		list := c.Get(pagestest.Paths.Keys)
 		if strings.Contains(list.Body, key[16:]) {
 			t.Fatal("list shows the key again")
 		}
@@ -332,27 +332,27 @@ func TestCreateKeyResubmitted(t *testing.T) {
 			t.Errorf("no explanation after a resubmission:\n%s", list.Body)
 		}
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 2 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 2 {
 		t.Errorf("Alice has %d keys, want 2 (fixture + one)", n)
 	}
 
 	// A nonce that was never issued (or expired) creates nothing and keeps
 	// the label; so does Bob's nonce in Alice's session.
 	bob := srv.Client(t)
-	bob.Login(pbtest.BobEmail, pbtest.Password)
+	bob.Login(hookstest.BobEmail, hookstest.Password)
 	bobsNonce := newKeyForm(t, bob, "").Get("nonce")
 	for _, nonce := range []string{"", "made-up", bobsNonce} {
 		f := newKeyForm(t, c, "stale")
 		f.Set("nonce", nonce)
-		res := c.Post(webtest.Paths.Keys, f)
+		res := c.Post(pagestest.Paths.Keys, f)
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "This form has expired") {
 			t.Errorf("nonce %q: %d", nonce, res.StatusCode)
 		}
-		if webtest.InputValue(res.Body, "label") != "stale" {
+		if pagestest.InputValue(res.Body, "label") != "stale" {
 			t.Error("typed label not kept")
 		}
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 2 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 2 {
 		t.Errorf("Alice has %d keys, want 2", n)
 	}
 }
@@ -360,48 +360,48 @@ func TestCreateKeyResubmitted(t *testing.T) {
 func TestRevokeKey(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	csrf := webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")
+	csrf := pagestest.InputValue(c.Get(pagestest.Paths.Keys).Body, "csrf")
 
 	// The confirmation names the key.
-	confirm := c.Get(webtest.Paths.Revoke(pbtest.AliceKeyID))
-	if confirm.StatusCode != 200 || !strings.Contains(confirm.Body, "Revoke ‘"+pbtest.AliceKeyLabel+"’?") ||
+	confirm := c.Get(pagestest.Paths.Revoke(hookstest.AliceKeyID))
+	if confirm.StatusCode != 200 || !strings.Contains(confirm.Body, "Revoke ‘"+hookstest.AliceKeyLabel+"’?") ||
 		!strings.Contains(confirm.Body, "Apps using it stop working immediately.") {
 		t.Fatalf("confirmation: %d\n%s", confirm.StatusCode, confirm.Body)
 	}
 
 	// Someone else's key and an unknown id: 404, nothing changes.
-	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123", "x' OR '1'='1"} {
-		if res := c.Get(webtest.Paths.Revoke(url.PathEscape(id))); res.StatusCode != http.StatusNotFound {
+	for _, id := range []string{hookstest.BobKeyID, "doesnotexist123", "x' OR '1'='1"} {
+		if res := c.Get(pagestest.Paths.Revoke(url.PathEscape(id))); res.StatusCode != http.StatusNotFound {
 			t.Errorf("confirm %q: %d, want 404", id, res.StatusCode)
 		}
-		res := c.Post(webtest.Paths.Revoke(url.PathEscape(id)), url.Values{"csrf": {csrf}})
+		res := c.Post(pagestest.Paths.Revoke(url.PathEscape(id)), url.Values{"csrf": {csrf}})
 		if res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, "does not exist or has already been revoked") {
 			t.Errorf("revoke %q: %d, want 404", id, res.StatusCode)
 		}
 	}
-	if _, err := srv.Env.Store.Find(pbtest.BobKeyID); err != nil {
+	if _, err := srv.Env.Store.Find(hookstest.BobKeyID); err != nil {
 		t.Fatal("Bob's key was deleted")
 	}
-	if code := srv.APIGet(t, "/api/collections/notes/records/"+pbtest.BobNoteID, pbtest.BobKey); code != 200 {
+	if code := srv.APIGet(t, "/api/collections/notes/records/"+hookstest.BobNoteID, hookstest.BobKey); code != 200 {
 		t.Errorf("Bob's key stopped working: %d", code)
 	}
 
 	// Her own: gone, says so, and the key no longer authenticates.
-	res := c.Post(webtest.Paths.Revoke(pbtest.AliceKeyID), url.Values{"csrf": {csrf}})
-	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Keys {
+	res := c.Post(pagestest.Paths.Revoke(hookstest.AliceKeyID), url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != pagestest.Paths.Keys {
 		t.Fatalf("revoke: %d to %q", res.StatusCode, res.Location())
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 0 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 0 {
 		t.Errorf("Alice still has %d keys", n)
 	}
-	if list := c.Get(webtest.Paths.Keys); !strings.Contains(list.Body, "Revoked ‘"+pbtest.AliceKeyLabel+"’") {
+	if list := c.Get(pagestest.Paths.Keys); !strings.Contains(list.Body, "Revoked ‘"+hookstest.AliceKeyLabel+"’") {
 		t.Error("no confirmation message after revoking")
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != http.StatusUnauthorized {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, hookstest.AliceKey); code != http.StatusUnauthorized {
 		t.Errorf("revoked key: %d, want 401", code)
 	}
 	// Revoking it again is a 404, not an error page.
-	if res := c.Post(webtest.Paths.Revoke(pbtest.AliceKeyID), url.Values{"csrf": {csrf}}); res.StatusCode != http.StatusNotFound {
+	if res := c.Post(pagestest.Paths.Revoke(hookstest.AliceKeyID), url.Values{"csrf": {csrf}}); res.StatusCode != http.StatusNotFound {
 		t.Errorf("second revoke: %d", res.StatusCode)
 	}
 }
@@ -410,29 +410,29 @@ func TestRevokeAll(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	for _, label := range []string{"two", "three"} {
-		if _, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", pbtest.AliceID), keystore.Options{Label: label}, keystore.Origin{}); err != nil {
+		if _, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", hookstest.AliceID), keystore.Options{Label: label}, keystore.Origin{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	confirm := c.Get(webtest.Paths.RevokeAll)
+	confirm := c.Get(pagestest.Paths.RevokeAll)
 	if confirm.StatusCode != 200 || !strings.Contains(confirm.Body, "Revoke all 3 API keys?") {
 		t.Fatalf("confirmation: %d", confirm.StatusCode)
 	}
-	res := c.Post(webtest.Paths.RevokeAll, url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}})
+	res := c.Post(pagestest.Paths.RevokeAll, url.Values{"csrf": {pagestest.InputValue(confirm.Body, "csrf")}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("status %d", res.StatusCode)
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 0 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 0 {
 		t.Errorf("Alice has %d keys left", n)
 	}
-	if n := countKeys(t, srv, pbtest.BobID); n != 1 {
+	if n := countKeys(t, srv, hookstest.BobID); n != 1 {
 		t.Errorf("Bob has %d keys, want 1", n)
 	}
-	list := c.Get(webtest.Paths.Keys)
+	list := c.Get(pagestest.Paths.Keys)
 	if !strings.Contains(list.Body, "Revoked all 3 API keys.") || !strings.Contains(list.Body, "No API keys yet") {
 		t.Errorf("after revoke all:\n%s", list.Body)
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != http.StatusUnauthorized {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, hookstest.AliceKey); code != http.StatusUnauthorized {
 		t.Errorf("revoked key: %d", code)
 	}
 }
@@ -443,14 +443,14 @@ func TestOwnerIsEmailedForPageKeys(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 	mailer := srv.Env.App.TestMailer
-	res := c.Post(webtest.Paths.Keys, newKeyForm(t, c, "from the page"))
-	key := webtest.RevealedKey(res.Body)
+	res := c.Post(pagestest.Paths.Keys, newKeyForm(t, c, "from the page"))
+	key := pagestest.RevealedKey(res.Body)
 	if key == "" {
 		t.Fatalf("no key revealed: %d", res.StatusCode)
 	}
 	waitFor(t, func() bool { return mailer.TotalSend() >= 1 })
 	msg := mailer.LastMessage()
-	if len(msg.To) != 1 || msg.To[0].Address != pbtest.AliceEmail {
+	if len(msg.To) != 1 || msg.To[0].Address != hookstest.AliceEmail {
 		t.Fatalf("mail to %v", msg.To)
 	}
 	for _, want := range []string{"from the page", key[:15], "API keys page", "/api-keys"} {
@@ -462,8 +462,8 @@ func TestOwnerIsEmailedForPageKeys(t *testing.T) {
 		t.Fatal("the mail contains the secret")
 	}
 
-	res = c.Post(webtest.Paths.Roll(key[:15]), rollForm(t, c, key[:15], "1h"))
-	if webtest.RevealedKey(res.Body) == "" {
+	res = c.Post(pagestest.Paths.Roll(key[:15]), rollForm(t, c, key[:15], "1h"))
+	if pagestest.RevealedKey(res.Body) == "" {
 		t.Fatalf("roll revealed nothing: %d", res.StatusCode)
 	}
 	waitFor(t, func() bool { return mailer.TotalSend() >= 2 })

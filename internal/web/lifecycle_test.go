@@ -10,34 +10,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // createWith posts the New API key form with extra fields and returns the
 // response.
-func createWith(t *testing.T, c *webtest.Client, label string, fields url.Values) *webtest.Response {
+func createWith(t *testing.T, c *pagestest.Client, label string, fields url.Values) *pagestest.Response {
 	t.Helper()
 	form := newKeyForm(t, c, label)
 	for name, values := range fields {
 		form[name] = values
 	}
-	return c.Post(webtest.Paths.Keys, form)
+	return c.Post(pagestest.Paths.Keys, form)
 }
 
 // revealedRecord returns the options of the key revealed in res.
-func revealedOptions(t *testing.T, srv *webtest.Server, res *webtest.Response) (apikey.Key, keystore.Options) {
+func revealedOptions(t *testing.T, srv *pagestest.Server, res *pagestest.Response) (apikey.Key, keystore.Options) {
 	t.Helper()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d\n%s", res.StatusCode, res.Body)
 	}
-	key, err := apikey.Parse(webtest.RevealedKey(res.Body))
+	key, err := apikey.Parse(pagestest.RevealedKey(res.Body))
 	if err != nil {
 		t.Fatalf("no key revealed: %v", err)
 	}
-	record, err := srv.Env.Store.FindOwned(srv.Env.Record(t, "users", pbtest.AliceID), key.ID)
+	record, err := srv.Env.Store.FindOwned(srv.Env.Record(t, "users", hookstest.AliceID), key.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestCreateKeyExpiry(t *testing.T) {
 	if !opts.ExpiresAt.IsZero() {
 		t.Errorf("a date without Custom: expires %v", opts.ExpiresAt)
 	}
-	keys := countKeys(t, srv, pbtest.AliceID)
+	keys := countKeys(t, srv, hookstest.AliceID)
 
 	// Invalid choices: 400, inline message, everything typed kept.
 	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
@@ -98,26 +98,26 @@ func TestCreateKeyExpiry(t *testing.T) {
 		res := createWith(t, c, "bad "+tc.name, url.Values{
 			"expires": {tc.choice}, "expires_date": {tc.date}, "read_only": {"on"}, "rate_limit": {"60"},
 		})
-		if res.StatusCode != http.StatusBadRequest || webtest.RevealedKey(res.Body) != "" {
+		if res.StatusCode != http.StatusBadRequest || pagestest.RevealedKey(res.Body) != "" {
 			t.Errorf("%s: status %d", tc.name, res.StatusCode)
 		}
 		if !strings.Contains(res.Body, `data-testid="expires-error">`) || !strings.Contains(res.Body, tc.message) {
 			t.Errorf("%s: no inline %q", tc.name, tc.message)
 		}
-		if webtest.InputValue(res.Body, "label") != "bad "+tc.name || webtest.InputValue(res.Body, "expires_date") != tc.date ||
-			webtest.InputValue(res.Body, "rate_limit") != "60" || !strings.Contains(res.Body, `value="on" checked`) {
+		if pagestest.InputValue(res.Body, "label") != "bad "+tc.name || pagestest.InputValue(res.Body, "expires_date") != tc.date ||
+			pagestest.InputValue(res.Body, "rate_limit") != "60" || !strings.Contains(res.Body, `value="on" checked`) {
 			t.Errorf("%s: typed values not kept", tc.name)
 		}
 		if tc.choice == "custom" && !strings.Contains(res.Body, `<option value="custom" selected>`) {
 			t.Errorf("%s: Custom date not kept selected", tc.name)
 		}
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != keys {
+	if n := countKeys(t, srv, hookstest.AliceID); n != keys {
 		t.Errorf("invalid expiries created %d keys", n-keys)
 	}
 
 	// The form offers the choices, Never by default.
-	page := c.Get(webtest.Paths.NewKey).Body
+	page := c.Get(pagestest.Paths.NewKey).Body
 	for _, want := range []string{
 		`<option value="7d">7 days</option>`, `<option value="30d">30 days</option>`, `<option value="90d">90 days</option>`,
 		`<option value="365d">1 year</option>`, `<option value="custom">Custom date…</option>`, `<option value="never" selected>Never</option>`,
@@ -134,17 +134,17 @@ func TestCreateKeyScopes(t *testing.T) {
 	srv, c := signedIn(t)
 
 	res := createWith(t, c, "dashboard reader", url.Values{
-		"read_only": {"on"}, "collections": {pbtest.NotesCollection}, "rate_limit": {"600"},
+		"read_only": {"on"}, "collections": {hookstest.NotesCollection}, "rate_limit": {"600"},
 	})
 	key, opts := revealedOptions(t, srv, res)
-	if !opts.ReadOnly || !slices.Equal(opts.Collections, []string{pbtest.NotesCollection}) || opts.RatePerMinute != 600 {
+	if !opts.ReadOnly || !slices.Equal(opts.Collections, []string{hookstest.NotesCollection}) || opts.RatePerMinute != 600 {
 		t.Errorf("stored %+v", opts)
 	}
 	// The key is what the form said: it reads a note, and may not write.
-	if code := srv.APIGet(t, webtest.AliceNotePath, key.String()); code != 200 {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, key.String()); code != 200 {
 		t.Errorf("read-only key GET: %d", code)
 	}
-	list := c.Get(webtest.Paths.Keys).Body
+	list := c.Get(pagestest.Paths.Keys).Body
 	for _, want := range []string{"Read-only · notes", "600 requests/min"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %q", want)
@@ -156,10 +156,10 @@ func TestCreateKeyScopes(t *testing.T) {
 	if opts.ReadOnly || len(opts.Collections) != 0 || opts.RatePerMinute != 0 {
 		t.Errorf("plain key stored %+v", opts)
 	}
-	keys := countKeys(t, srv, pbtest.AliceID)
+	keys := countKeys(t, srv, hookstest.AliceID)
 
 	// The form offers the app's collections, not api_keys nor system ones.
-	page := c.Get(webtest.Paths.NewKey).Body
+	page := c.Get(pagestest.Paths.NewKey).Body
 	if !strings.Contains(page, `name="collections" value="notes"`) || strings.Contains(page, `value="api_keys"`) ||
 		strings.Contains(page, `value="_superusers"`) || !strings.Contains(page, "Check none for all collections") {
 		t.Error("collections offered wrongly")
@@ -188,17 +188,17 @@ func TestCreateKeyScopes(t *testing.T) {
 		if !strings.Contains(res.Body, `data-testid="`+tc.testid+`">`) || !strings.Contains(res.Body, tc.message) {
 			t.Errorf("%s: no inline %q", tc.name, tc.message)
 		}
-		if webtest.InputValue(res.Body, "label") != "kept" || !strings.Contains(res.Body, `value="on" checked`) {
+		if pagestest.InputValue(res.Body, "label") != "kept" || !strings.Contains(res.Body, `value="on" checked`) {
 			t.Errorf("%s: typed values not kept", tc.name)
 		}
-		if rate := tc.fields.Get("rate_limit"); rate != "" && webtest.InputValue(res.Body, "rate_limit") != rate {
+		if rate := tc.fields.Get("rate_limit"); rate != "" && pagestest.InputValue(res.Body, "rate_limit") != rate {
 			t.Errorf("%s: rate not kept", tc.name)
 		}
 		if slices.Contains(tc.fields["collections"], "notes") && !strings.Contains(res.Body, `value="notes" checked`) {
 			t.Errorf("%s: checked collection not kept", tc.name)
 		}
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != keys {
+	if n := countKeys(t, srv, hookstest.AliceID); n != keys {
 		t.Errorf("refused forms created %d keys", n-keys)
 	}
 }
@@ -220,7 +220,7 @@ func TestScopeChoicesAreTheScopableCollections(t *testing.T) {
 	t.Parallel()
 	srv, alice := signedIn(t)
 	admin := srv.Client(t)
-	admin.Login(pbtest.SuperuserEmail, pbtest.Password)
+	admin.Login(hookstest.SuperuserEmail, hookstest.Password)
 	scopable, err := keystore.ScopableCollections(srv.Env.App)
 	if err != nil {
 		t.Fatal(err)
@@ -229,13 +229,13 @@ func TestScopeChoicesAreTheScopableCollections(t *testing.T) {
 	for _, c := range scopable {
 		want = append(want, c.Name)
 	}
-	for _, own := range []string{"users", pbtest.NotesCollection, pbtest.SecretsCollection, pbtest.CommentsCollection} {
+	for _, own := range []string{"users", hookstest.NotesCollection, hookstest.SecretsCollection, hookstest.CommentsCollection} {
 		if !slices.Contains(want, own) {
 			t.Fatalf("%s is not scopable: %v", own, want)
 		}
 	}
-	for who, c := range map[string]*webtest.Client{"owner": alice, "administrator": admin} {
-		for _, path := range []string{webtest.Paths.NewKey, webtest.Paths.Keys} {
+	for who, c := range map[string]*pagestest.Client{"owner": alice, "administrator": admin} {
+		for _, path := range []string{pagestest.Paths.NewKey, pagestest.Paths.Keys} {
 			page := c.Get(path)
 			if got := offeredScopes(page.Body); page.StatusCode != 200 || !slices.Equal(got, want) {
 				t.Errorf("%s, %s: %d, offers %v, want %v", who, path, page.StatusCode, got, want)
@@ -275,7 +275,7 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	body := c.Get(webtest.Paths.Keys).Body
+	body := c.Get(pagestest.Paths.Keys).Body
 	for _, want := range []string{
 		`state state-expiring" data-testid="key-state"><time datetime=`,
 		`title="Expires ` + now.Add(3*24*time.Hour).UTC().Format("2006-01-02"),
@@ -288,8 +288,8 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		`aria-label="Enable paused" data-testid="enable">Enable</button>`,
 		`state state-active" data-testid="key-state">Active</span>`,
 		`data-testid="key-scope">Full access</span>`,
-		`aria-label="Roll ` + pbtest.AliceKeyLabel + `"`,
-		`aria-label="Disable ` + pbtest.AliceKeyLabel + `"`,
+		`aria-label="Roll ` + hookstest.AliceKeyLabel + `"`,
+		`aria-label="Disable ` + hookstest.AliceKeyLabel + `"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("list lacks %s", want)
@@ -303,61 +303,61 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 func TestDisableEnable(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	csrf := url.Values{"csrf": {webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")}}
+	csrf := url.Values{"csrf": {pagestest.InputValue(c.Get(pagestest.Paths.Keys).Body, "csrf")}}
 
-	res := c.Post(webtest.Paths.Disable(pbtest.AliceKeyID), csrf)
-	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Keys {
+	res := c.Post(pagestest.Paths.Disable(hookstest.AliceKeyID), csrf)
+	if res.StatusCode != http.StatusSeeOther || res.Location() != pagestest.Paths.Keys {
 		t.Fatalf("disable: %d to %q", res.StatusCode, res.Location())
 	}
-	list := c.Get(webtest.Paths.Keys).Body
-	if !strings.Contains(list, "Disabled ‘"+pbtest.AliceKeyLabel+"’. Apps using it get 401 until you enable it again.") {
+	list := c.Get(pagestest.Paths.Keys).Body
+	if !strings.Contains(list, "Disabled ‘"+hookstest.AliceKeyLabel+"’. Apps using it get 401 until you enable it again.") {
 		t.Error("no message after disabling")
 	}
 	if !strings.Contains(list, `data-testid="enable"`) {
 		t.Error("no Enable button for the disabled key")
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != http.StatusUnauthorized {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, hookstest.AliceKey); code != http.StatusUnauthorized {
 		t.Errorf("disabled key: %d, want 401", code)
 	}
 
 	// Someone else's key and unknown ids: 404, nothing changes.
-	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123"} {
-		for _, path := range []string{webtest.Paths.Disable(id), webtest.Paths.Enable(id)} {
+	for _, id := range []string{hookstest.BobKeyID, "doesnotexist123"} {
+		for _, path := range []string{pagestest.Paths.Disable(id), pagestest.Paths.Enable(id)} {
 			if res := c.Post(path, csrf); res.StatusCode != http.StatusNotFound {
 				t.Errorf("POST %s: %d, want 404", path, res.StatusCode)
 			}
 		}
 	}
-	if r, _ := srv.Env.Store.Find(pbtest.BobKeyID); r.GetBool(keystore.FieldDisabled) {
+	if r, _ := srv.Env.Store.Find(hookstest.BobKeyID); r.GetBool(keystore.FieldDisabled) {
 		t.Error("Bob's key was disabled")
 	}
 
-	res = c.Post(webtest.Paths.Enable(pbtest.AliceKeyID), csrf)
+	res = c.Post(pagestest.Paths.Enable(hookstest.AliceKeyID), csrf)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("enable: %d", res.StatusCode)
 	}
-	if !strings.Contains(c.Get(webtest.Paths.Keys).Body, "Enabled ‘"+pbtest.AliceKeyLabel+"’. Apps using it can call the API again.") {
+	if !strings.Contains(c.Get(pagestest.Paths.Keys).Body, "Enabled ‘"+hookstest.AliceKeyLabel+"’. Apps using it can call the API again.") {
 		t.Error("no message after enabling")
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, pbtest.AliceKey); code != 200 {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, hookstest.AliceKey); code != 200 {
 		t.Errorf("enabled key: %d, want 200", code)
 	}
 	// Disable is an action, not a page.
-	if res := c.Get(webtest.Paths.Disable(pbtest.AliceKeyID)); res.StatusCode == http.StatusOK {
+	if res := c.Get(pagestest.Paths.Disable(hookstest.AliceKeyID)); res.StatusCode == http.StatusOK {
 		t.Error("GET disables")
 	}
 }
 
 // rollForm opens the Roll page of key id and returns its form values.
-func rollForm(t *testing.T, c *webtest.Client, id, grace string) url.Values {
+func rollForm(t *testing.T, c *pagestest.Client, id, grace string) url.Values {
 	t.Helper()
-	page := c.Get(webtest.Paths.Roll(id))
+	page := c.Get(pagestest.Paths.Roll(id))
 	if page.StatusCode != 200 {
 		t.Fatalf("roll page: %d", page.StatusCode)
 	}
 	return url.Values{
-		"csrf":  {webtest.InputValue(page.Body, "csrf")},
-		"nonce": {webtest.InputValue(page.Body, "nonce")},
+		"csrf":  {pagestest.InputValue(page.Body, "csrf")},
+		"nonce": {pagestest.InputValue(page.Body, "nonce")},
 		"grace": {grace},
 	}
 }
@@ -366,9 +366,9 @@ func TestRollKey(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 
-	page := c.Get(webtest.Paths.Roll(pbtest.AliceKeyID))
+	page := c.Get(pagestest.Paths.Roll(hookstest.AliceKeyID))
 	for _, want := range []string{
-		"<title>Roll API key · pbkeys</title>", "Roll ‘" + pbtest.AliceKeyLabel + "’?",
+		"<title>Roll API key · pbkeys</title>", "Roll ‘" + hookstest.AliceKeyLabel + "’?",
 		"Keep the old key working for", `value="now"`, `value="1h"`, `value="24h" checked`, `value="7d"`,
 		"Now", "1 hour", "24 hours", "7 days",
 	} {
@@ -378,36 +378,36 @@ func TestRollKey(t *testing.T) {
 	}
 
 	// Someone else's key and unknown ids: 404 for the page and the action.
-	for _, id := range []string{pbtest.BobKeyID, "doesnotexist123"} {
-		if res := c.Get(webtest.Paths.Roll(id)); res.StatusCode != http.StatusNotFound {
+	for _, id := range []string{hookstest.BobKeyID, "doesnotexist123"} {
+		if res := c.Get(pagestest.Paths.Roll(id)); res.StatusCode != http.StatusNotFound {
 			t.Errorf("roll page %s: %d", id, res.StatusCode)
 		}
-		f := rollForm(t, c, pbtest.AliceKeyID, "1h")
-		if res := c.Post(webtest.Paths.Roll(id), f); res.StatusCode != http.StatusNotFound || webtest.RevealedKey(res.Body) != "" {
+		f := rollForm(t, c, hookstest.AliceKeyID, "1h")
+		if res := c.Post(pagestest.Paths.Roll(id), f); res.StatusCode != http.StatusNotFound || pagestest.RevealedKey(res.Body) != "" {
 			t.Errorf("roll %s: %d, want 404", id, res.StatusCode)
 		}
 	}
-	if n := countKeys(t, srv, pbtest.BobID); n != 1 {
+	if n := countKeys(t, srv, hookstest.BobID); n != 1 {
 		t.Errorf("Bob has %d keys", n)
 	}
-	if r, _ := srv.Env.Store.Find(pbtest.BobKeyID); !r.GetDateTime(keystore.FieldExpires).IsZero() {
+	if r, _ := srv.Env.Store.Find(hookstest.BobKeyID); !r.GetDateTime(keystore.FieldExpires).IsZero() {
 		t.Error("Bob's key got an expiry")
 	}
 	// An unknown grace period: asked again, nothing rolled.
-	res := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "forever"))
+	res := c.Post(pagestest.Paths.Roll(hookstest.AliceKeyID), rollForm(t, c, hookstest.AliceKeyID, "forever"))
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Choose how long the old key keeps working.") {
 		t.Errorf("unknown grace: %d", res.StatusCode)
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 1 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 1 {
 		t.Fatalf("Alice has %d keys before rolling", n)
 	}
 
 	// Her own key, with an hour's grace.
-	form := rollForm(t, c, pbtest.AliceKeyID, "1h")
+	form := rollForm(t, c, hookstest.AliceKeyID, "1h")
 	before := time.Now()
-	res = c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), form)
+	res = c.Post(pagestest.Paths.Roll(hookstest.AliceKeyID), form)
 	key, opts := revealedOptions(t, srv, res)
-	if opts.Label != pbtest.AliceKeyLabel {
+	if opts.Label != hookstest.AliceKeyLabel {
 		t.Errorf("new key label %q", opts.Label)
 	}
 	if got := res.Header.Get("Cache-Control"); got != "no-store" {
@@ -419,74 +419,74 @@ func TestRollKey(t *testing.T) {
 		t.Error("the key is in a URL or cookie")
 	}
 	for _, want := range []string{
-		"New key for “" + pbtest.AliceKeyLabel + "”", "will not be shown again",
-		"The old key " + pbtest.AliceKeyID + ".•••••••• keeps working until", "(expires in 1 hour)",
+		"New key for “" + hookstest.AliceKeyLabel + "”", "will not be shown again",
+		"The old key " + hookstest.AliceKeyID + ".•••••••• keeps working until", "(expires in 1 hour)",
 	} {
 		if !strings.Contains(res.Body, want) {
 			t.Errorf("reveal lacks %q", want)
 		}
 	}
-	old, _ := srv.Env.Store.Find(pbtest.AliceKeyID)
+	old, _ := srv.Env.Store.Find(hookstest.AliceKeyID)
 	if exp := old.GetDateTime(keystore.FieldExpires).Time(); exp.Sub(before) < time.Hour-time.Second || exp.Sub(before) > time.Hour+time.Minute {
 		t.Errorf("old key expires %v after the roll", exp.Sub(before))
 	}
-	for _, k := range []string{key.String(), pbtest.AliceKey} {
-		if code := srv.APIGet(t, webtest.AliceNotePath, k); code != 200 {
+	for _, k := range []string{key.String(), hookstest.AliceKey} {
+		if code := srv.APIGet(t, pagestest.AliceNotePath, k); code != 200 {
 			t.Errorf("after the roll %s…: %d, want 200", k[:16], code)
 		}
 	}
-	if !strings.Contains(c.Get(webtest.Paths.Keys).Body, ">Expires in 1 hour</time>") {
+	if !strings.Contains(c.Get(pagestest.Paths.Keys).Body, ">Expires in 1 hour</time>") {
 		t.Error("the list does not show the old key expiring in 1 hour")
 	}
 
 	// Reloading the reveal re-posts the form: no second roll.
 	for i := 0; i < 2; i++ {
-		again := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), form)
-		if again.StatusCode != http.StatusSeeOther || again.Location() != webtest.Paths.Keys || strings.Contains(again.Body, key.Secret) {
+		again := c.Post(pagestest.Paths.Roll(hookstest.AliceKeyID), form)
+		if again.StatusCode != http.StatusSeeOther || again.Location() != pagestest.Paths.Keys || strings.Contains(again.Body, key.Secret) {
 			t.Fatalf("resubmission: %d to %q", again.StatusCode, again.Location())
 		}
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 2 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 2 {
 		t.Errorf("Alice has %d keys after resubmitting, want 2", n)
 	}
-	list := c.Get(webtest.Paths.Keys).Body
+	list := c.Get(pagestest.Paths.Keys).Body
 	if !strings.Contains(list, "was already rolled with this form, so it was not rolled again") || strings.Contains(list, key.Secret) {
 		t.Error("resubmission not explained, or the key shown again")
 	}
 	// A form that was never issued rolls nothing.
 	form.Set("nonce", "made-up")
-	if res := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), form); res.StatusCode != http.StatusBadRequest ||
+	if res := c.Post(pagestest.Paths.Roll(hookstest.AliceKeyID), form); res.StatusCode != http.StatusBadRequest ||
 		!strings.Contains(res.Body, "This form has expired") {
 		t.Errorf("unknown nonce: %d", res.StatusCode)
 	}
 
 	// A key is rolled once: the list offers no second roll, and a fresh
 	// form for it is refused with the replacement's id.
-	if list := c.Get(webtest.Paths.Keys).Body; !strings.Contains(list, "Rolled to <code>"+key.ID+"</code>") ||
-		strings.Contains(list, `href="`+webtest.Paths.Roll(pbtest.AliceKeyID)+`"`) {
+	if list := c.Get(pagestest.Paths.Keys).Body; !strings.Contains(list, "Rolled to <code>"+key.ID+"</code>") ||
+		strings.Contains(list, `href="`+pagestest.Paths.Roll(hookstest.AliceKeyID)+`"`) {
 		t.Error("the list still offers to roll the rolled key, or does not name its replacement")
 	}
-	if res := c.Post(webtest.Paths.Roll(pbtest.AliceKeyID), rollForm(t, c, pbtest.AliceKeyID, "1h")); res.StatusCode != http.StatusConflict ||
-		!strings.Contains(res.Body, "already rolled; roll its replacement "+key.ID) || webtest.RevealedKey(res.Body) != "" {
+	if res := c.Post(pagestest.Paths.Roll(hookstest.AliceKeyID), rollForm(t, c, hookstest.AliceKeyID, "1h")); res.StatusCode != http.StatusConflict ||
+		!strings.Contains(res.Body, "already rolled; roll its replacement "+key.ID) || pagestest.RevealedKey(res.Body) != "" {
 		t.Errorf("second roll of the same key: %d", res.StatusCode)
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 2 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 2 {
 		t.Errorf("Alice has %d keys after a refused second roll, want 2", n)
 	}
 
 	// "Now": the old key stops at once and is listed as expired.
-	res = c.Post(webtest.Paths.Roll(key.ID), rollForm(t, c, key.ID, "now"))
+	res = c.Post(pagestest.Paths.Roll(key.ID), rollForm(t, c, key.ID, "now"))
 	newer, _ := revealedOptions(t, srv, res)
 	if !strings.Contains(res.Body, "The old key "+key.ID+".•••••••• has stopped working.") {
 		t.Error("reveal does not say the old key stopped")
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, key.String()); code != http.StatusUnauthorized {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, key.String()); code != http.StatusUnauthorized {
 		t.Errorf("old key after rolling now: %d, want 401", code)
 	}
-	if code := srv.APIGet(t, webtest.AliceNotePath, newer.String()); code != 200 {
+	if code := srv.APIGet(t, pagestest.AliceNotePath, newer.String()); code != 200 {
 		t.Errorf("newest key: %d", code)
 	}
-	if !strings.Contains(c.Get(webtest.Paths.Keys).Body, ">Expired</time>") {
+	if !strings.Contains(c.Get(pagestest.Paths.Keys).Body, ">Expired</time>") {
 		t.Error("the list does not show the old key expired")
 	}
 }

@@ -9,11 +9,11 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // BenchmarkKeysPage5000 is the list page of a user with 5,000 keys, each
@@ -24,23 +24,23 @@ import (
 //
 // One op is one page: the first, the last (page 100), and a filtered one.
 func BenchmarkKeysPage5000(b *testing.B) {
-	srv := webtest.Start(b)
-	seedKeys(b, srv.Env, pbtest.AliceOwner, 5000)
+	srv := pagestest.Start(b)
+	seedKeys(b, srv.Env, hookstest.AliceOwner, 5000)
 	c := srv.Client(b)
-	c.Login(pbtest.AliceEmail, pbtest.Password)
+	c.Login(hookstest.AliceEmail, hookstest.Password)
 	admin := srv.Client(b)
-	admin.Login(pbtest.SuperuserEmail, pbtest.Password)
+	admin.Login(hookstest.SuperuserEmail, hookstest.Password)
 
 	for _, page := range []struct {
 		name   string
-		client *webtest.Client
+		client *pagestest.Client
 		path   string
 		rows   int
 	}{
-		{"first page", c, webtest.Paths.Keys, 50},
-		{"last page", c, webtest.Paths.Keys + "?page=100", 50},
-		{"label and state filter", c, webtest.Paths.Keys + "?q=device+04&state=active", 50},
-		{"administrator, every owner", admin, webtest.Paths.Keys, 50},
+		{"first page", c, pagestest.Paths.Keys, 50},
+		{"last page", c, pagestest.Paths.Keys + "?page=100", 50},
+		{"label and state filter", c, pagestest.Paths.Keys + "?q=device+04&state=active", 50},
+		{"administrator, every owner", admin, pagestest.Paths.Keys, 50},
 	} {
 		b.Run(page.name, func(b *testing.B) {
 			if res := page.client.Get(page.path); res.StatusCode != 200 || len(rowIDs(res.Body)) != page.rows {
@@ -57,9 +57,9 @@ func BenchmarkKeysPage5000(b *testing.B) {
 // seedKeys gives o n keys ("device 0000"...), each used on every one of the
 // last 30 days, written in one transaction straight to the tables (the
 // keys share one hash: only their rows matter here).
-func seedKeys(b *testing.B, env *pbtest.Env, o pbtest.Owner, n int) {
+func seedKeys(b *testing.B, env *hookstest.Env, o hookstest.Owner, n int) {
 	b.Helper()
-	hash, err := apikey.Hash(o.KeySecret, pbtest.TestArgon2)
+	hash, err := apikey.Hash(o.KeySecret, hookstest.TestArgon2)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/keylist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 var keyRowPattern = regexp.MustCompile(`data-testid="key-row" data-key-id="([a-z0-9]{15})"`)
@@ -29,7 +29,7 @@ func rowIDs(page string) []string {
 
 // manyKeys gives Alice n more keys, labelled "device 000"..., and returns
 // their ids, oldest first.
-func manyKeys(t *testing.T, srv *webtest.Server, n int) []string {
+func manyKeys(t *testing.T, srv *pagestest.Server, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range n {
@@ -50,7 +50,7 @@ func TestListPaginates(t *testing.T) {
 	srv, c := signedIn(t)
 	ids := manyKeys(t, srv, 119) // with the fixture's key: 120, three pages
 
-	first := c.Get(webtest.Paths.Keys)
+	first := c.Get(pagestest.Paths.Keys)
 	rows := rowIDs(first.Body)
 	if len(rows) != keylist.DefaultPerPage || rows[0] != ids[118] {
 		t.Fatalf("page 1: %d rows starting %v, want 50 starting with the newest", len(rows), rows[:1])
@@ -62,9 +62,9 @@ func TestListPaginates(t *testing.T) {
 		t.Errorf("page 1's links are wrong")
 	}
 
-	last := c.Get(webtest.Paths.Keys + "?page=3")
+	last := c.Get(pagestest.Paths.Keys + "?page=3")
 	rows = rowIDs(last.Body)
-	if len(rows) != 20 || rows[len(rows)-1] != pbtest.AliceKeyID || !strings.Contains(last.Body, "Keys 101–120 of 120") {
+	if len(rows) != 20 || rows[len(rows)-1] != hookstest.AliceKeyID || !strings.Contains(last.Body, "Keys 101–120 of 120") {
 		t.Fatalf("page 3: %d rows, ending %v", len(rows), rows[len(rows)-1:])
 	}
 	if strings.Contains(last.Body, `rel="next"`) || !strings.Contains(last.Body, `href="/api-keys?page=2" rel="prev"`) {
@@ -72,23 +72,23 @@ func TestListPaginates(t *testing.T) {
 	}
 	// a page past the end, or not a number, is the nearest page
 	for path, want := range map[string]int{"?page=99": 20, "?page=-1": 50, "?page=x": 50} {
-		if res := c.Get(webtest.Paths.Keys + path); res.StatusCode != 200 || len(rowIDs(res.Body)) != want {
+		if res := c.Get(pagestest.Paths.Keys + path); res.StatusCode != 200 || len(rowIDs(res.Body)) != want {
 			t.Errorf("%s: %d with %d rows, want %d", path, res.StatusCode, len(rowIDs(res.Body)), want)
 		}
 	}
 
 	// "Revoke all" still means all, from any page
-	confirm := c.Get(webtest.Paths.RevokeAll)
+	confirm := c.Get(pagestest.Paths.RevokeAll)
 	if !strings.Contains(confirm.Body, "Revoke all 120 API keys?") {
 		t.Fatalf("confirmation:\n%s", confirm.Body)
 	}
-	if res := c.Post(webtest.Paths.RevokeAll, url.Values{"csrf": {webtest.InputValue(confirm.Body, "csrf")}}); res.StatusCode != http.StatusSeeOther {
+	if res := c.Post(pagestest.Paths.RevokeAll, url.Values{"csrf": {pagestest.InputValue(confirm.Body, "csrf")}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke all: %d", res.StatusCode)
 	}
-	if n := countKeys(t, srv, pbtest.AliceID); n != 0 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 0 {
 		t.Fatalf("Alice has %d keys left", n)
 	}
-	if n := countKeys(t, srv, pbtest.BobID); n != 1 {
+	if n := countKeys(t, srv, hookstest.BobID); n != 1 {
 		t.Fatalf("Bob has %d keys", n)
 	}
 }
@@ -115,7 +115,7 @@ func TestListFilters(t *testing.T) {
 		"q=device+007&state=disabled": {ids[7]},
 		"q=device+007&state=active":   nil,
 	} {
-		res := c.Get(webtest.Paths.Keys + "?" + query)
+		res := c.Get(pagestest.Paths.Keys + "?" + query)
 		got := rowIDs(res.Body)
 		if res.StatusCode != 200 || strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("?%s: %d rows %v, want %v", query, res.StatusCode, got, want)
@@ -127,19 +127,19 @@ func TestListFilters(t *testing.T) {
 
 	// the filter is kept on the form, in the pager's links and in the rows'
 	// forms, so acting on a key comes back to the same page
-	res := c.Get(webtest.Paths.Keys + "?q=device&page=2")
-	if webtest.InputValue(res.Body, "q") != "device" || !strings.Contains(res.Body, `href="/api-keys?q=device" rel="prev"`) {
+	res := c.Get(pagestest.Paths.Keys + "?q=device&page=2")
+	if pagestest.InputValue(res.Body, "q") != "device" || !strings.Contains(res.Body, `href="/api-keys?q=device" rel="prev"`) {
 		t.Errorf("the filter is not kept on page 2")
 	}
-	if webtest.InputValue(res.Body, "return") != "/api-keys?page=2&q=device" {
-		t.Errorf("rows come back to %q", webtest.InputValue(res.Body, "return"))
+	if pagestest.InputValue(res.Body, "return") != "/api-keys?page=2&q=device" {
+		t.Errorf("rows come back to %q", pagestest.InputValue(res.Body, "return"))
 	}
-	toggle := c.Post(webtest.Paths.Disable(ids[3]), url.Values{"csrf": {webtest.InputValue(res.Body, "csrf")}, "return": {"/api-keys?page=2&q=device"}})
+	toggle := c.Post(pagestest.Paths.Disable(ids[3]), url.Values{"csrf": {pagestest.InputValue(res.Body, "csrf")}, "return": {"/api-keys?page=2&q=device"}})
 	if toggle.StatusCode != http.StatusSeeOther || toggle.Location() != "/api-keys?page=2&q=device" {
 		t.Fatalf("disable from page 2: %d → %s", toggle.StatusCode, toggle.Location())
 	}
 	// an unknown state filters nothing
-	if res := c.Get(webtest.Paths.Keys + "?state=bogus"); res.StatusCode != 200 || len(rowIDs(res.Body)) != 50 {
+	if res := c.Get(pagestest.Paths.Keys + "?state=bogus"); res.StatusCode != 200 || len(rowIDs(res.Body)) != 50 {
 		t.Errorf("?state=bogus: %d with %d rows", res.StatusCode, len(rowIDs(res.Body)))
 	}
 }
@@ -150,7 +150,7 @@ func TestListShowsLastUseAndUsage(t *testing.T) {
 	srv, c := signedIn(t)
 	today := time.Now().UTC()
 	err := usage.Write(srv.Env.App, []usage.KeyUsage{{
-		KeyID: pbtest.AliceKeyID, LastUsed: time.Now(), IP: "203.0.113.9", UserAgent: `deploy-bot/1.0 "<script>"`,
+		KeyID: hookstest.AliceKeyID, LastUsed: time.Now(), IP: "203.0.113.9", UserAgent: `deploy-bot/1.0 "<script>"`,
 		Days: []usage.Day{
 			{Day: today.AddDate(0, 0, -2).Format(time.DateOnly), Requests: 120},
 			{Day: today.Format(time.DateOnly), Requests: 12},
@@ -159,7 +159,7 @@ func TestListShowsLastUseAndUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := c.Get(webtest.Paths.Keys)
+	res := c.Get(pagestest.Paths.Keys)
 	for _, want := range []string{
 		`from 203.0.113.9`,
 		`title="deploy-bot/1.0 &#34;&lt;script&gt;&#34;"`, // escaped, never markup

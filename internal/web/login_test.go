@@ -12,9 +12,9 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/web"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 func TestLoginPage(t *testing.T) {
@@ -32,7 +32,7 @@ func TestLoginPage(t *testing.T) {
 				`name="next" value="/api-keys/new"`,
 				`href="/api-keys/signup?next=/api-keys/new"`,
 			},
-			TestAppFactory: webtest.Factory(),
+			TestAppFactory: pagestest.Factory(),
 		},
 		{
 			Name:               "no sign-up link when the users collection has no public create",
@@ -41,7 +41,7 @@ func TestLoginPage(t *testing.T) {
 			ExpectedStatus:     200,
 			ExpectedContent:    []string{"<h1>Sign in</h1>"},
 			NotExpectedContent: []string{"/signup", "Create one"},
-			TestAppFactory:     webtest.Factory(func(c *core.Collection) { c.CreateRule = nil }),
+			TestAppFactory:     pagestest.Factory(func(c *core.Collection) { c.CreateRule = nil }),
 		},
 		{
 			// superusers still sign in here, so the form stays
@@ -50,7 +50,7 @@ func TestLoginPage(t *testing.T) {
 			URL:             "/api-keys/login",
 			ExpectedStatus:  200,
 			ExpectedContent: []string{`name="password"`},
-			TestAppFactory:  webtest.Factory(func(c *core.Collection) { c.PasswordAuth.Enabled = false }),
+			TestAppFactory:  pagestest.Factory(func(c *core.Collection) { c.PasswordAuth.Enabled = false }),
 		},
 	}
 	for _, s := range scenarios {
@@ -60,19 +60,19 @@ func TestLoginPage(t *testing.T) {
 
 func TestLogin(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
 
 	// Wrong password and unknown email: one generic message, email kept.
-	for _, email := range []string{pbtest.AliceEmail, "nobody@example.com"} {
-		res := c.Post(webtest.Paths.Login, url.Values{"email": {email}, "password": {"wrong password"}})
+	for _, email := range []string{hookstest.AliceEmail, "nobody@example.com"} {
+		res := c.Post(pagestest.Paths.Login, url.Values{"email": {email}, "password": {"wrong password"}})
 		if res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("%s: status %d, want 400", email, res.StatusCode)
 		}
 		if !strings.Contains(res.Body, "Incorrect email or password.") {
 			t.Errorf("%s: no generic error:\n%s", email, res.Body)
 		}
-		if got := webtest.InputValue(res.Body, "email"); got != email {
+		if got := pagestest.InputValue(res.Body, "email"); got != email {
 			t.Errorf("typed email not kept: %q", got)
 		}
 		if c.Cookie(web.SessionCookie) != "" {
@@ -80,13 +80,13 @@ func TestLogin(t *testing.T) {
 		}
 	}
 
-	res := c.Post(webtest.Paths.Login, url.Values{"email": {""}, "password": {""}})
+	res := c.Post(pagestest.Paths.Login, url.Values{"email": {""}, "password": {""}})
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Enter your email and password.") {
 		t.Errorf("empty form: %d\n%s", res.StatusCode, res.Body)
 	}
 
 	// Success: a session cookie, and the browser lands where it was going.
-	res = c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {"/api-keys/new"}})
+	res = c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}, "next": {"/api-keys/new"}})
 	if res.StatusCode != http.StatusSeeOther || res.Location() != "/api-keys/new" {
 		t.Fatalf("login: %d to %q", res.StatusCode, res.Location())
 	}
@@ -111,12 +111,12 @@ func TestLogin(t *testing.T) {
 		t.Fatal("the cookie is a PocketBase token") // TestSessionCookieIsNoToken says what it is
 	}
 
-	res = c.Get(webtest.Paths.Keys)
-	if res.StatusCode != 200 || !strings.Contains(res.Body, pbtest.AliceEmail) {
+	res = c.Get(pagestest.Paths.Keys)
+	if res.StatusCode != 200 || !strings.Contains(res.Body, hookstest.AliceEmail) {
 		t.Fatalf("list after login: %d", res.StatusCode)
 	}
 	// Signed in, /login goes straight on.
-	if res := c.Get(webtest.Paths.Login + "?next=/api-keys"); res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Keys {
+	if res := c.Get(pagestest.Paths.Login + "?next=/api-keys"); res.StatusCode != http.StatusSeeOther || res.Location() != pagestest.Paths.Keys {
 		t.Errorf("signed-in /login: %d %q", res.StatusCode, res.Location())
 	}
 }
@@ -126,28 +126,28 @@ func TestLoginHonoursCollectionSettings(t *testing.T) {
 
 	t.Run("authRule", func(t *testing.T) {
 		t.Parallel()
-		srv := webtest.Start(t, func(c *core.Collection) { c.AuthRule = types.Pointer("verified = true") })
-		alice, _ := srv.Env.App.FindRecordById("users", pbtest.AliceID)
+		srv := pagestest.Start(t, func(c *core.Collection) { c.AuthRule = types.Pointer("verified = true") })
+		alice, _ := srv.Env.App.FindRecordById("users", hookstest.AliceID)
 		alice.SetVerified(false)
 		if err := srv.Env.App.Save(alice); err != nil {
 			t.Fatal(err)
 		}
 		c := srv.Client(t)
-		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		res := c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}})
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "confirm your email address") {
 			t.Fatalf("unverified: %d\n%s", res.StatusCode, res.Body)
 		}
 		if c.Cookie(web.SessionCookie) != "" {
 			t.Fatal("session cookie for a user the authRule refuses")
 		}
-		c.Login(pbtest.BobEmail, pbtest.Password) // verified: fine
+		c.Login(hookstest.BobEmail, hookstest.Password) // verified: fine
 	})
 
 	t.Run("password auth disabled", func(t *testing.T) {
 		t.Parallel()
-		srv := webtest.Start(t, func(c *core.Collection) { c.PasswordAuth.Enabled = false })
+		srv := pagestest.Start(t, func(c *core.Collection) { c.PasswordAuth.Enabled = false })
 		c := srv.Client(t)
-		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		res := c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}})
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, "Incorrect email or password.") || c.Cookie(web.SessionCookie) != "" {
 			t.Fatalf("status %d, cookie %q", res.StatusCode, c.Cookie(web.SessionCookie))
 		}
@@ -155,12 +155,12 @@ func TestLoginHonoursCollectionSettings(t *testing.T) {
 
 	t.Run("MFA", func(t *testing.T) {
 		t.Parallel()
-		srv := webtest.Start(t, func(c *core.Collection) {
+		srv := pagestest.Start(t, func(c *core.Collection) {
 			c.MFA.Enabled = true
 			c.OTP.Enabled = true
 		})
 		c := srv.Client(t)
-		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+		res := c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}})
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "multi-factor") || c.Cookie(web.SessionCookie) != "" {
 			t.Fatalf("status %d\n%s", res.StatusCode, res.Body)
 		}
@@ -169,38 +169,38 @@ func TestLoginHonoursCollectionSettings(t *testing.T) {
 
 func TestLoginThrottle(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
 	max := web.DefaultSignInMaxFailures
 	for i := 0; i < max; i++ {
-		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
+		res := c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {"guess"}})
 		if res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("attempt %d: status %d", i+1, res.StatusCode)
 		}
 	}
 	// Even the right password is refused now, without checking it.
-	res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+	res := c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}})
 	if res.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("status %d, want 429", res.StatusCode)
 	}
 	if res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, "Try again in") {
 		t.Errorf("no retry hint: Retry-After=%q\n%s", res.Header.Get("Retry-After"), res.Body)
 	}
-	if webtest.InputValue(res.Body, "email") != pbtest.AliceEmail {
+	if pagestest.InputValue(res.Body, "email") != hookstest.AliceEmail {
 		t.Error("typed email not kept")
 	}
 	if c.Cookie(web.SessionCookie) != "" {
 		t.Fatal("signed in while throttled")
 	}
 	// Another account from the same client is not locked out by Alice's.
-	c.Login(pbtest.BobEmail, pbtest.Password)
+	c.Login(hookstest.BobEmail, hookstest.Password)
 }
 
 // TestLoginThrottleConcurrent: parallel guesses cannot all pass the check
 // before the first failure is counted.
 func TestLoginThrottleConcurrent(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	max := web.DefaultSignInMaxFailures
 	const attempts = 40
 	statuses := make(chan int, attempts)
@@ -210,7 +210,7 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {"guess"}})
+			res := c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {"guess"}})
 			statuses <- res.StatusCode
 		}()
 	}
@@ -235,7 +235,7 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 // (the full table of hostile values is in next_test.go).
 func TestLoginNext(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	for next, want := range map[string]string{
 		"/api-keys/new":         "/api-keys/new",
 		"//evil.example":        "/api-keys",
@@ -243,15 +243,15 @@ func TestLoginNext(t *testing.T) {
 		"https://evil.example/": "/api-keys",
 	} {
 		c := srv.Client(t) // a fresh browser for each
-		res := c.Post(webtest.Paths.Login, url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}, "next": {next}})
+		res := c.Post(pagestest.Paths.Login, url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}, "next": {next}})
 		if res.StatusCode != http.StatusSeeOther || res.Location() != want {
 			t.Errorf("next=%q: %d to %q, want %q", next, res.StatusCode, res.Location(), want)
 		}
 	}
 	// The sign-in form does not even carry a hostile next.
 	c := srv.Client(t)
-	res := c.Get(webtest.Paths.Login + "?next=" + url.QueryEscape("//evil.example"))
-	if got := webtest.InputValue(res.Body, "next"); got != "/api-keys" {
+	res := c.Get(pagestest.Paths.Login + "?next=" + url.QueryEscape("//evil.example"))
+	if got := pagestest.InputValue(res.Body, "next"); got != "/api-keys" {
 		t.Errorf("login form kept next=%q", got)
 	}
 }

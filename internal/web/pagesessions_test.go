@@ -17,9 +17,9 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/web"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 // sessionsTable is where the pages keep their sessions (migration
@@ -54,12 +54,12 @@ func hashOf(cookie string) string {
 // sendsToSignIn checks that a browser presenting the session cookie value
 // to srv is sent to the sign-in page, told its session has ended, and
 // loses the cookie.
-func sendsToSignIn(t *testing.T, srv *webtest.Server, cookie, what string) {
+func sendsToSignIn(t *testing.T, srv *pagestest.Server, cookie, what string) {
 	t.Helper()
 	c := srv.Client(t)
 	c.SetCookie(web.SessionCookie, cookie)
-	res := c.Get(webtest.Paths.Keys)
-	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Login {
+	res := c.Get(pagestest.Paths.Keys)
+	if res.StatusCode != http.StatusSeeOther || res.Location() != pagestest.Paths.Login {
 		t.Errorf("%s: %d to %q, want the sign-in page", what, res.StatusCode, res.Location())
 		return
 	}
@@ -72,11 +72,11 @@ func sendsToSignIn(t *testing.T, srv *webtest.Server, cookie, what string) {
 }
 
 // signOut signs c out with its page's form.
-func signOut(t *testing.T, c *webtest.Client) {
+func signOut(t *testing.T, c *pagestest.Client) {
 	t.Helper()
-	csrf := webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")
-	res := c.Post(webtest.Paths.Logout, url.Values{"csrf": {csrf}})
-	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Login {
+	csrf := pagestest.InputValue(c.Get(pagestest.Paths.Keys).Body, "csrf")
+	res := c.Post(pagestest.Paths.Logout, url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != pagestest.Paths.Login {
 		t.Fatalf("sign out: %d to %q", res.StatusCode, res.Location())
 	}
 }
@@ -93,12 +93,12 @@ func TestSignOutEndsTheSessionEverywhere(t *testing.T) {
 		name, email, collection string
 		jwt                     func(testing.TB, core.App) string
 	}{
-		{"owner", pbtest.AliceEmail, "users", func(t testing.TB, app core.App) string { return pbtest.JWT(t, app, pbtest.AliceID) }},
-		{"superuser", pbtest.SuperuserEmail, core.CollectionNameSuperusers, pbtest.SuperuserJWT},
+		{"owner", hookstest.AliceEmail, "users", func(t testing.TB, app core.App) string { return hookstest.JWT(t, app, hookstest.AliceID) }},
+		{"superuser", hookstest.SuperuserEmail, core.CollectionNameSuperusers, hookstest.SuperuserJWT},
 	} {
 		t.Run(account.name, func(t *testing.T) {
 			t.Parallel()
-			srv := webtest.Start(t)
+			srv := pagestest.Start(t)
 			other := srv.AnotherProcess(t)
 			record, err := srv.Env.App.FindAuthRecordByEmail(account.collection, account.email)
 			if err != nil {
@@ -108,12 +108,12 @@ func TestSignOutEndsTheSessionEverywhere(t *testing.T) {
 			jwt := account.jwt(t, srv.Env.App)
 
 			browser, laptop := srv.Client(t), srv.Client(t)
-			browser.Login(account.email, pbtest.Password)
-			laptop.Login(account.email, pbtest.Password)
+			browser.Login(account.email, hookstest.Password)
+			laptop.Login(account.email, hookstest.Password)
 			copied := browser.Cookie(web.SessionCookie)
 			elsewhere := other.Client(t)
 			elsewhere.SetCookie(web.SessionCookie, copied)
-			if res := elsewhere.Get(webtest.Paths.Keys); res.StatusCode != http.StatusOK {
+			if res := elsewhere.Get(pagestest.Paths.Keys); res.StatusCode != http.StatusOK {
 				t.Fatalf("the session in the other process before signing out: %d", res.StatusCode)
 			}
 
@@ -125,7 +125,7 @@ func TestSignOutEndsTheSessionEverywhere(t *testing.T) {
 			sendsToSignIn(t, other, copied, "the old cookie in the other process")
 
 			// Only that session ended.
-			if res := laptop.Get(webtest.Paths.Keys); res.StatusCode != http.StatusOK {
+			if res := laptop.Get(pagestest.Paths.Keys); res.StatusCode != http.StatusOK {
 				t.Errorf("the account's other session: %d, want 200", res.StatusCode)
 			}
 			if code := srv.APIGet(t, recordURL, jwt); code != http.StatusOK {
@@ -149,10 +149,10 @@ func TestSignOutEndsTheSessionEverywhere(t *testing.T) {
 // database keeps only its SHA-256, never the secret.
 func TestSessionCookieIsNoToken(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	a, b := srv.Client(t), srv.Client(t)
-	a.Login(pbtest.AliceEmail, pbtest.Password)
-	b.Login(pbtest.AliceEmail, pbtest.Password)
+	a.Login(hookstest.AliceEmail, hookstest.Password)
+	b.Login(hookstest.AliceEmail, hookstest.Password)
 	secrets := []string{a.Cookie(web.SessionCookie), b.Cookie(web.SessionCookie)}
 	if secrets[0] == secrets[1] {
 		t.Fatal("two sign-ins got the same cookie")
@@ -165,7 +165,7 @@ func TestSessionCookieIsNoToken(t *testing.T) {
 		if _, err := srv.Env.App.FindAuthRecordByToken(secret, core.TokenTypeAuth); err == nil {
 			t.Error("the cookie is a PocketBase token")
 		}
-		if code := srv.APIGet(t, pbtest.AliceOwner.URL(), secret); code == http.StatusOK {
+		if code := srv.APIGet(t, hookstest.AliceOwner.URL(), secret); code == http.StatusOK {
 			t.Error("the cookie as a Bearer token reads Alice's record")
 		}
 	}
@@ -179,7 +179,7 @@ func TestSessionCookieIsNoToken(t *testing.T) {
 		if row.ID != hashOf(secrets[0]) && row.ID != hashOf(secrets[1]) {
 			t.Errorf("row %d: id %q is not the SHA-256 of a cookie", i, row.ID)
 		}
-		if row.CollectionID != users.Id || row.RecordID != pbtest.AliceID || row.AuthStamp == "" {
+		if row.CollectionID != users.Id || row.RecordID != hookstest.AliceID || row.AuthStamp == "" {
 			t.Errorf("row %d: %+v, want Alice's", i, row)
 		}
 		expires, err := types.ParseDateTime(row.Expires)
@@ -213,23 +213,23 @@ func TestSessionEnds(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		end  func(t *testing.T, srv *webtest.Server, cookie string)
+		end  func(t *testing.T, srv *pagestest.Server, cookie string)
 	}{
-		{"expired", func(t *testing.T, srv *webtest.Server, cookie string) {
+		{"expired", func(t *testing.T, srv *pagestest.Server, cookie string) {
 			past := time.Now().Add(-time.Second).UTC().Format(types.DefaultDateLayout)
 			_, err := srv.Env.App.DB().Update(sessionsTable, dbx.Params{"expires": past}, dbx.HashExp{"id": hashOf(cookie)}).Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"all tokens invalidated", func(t *testing.T, srv *webtest.Server, _ string) {
+		{"all tokens invalidated", func(t *testing.T, srv *pagestest.Server, _ string) {
 			invalidateAllTokens(t, srv.Env.App)
 		}},
 		// the dashboard of another process serving the same data
-		{"all tokens invalidated by another process", func(t *testing.T, srv *webtest.Server, _ string) {
+		{"all tokens invalidated by another process", func(t *testing.T, srv *pagestest.Server, _ string) {
 			invalidateAllTokens(t, srv.Env.AnotherProcess(t).App)
 		}},
-		{"the auth rule refuses the account", func(t *testing.T, srv *webtest.Server, _ string) {
+		{"the auth rule refuses the account", func(t *testing.T, srv *pagestest.Server, _ string) {
 			users, _ := srv.Env.App.FindCollectionByNameOrId("users")
 			users.AuthRule = types.Pointer("verified = false")
 			if err := srv.Env.App.Save(users); err != nil {
@@ -239,9 +239,9 @@ func TestSessionEnds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := webtest.Start(t)
+			srv := pagestest.Start(t)
 			c := srv.Client(t)
-			c.Login(pbtest.AliceEmail, pbtest.Password)
+			c.Login(hookstest.AliceEmail, hookstest.Password)
 			cookie := c.Cookie(web.SessionCookie)
 			tc.end(t, srv, cookie)
 			sendsToSignIn(t, srv, cookie, tc.name)
@@ -270,10 +270,10 @@ func invalidateAllTokens(t *testing.T, app core.App) {
 // leaves the others.
 func TestExpiredSessionsArePruned(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	kept, gone := srv.Client(t), srv.Client(t)
-	kept.Login(pbtest.AliceEmail, pbtest.Password)
-	gone.Login(pbtest.BobEmail, pbtest.Password)
+	kept.Login(hookstest.AliceEmail, hookstest.Password)
+	gone.Login(hookstest.BobEmail, hookstest.Password)
 	past := time.Now().Add(-time.Hour).UTC().Format(types.DefaultDateLayout)
 	if _, err := srv.Env.App.DB().Update(sessionsTable, dbx.Params{"expires": past},
 		dbx.HashExp{"id": hashOf(gone.Cookie(web.SessionCookie))}).Execute(); err != nil {
@@ -293,7 +293,7 @@ func TestExpiredSessionsArePruned(t *testing.T) {
 	if len(rows) != 1 || rows[0].ID != hashOf(kept.Cookie(web.SessionCookie)) {
 		t.Fatalf("after pruning: %+v, want the unexpired session only", rows)
 	}
-	if res := kept.Get(webtest.Paths.Keys); res.StatusCode != http.StatusOK {
+	if res := kept.Get(pagestest.Paths.Keys); res.StatusCode != http.StatusOK {
 		t.Errorf("the kept session: %d", res.StatusCode)
 	}
 }
@@ -311,7 +311,7 @@ func TestSignOutWithoutASession(t *testing.T) {
 		s := tests.ApiScenario{
 			Name:   name,
 			Method: http.MethodPost,
-			URL:    webtest.Paths.Logout,
+			URL:    pagestest.Paths.Logout,
 			Body:   strings.NewReader(url.Values{"csrf": {"whatever"}}.Encode()),
 			Headers: map[string]string{
 				"Content-Type":   "application/x-www-form-urlencoded",
@@ -319,13 +319,13 @@ func TestSignOutWithoutASession(t *testing.T) {
 				"Cookie":         web.SessionCookie + "=" + cookie,
 			},
 			ExpectedStatus: http.StatusSeeOther,
-			TestAppFactory: webtest.Factory(),
+			TestAppFactory: pagestest.Factory(),
 			AfterTestFunc: func(t testing.TB, _ *tests.TestApp, res *http.Response) {
 				cleared := false
 				for _, ck := range res.Cookies() {
 					cleared = cleared || (ck.Name == web.SessionCookie && ck.MaxAge < 0)
 				}
-				if !cleared || res.Header.Get("Location") != webtest.Paths.Login {
+				if !cleared || res.Header.Get("Location") != pagestest.Paths.Login {
 					t.Errorf("cookie cleared=%v, Location %q", cleared, res.Header.Get("Location"))
 				}
 			},
@@ -340,7 +340,7 @@ func TestSignOutWithoutASession(t *testing.T) {
 func TestSessionsWhenTheDatabaseFails(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
-	csrf := webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")
+	csrf := pagestest.InputValue(c.Get(pagestest.Paths.Keys).Body, "csrf")
 	rename := func(from, to string) {
 		t.Helper()
 		if _, err := srv.Env.App.DB().NewQuery("ALTER TABLE {{" + from + "}} RENAME TO {{" + to + "}}").Execute(); err != nil {
@@ -349,17 +349,17 @@ func TestSessionsWhenTheDatabaseFails(t *testing.T) {
 	}
 	rename(sessionsTable, "sessions_away")
 	cookie := c.Cookie(web.SessionCookie)
-	if res := c.Get(webtest.Paths.Keys); res.StatusCode != http.StatusInternalServerError || strings.Contains(res.Body, pbtest.AliceKeyID) {
+	if res := c.Get(pagestest.Paths.Keys); res.StatusCode != http.StatusInternalServerError || strings.Contains(res.Body, hookstest.AliceKeyID) {
 		t.Errorf("list: %d, want 500 without the keys", res.StatusCode)
 	}
-	if res := c.Post(webtest.Paths.Logout, url.Values{"csrf": {csrf}}); res.StatusCode != http.StatusInternalServerError || strings.Contains(res.Body, "signed out") {
+	if res := c.Post(pagestest.Paths.Logout, url.Values{"csrf": {csrf}}); res.StatusCode != http.StatusInternalServerError || strings.Contains(res.Body, "signed out") {
 		t.Errorf("sign out: %d, want 500 that does not say signed out", res.StatusCode)
 	}
 	if c.Cookie(web.SessionCookie) != cookie {
 		t.Fatal("the cookie changed while the database failed")
 	}
 	rename("sessions_away", sessionsTable)
-	if res := c.Get(webtest.Paths.Keys); res.StatusCode != http.StatusOK {
+	if res := c.Get(pagestest.Paths.Keys); res.StatusCode != http.StatusOK {
 		t.Errorf("after the database is back: %d", res.StatusCode)
 	}
 	signOut(t, c)

@@ -9,25 +9,25 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/web"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 func TestInvalidTokenSignsOut(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 
 	// A password change renews the user's tokenKey: the old cookie dies.
 	c := srv.Client(t)
-	c.Login(pbtest.AliceEmail, pbtest.Password)
-	alice, _ := srv.Env.App.FindRecordById("users", pbtest.AliceID)
+	c.Login(hookstest.AliceEmail, hookstest.Password)
+	alice, _ := srv.Env.App.FindRecordById("users", hookstest.AliceID)
 	alice.SetPassword("a brand new password")
 	if err := srv.Env.App.Save(alice); err != nil {
 		t.Fatal(err)
 	}
-	res := c.Get(webtest.Paths.Keys)
-	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Login {
+	res := c.Get(pagestest.Paths.Keys)
+	if res.StatusCode != http.StatusSeeOther || res.Location() != pagestest.Paths.Login {
 		t.Fatalf("after password change: %d to %q", res.StatusCode, res.Location())
 	}
 	if c.Cookie(web.SessionCookie) != "" {
@@ -39,42 +39,42 @@ func TestInvalidTokenSignsOut(t *testing.T) {
 
 	// A deleted user is signed out too.
 	b := srv.Client(t)
-	b.Login(pbtest.BobEmail, pbtest.Password)
-	bob, _ := srv.Env.App.FindRecordById("users", pbtest.BobID)
+	b.Login(hookstest.BobEmail, hookstest.Password)
+	bob, _ := srv.Env.App.FindRecordById("users", hookstest.BobID)
 	if err := srv.Env.App.Delete(bob); err != nil {
 		t.Fatal(err)
 	}
-	if res := b.Get(webtest.Paths.Keys); res.StatusCode != http.StatusSeeOther {
+	if res := b.Get(pagestest.Paths.Keys); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("deleted user: %d", res.StatusCode)
 	}
 }
 
 func TestLogout(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
-	c.Login(pbtest.AliceEmail, pbtest.Password)
-	csrf := webtest.InputValue(c.Get(webtest.Paths.Keys).Body, "csrf")
+	c.Login(hookstest.AliceEmail, hookstest.Password)
+	csrf := pagestest.InputValue(c.Get(pagestest.Paths.Keys).Body, "csrf")
 
 	// Without the page's token: refused, still signed in.
-	if res := c.Post(webtest.Paths.Logout, url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+	if res := c.Post(pagestest.Paths.Logout, url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
 		t.Errorf("logout without token: %d", res.StatusCode)
 	}
-	if c.Get(webtest.Paths.Keys).StatusCode != 200 {
+	if c.Get(pagestest.Paths.Keys).StatusCode != 200 {
 		t.Fatal("signed out by a forged form")
 	}
 
-	res := c.Post(webtest.Paths.Logout, url.Values{"csrf": {csrf}})
-	if res.StatusCode != http.StatusSeeOther || res.Location() != webtest.Paths.Login {
+	res := c.Post(pagestest.Paths.Logout, url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusSeeOther || res.Location() != pagestest.Paths.Login {
 		t.Fatalf("logout: %d to %q", res.StatusCode, res.Location())
 	}
 	if c.Cookie(web.SessionCookie) != "" {
 		t.Error("session cookie kept")
 	}
-	if !strings.Contains(c.Get(webtest.Paths.Login).Body, "You have been signed out.") {
+	if !strings.Contains(c.Get(pagestest.Paths.Login).Body, "You have been signed out.") {
 		t.Error("no signed-out message")
 	}
-	if res := c.Get(webtest.Paths.Keys); res.StatusCode != http.StatusSeeOther {
+	if res := c.Get(pagestest.Paths.Keys); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("after logout: %d", res.StatusCode)
 	}
 }
@@ -83,13 +83,13 @@ func TestLogout(t *testing.T) {
 // signed-in user, even knowing the token; nor can a missing token.
 func TestCrossSiteRequestsRefused(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
-	c.Login(pbtest.AliceEmail, pbtest.Password)
+	c.Login(hookstest.AliceEmail, hookstest.Password)
 	create := newKeyForm(t, c, "from evil")
-	roll := rollForm(t, c, pbtest.AliceKeyID, "now")
+	roll := rollForm(t, c, hookstest.AliceKeyID, "now")
 	csrf := url.Values{"csrf": {create.Get("csrf")}}
-	login := url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}}
+	login := url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}}
 
 	crossSite := [][]string{
 		{"Sec-Fetch-Site", "cross-site"},
@@ -101,15 +101,15 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 			path string
 			form url.Values
 		}{
-			{webtest.Paths.Keys, create},
-			{webtest.Paths.Revoke(pbtest.AliceKeyID), csrf},
-			{webtest.Paths.Roll(pbtest.AliceKeyID), roll},
-			{webtest.Paths.Disable(pbtest.AliceKeyID), csrf},
-			{webtest.Paths.Enable(pbtest.AliceKeyID), csrf},
-			{webtest.Paths.RevokeAll, csrf},
-			{webtest.Paths.Logout, csrf},
-			{webtest.Paths.Login, login},
-			{webtest.Paths.Signup, url.Values{"email": {"new@example.com"}, "password": {"12345678"}, "passwordConfirm": {"12345678"}}},
+			{pagestest.Paths.Keys, create},
+			{pagestest.Paths.Revoke(hookstest.AliceKeyID), csrf},
+			{pagestest.Paths.Roll(hookstest.AliceKeyID), roll},
+			{pagestest.Paths.Disable(hookstest.AliceKeyID), csrf},
+			{pagestest.Paths.Enable(hookstest.AliceKeyID), csrf},
+			{pagestest.Paths.RevokeAll, csrf},
+			{pagestest.Paths.Logout, csrf},
+			{pagestest.Paths.Login, login},
+			{pagestest.Paths.Signup, url.Values{"email": {"new@example.com"}, "password": {"12345678"}, "passwordConfirm": {"12345678"}}},
 		} {
 			res := c.Post(r.path, r.form, headers...)
 			if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "sent from another site") {
@@ -126,11 +126,11 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 			path string
 			form url.Values
 		}{
-			{webtest.Paths.Keys, f},
-			{webtest.Paths.Revoke(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
-			{webtest.Paths.Roll(pbtest.AliceKeyID), url.Values{"csrf": {token}, "nonce": {roll.Get("nonce")}, "grace": {"now"}}},
-			{webtest.Paths.Disable(pbtest.AliceKeyID), url.Values{"csrf": {token}}},
-			{webtest.Paths.RevokeAll, url.Values{"csrf": {token}}},
+			{pagestest.Paths.Keys, f},
+			{pagestest.Paths.Revoke(hookstest.AliceKeyID), url.Values{"csrf": {token}}},
+			{pagestest.Paths.Roll(hookstest.AliceKeyID), url.Values{"csrf": {token}, "nonce": {roll.Get("nonce")}, "grace": {"now"}}},
+			{pagestest.Paths.Disable(hookstest.AliceKeyID), url.Values{"csrf": {token}}},
+			{pagestest.Paths.RevokeAll, url.Values{"csrf": {token}}},
 		} {
 			if res := c.Post(r.path, r.form); res.StatusCode != http.StatusForbidden {
 				t.Errorf("token %q POST %s: %d, want 403", token, r.path, res.StatusCode)
@@ -139,23 +139,23 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	}
 
 	// Nothing changed.
-	if n := countKeys(t, srv, pbtest.AliceID); n != 1 {
+	if n := countKeys(t, srv, hookstest.AliceID); n != 1 {
 		t.Errorf("Alice has %d keys, want 1", n)
 	}
-	if r, _ := srv.Env.Store.Find(pbtest.AliceKeyID); r.GetBool("disabled") || !r.GetDateTime("expires").IsZero() {
+	if r, _ := srv.Env.Store.Find(hookstest.AliceKeyID); r.GetBool("disabled") || !r.GetDateTime("expires").IsZero() {
 		t.Error("a cross-site form disabled or rolled the key")
 	}
 	if _, err := srv.Env.App.FindAuthRecordByEmail("users", "new@example.com"); err == nil {
 		t.Error("a cross-site sign-up created an account")
 	}
-	if c.Get(webtest.Paths.Keys).StatusCode != 200 {
+	if c.Get(pagestest.Paths.Keys).StatusCode != 200 {
 		t.Error("signed out by a cross-site form")
 	}
 }
 
 func TestStaticAndRoot(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
 	// Outside the prefix nothing is the pages': "/" and the rest are the
 	// app's (here, PocketBase's 404).
@@ -164,13 +164,13 @@ func TestStaticAndRoot(t *testing.T) {
 			t.Errorf("GET %s: %d %q, want the app's 404", path, res.StatusCode, res.Location())
 		}
 	}
-	page := c.Get(webtest.Paths.Login).Body
+	page := c.Get(pagestest.Paths.Login).Body
 	for _, asset := range []struct{ name, contentType string }{
 		{"css/app.css", "text/css"},
 		{"js/app.js", "javascript"},
 		{"icons/key.svg", "image/svg+xml"},
 	} {
-		i := strings.Index(page, webtest.Paths.Static+asset.name+"?v=")
+		i := strings.Index(page, pagestest.Paths.Static+asset.name+"?v=")
 		if i < 0 {
 			t.Errorf("page does not link %s", asset.name)
 			continue
@@ -184,7 +184,7 @@ func TestStaticAndRoot(t *testing.T) {
 			t.Errorf("%s not cacheable: %q", href, res.Header.Get("Cache-Control"))
 		}
 	}
-	if res := c.Get(webtest.Paths.Static + "../main.go"); res.StatusCode == 200 {
+	if res := c.Get(pagestest.Paths.Static + "../main.go"); res.StatusCode == 200 {
 		t.Error("static serves outside its tree")
 	}
 	// No page loads anything from another origin.
@@ -195,17 +195,17 @@ func TestStaticAndRoot(t *testing.T) {
 
 func TestBadInputIsNeverAServerError(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
-	c.Login(pbtest.AliceEmail, pbtest.Password)
+	c.Login(hookstest.AliceEmail, hookstest.Password)
 	huge := url.Values{"label": {strings.Repeat("x", 200<<10)}}
-	for _, path := range []string{webtest.Paths.Keys, webtest.Paths.Login, webtest.Paths.Signup, webtest.Paths.RevokeAll} {
+	for _, path := range []string{pagestest.Paths.Keys, pagestest.Paths.Login, pagestest.Paths.Signup, pagestest.Paths.RevokeAll} {
 		res := c.Post(path, huge)
 		if res.StatusCode >= 500 {
 			t.Errorf("POST %s with a huge body: %d", path, res.StatusCode)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+webtest.Paths.Keys, strings.NewReader("%zz=%"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+pagestest.Paths.Keys, strings.NewReader("%zz=%"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if res := c.Do(req); res.StatusCode >= 500 {
 		t.Errorf("malformed form: %d", res.StatusCode)
@@ -218,7 +218,7 @@ func TestBadInputIsNeverAServerError(t *testing.T) {
 	odd.Set("expires", "custom")
 	odd.Set("expires_date", "9999-99-99T99")
 	odd.Set("rate_limit", "1e309")
-	if res := c.Post(webtest.Paths.Keys, odd); res.StatusCode != http.StatusBadRequest {
+	if res := c.Post(pagestest.Paths.Keys, odd); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("odd key options: %d, want 400", res.StatusCode)
 	}
 	for _, path := range []string{"/api-keys/revoke/%00", "/api-keys/revoke/" + strings.Repeat("a", 5000), "/api-keys/roll/%00"} {
@@ -232,7 +232,7 @@ func TestBadInputIsNeverAServerError(t *testing.T) {
 // sent back over plain HTTP.
 func TestSessionCookieSecureOverTLS(t *testing.T) {
 	t.Parallel()
-	form := url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}}
+	form := url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}}
 	s := tests.ApiScenario{
 		Name:           "login over TLS",
 		Method:         http.MethodPost,
@@ -240,7 +240,7 @@ func TestSessionCookieSecureOverTLS(t *testing.T) {
 		Body:           strings.NewReader(form.Encode()),
 		Headers:        map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		ExpectedStatus: http.StatusSeeOther,
-		TestAppFactory: webtest.Factory(),
+		TestAppFactory: pagestest.Factory(),
 		AfterTestFunc: func(t testing.TB, _ *tests.TestApp, res *http.Response) {
 			for _, ck := range res.Cookies() {
 				if ck.Name == web.SessionCookie {
@@ -260,12 +260,12 @@ func TestSessionCookieSecureOverTLS(t *testing.T) {
 // follows a configured prefix, and "/" leads there only when asked.
 func TestPagesUnderAnotherPrefix(t *testing.T) {
 	t.Parallel()
-	env := pbtest.New(t, func(c *hooks.Config) {
+	env := hookstest.New(t, func(c *hooks.Config) {
 		c.PagesPath = "/account/keys"
 		c.RedirectRoot = true
 	})
 	t.Cleanup(env.App.Cleanup)
-	srv := &webtest.Server{Server: env.Serve(t), Env: env}
+	srv := &pagestest.Server{Server: env.Serve(t), Env: env}
 	c := srv.Client(t)
 
 	if res := c.Get("/"); res.StatusCode != http.StatusSeeOther || res.Location() != "/account/keys" {
@@ -280,7 +280,7 @@ func TestPagesUnderAnotherPrefix(t *testing.T) {
 			t.Errorf("sign-in page lacks %s", want)
 		}
 	}
-	res := c.Post("/account/keys/login", url.Values{"email": {pbtest.AliceEmail}, "password": {pbtest.Password}})
+	res := c.Post("/account/keys/login", url.Values{"email": {hookstest.AliceEmail}, "password": {hookstest.Password}})
 	if res.StatusCode != http.StatusSeeOther || res.Location() != "/account/keys" {
 		t.Fatalf("sign in: %d to %q", res.StatusCode, res.Location())
 	}
@@ -292,8 +292,8 @@ func TestPagesUnderAnotherPrefix(t *testing.T) {
 	list := c.Get("/account/keys").Body
 	for _, want := range []string{
 		`action="/account/keys/logout"`, `href="/account/keys/new"`,
-		`href="/account/keys/revoke/` + pbtest.AliceKeyID + `"`, `href="/account/keys/roll/` + pbtest.AliceKeyID + `"`,
-		`action="/account/keys/disable/` + pbtest.AliceKeyID + `"`,
+		`href="/account/keys/revoke/` + hookstest.AliceKeyID + `"`, `href="/account/keys/roll/` + hookstest.AliceKeyID + `"`,
+		`action="/account/keys/disable/` + hookstest.AliceKeyID + `"`,
 	} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list page lacks %s", want)

@@ -9,17 +9,17 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/web"
-	"github.com/pbkeys/pbkeys/internal/web/webtest"
 )
 
 func TestSignup(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
 
-	page := c.Get(webtest.Paths.Signup + "?next=/api-keys/new")
+	page := c.Get(pagestest.Paths.Signup + "?next=/api-keys/new")
 	if page.StatusCode != 200 || !strings.Contains(page.Body, "<title>Create account · pbkeys</title>") {
 		t.Fatalf("signup page: %d", page.StatusCode)
 	}
@@ -31,36 +31,36 @@ func TestSignup(t *testing.T) {
 		field, message string
 	}{
 		{"bad email", url.Values{"email": {"not-an-email"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}, "email", "Enter a valid email address"},
-		{"taken email", url.Values{"email": {pbtest.AliceEmail}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}, "email", "already exists"},
+		{"taken email", url.Values{"email": {hookstest.AliceEmail}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}, "email", "already exists"},
 		{"short password", url.Values{"email": {"carol@example.com"}, "password": {"short"}, "passwordConfirm": {"short"}}, "password", "at least 8"},
 		{"mismatch", url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"different pw"}}, "passwordConfirm", "do not match"},
 	} {
-		res := c.Post(webtest.Paths.Signup, tc.form)
+		res := c.Post(pagestest.Paths.Signup, tc.form)
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(res.Body, tc.message) {
 			t.Errorf("%s: %d, want 400 with %q\n%s", tc.name, res.StatusCode, tc.message, res.Body)
 		}
-		if got := webtest.InputValue(res.Body, "email"); got != tc.form.Get("email") {
+		if got := pagestest.InputValue(res.Body, "email"); got != tc.form.Get("email") {
 			t.Errorf("%s: email not kept: %q", tc.name, got)
 		}
 	}
 
-	res := c.Post(webtest.Paths.Signup, url.Values{
+	res := c.Post(pagestest.Paths.Signup, url.Values{
 		"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}, "next": {"/api-keys/new"},
 	})
 	if res.StatusCode != http.StatusSeeOther || res.Location() != "/api-keys/new" {
 		t.Fatalf("signup: %d to %q\n%s", res.StatusCode, res.Location(), res.Body)
 	}
-	if page := c.Get(webtest.Paths.Keys); !strings.Contains(page.Body, "carol@example.com") || !strings.Contains(page.Body, "No API keys yet") {
+	if page := c.Get(pagestest.Paths.Keys); !strings.Contains(page.Body, "carol@example.com") || !strings.Contains(page.Body, "No API keys yet") {
 		t.Error("new account not signed in")
 	}
 }
 
 func TestSignupNeedsVerification(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t, func(c *core.Collection) { c.AuthRule = types.Pointer("verified = true") })
+	srv := pagestest.Start(t, func(c *core.Collection) { c.AuthRule = types.Pointer("verified = true") })
 	c := srv.Client(t)
-	res := c.Post(webtest.Paths.Signup, url.Values{"email": {"dave@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
-	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Location(), webtest.Paths.Login) {
+	res := c.Post(pagestest.Paths.Signup, url.Values{"email": {"dave@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Location(), pagestest.Paths.Login) {
 		t.Fatalf("signup: %d to %q", res.StatusCode, res.Location())
 	}
 	if c.Cookie(web.SessionCookie) != "" {
@@ -76,12 +76,12 @@ func TestSignupNeedsVerification(t *testing.T) {
 
 func TestSignupClosed(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t, func(c *core.Collection) { c.CreateRule = nil })
+	srv := pagestest.Start(t, func(c *core.Collection) { c.CreateRule = nil })
 	c := srv.Client(t)
-	if res := c.Get(webtest.Paths.Signup); res.StatusCode != http.StatusNotFound {
+	if res := c.Get(pagestest.Paths.Signup); res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /signup: %d", res.StatusCode)
 	}
-	res := c.Post(webtest.Paths.Signup, url.Values{"email": {"eve@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	res := c.Post(pagestest.Paths.Signup, url.Values{"email": {"eve@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("POST /signup: %d", res.StatusCode)
 	}
@@ -92,15 +92,15 @@ func TestSignupClosed(t *testing.T) {
 
 func TestSignupThrottledPerClient(t *testing.T) {
 	t.Parallel()
-	srv := webtest.Start(t)
+	srv := pagestest.Start(t)
 	c := srv.Client(t)
 	bad := url.Values{"email": {"not-an-email"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}}
 	for i := 0; i < 10; i++ {
-		if res := c.Post(webtest.Paths.Signup, bad); res.StatusCode != http.StatusBadRequest {
+		if res := c.Post(pagestest.Paths.Signup, bad); res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("attempt %d: %d", i+1, res.StatusCode)
 		}
 	}
-	res := c.Post(webtest.Paths.Signup, url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
+	res := c.Post(pagestest.Paths.Signup, url.Values{"email": {"carol@example.com"}, "password": {"long enough pw"}, "passwordConfirm": {"long enough pw"}})
 	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, "Too many sign-ups") {
 		t.Fatalf("11th sign-up: %d, want 429 with Retry-After", res.StatusCode)
 	}

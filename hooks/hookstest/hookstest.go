@@ -1,8 +1,8 @@
-// Package pbtest builds PocketBase test apps with pbkeys registered and a
+// Package hookstest builds PocketBase test apps with pbkeys registered and a
 // small, deterministic data set, so API, page and benchmark tests share one
 // fixture. Ids, secrets and JWTs are constants or derived from fixed
 // secrets, so table-driven ApiScenarios can name them before the app exists.
-package pbtest
+package hookstest
 
 import (
 	"slices"

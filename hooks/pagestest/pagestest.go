@@ -1,7 +1,7 @@
-// Package webtest runs pbkeys — API and pages — on a real loopback HTTP
-// server for page and browser tests: the pbtest fixture (pbkeys registered
-// as in main, pages included), served in-process by pbtest's Env.Serve.
-package webtest
+// Package pagestest runs pbkeys — API and pages — on a real loopback HTTP
+// server for page and browser tests: the hookstest fixture (pbkeys registered
+// as in main, pages included), served in-process by hookstest's Env.Serve.
+package pagestest
 
 import (
 	"html"
@@ -18,7 +18,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/hooks"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/web"
 )
 
@@ -30,7 +30,7 @@ var Paths = web.DefaultPaths()
 // (the throttle tests rely on them).
 func Factory(configure ...func(*core.Collection)) func(testing.TB) *tests.TestApp {
 	return func(t testing.TB) *tests.TestApp {
-		env := pbtest.New(t)
+		env := hookstest.New(t)
 		configureUsers(t, env.App, configure...)
 		return env.App
 	}
@@ -39,7 +39,7 @@ func Factory(configure ...func(*core.Collection)) func(testing.TB) *tests.TestAp
 // Server is a running pbkeys.
 type Server struct {
 	*httptest.Server
-	Env *pbtest.Env
+	Env *hookstest.Env
 }
 
 // Start serves a fresh fixture app on 127.0.0.1 until t ends. configure
@@ -50,14 +50,14 @@ func Start(t testing.TB, configure ...func(*core.Collection)) *Server {
 }
 
 // StartWith is Start with pbkeys configured by cfg too (e.g.
-// pbtest.ServiceAccounts); nil leaves the fixture's configuration.
+// hookstest.ServiceAccounts); nil leaves the fixture's configuration.
 func StartWith(t testing.TB, cfg func(*hooks.Config), configure ...func(*core.Collection)) *Server {
 	t.Helper()
-	var env *pbtest.Env
+	var env *hookstest.Env
 	if cfg != nil {
-		env = pbtest.New(t, cfg)
+		env = hookstest.New(t, cfg)
 	} else {
-		env = pbtest.New(t)
+		env = hookstest.New(t)
 	}
 	t.Cleanup(env.App.Cleanup)
 	configureUsers(t, env.App, configure...)
@@ -205,7 +205,7 @@ func (s *Server) APIGet(t testing.TB, path, key string) int {
 }
 
 // AliceNotePath is a REST path only Alice (or her keys) may read.
-const AliceNotePath = "/api/collections/" + pbtest.NotesCollection + "/records/" + pbtest.AliceNoteID
+const AliceNotePath = "/api/collections/" + hookstest.NotesCollection + "/records/" + hookstest.AliceNoteID
 
 // InputValue returns the value attribute of the first input named name in
 // page, unescaped, or "".

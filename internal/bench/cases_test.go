@@ -1,15 +1,4 @@
-// Package bench measures what authentication costs on a real request: the
-// same record view (GET /api/collections/notes/records/{id}) through
-// PocketBase's full router — default middlewares, our hooks, the record
-// rules — authenticated by a PocketBase JWT, by an API key with a warm
-// verifier, and by an API key with the verifier cache disabled, plus
-// /api/health with no auth as the ceiling.
-//
-// The benchmarks in bench_test.go run each case for `go test -bench` (and
-// -cpuprofile), interleaved in rounds, and print the ratios in one run
-// (`make bench`). Keys are hashed with apikey.DefaultParams, as in
-// production.
-package bench
+package bench_test
 
 import (
 	"cmp"
@@ -25,9 +14,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 )
 
 // Case is one request to benchmark.
@@ -54,14 +43,14 @@ const (
 // worst case for comparing the two auth paths.
 const WhoamiPath = "/bench/whoami"
 
-// Cases builds two apps (verifier cache on, and off) with the pbtest
+// Cases builds two apps (verifier cache on, and off) with the hookstest
 // fixture and returns the four cases. Apps are cleaned up when tb ends.
 func Cases(tb testing.TB) []Case {
 	tb.Helper()
 	warm, warmKey := newServer(tb, true)
 	cold, coldKey := newServer(tb, false)
-	notePath := "/api/collections/notes/records/" + pbtest.AliceNoteID
-	jwt := pbtest.JWT(tb, warm.app, pbtest.AliceID)
+	notePath := "/api/collections/notes/records/" + hookstest.AliceNoteID
+	jwt := hookstest.JWT(tb, warm.app, hookstest.AliceID)
 	cases := []Case{
 		{Name: JWT, Title: "record view, PocketBase JWT", Handler: warm.handler, Path: notePath,
 			Authorization: jwt},
@@ -193,7 +182,7 @@ type server struct {
 // `serve` does (OnServe triggered, then BuildMux).
 func newServer(tb testing.TB, cache bool) (*server, string) {
 	tb.Helper()
-	env := pbtest.New(tb, func(c *hooks.Config) {
+	env := hookstest.New(tb, func(c *hooks.Config) {
 		c.Tuning.Argon2 = apikey.DefaultParams
 		if !cache {
 			c.Tuning.Verifier.CacheSize = -1

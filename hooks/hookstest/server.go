@@ -1,4 +1,4 @@
-package pbtest
+package hookstest
 
 import (
 	"net/http/httptest"

@@ -1,4 +1,4 @@
-package bench
+package bench_test
 
 import (
 	"fmt"
@@ -17,9 +17,9 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pbkeys/pbkeys/hooks"
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/pbtest"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -44,7 +44,7 @@ var CheapArgon2 = argon2id.Params{Memory: 8, Iterations: 1, Parallelism: 1, Salt
 // verifier's default cache size.
 func ManyKeysCases(tb testing.TB, n int) []Case {
 	tb.Helper()
-	env := pbtest.New(tb, func(c *hooks.Config) {
+	env := hookstest.New(tb, func(c *hooks.Config) {
 		c.Tuning.Argon2 = CheapArgon2
 		// production's flush, not the tests' 50 ms: 100,000 keys' last uses
 		// are bookkeeping a real fleet pays for, at production's pace
@@ -56,7 +56,7 @@ func ManyKeysCases(tb testing.TB, n int) []Case {
 		tb.Fatal(err)
 	}
 	handler := buildMux(tb, env.App)
-	notePath := "/api/collections/notes/records/" + pbtest.AliceNoteID
+	notePath := "/api/collections/notes/records/" + hookstest.AliceNoteID
 
 	start := time.Now()
 	if failed := useEach(handler, notePath, keys); failed > 0 {
