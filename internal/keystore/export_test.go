@@ -1,6 +1,13 @@
 package keystore
 
-import "github.com/pocketbase/pocketbase/core"
+import (
+	"database/sql"
+	"reflect"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/pocketbase/pocketbase/core"
+)
 
 // LookupSQL is the key lookup's statement, for tests of its query plan.
 func LookupSQL(app core.App) (string, error) {
@@ -14,3 +21,17 @@ func LookupSQL(app core.App) (string, error) {
 // ReleaseLookupConns returns the lookup's kept connections, as before the
 // app's databases close.
 func ReleaseLookupConns(s *Store) { s.lookup.conns.Release() }
+
+// CloseOwnerQueries closes the statements of the owner queries the lookup
+// prepared, leaving the queries holding them, as a concurrent schema change
+// leaves the copies of a query in flight while it closes the statement.
+func CloseOwnerQueries(s *Store) {
+	s.lookup.owners.Range(func(_, v any) bool {
+		if q := v.(*atomic.Pointer[ownerQuery]).Load(); q != nil {
+			// dbx keeps the statement unexported; a test may look
+			stmt := reflect.ValueOf(q.query).Elem().FieldByName("stmt")
+			(*sql.Stmt)(unsafe.Pointer(stmt.Pointer())).Close()
+		}
+		return true
+	})
+}

@@ -113,23 +113,22 @@ func (l *lookup) find(id string) (*core.Record, error) {
 	if kept && (err == nil || errors.Is(err, sql.ErrNoRows)) {
 		return key, err
 	}
-	// On the shared pool: no connection may be kept, or the kept one failed
-	// (broken, or its statement outdated by a schema change that
-	// PocketBase's collection cache did not show yet).
-	rows, err := logged(db, st.sql, func() (*sql.Rows, error) { return db.DB().Query(st.sql, id) })
-	if err != nil {
-		return nil, fmt.Errorf("keystore: key lookup: %w", err)
-	}
-	return st.scan(rows)
+	// PocketBase's own read: no connection may be kept, or the kept one
+	// failed — broken, its statement outdated by a schema change that
+	// PocketBase's collection cache did not show yet, or a row this
+	// package's reading of records no longer builds the way PocketBase
+	// does (recordFromRow): whatever it was, the answer is PocketBase's.
+	return l.app.FindRecordById(st.keys, id)
 }
 
 // owner reads the record id of owners as FindRecordById does, with the
-// statement prepared once per definition of owners; it retries once if a
-// concurrent schema change closed the statement it used.
+// statement prepared once per definition of owners. Any error but "no such
+// row" (a statement closed by a concurrent schema change, say) is left to
+// PocketBase's own FindRecordById.
 func (l *lookup) owner(owners *core.Collection, id string) (*core.Record, error) {
 	record, err := l.ownerOnce(owners, id)
-	if err != nil && strings.Contains(err.Error(), "statement is closed") {
-		record, err = l.ownerOnce(owners, id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return l.app.FindRecordById(owners, id)
 	}
 	return record, err
 }

@@ -198,3 +198,20 @@ func TestLookupReadsOneKeyRow(t *testing.T) {
 	// and it still finds the key
 	findAlicesKey(t, env)
 }
+
+// TestLookupFallsBackToPocketBase: when the lookup's own reading fails for
+// any reason but "no such row" — here the owner's prepared query closed
+// under it, as a concurrent schema change closes it — the answer is
+// PocketBase's FindRecordById's, not an error.
+func TestLookupFallsBackToPocketBase(t *testing.T) {
+	env := hookstest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	findAlicesKey(t, env) // prepares the owner query
+	keystore.CloseOwnerQueries(env.Store)
+	for range 3 {
+		findAlicesKey(t, env)
+	}
+	if _, _, err := env.Store.FindWithOwner("zzzzzzzzzzzzzzz"); !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("an unknown key: %v, want sql.ErrNoRows", err)
+	}
+}
