@@ -116,6 +116,8 @@ type NewKeyForm struct {
 	CollectionsError string
 	Rate             string // requests per minute as typed; blank: no limit
 	RateError        string
+	LabelMax         int // characters; 0: no maximum
+	RateMax          int // requests per minute; 0: no maximum
 	Notice           string // a form-level error that belongs to no field
 	Nonce            string // one-time token: a resubmitted form cannot issue a second key
 	CSRF             string
@@ -159,7 +161,7 @@ type KeyRow struct {
 	LastUsedIP    string
 	LastUsedAgent string
 
-	Usage UsageChart // requests per day over the last 30 days
+	Usage UsageChart // requests per day over the usage window (APIKeysView.UsageDays)
 
 	// For admins: who owns the key (email, or id without one) and the
 	// owner's collection.
@@ -259,6 +261,7 @@ type APIKeysView struct {
 	// those of the owner the list is filtered to; empty: no such button.
 	RevokeAllURL  string
 	RevokeAllText string // "Revoke all", "Revoke all of bot@example.com"
+	UsageDays     int    // the days the usage charts cover
 }
 
 // NewKeyView is the page version of the New API key dialog.

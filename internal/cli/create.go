@@ -91,7 +91,7 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 	}
 	f := command.Flags()
 	f.StringVar(&userArg, "user", "", "the owner: EMAIL_OR_ID, or COLLECTION/EMAIL_OR_ID for an owner of another collection (required)")
-	f.StringVar(&label, "label", "", "what the key is for, 1 to 100 characters (required)")
+	f.StringVar(&label, "label", "", "what the key is for (required)")
 	f.StringVar(&expires, "expires", "never", `when the key stops working: "never", "90d", "12h", "2027-01-31" or an RFC 3339 time`)
 	f.BoolVar(&readOnly, "read-only", false, "allow only reads (GET, HEAD and realtime subscriptions)")
 	f.StringVar(&collections, "collections", "", "comma-separated collections the key is limited to (default: all)")
@@ -113,16 +113,11 @@ func describe(record *core.Record) string {
 // checkRate refuses a rate the api_keys schema would refuse, with a
 // sentence instead of a validator's "Must be less or equal than 1e+06".
 func checkRate(app core.App, rate int) error {
-	limit := 0.0
-	if c, err := app.FindCachedCollectionByNameOrId(keystore.Collection); err == nil {
-		if f, ok := c.Fields.GetByName(keystore.FieldRateLimit).(*core.NumberField); ok && f.Max != nil {
-			limit = *f.Max
-		}
-	}
-	if rate < 0 || (limit > 0 && float64(rate) > limit) {
+	limit := keystore.RateMax(app)
+	if rate < 0 || (limit > 0 && rate > limit) {
 		max := ""
 		if limit > 0 {
-			max = fmt.Sprintf(" (at most %.0f)", limit)
+			max = fmt.Sprintf(" (at most %d)", limit)
 		}
 		return fmt.Errorf("--rate: Give a number of requests per minute%s, or 0 for no limit.", max)
 	}

@@ -18,7 +18,7 @@ func newRollCommand(app core.App, store *keystore.Store) *cobra.Command {
 	var grace string
 	command := &cobra.Command{
 		SilenceUsage: true,
-		Use:          "roll ID [--grace now|1h|24h|7d]",
+		Use:          "roll ID [--grace " + strings.Join(keystore.GraceNames(), "|") + "]",
 		Short:        "Replace a key and print the new one once",
 		Long: `Roll an API key: issue a new key with the same owner, label, scope, rate
 limit and lifetime, print it once, and make the old key expire after a grace
@@ -26,10 +26,10 @@ period, so that clients can switch without downtime. Any user's key can be
 named.
 
 Only the new key is printed on stdout (followed by a newline); the new id and
-when the old key stops working are described on stderr. --grace is "now",
-"1h", "24h" (the default) or "7d"; an old key that expires sooner keeps its
-expiry. A key is rolled once: to roll again, roll its replacement. The owner
-gets an email saying a key was created from the CLI.
+when the old key stops working are described on stderr. --grace is one of
+` + orList(keystore.GraceNames()) + ` (default ` + keystore.DefaultGrace + `); an old key that
+expires sooner keeps its expiry. A key is rolled once: to roll again, roll its
+replacement. The owner gets an email saying a key was created from the CLI.
 
 If the new key cannot be printed (stdout closed), the roll is undone: the new
 key is revoked and the old key keeps its expiry, as if nothing happened.`,
@@ -126,7 +126,7 @@ func oldKeyFate(old *core.Record, now time.Time) string {
 	return fmt.Sprintf("The old key %s keeps working until %s (in %s).", old.Id, at, humanize.Duration(p.ExpiresAt.Sub(now)))
 }
 
-// orList joins names as `"now", "1h", "24h" or "7d"`.
+// orList joins names as `"a", "b" or "c"`.
 func orList(names []string) string {
 	quoted := make([]string, len(names))
 	for i, n := range names {

@@ -22,11 +22,11 @@ func newUsageCommand(app core.App, store *keystore.Store) *cobra.Command {
 	command := &cobra.Command{
 		SilenceUsage: true,
 		Use:          "usage ID [--json]",
-		Short:        "Show a key's requests per day over the last 30 days",
-		Long: `Show how many requests a key made on each of the last 30 days (UTC, today
+		Short:        fmt.Sprintf("Show a key's requests per day over the last %d days", usage.Window),
+		Long: fmt.Sprintf(`Show how many requests a key made on each of the last %d days (UTC, today
 included), oldest first, every day listed, and their total.
 
-Counts are kept in memory and written with the key's "last used" time: at
+`, usage.Window) + `Counts are kept in memory and written with the key's "last used" time: at
 most a minute behind while the server runs, and written at shutdown. --json
 prints what GET /api/api-keys/{id}/usage answers:
 [{"day":"2026-11-30","requests":12}, ...].`,

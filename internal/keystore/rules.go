@@ -20,6 +20,34 @@ import (
 // "never" is clearer than a date nobody will remember.
 const MaxLifetime = 3650 * 24 * time.Hour
 
+// LabelMax is the longest label the api_keys schema accepts, in characters
+// (its label field's Max, migration 1764000000), for the forms and their
+// messages; 0 when the schema sets none.
+func LabelMax(app core.App) int {
+	if f, ok := keysField(app, FieldLabel).(*core.TextField); ok {
+		return f.Max
+	}
+	return 0
+}
+
+// RateMax is the highest rate limit the api_keys schema accepts, in
+// requests per minute (its rate_limit field's Max, migration 1764100000);
+// 0 when the schema sets none.
+func RateMax(app core.App) int {
+	if f, ok := keysField(app, FieldRateLimit).(*core.NumberField); ok && f.Max != nil {
+		return int(*f.Max)
+	}
+	return 0
+}
+
+func keysField(app core.App, name string) core.Field {
+	c, err := app.FindCachedCollectionByNameOrId(Collection)
+	if err != nil {
+		return nil
+	}
+	return c.Fields.GetByName(name)
+}
+
 // maxCollections bounds a key's collection allow-list.
 const maxCollections = 50
 

@@ -119,7 +119,7 @@ func (f keyForm) options(now time.Time) (keystore.Options, fieldErrors) {
 
 // storeErrors turns the keystore's validation errors into messages for
 // the form; ok is false for any other error.
-func storeErrors(err error) (fieldErrors, bool) {
+func (p *pages) storeErrors(err error) (fieldErrors, bool) {
 	var verrs validation.Errors
 	if !errors.As(err, &verrs) {
 		return nil, false
@@ -133,9 +133,9 @@ func storeErrors(err error) (fieldErrors, bool) {
 		}
 		switch field {
 		case keystore.FieldLabel:
-			errs[field] = labelMessage(code, ferr)
+			errs[field] = labelMessage(code, ferr, keystore.LabelMax(p.app))
 		case keystore.FieldRateLimit:
-			errs[field] = rateMessage(code, ferr)
+			errs[field] = rateMessage(code, ferr, keystore.RateMax(p.app))
 		case keystore.FieldExpires, keystore.FieldCollections:
 			errs[field] = ferr.Error()
 		default:
@@ -145,22 +145,22 @@ func storeErrors(err error) (fieldErrors, bool) {
 	return errs, true
 }
 
-func labelMessage(code string, err error) string {
+func labelMessage(code string, err error, max int) string {
 	switch code {
 	case "validation_required", "validation_min_text_constraint":
 		return "Enter a label for the key."
 	case "validation_max_text_constraint":
-		return "Use at most 100 characters for the label."
+		return fmt.Sprintf("Use at most %d characters for the label.", max)
 	case "validation_invalid_format":
 		return "The label cannot contain control characters such as line breaks or tabs."
 	}
 	return "The label is not valid: " + err.Error()
 }
 
-func rateMessage(code string, err error) string {
+func rateMessage(code string, err error, max int) string {
 	switch code {
 	case "validation_max_number_constraint":
-		return "Use at most 1000000 requests per minute, or leave it blank for no limit."
+		return fmt.Sprintf("Use at most %d requests per minute, or leave it blank for no limit.", max)
 	case "validation_min_number_constraint", "validation_only_int_constraint", "validation_not_a_number":
 		return "Enter a whole number of requests per minute, or leave it blank for no limit."
 	}
@@ -201,6 +201,8 @@ func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs field
 		CollectionsError: errs[keystore.FieldCollections],
 		Rate:             f.Rate,
 		RateError:        errs[keystore.FieldRateLimit],
+		LabelMax:         keystore.LabelMax(p.app),
+		RateMax:          keystore.RateMax(p.app),
 		Notice:           errs[""],
 		Nonce:            p.nonces.issue(principal(user), now),
 		CSRF:             csrf,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/templates"
 )
 
@@ -64,13 +65,14 @@ func (p *pages) keysView(e *core.RequestEvent, user *core.Record, f listFilter, 
 		return templates.APIKeysView{}, e.InternalServerError("", err)
 	}
 	v := templates.APIKeysView{
-		Account: account,
-		Keys:    rows,
-		NewKey:  form,
-		Roll:    p.rollForm(user, account.CSRF, "", keystore.DefaultGrace, ""),
-		Filter:  p.filterView(user, f, page.ownerError),
-		Pager:   p.pagerView(page.Result, f),
-		Return:  f.url(p.paths.Keys, page.Page),
+		Account:   account,
+		Keys:      rows,
+		NewKey:    form,
+		Roll:      p.rollForm(user, account.CSRF, "", keystore.DefaultGrace, ""),
+		Filter:    p.filterView(user, f, page.ownerError),
+		Pager:     p.pagerView(page.Result, f),
+		Return:    f.url(p.paths.Keys, page.Page),
+		UsageDays: usage.Window,
 	}
 	switch {
 	case !user.IsSuperuser() && (page.Total > 0 || f.active()):
@@ -146,7 +148,7 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 	})
 	if err != nil {
 		p.nonces.release(principal(user), nonce, now)
-		if errs, ok := storeErrors(err); ok {
+		if errs, ok := p.storeErrors(err); ok {
 			return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, errs, "")
 		}
 		return e.InternalServerError("", err)
