@@ -116,8 +116,8 @@ type NewKeyForm struct {
 	CollectionsError string
 	Rate             string // requests per minute as typed; blank: no limit
 	RateError        string
-	LabelMax         int // characters; 0: no maximum
-	RateMax          int // requests per minute; 0: no maximum
+	LabelMax         int    // characters; 0: no maximum
+	RateMax          int    // requests per minute; 0: no maximum
 	Notice           string // a form-level error that belongs to no field
 	Nonce            string // one-time token: a resubmitted form cannot issue a second key
 	CSRF             string
