@@ -42,7 +42,7 @@ lint:
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ code is stale: run 'make generate' and commit"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); if [ -n "$$untracked" ]; then echo "uncommitted generated files: $$untracked"; exit 1; fi
 
-## bench: auth benchmarks in one run — record view with JWT, warm key, key without cache, /api/health; 100,000 keys vs one; the verifier parts, cache bytes per entry — and their ratios (README, Performance)
+## bench: auth benchmarks in one run — record view with JWT, warm key, key without cache, /api/health; 100,000 keys vs one; the verifier parts, cache bytes per entry — and their ratios (docs/performance.md)
 bench:
 	go test -run='^$$' -bench='^(BenchmarkAuth|BenchmarkManyKeys)$$' ./internal/bench
 	go test -run='^$$' -bench=. -benchmem ./internal/apikey

@@ -78,7 +78,7 @@ func main() {
 		Dir:          migrationsDir,
 	})
 
-	// API keys: PBKEYS_* variables configure them (README, Configuration).
+	// API keys: PBKEYS_* variables configure them (docs/tuning.md).
 	// "/" leads to the pages only where there is no site of the app's own.
 	cfg, err := pbkeys.ConfigFromEnv()
 	if err != nil {

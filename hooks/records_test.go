@@ -456,7 +456,7 @@ func TestRequestLogsNameTheKey(t *testing.T) {
 	}
 }
 
-// TestSuperuserIssuesServiceAccountKeys is the README's request: a
+// TestSuperuserIssuesServiceAccountKeys is docs/service-accounts.md's request: a
 // superuser creates a key for a record of service_accounts, named by the
 // collection's name; the key then works under the service account's rules,
 // and outlives the superuser who made it.

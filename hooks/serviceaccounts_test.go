@@ -14,7 +14,7 @@ import (
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 )
 
-// TestServiceAccountsAsTheReadmeSays follows the README's "Service
+// TestServiceAccountsAsTheReadmeSays follows docs/service-accounts.md's "Service
 // accounts" section on a fresh app configured by the environment: the
 // superuser creates the collection (password sign-in off), a collection
 // only service accounts may use, a service account and its key, all over

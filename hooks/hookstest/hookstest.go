@@ -70,7 +70,7 @@ const (
 )
 
 // Fixture service account: a record of "service_accounts", an auth
-// collection set up as the README says (password sign-in off, records made
+// collection set up as docs/service-accounts.md says (password sign-in off, records made
 // by a superuser), with a key and a note of its own. Only an Env built
 // with ServiceAccounts has it.
 const (
@@ -395,7 +395,7 @@ func seed(app core.App) error {
 	return nil
 }
 
-// seedServiceAccount adds the service_accounts collection as the README
+// seedServiceAccount adds the service_accounts collection as docs/service-accounts.md
 // sets it up — an auth collection whose records cannot sign in with a
 // password, each of which may read and update itself — with the deploy
 // bot, its key and its note. The notes collection gets a relation "bot"

@@ -30,7 +30,7 @@ const (
 )
 
 // Pattern is the regular expression (RE2 and PCRE alike) that matches keys
-// issued now and very little else; the README publishes it for secret
+// issued now and very little else; docs/secret-scanning.md publishes it for secret
 // scanners. Whether a match is a key is then decided by its checksum.
 const Pattern = `\b[a-z0-9]{15}\.pbk_[0-9A-Za-z]{49}\b`
 

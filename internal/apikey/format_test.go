@@ -28,7 +28,7 @@ func randomString(r *rand.Rand, alphabet string, n int) string {
 // matches every generated key, alone or inside text, and no random
 // base64url string of a key's length; of strings shaped exactly like a key
 // (so the pattern matches), the checksum refuses all. The counts are
-// logged (go test -run TestPattern -v ./internal/apikey) for the README.
+// logged (go test -run TestPattern -v ./internal/apikey) for docs/secret-scanning.md.
 func TestPatternMatchesKeysAndLittleElse(t *testing.T) {
 	const n = 100_000
 	pattern := regexp.MustCompile(apikey.Pattern)

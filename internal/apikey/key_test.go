@@ -50,7 +50,7 @@ func TestNewSecretIsCanonicalAndUnique(t *testing.T) {
 }
 
 // The checksum is the CRC-32 (IEEE) of "<id>.pbk_<body>" in 6 base62
-// digits, as the README documents it for scanners that check it.
+// digits, as docs/secret-scanning.md documents it for scanners that check it.
 func TestChecksumIsDocumentedCRC32(t *testing.T) {
 	body := validKey[:apikey.Length-apikey.ChecksumLength]
 	sum := crc32.ChecksumIEEE([]byte(body))

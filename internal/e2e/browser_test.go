@@ -423,7 +423,7 @@ func TestBrowserScreenshots(t *testing.T) {
 
 	shot("api-keys-light.png")
 
-	// The usage chart and last use of one key, close up, for the README.
+	// The usage chart and last use of one key, close up, for docs/pages.md.
 	row := fmt.Sprintf(`tr[data-key-id=%q]`, ids["Production deploy"])
 	if label := run(t, ctx, "chart", chromedp.AttributeValue(css(row+` svg`), "aria-label")).Value; !strings.HasSuffix(label, " requests in the last 30 days") {
 		t.Errorf("the chart says %q", label)

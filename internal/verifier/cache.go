@@ -68,9 +68,9 @@ const (
 // presented secret's tag is compared in constant time. Age is bounded by a
 // TTL counted from the last argon2id verification, size by MaximumSize.
 //
-// An entry is a fingerprint, a tag and a time: 40 bytes of data, about
-// 106 bytes with otter's bookkeeping (BenchmarkVerifiedCacheMemory), so the
-// default million entries take about 100 MiB. otter is a maintained
+// An entry is a fingerprint, a tag and a time: 40 bytes of data, plus
+// otter's bookkeeping (BenchmarkVerifiedCacheMemory measures it;
+// docs/performance.md has the figure). otter is a maintained
 // concurrent cache: lock-free reads for the hot path, and W-TinyLFU
 // eviction, which keeps frequently used keys when more keys are active than
 // fit instead of cycling every key out as an LRU does. The TTL is checked

@@ -98,7 +98,7 @@ var defaults = Config{
 	MaxWait:        20 * time.Second,
 	MaxQueued:      1024,
 	BusyRetryAfter: time.Second,
-	// A million active keys in about 100 MiB (see verifiedCache).
+	// A million active keys; docs/performance.md has what an entry costs.
 	CacheSize:     1_000_000,
 	CacheTTL:      10 * time.Minute,
 	FailureWindow: time.Minute,

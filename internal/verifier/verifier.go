@@ -68,7 +68,7 @@ const collectAfterKiB = 16 * 1024
 // a correct secret is never refused because of other requests:
 //
 //   - a cache of recent successes (verifiedCache): the holder's requests
-//     after the first cost two SHA-256s and a lookup, not 64 MiB and 40 ms;
+//     after the first cost two SHA-256s and a lookup, not an argon2id run;
 //   - coalescing (flights): identical verifications running at once share
 //     one argon2id run;
 //   - failure limits (failureLimits) per (key id, client): whoever sends
@@ -244,7 +244,7 @@ func (v *Verifier) verifyArgon2(ctx context.Context, key apikey.Key, storedHash,
 		// a flood would reach two to three times the budget in resident
 		// memory. Collecting while we still hold our share of the budget
 		// lets the next verification reuse these pages. It costs a few ms
-		// of CPU next to argon2id's ~40 ms, and only on this slow path.
+		// of CPU next to argon2id's own cost, and only on this slow path.
 		runtime.GC()
 	}
 	// Record the outcome before release lets the pair's next run start, so

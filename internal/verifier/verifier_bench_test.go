@@ -58,7 +58,7 @@ func BenchmarkVerifyArgon2Default(b *testing.B) {
 
 // BenchmarkVerifiedCacheMemory fills a default-sized verified cache (a
 // million entries) and reports what one entry costs in heap bytes; the loop
-// then measures a hit in the full cache. The README's bytes per entry and
+// then measures a hit in the full cache. docs/performance.md's bytes per entry and
 // memory for a million keys come from here.
 func BenchmarkVerifiedCacheMemory(b *testing.B) {
 	size := defaults.CacheSize
