@@ -111,7 +111,8 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 
 	// 3. Only now, so that only the secret's holder learns it: is the key
 	// paused or expired, may its owner still authenticate?
-	if msg, err := keyRefusal(e.App, record, owner, e.Request.Method); err != nil {
+	options := keystore.OptionsOf(record)
+	if msg, err := keyRefusal(e.App, options, owner, e.Request.Method); err != nil {
 		return e.InternalServerError("", err)
 	} else if msg != "" {
 		return invalidToken(e, msg)
@@ -119,7 +120,7 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 
 	// 4. The request runs as the owner, carrying the key's grant for the
 	// policy (policy.go) and the key record for hooks (APIKeyFrom).
-	attachGrant(owner, &grant{keyID: record.Id, options: keystore.OptionsOf(record)})
+	attachGrant(owner, &grant{keyID: record.Id, options: options})
 	e.Auth = owner
 	e.Set(requestKeyAPIKey, record)
 	a.usage.Touch(record.Id, e.RealIP(), e.Request.UserAgent())
@@ -131,8 +132,8 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 // now, as the 401 message, or "" when it may. It is asked only after the
 // secret verified, so that only the key's holder learns that a key is
 // paused or expired.
-func keyRefusal(app core.App, record, owner *core.Record, method string) (string, error) {
-	if err := keystore.OptionsOf(record).Usable(time.Now()); err != nil {
+func keyRefusal(app core.App, options keystore.Options, owner *core.Record, method string) (string, error) {
+	if err := options.Usable(time.Now()); err != nil {
 		return unusableMessage(err), nil
 	}
 	ok, err := keystore.CanAuthenticate(app, owner, &core.RequestInfo{Method: method})

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/internal/verifier"
 	"github.com/pbkeys/pbkeys/internal/web"
@@ -72,6 +73,11 @@ type Tuning struct {
 	// failure limits, the argon2id memory queue (internal/verifier).
 	Verifier verifier.Config
 
+	// Lookup tunes how a presented key's row and owner are found: how
+	// many are kept in memory until the database changes
+	// (internal/keystore).
+	Lookup keystore.LookupConfig
+
 	// Usage tunes how last use and daily counts are written
 	// (internal/usage).
 	Usage usage.Config
@@ -118,6 +124,7 @@ var envVars = []envVar{
 	{"PBKEYS_ARGON2_MAX_WAIT", duration(func(c *Config) *time.Duration { return &c.Tuning.Verifier.MaxWait }, true)},
 	{"PBKEYS_ARGON2_MAX_QUEUED", count(func(c *Config) *int { return &c.Tuning.Verifier.MaxQueued }, false)},
 	{"PBKEYS_VERIFY_CACHE_SIZE", count(func(c *Config) *int { return &c.Tuning.Verifier.CacheSize }, true)},
+	{"PBKEYS_LOOKUP_CACHE_SIZE", count(func(c *Config) *int { return &c.Tuning.Lookup.CacheSize }, true)},
 	{"PBKEYS_VERIFY_CACHE_TTL", duration(func(c *Config) *time.Duration { return &c.Tuning.Verifier.CacheTTL }, false)},
 	{"PBKEYS_THROTTLE_WINDOW", duration(func(c *Config) *time.Duration { return &c.Tuning.Verifier.FailureWindow }, false)},
 	{"PBKEYS_THROTTLE_KEY_FAILURES", count(func(c *Config) *int { return &c.Tuning.Verifier.MaxKeyFailures }, true)},

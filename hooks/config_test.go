@@ -125,7 +125,7 @@ func TestEnvironmentVariablesAreDistinct(t *testing.T) {
 		}
 		seen[name] = true
 	}
-	if len(seen) != 19 {
-		t.Errorf("%d variables, want 19", len(seen))
+	if len(seen) != 20 {
+		t.Errorf("%d variables, want 20", len(seen))
 	}
 }

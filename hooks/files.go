@@ -53,12 +53,13 @@ func bindFileHooks(app core.App, a *authenticator) {
 		case err != nil:
 			return e.InternalServerError("", err)
 		}
-		if msg, err := keyRefusal(e.App, record, owner, e.Request.Method); err != nil {
+		options := keystore.OptionsOf(record)
+		if msg, err := keyRefusal(e.App, options, owner, e.Request.Method); err != nil {
 			return e.InternalServerError("", err)
 		} else if msg != "" {
 			return invalidToken(e.RequestEvent, msg)
 		}
-		g := &grant{keyID: record.Id, options: keystore.OptionsOf(record)}
+		g := &grant{keyID: record.Id, options: options}
 		if err := checkAccess(e.App, g, access{action: actionDownload, collection: e.Collection}); err != nil {
 			return err
 		}

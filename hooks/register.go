@@ -53,6 +53,7 @@ func Register(app core.App, cfg Config) error {
 		Argon2:           cfg.Tuning.Argon2,
 		OwnerCollections: cfg.OwnerCollections,
 		Notify:           mail,
+		Lookup:           cfg.Tuning.Lookup,
 	})
 	if err != nil {
 		return err

@@ -100,6 +100,9 @@ type Config struct {
 	// Notify tells owners about their keys (internal/ownermail); nil: no
 	// one is told.
 	Notify Notifier
+
+	// Lookup tunes how keys are found (lookup.go).
+	Lookup LookupConfig
 }
 
 // Notifier tells a key's owner that it was created, after the create is
@@ -121,7 +124,7 @@ type Origin struct {
 type Store struct {
 	app     core.App
 	cfg     Config
-	lookup  lookup   // FindWithOwner
+	lookup  *lookup  // FindWithOwner
 	origins sync.Map // record id → Origin of keys prepared but not yet committed
 }
 
@@ -142,7 +145,7 @@ func Register(app core.App, cfg Config) (*Store, error) {
 			return nil, errors.New("keystore: superusers cannot own API keys")
 		}
 	}
-	s := &Store{app: app, cfg: cfg, lookup: lookup{app: app}}
+	s := &Store{app: app, cfg: cfg, lookup: newLookup(app, cfg.Lookup)}
 	s.bindRules()
 	// Before the databases close: the lookup's kept connections go back to
 	// PocketBase's pool.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pbkeys/pbkeys/internal/dbgen"
 	"github.com/pbkeys/pbkeys/internal/keptconns"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -19,10 +20,11 @@ import (
 // collection is no longer one of the owner collections.
 var ErrOwnerNotAllowed = errors.New("keystore: the key's owner collection may not own keys")
 
-// FindWithOwner returns the key with id and the record that owns it, both
-// read fresh from the database on every call: revocation, expiry and owner
-// changes are never cached. It returns sql.ErrNoRows when either does not
-// exist. The auth middleware calls it on every key-authenticated request:
+// FindWithOwner returns the key with id and the record that owns it, as the
+// database holds them now: a revocation, an expiry, a pause or an owner
+// change committed by any process applies to the next call. It returns
+// sql.ErrNoRows when either does not exist. The auth middleware calls it
+// on every key-authenticated request:
 //
 //   - the key row, by the lookup (below): a statement kept prepared on a
 //     connection kept for it;
@@ -30,8 +32,13 @@ var ErrOwnerNotAllowed = errors.New("keystore: the key's owner collection may no
 //     FindRecordById, which PocketBase's JWT auth reads its user with, so
 //     the record a request runs as (which a hook may save) is exactly the
 //     one PocketBase would have loaded; prepared once.
+//
+// Both are kept in memory until the database changes (internal/dbgen):
+// whatever commits, in this process or another, the next call reads them
+// again. The records returned are the caller's own (built or cloned).
 func (s *Store) FindWithOwner(id string) (key, owner *core.Record, err error) {
-	key, err = s.lookup.find(id)
+	gen := s.lookup.generation()
+	key, err = s.lookup.find(id, gen)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,7 +46,7 @@ func (s *Store) FindWithOwner(id string) (key, owner *core.Record, err error) {
 	if err != nil || !s.IsOwnerCollection(c) {
 		return nil, nil, ErrOwnerNotAllowed
 	}
-	owner, err = s.lookup.owner(c, key.GetString(FieldOwner))
+	owner, err = s.lookup.owner(c, key.GetString(FieldOwner), gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, sql.ErrNoRows // the owner is gone
 	}
@@ -66,6 +73,61 @@ type lookup struct {
 	conns     keptconns.Conns
 	statement atomic.Pointer[lookupStatement]
 	owners    sync.Map // owner collection id → *atomic.Pointer[ownerQuery]
+
+	gen       *dbgen.Watch
+	keys      *dbgen.Cache[cachedKey]   // by key id; nil: no cache
+	ownerRecs *dbgen.Cache[cachedOwner] // by collection id + "/" + owner id
+}
+
+// cachedKey is a key's row as read with st.
+type cachedKey struct {
+	st  *lookupStatement
+	row dbgen.Row
+}
+
+// cachedOwner is an owner as PocketBase read it, for the definition owners
+// of its collection; callers get clones.
+type cachedOwner struct {
+	owners *core.Collection
+	record *core.Record
+}
+
+// LookupConfig tunes the lookup. The zero value is useful: every zero
+// field means its default. pbkeys' Config carries it as Tuning.Lookup.
+type LookupConfig struct {
+	// CacheSize is how many keys' rows are kept in memory between changes
+	// of the database, in entries (a packed row each: about the size of the
+	// row); owners are kept beside them, at most one per key. Negative: none
+	// kept, every request reads the key row and its owner.
+	CacheSize int
+}
+
+// defaultLookupCacheSize keeps a fleet of a hundred thousand active keys
+// warm, in tens of MiB.
+const defaultLookupCacheSize = 100_000
+
+// newLookup returns the lookup of app, tuned by cfg.
+func newLookup(app core.App, cfg LookupConfig) *lookup {
+	size := cfg.CacheSize
+	if size == 0 {
+		size = defaultLookupCacheSize
+	}
+	l := &lookup{app: app, keys: dbgen.NewCache[cachedKey](size), ownerRecs: dbgen.NewCache[cachedOwner](size)}
+	l.gen = dbgen.New(app, &l.conns)
+	return l
+}
+
+// generation is the database's generation now, 0 when nothing may be kept
+// (no cache, or no connection to ask on).
+func (l *lookup) generation() uint64 {
+	if l.keys == nil {
+		return 0
+	}
+	gen, ok := l.gen.Current()
+	if !ok {
+		return 0
+	}
+	return gen
 }
 
 // ownerQuery reads a record of owners by id, prepared for one definition
@@ -83,11 +145,17 @@ type lookupStatement struct {
 	sql  string
 }
 
-// find reads the key with id: sql.ErrNoRows when there is none.
-func (l *lookup) find(id string) (*core.Record, error) {
+// find returns the key with id in generation gen (kept, or read and kept):
+// sql.ErrNoRows when there is none.
+func (l *lookup) find(id string, gen uint64) (*core.Record, error) {
 	st, err := l.current()
 	if err != nil {
 		return nil, err
+	}
+	if k, ok := l.keys.Get(id, gen); ok && k.st == st {
+		if key, err := recordFromRow(st.keys, k.row.Values()); err == nil {
+			return key, nil
+		}
 	}
 	db, err := concurrentDB(l.app)
 	if err != nil {
@@ -107,7 +175,11 @@ func (l *lookup) find(id string) (*core.Record, error) {
 		if err != nil {
 			return err
 		}
-		key, err = st.scan(rows)
+		var values []sql.NullString
+		key, values, err = st.scan(rows)
+		if row, ok := dbgen.PackRow(values); ok && err == nil {
+			l.keys.Set(id, gen, cachedKey{st: st, row: row})
+		}
 		return err
 	})
 	if kept && (err == nil || errors.Is(err, sql.ErrNoRows)) {
@@ -125,10 +197,20 @@ func (l *lookup) find(id string) (*core.Record, error) {
 // statement prepared once per definition of owners. Any error but "no such
 // row" (a statement closed by a concurrent schema change, say) is left to
 // PocketBase's own FindRecordById.
-func (l *lookup) owner(owners *core.Collection, id string) (*core.Record, error) {
+//
+// The owner is kept for generation gen and handed out as clones: a hook
+// may change the record a request runs as.
+func (l *lookup) owner(owners *core.Collection, id string, gen uint64) (*core.Record, error) {
+	ref := owners.Id + "/" + id
+	if o, ok := l.ownerRecs.Get(ref, gen); ok && o.owners == owners {
+		return o.record.Clone(), nil
+	}
 	record, err := l.ownerOnce(owners, id)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return l.app.FindRecordById(owners, id)
+		record, err = l.app.FindRecordById(owners, id)
+	}
+	if err == nil {
+		l.ownerRecs.Set(ref, gen, cachedOwner{owners: owners, record: record.Clone()})
 	}
 	return record, err
 }
@@ -222,13 +304,15 @@ func lookupSQL(q dbx.Builder, keys *core.Collection) string {
 }
 
 // scan builds the key from the lookup's rows and closes them.
-func (st *lookupStatement) scan(rows *sql.Rows) (*core.Record, error) {
+// scan builds the key from the lookup's rows, closes them and returns the
+// row's values too.
+func (st *lookupStatement) scan(rows *sql.Rows) (*core.Record, []sql.NullString, error) {
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("keystore: key lookup: %w", err)
+			return nil, nil, fmt.Errorf("keystore: key lookup: %w", err)
 		}
-		return nil, sql.ErrNoRows
+		return nil, nil, sql.ErrNoRows
 	}
 	values := make([]sql.NullString, len(st.keys.Fields))
 	dest := make([]any, len(values))
@@ -236,13 +320,13 @@ func (st *lookupStatement) scan(rows *sql.Rows) (*core.Record, error) {
 		dest[i] = &values[i]
 	}
 	if err := rows.Scan(dest...); err != nil {
-		return nil, fmt.Errorf("keystore: key lookup: %w", err)
+		return nil, nil, fmt.Errorf("keystore: key lookup: %w", err)
 	}
 	key, err := recordFromRow(st.keys, values)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return key, rows.Close()
+	return key, values, rows.Close()
 }
 
 // recordFromRow builds a record of c from the values of its fields, in
