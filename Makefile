@@ -5,7 +5,7 @@ export GOTOOLCHAIN := go1.27.3
 BINARY := pbkeys
 HTTP   ?= 127.0.0.1:8090
 
-.PHONY: run build test generate lint bench load soak fuzz
+.PHONY: run build test generate lint bench wrk load soak fuzz
 
 ## run: build and serve on $(HTTP) with data in ./pb_data (and pb_hooks, pb_migrations, pb_public beside it, as PocketBase does)
 run: build
@@ -42,12 +42,17 @@ lint:
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ code is stale: run 'make generate' and commit"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); if [ -n "$$untracked" ]; then echo "uncommitted generated files: $$untracked"; exit 1; fi
 
-## bench: auth benchmarks in one run — record view with JWT, warm key, key without cache, /api/health; 100,000 keys vs one; the verifier parts, cache bytes per entry — and their ratios (docs/performance.md)
+## bench: in-process benchmarks — record view with JWT, warm key, key without cache, /api/health, and their ratios; 100,000 keys vs one; each stage of a key request beside PocketBase's JWT stages (CPU and allocations); the verifier's parts (docs/performance.md)
 bench:
 	go test -run='^$$' -bench='^(BenchmarkAuth|BenchmarkManyKeys)$$' ./internal/bench
-	go test -run='^$$' -bench=. -benchmem ./internal/apikey
+	go test -run='^$$' -bench='^BenchmarkStage' -benchmem ./internal/... ./hooks
+	go test -run='^$$' -bench=. -benchmem ./internal/verifier
 
-## load: the built binary over loopback: JWT vs key at 32 connections (5 rounds), a 20 s flood of wrong secrets, realtime fan-out to 500 SSE clients with a JWT and a key, then after restarts a herd of 200 keys, 200 keys vs one, a key id under attack (about 6 min, stops by itself)
+## wrk: the built binary under wrk (Debian's wrk), JWT vs key on the owner's own record and a plain collection record, interleaved rounds; the median key/JWT and its range (about 1.5 min)
+wrk: build
+	go run ./cmd/loadtest -binary ./$(BINARY) -only-wrk
+
+## load: `make wrk`'s comparison, then what wrk cannot do, with a Go client: a 20 s flood of wrong secrets, realtime fan-out to 500 SSE clients with a JWT and a key, then after restarts a herd of 200 keys, 200 keys vs one, a key id under attack (about 7 min, stops by itself)
 load: build
 	go run ./cmd/loadtest -binary ./$(BINARY) -phase 5s -rounds 5 -flood 20s -rt-clients 500 -rt-events 100
 

@@ -1,6 +1,6 @@
 // Command loadtest measures the real pbkeys binary over loopback: record
-// views authenticated by a PocketBase JWT and by an API key (throughput,
-// p50/p99 latency), a flood of wrong secrets for one key id while one
+// views authenticated by a PocketBase JWT and by an API key, compared with
+// wrk (wrk.go), a flood of wrong secrets for one key id while one
 // client keeps using the right key (the server's peak RSS, the good
 // client's throughput), and what follows a restart (restart.go: a herd of
 // keys from one address, many distinct keys, a key id under attack). It
@@ -10,8 +10,10 @@
 //	make load                          # builds ./pbkeys, then runs this
 //	go run ./cmd/loadtest -binary ./pbkeys -phase 10s -flood 20s
 //
-// It is a Go program rather than wrk so that it needs nothing installed and
-// can read the server's memory from /proc/<pid>/status between phases.
+// The JWT/key comparison runs wrk, a client that costs the server's cores
+// almost nothing; the rest is Go, which can send many client addresses,
+// hold SSE streams and read the server's memory from /proc/<pid>/status
+// between phases.
 package main
 
 import (
@@ -46,7 +48,7 @@ import (
 func main() {
 	binary := flag.String("binary", "./pbkeys", "the pbkeys binary to test")
 	phase := flag.Duration("phase", 5*time.Second, "length of each measured phase")
-	rounds := flag.Int("rounds", 3, "rounds of alternating JWT and key phases")
+	rounds := flag.Int("rounds", 3, "rounds of alternating phases: one key and many keys after a restart")
 	flood := flag.Duration("flood", 20*time.Second, "length of the flood")
 	conns := flag.Int("conns", 32, "concurrent connections for the JWT and key phases")
 	floodClients := flag.Int("flood-clients", 64, "concurrent clients sending wrong secrets")
@@ -137,20 +139,16 @@ func run(binary string, phase time.Duration, rounds int, flood time.Duration, co
 	notePath := "/api/collections/notes/records/" + fx.noteID
 
 	fmt.Printf("pbkeys load test: %s, GOMAXPROCS of this machine %d cores\n", srv.base, numCPU())
-	fmt.Printf("server pid %d, phases of %v, %d rounds of JWT/key at %d connections, flood of %v\n\n",
-		srv.cmd.Process.Pid, phase, rounds, conns, flood)
+	fmt.Printf("server pid %d, Go-client phases of %v at %d connections, flood of %v\n\n",
+		srv.cmd.Process.Pid, phase, conns, flood)
 
-	// (a) and (b): same endpoint, same connection count, alternating in
-	// rounds so that a noisy neighbour slows both alike; the ratio is taken
-	// per round and the median reported.
-	jwts, keys, ratios := interleaved(rounds, func(round int) result {
-		return srv.measure(fmt.Sprintf("a  record view, JWT      (round %d)", round), phase, conns, notePath, func(int) string { return fx.jwt }, nil)
-	}, func(round int) result {
-		return srv.measure(fmt.Sprintf("b  record view, API key  (round %d)", round), phase, conns, notePath, func(int) string { return "Bearer " + fx.key }, nil)
-	})
-	jwt, key := merge("a  record view, JWT (all rounds)", jwts), merge("b  record view, API key (all rounds)", keys)
-	jwt.print()
-	key.print()
+	// (a) and (b), JWT and key: measured with wrk (wrk.go), a client that
+	// costs the server's two cores almost nothing, so the ratio is the
+	// server's CPU per request.
+	medians, err := wrkComparison(srv, fx)
+	if err != nil {
+		return err
+	}
 
 	// Memory baseline: as many JWT connections as the flood has clients.
 	jwtFlood := srv.measure("   record view, JWT (flood baseline)", phase, floodClients+1, notePath, func(int) string { return fx.jwt }, nil)
@@ -160,9 +158,9 @@ func run(binary string, phase time.Duration, rounds int, flood time.Duration, co
 	fl := srv.flood(flood, floodClients, notePath, fx)
 
 	fmt.Println()
-	fmt.Printf("b/a  key / JWT throughput            = %.3f  (median of %d rounds, min %.3f, max %.3f; target >= 1.0)\n",
-		ratios[len(ratios)/2], len(ratios), ratios[0], ratios[len(ratios)-1])
-	fmt.Printf("     p50 %s vs %s, p99 %s vs %s (key vs JWT)\n", ms(key.p50), ms(jwt.p50), ms(key.p99), ms(jwt.p99))
+	for i, m := range medians {
+		fmt.Printf("b/a  key / JWT under wrk, endpoint %d   = %.3f  (median; target >= 1.0)\n", i+1, m)
+	}
 	fmt.Printf("good client under flood / alone      = %.3f  (%.0f vs %.0f req/s; target >= 0.5)\n",
 		fl.good.rps/alone.rps, fl.good.rps, alone.rps)
 	fmt.Printf("peak RSS flood - JWT(%d conns)       = %+.0f MiB  (%.0f vs %.0f MiB; argon2 budget %d MiB)\n",
@@ -353,29 +351,6 @@ type result struct {
 	statuses      map[int]int
 	peakMiB       float64
 	latencies     []time.Duration // sorted
-}
-
-// merge pools rounds of one case: median throughput, percentiles over all
-// requests, the highest peak RSS.
-func merge(name string, rs []result) result {
-	out := result{name: name, statuses: map[int]int{}}
-	var rps []float64
-	for _, r := range rs {
-		out.requests += r.requests
-		out.latencies = append(out.latencies, r.latencies...)
-		out.peakMiB = max(out.peakMiB, r.peakMiB)
-		rps = append(rps, r.rps)
-		for c, n := range r.statuses {
-			out.statuses[c] += n
-		}
-	}
-	slices.Sort(rps)
-	out.rps = rps[len(rps)/2]
-	slices.Sort(out.latencies)
-	if n := len(out.latencies); n > 0 {
-		out.p50, out.p99, out.max = out.latencies[n/2], out.latencies[n*99/100], out.latencies[n-1]
-	}
-	return out
 }
 
 func (r result) statusSummary() string {
