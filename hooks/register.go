@@ -19,6 +19,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"github.com/pbkeys/pbkeys/internal/cli"
+	"github.com/pbkeys/pbkeys/internal/dbgen"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pbkeys/pbkeys/internal/ownermail"
@@ -49,11 +50,13 @@ func Register(app core.App, cfg Config) error {
 		mailPagesPath = ""
 	}
 	mail := ownermail.Register(app, mailPagesPath)
+	generations := dbgen.New(app) // what the database's commits invalidate
 	store, err := keystore.Register(app, keystore.Config{
 		Argon2:           cfg.Tuning.Argon2,
 		OwnerCollections: cfg.OwnerCollections,
 		Notify:           mail,
 		Lookup:           cfg.Tuning.Lookup,
+		Generations:      generations,
 	})
 	if err != nil {
 		return err
@@ -82,7 +85,7 @@ func Register(app core.App, cfg Config) error {
 		}
 	}
 
-	auth := &authenticator{store: store, verifier: keys, usage: usage.Register(app, cfg.Tuning.Usage)}
+	auth := &authenticator{store: store, verifier: keys, usage: usage.Register(app, cfg.Tuning.Usage, generations)}
 	limits := newRateLimits()
 	revoker := leaks.New(app, store, keys, mail)
 	reports := &leakReports{revoker: revoker, keys: leakKeys, limits: ratelimit.New()}

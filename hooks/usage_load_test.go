@@ -33,7 +33,7 @@ func TestLastUsedWritesUnderLoad(t *testing.T) {
 			previous(ctx, d, query, res, err)
 		}
 		switch {
-		case strings.HasPrefix(query, "UPDATE `api_keys`") && strings.Contains(query, "last_used"):
+		case strings.HasPrefix(query, "UPDATE {{api_keys}}") && strings.Contains(query, "last_used"):
 			if strings.Contains(query, hookstest.AliceKeyID) {
 				writes.Add(1)
 			} else {

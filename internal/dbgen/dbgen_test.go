@@ -3,12 +3,12 @@ package dbgen_test
 import (
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pbkeys/pbkeys/internal/dbgen"
-	"github.com/pbkeys/pbkeys/internal/keptconns"
 )
 
 func current(t *testing.T, w *dbgen.Watch) uint64 {
@@ -28,9 +28,7 @@ func TestGenerationMovesWithCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(app.Cleanup)
-	var conns keptconns.Conns
-	t.Cleanup(conns.Release)
-	w := dbgen.New(app, &conns)
+	w := dbgen.New(app)
 
 	g := current(t, w)
 	for range 5 {
@@ -102,5 +100,73 @@ func TestRowPacksAndUnpacks(t *testing.T) {
 	}
 	if _, ok := dbgen.PackRow(make([]sql.NullString, 65)); ok {
 		t.Error("packed 65 values")
+	}
+}
+
+// TestOwnWriteKeepsTheGeneration: the bookkeeping written by OwnWrite does
+// not move the generation; a plain write does, and so does a commit of
+// another connection made at the same time as an OwnWrite.
+func TestOwnWriteKeepsTheGeneration(t *testing.T) {
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Cleanup)
+	w := dbgen.New(app)
+	if _, err := app.DB().NewQuery("CREATE TABLE bookkeeping (n INTEGER)").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(conn *sql.Conn) error {
+		_, err := conn.ExecContext(t.Context(), "INSERT INTO bookkeeping (n) VALUES (1)")
+		return err
+	}
+	g := current(t, w)
+	for range 3 {
+		if err := w.OwnWrite(t.Context(), insert); err != nil {
+			t.Fatal(err)
+		}
+		if next := current(t, w); next != g {
+			t.Fatalf("an own write moved the generation from %d to %d", g, next)
+		}
+	}
+	if err := dbgen.Write(t.Context(), app, insert); err != nil {
+		t.Fatal(err)
+	}
+	if next := current(t, w); next == g {
+		t.Fatal("a plain write left the generation as it was")
+	} else {
+		g = next
+	}
+	// another connection commits while the own write runs
+	other, err := sql.Open("sqlite", app.DataDir()+"/data.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	err = w.OwnWrite(t.Context(), func(conn *sql.Conn) error {
+		done := make(chan error, 1)
+		go func() { // waits for the write lock: commits right after ours
+			_, err := other.Exec("INSERT INTO bookkeeping (n) VALUES (2)")
+			done <- err
+		}()
+		if err := insert(conn); err != nil {
+			return err
+		}
+		t.Cleanup(func() {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the other connection's commit lands after ours: seen now or next
+	for deadline := 0; current(t, w) == g; deadline++ {
+		if deadline > 100 {
+			t.Fatal("another connection's commit beside an own write never moved the generation")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
 	"runtime"
 	"sync"
 )
@@ -54,17 +53,6 @@ type connSet struct {
 type Conn struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt // by SQL text
-
-	// Data is what the user keeps about this connection (it lives and dies
-	// with it: one that is an io.Closer is closed first); a new connection
-	// has none.
-	Data any
-}
-
-// Raw runs f with the connection's driver connection (see sql.Conn.Raw):
-// for what the driver does at less cost than database/sql.
-func (c *Conn) Raw(f func(driverConn any) error) error {
-	return c.conn.Raw(f)
 }
 
 // maxStmts bounds the statements prepared on one connection: a new text
@@ -241,12 +229,8 @@ func (c *Conn) closeStmts() {
 	c.stmts = nil
 }
 
-// close finalizes c's statements (and closes its Data, which may hold the
-// driver's) and returns c to its pool.
+// close finalizes c's statements and returns c to its pool.
 func (c *Conn) close() {
-	if closer, ok := c.Data.(io.Closer); ok {
-		closer.Close()
-	}
 	c.closeStmts()
 	c.conn.Close()
 }

@@ -18,9 +18,12 @@ func LookupSQL(app core.App) (string, error) {
 	return lookupSQL(app.ConcurrentDB(), keys), nil
 }
 
-// ReleaseLookupConns returns the lookup's kept connections, as before the
-// app's databases close.
-func ReleaseLookupConns(s *Store) { s.lookup.conns.Release() }
+// ReleaseLookupConns returns the lookup's kept connections and the
+// generation watch's, as before the app's databases close.
+func ReleaseLookupConns(s *Store) {
+	s.lookup.conns.Release()
+	s.lookup.gen.Release()
+}
 
 // CloseOwnerQueries closes the statements of the owner queries the lookup
 // prepared, leaving the queries holding them, as a concurrent schema change

@@ -19,6 +19,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/dbgen"
 )
 
 // Collection and field names of the api_keys collection.
@@ -103,6 +104,10 @@ type Config struct {
 
 	// Lookup tunes how keys are found (lookup.go).
 	Lookup LookupConfig
+
+	// Generations tells when the database changed, for what the lookup
+	// keeps in memory; nil: the store follows it itself.
+	Generations *dbgen.Watch
 }
 
 // Notifier tells a key's owner that it was created, after the create is
@@ -145,7 +150,10 @@ func Register(app core.App, cfg Config) (*Store, error) {
 			return nil, errors.New("keystore: superusers cannot own API keys")
 		}
 	}
-	s := &Store{app: app, cfg: cfg, lookup: newLookup(app, cfg.Lookup)}
+	if cfg.Generations == nil {
+		cfg.Generations = dbgen.New(app)
+	}
+	s := &Store{app: app, cfg: cfg, lookup: newLookup(app, cfg.Lookup, cfg.Generations)}
 	s.bindRules()
 	// Before the databases close: the lookup's kept connections go back to
 	// PocketBase's pool.

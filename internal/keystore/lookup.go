@@ -106,15 +106,14 @@ type LookupConfig struct {
 // warm, in tens of MiB.
 const defaultLookupCacheSize = 100_000
 
-// newLookup returns the lookup of app, tuned by cfg.
-func newLookup(app core.App, cfg LookupConfig) *lookup {
+// newLookup returns the lookup of app, tuned by cfg, keeping what it reads
+// for gen's generations.
+func newLookup(app core.App, cfg LookupConfig, gen *dbgen.Watch) *lookup {
 	size := cfg.CacheSize
 	if size == 0 {
 		size = defaultLookupCacheSize
 	}
-	l := &lookup{app: app, keys: dbgen.NewCache[cachedKey](size), ownerRecs: dbgen.NewCache[cachedOwner](size)}
-	l.gen = dbgen.New(app, &l.conns)
-	return l
+	return &lookup{app: app, gen: gen, keys: dbgen.NewCache[cachedKey](size), ownerRecs: dbgen.NewCache[cachedOwner](size)}
 }
 
 // generation is the database's generation now, 0 when nothing may be kept

@@ -1,20 +1,25 @@
 package usage
 
 import (
+	"context"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
+	"github.com/pbkeys/pbkeys/internal/dbgen"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // Register starts app's usage recorder (Close flushes it on terminate,
 // while the database is still open), prunes daily counts older than
-// Retention once a day, and deletes a key's counts with the key.
-func Register(app core.App, cfg Config) *Recorder {
-	recorder := NewRecorder(cfg, func(batch []KeyUsage) error { return Write(app, batch) },
+// Retention once a day, and deletes a key's counts with the key. The
+// recorder writes as gen's own bookkeeping (dbgen.Watch.OwnWrite), so what
+// the keystore keeps in memory stays valid through it.
+func Register(app core.App, cfg Config, gen *dbgen.Watch) *Recorder {
+	write := func(batch []KeyUsage) error { return gen.OwnWrite(context.Background(), writeBatch(app, batch)) }
+	recorder := NewRecorder(cfg, write,
 		func(keys int, err error) {
 			app.Logger().Warn("API keys: failed to record usage; retrying", "keys", keys, "error", err)
 		})

@@ -1,6 +1,9 @@
 package usage
 
 import (
+	"context"
+	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -10,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/internal/dbgen"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
@@ -35,34 +39,50 @@ const Window = 30
 // last Window days are always there.
 const Retention = 90 * 24 * time.Hour
 
-// upsertUsage adds a day's requests to the key's row, creating it if
-// needed, unless the key has been deleted meanwhile.
-const upsertUsage = "INSERT INTO {{" + keystore.UsageCollection + "}} ([[id]], [[key]], [[day]], [[requests]]) " +
-	"SELECT {:id}, {:key}, {:day}, {:requests} " +
-	"WHERE EXISTS (SELECT 1 FROM {{" + keystore.Collection + "}} WHERE [[id]] = {:key}) " +
-	"ON CONFLICT ([[key]], [[day]]) DO UPDATE SET [[requests]] = [[requests]] + [[excluded.requests]]"
+// The statements of a write. api_keys is updated without record hooks: a
+// use is bookkeeping, not an edit, so it neither bumps "updated" nor
+// broadcasts a realtime event. A day's requests are added to the key's
+// row, created if needed, unless the key has been deleted meanwhile.
+const (
+	updateLastUse = "UPDATE {{" + keystore.Collection + "}} SET [[" + keystore.FieldLastUsed + "]] = {:lastUsed}, " +
+		"[[" + keystore.FieldLastUsedIP + "]] = {:ip}, [[" + keystore.FieldLastUsedUserAgent + "]] = {:userAgent} WHERE [[id]] = {:key}"
+	upsertUsage = "INSERT INTO {{" + keystore.UsageCollection + "}} ([[id]], [[" + fieldKey + "]], [[" + fieldDay + "]], [[" + fieldRequests + "]]) " +
+		"SELECT {:id}, {:key}, {:day}, {:requests} " +
+		"WHERE EXISTS (SELECT 1 FROM {{" + keystore.Collection + "}} WHERE [[id]] = {:key}) " +
+		"ON CONFLICT ([[" + fieldKey + "]], [[" + fieldDay + "]]) DO UPDATE SET [[" + fieldRequests + "]] = [[" + fieldRequests + "]] + [[excluded." + fieldRequests + "]]"
+)
 
-// Write writes the usage in batch in one transaction, without record hooks
-// — it is bookkeeping, not an edit, so it neither bumps "updated" nor
-// broadcasts a realtime event: each key's newest use (last_used and the
-// client address and user agent of that use), and its requests per day,
-// added to what is stored. It is what the Recorder writes with.
+// Write writes the usage in batch in one transaction: each key's newest
+// use (last_used and the client address and user agent of that use), and
+// its requests per day, added to what is stored.
 func Write(app core.App, batch []KeyUsage) error {
-	return app.RunInTransaction(func(tx core.App) error {
-		db := tx.NonconcurrentDB()
+	return dbgen.Write(context.Background(), app, writeBatch(app, batch))
+}
+
+// writeBatch is the statements writing batch, run on the write connection
+// in a transaction, written and logged as PocketBase's own queries (dev
+// mode prints them).
+func writeBatch(app core.App, batch []KeyUsage) func(conn *sql.Conn) error {
+	return func(conn *sql.Conn) error {
+		db, ok := app.NonconcurrentDB().(*dbx.DB)
+		if !ok {
+			return fmt.Errorf("usage: the write pool is a %T, not a *dbx.DB", app.NonconcurrentDB())
+		}
+		on := connExecutor{conn}
 		for _, u := range batch {
 			if !u.LastUsed.IsZero() {
-				_, err := db.Update(keystore.Collection, dbx.Params{
-					keystore.FieldLastUsed:          u.LastUsed.UTC().Format(types.DefaultDateLayout),
-					keystore.FieldLastUsedIP:        clean(u.IP, maxIP),
-					keystore.FieldLastUsedUserAgent: clean(u.UserAgent, MaxUserAgent),
-				}, dbx.HashExp{"id": u.KeyID}).Execute()
+				_, err := dbx.NewQuery(db, on, updateLastUse).Bind(dbx.Params{
+					"lastUsed":  u.LastUsed.UTC().Format(types.DefaultDateLayout),
+					"ip":        clean(u.IP, maxIP),
+					"userAgent": clean(u.UserAgent, MaxUserAgent),
+					"key":       u.KeyID,
+				}).Execute()
 				if err != nil {
 					return err
 				}
 			}
 			for _, d := range u.Days {
-				_, err := db.NewQuery(upsertUsage).Bind(dbx.Params{
+				_, err := dbx.NewQuery(db, on, upsertUsage).Bind(dbx.Params{
 					"id": core.GenerateDefaultRandomId(), "key": u.KeyID, "day": d.Day, "requests": d.Requests,
 				}).Execute()
 				if err != nil {
@@ -71,7 +91,22 @@ func Write(app core.App, batch []KeyUsage) error {
 			}
 		}
 		return nil
-	})
+	}
+}
+
+// connExecutor runs dbx's queries on one connection.
+type connExecutor struct{ *sql.Conn }
+
+func (c connExecutor) Exec(query string, args ...any) (sql.Result, error) {
+	return c.ExecContext(context.Background(), query, args...)
+}
+
+func (c connExecutor) Query(query string, args ...any) (*sql.Rows, error) {
+	return c.QueryContext(context.Background(), query, args...)
+}
+
+func (c connExecutor) Prepare(query string) (*sql.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
 }
 
 // clean makes a client-sent header value safe to store and show: valid
