@@ -82,4 +82,3 @@ func BenchmarkStageEnrichCheck(b *testing.B) {
 		}
 	}
 }
-
