@@ -48,7 +48,7 @@ bench:
 	go test -run='^$$' -bench='^BenchmarkStage' -benchmem ./internal/... ./hooks
 	go test -run='^$$' -bench=. -benchmem ./internal/verifier
 
-## wrk: the built binary under wrk (Debian's wrk), JWT vs key on the owner's own record and a plain collection record, interleaved rounds; the median key/JWT and its range (about 1.5 min)
+## wrk: the built binary under wrk (Debian's wrk), JWT vs key on the owner's own record and a plain collection record, 5 interleaved rounds of 6 s each; the median key/JWT and its range (about 2.5 min)
 wrk: build
 	go run ./cmd/loadtest -binary ./$(BINARY) -only-wrk
 

@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	wrkRounds  = flag.Int("wrk-rounds", 3, "rounds of interleaved JWT and key wrk runs per endpoint (0: no wrk comparison)")
+	wrkRounds  = flag.Int("wrk-rounds", 5, "rounds of interleaved JWT and key wrk runs per endpoint (0: no wrk comparison)")
 	wrkPhase   = flag.Duration("wrk-phase", 6*time.Second, "length of each wrk run")
 	wrkWarmUp  = flag.Duration("wrk-warmup", 3*time.Second, "a wrk run of each kind before the measured ones")
 	wrkThreads = flag.Int("wrk-threads", 2, "wrk threads")
