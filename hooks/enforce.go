@@ -254,8 +254,8 @@ func bindPolicy(app core.App, limits *rateLimits) {
 	})
 
 	// What leaves, whatever asked for it: independently of the request
-	// checks, a record of api_keys or outside a scoped key's list is never
-	// sent to a key. A main record refused here fails the request (403);
+	// checks, a record of api_keys or of a collection the key may not read
+	// is never sent to a key. A main record refused here fails the request (403);
 	// an expanded one is left out of the expand; a realtime event is not
 	// sent.
 	app.OnRecordEnrich().Bind(&hook.Handler[*core.RecordEnrichEvent]{

@@ -11,6 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/list"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // What may an API key do? checkAccess answers, for every path a key's
@@ -24,8 +25,9 @@ import (
 // rules here only take away, for two reasons: a key is a credential that
 // gets pasted into CI settings and scripts, so it leaks more often than a
 // password, and a leaked key must not turn into something worse than
-// itself; and the owner may have narrowed the key (read-only, a list of
-// collections).
+// itself; and the owner may have narrowed the key: a permission per
+// collection (none, read, write) and one for the routes the app adds
+// (internal/permissions).
 //
 // Every decision is made on what PocketBase itself makes of the request:
 // the route it matched, the collection it resolved, the records it loaded,
@@ -87,7 +89,8 @@ const (
 	msgNoCredentials   = "API keys cannot change email, email visibility, password, verification or token key; sign in with a password instead."
 	msgNoAccountDelete = "API keys cannot delete the account they belong to."
 	msgNoAuthMethods   = "API keys cannot add, change or remove sign-in methods (OAuth2 links, sign-in origins, MFA or one-time passwords); sign in with a password instead."
-	msgReadOnly        = "This API key is read-only: it can only make GET and HEAD requests and subscribe to realtime events."
+	msgNoRoutes        = "This API key cannot call routes the app adds: its permissions do not include them (\"@routes\")."
+	msgReadRoutes      = "This API key can only read routes the app adds (GET, HEAD and OPTIONS): its permission for them (\"@routes\") is read."
 )
 
 // forbiddenAuthActions are the auth routes a key may not call, by the
@@ -106,10 +109,12 @@ var forbiddenAuthActions = map[string]string{
 	"auth-refresh": "API keys cannot be refreshed or exchanged for a token; send the key itself with each request.",
 }
 
-// readOnlyRoutes are the POST routes a read-only key may still call,
-// because they read: setting realtime subscriptions, and getting a
-// short-lived token to download protected files.
-var readOnlyRoutes = []string{routeRealtime, routeFileToken}
+// passThroughRoutes are PocketBase's routes that name no collection and
+// that a key with permissions may call whatever they are, because what
+// they reach is checked on its way: realtime (each topic on subscribe,
+// each record sent), file tokens (each download), batch (each
+// sub-request), health (nothing).
+var passThroughRoutes = []string{routeRealtime, routeFileToken, routeBatch, "/api/health"}
 
 // credentialFields are auth-record fields that decide who can sign in, or
 // (emailVisibility) who can see the address it is reached at.
@@ -143,34 +148,22 @@ func checkAccess(app core.App, g *grant, a access) error {
 		if a.action == actionReceive {
 			keysMsg = msgNoKeyReading
 		}
-		if err := checkCollection(g, a.collection, keysMsg, "access"); err != nil {
+		if err := checkCollection(g, a.collection, keysMsg, a.needs(), "access"); err != nil {
+			return err
+		}
+	} else if a.action == actionRoute {
+		if err := checkRoute(g, a); err != nil {
 			return err
 		}
 	}
 
-	// Read-only keys read. PocketBase's records, batch and every other
-	// write go through a method other than GET and HEAD, on the router or
-	// as a batch sub-request.
-	if g.options.ReadOnly {
-		switch a.action {
-		case actionRoute:
-			if !g.options.AllowsMethod(a.method) && !slices.Contains(readOnlyRoutes, a.route) {
-				return apis.NewForbiddenError(msgReadOnly, nil)
-			}
-		default:
-			if a.action.writes() {
-				return apis.NewForbiddenError(msgReadOnly, nil)
-			}
-		}
-	}
-
 	// What expand, filter and sort make PocketBase read is read too: no
-	// api_keys record through a back-relation or @collection, nothing
-	// outside a scoped key's list.
+	// api_keys record through a back-relation or @collection, nothing the
+	// key has no read permission on.
 	if a.info != nil && a.collection != nil {
 		withSort := a.action != actionSubscribe
 		for _, c := range reachedCollections(app, a.collection, a.info, withSort) {
-			if err := checkCollection(g, c, msgNoKeyReading, "reach"); err != nil {
+			if err := checkCollection(g, c, msgNoKeyReading, permissions.Read, "reach"); err != nil {
 				return err
 			}
 		}
@@ -202,39 +195,79 @@ func (act action) writes() bool {
 	return act == actionCreate || act == actionUpdate || act == actionDelete
 }
 
+// needs returns the permission a on its collection needs: write to change a
+// record (on the router: any method but GET, HEAD and OPTIONS, which
+// covers the auth routes too), read for anything else.
+func (a access) needs() permissions.Level {
+	if a.action.writes() || (a.action == actionRoute && !safeMethod(a.method)) {
+		return permissions.Write
+	}
+	return permissions.Read
+}
+
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// checkRoute decides a route that names no collection: the routes the app
+// adds (and PocketBase's settings and other superuser routes, which no key
+// passes anyway) need the key's permission for routes; PocketBase's routes
+// that check what they reach on the way pass (passThroughRoutes).
+func checkRoute(g *grant, a access) error {
+	perms := g.options.Permissions
+	if perms.Full() || slices.Contains(passThroughRoutes, a.route) {
+		return nil
+	}
+	need := permissions.Read
+	if !safeMethod(a.method) {
+		need = permissions.Write
+	}
+	switch have := perms.RoutesLevel(); {
+	case have >= need:
+		return nil
+	case have == permissions.Read:
+		return apis.NewForbiddenError(msgReadRoutes, nil)
+	}
+	return apis.NewForbiddenError(msgNoRoutes, nil)
+}
+
 // checkCollection refuses api_keys to every key (with keysMsg: managing
 // keys, or reading them through another collection) and api_key_usage, and
-// collections outside a scoped key's list, which the key may neither
-// access nor reach (through expand, filter or sort).
+// a collection where the key's permission is below need, for what verb
+// says the key was about to do there ("access", "reach" through expand,
+// filter or sort, "link to records of").
 //
 // No key may see or touch API keys: a leaked key could otherwise mint new
 // keys (persistence after revocation), delete its siblings, or list them
-// (labels, scopes, last use). Nor their usage: it says which keys exist and
-// when and how much they are used, and a key could forge it.
-func checkCollection(g *grant, c *core.Collection, keysMsg, verb string) error {
+// (labels, permissions, last use). Nor their usage: it says which keys
+// exist and when and how much they are used, and a key could forge it.
+func checkCollection(g *grant, c *core.Collection, keysMsg string, need permissions.Level, verb string) error {
 	switch c.Name {
 	case keystore.Collection:
 		return apis.NewForbiddenError(keysMsg, nil)
 	case keystore.UsageCollection:
 		return apis.NewForbiddenError(msgNoUsage, nil)
 	}
-	if g.options.AllowsCollection(c.Name) {
+	have := g.options.Permissions.Of(c.Name)
+	if have >= need {
 		return nil
 	}
-	how := ""
+	what := fmt.Sprintf("%s the %q collection", verb, c.Name)
 	if verb == "reach" {
-		how = " through expand, filter or sort"
+		what += " through expand, filter or sort"
 	}
-	return apis.NewForbiddenError(fmt.Sprintf("This API key is limited to %s: it cannot %s the %q collection%s.",
-		strings.Join(g.options.Collections, ", "), verb, c.Name, how), nil)
+	if have == permissions.Read {
+		return apis.NewForbiddenError(fmt.Sprintf("This API key can only read the %q collection: it cannot create, update or delete its records.", c.Name), nil)
+	}
+	return apis.NewForbiddenError(fmt.Sprintf("This API key cannot %s: it has no permission on it.", what), nil)
 }
 
 // checkLinks refuses a body (info.Body, as PocketBase reads it) that sets
 // a relation of c — plainly or with PocketBase's "+"/"-" modifiers, as its
 // RelationField.FindSetter reads the names — to records of a collection
-// the key may not reach: api_keys and api_key_usage for every key,
-// collections outside a scoped key's list. Whatever the ids, existing or
-// not. Linking the key's own owner record is not reaching anything: the
+// the key may not read: api_keys and api_key_usage for every key,
+// collections its permissions do not give read. Whatever the ids, existing
+// or not. Linking the key's own owner record is not reaching anything: the
 // key acts as that record.
 func checkLinks(app core.App, g *grant, c *core.Collection, info *core.RequestInfo) error {
 	for name, value := range info.Body {
@@ -254,7 +287,7 @@ func checkLinks(app core.App, g *grant, c *core.Collection, info *core.RequestIn
 			if auth := info.Auth; auth != nil && target.Id == auth.Collection().Id && len(ids) == 1 && ids[0] == auth.Id {
 				continue
 			}
-			if err := checkCollection(g, target, msgNoKeyManagement, "link to records of"); err != nil {
+			if err := checkCollection(g, target, msgNoKeyManagement, permissions.Read, "link to records of"); err != nil {
 				return err
 			}
 		}

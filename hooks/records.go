@@ -196,7 +196,7 @@ func optionTypeErrors(body map[string]any, record *core.Record) validation.Error
 	if v, ok := body[keystore.FieldRateLimit]; ok && !isWholeNumber(v) {
 		errs[keystore.FieldRateLimit] = validation.NewError("validation_rate_limit_format", "The rate limit must be a whole number of requests per minute (0 for no limit).")
 	}
-	for _, name := range []string{keystore.FieldReadOnly, keystore.FieldDisabled} {
+	for _, name := range []string{keystore.FieldDisabled} {
 		if v, ok := body[name]; ok && !isBool(v) {
 			errs[name] = validation.NewError("validation_bool_format", "Must be true or false.")
 		}

@@ -316,12 +316,12 @@ func flagOf(field string) string {
 		return "--label"
 	case keystore.FieldExpires:
 		return "--expires"
-	case keystore.FieldCollections:
-		return "--collections"
+	case keystore.FieldPermissions:
+		return "--perm"
+	case keystore.FieldAllowedIPs:
+		return "--allow-ip"
 	case keystore.FieldRateLimit:
 		return "--rate"
-	case keystore.FieldReadOnly:
-		return "--read-only"
 	case keystore.FieldOwner, keystore.FieldOwnerCollection:
 		return "--user"
 	}

@@ -3,22 +3,24 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func newCreateCommand(app core.App, store *keystore.Store) *cobra.Command {
 	var (
-		userArg, label, expires, collections string
-		readOnly                             bool
-		rate                                 int
+		userArg, label, expires string
+		perms, allowIPs         []string
+		rate                    int
 	)
 	command := &cobra.Command{
 		SilenceUsage: true,
@@ -33,10 +35,19 @@ email saying a key was created from the CLI.
 
 --expires takes "never" (the default), a number of days like 90d, a number
 of hours like 12h, a date like 2027-01-31 (the key works through that day,
-UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
+UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.
+
+--perm COLLECTION:LEVEL (repeatable) gives the key permissions: LEVEL is
+read (list, view, realtime, files), write (read, create, update, delete) or
+none; a key with permissions reaches nothing they do not name. "*:read" stands
+for every other collection, "@routes:read" or "@routes:write" for the routes
+the app adds. Without --perm the key has full access, as its owner.
+--allow-ip (repeatable, or comma-separated) limits the addresses the key may
+be used from: IPv4 or IPv6 addresses and CIDR ranges.`,
 		Example: `  pbkeys apikeys create --user alice@example.com --label CI
   KEY=$(pbkeys apikeys create --user alice@example.com --label CI --expires 90d)
-  pbkeys apikeys create --user alice@example.com --label Dashboard --read-only --collections notes,tasks
+  pbkeys apikeys create --user alice@example.com --label Shipping --perm orders:read --perm shipments:write
+  pbkeys apikeys create --user alice@example.com --label Reports --perm '*:read' --allow-ip 10.0.0.0/8,2001:db8::/32
   pbkeys apikeys create --user u1alice00000000 --label Importer --expires 2027-01-31 --rate 600`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,17 +58,18 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 			if err != nil {
 				return err
 			}
-			opts := keystore.Options{Label: label, ReadOnly: readOnly, RatePerMinute: rate}
+			opts := keystore.Options{Label: label, RatePerMinute: rate}
 			if opts.ExpiresAt, err = humanize.ParseExpiry(expires, time.Now()); err != nil {
 				return fmt.Errorf("--expires: %w", err)
 			}
 			if err := checkRate(app, rate); err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("collections") {
-				if opts.Collections = splitList(collections); len(opts.Collections) == 0 {
-					return errors.New("--collections: Name at least one collection, or leave the flag out for a key that may reach every collection.")
-				}
+			if opts.Permissions, err = permissionsFlag(perms); err != nil {
+				return err
+			}
+			if opts.AllowedIPs, err = allowIPFlag(allowIPs); err != nil {
+				return err
 			}
 
 			record, key, err := store.Issue(owner, opts, keystore.Origin{
@@ -93,8 +105,9 @@ UTC), or an RFC 3339 time like 2027-01-31T18:00:00Z.`,
 	f.StringVar(&userArg, "user", "", "the owner: EMAIL_OR_ID, or COLLECTION/EMAIL_OR_ID for an owner of another collection (required)")
 	f.StringVar(&label, "label", "", "what the key is for (required)")
 	f.StringVar(&expires, "expires", "never", `when the key stops working: "never", "90d", "12h", "2027-01-31" or an RFC 3339 time`)
-	f.BoolVar(&readOnly, "read-only", false, "allow only reads (GET, HEAD and realtime subscriptions)")
-	f.StringVar(&collections, "collections", "", "comma-separated collections the key is limited to (default: all)")
+	f.StringArrayVar(&perms, "perm", nil, `a permission, COLLECTION:LEVEL with LEVEL read, write or none ("*" for other collections, "@routes" for the app's routes); repeatable (default: full access)`)
+	f.StringSliceVar(&allowIPs, "allow-ip", nil, "an address or CIDR range the key may be used from; repeatable or comma-separated (default: anywhere)")
+	replacedFlags(f)
 	f.Var(rateFlag{&rate}, "rate", "requests per minute the key may make (default 0: no limit)")
 	return command
 }
@@ -124,18 +137,6 @@ func checkRate(app core.App, rate int) error {
 	return nil
 }
 
-// splitList splits "a, b,,a" into [a b]: trimmed, without empties or
-// repeats, in the order given.
-func splitList(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" && !slices.Contains(out, part) {
-			out = append(out, part)
-		}
-	}
-	return out
-}
-
 // noArgs refuses positional arguments with a sentence: they are almost
 // always a flag's value that lost its flag ("--label my key" unquoted).
 func noArgs(cmd *cobra.Command, args []string) error {
@@ -145,3 +146,65 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// permissionsFlag reads --perm values ("orders:read"); none is full
+// access. Which collections exist is the keystore's check, on save.
+func permissionsFlag(values []string) (permissions.Set, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	set := permissions.Set{}
+	for _, v := range values {
+		name, levelText, ok := strings.Cut(strings.TrimSpace(v), ":")
+		level, known := permissions.ParseLevel(strings.TrimSpace(levelText))
+		name = strings.TrimSpace(name)
+		old, repeated := set[name]
+		switch {
+		case !ok || name == "":
+			return nil, fmt.Errorf("--perm %s: Write COLLECTION:LEVEL, e.g. --perm orders:read.", v)
+		case !known:
+			return nil, fmt.Errorf("--perm %s: The level must be read, write or none.", v)
+		case repeated && old != level:
+			return nil, fmt.Errorf("--perm %s: %s is given two different levels.", v, name)
+		}
+		set[name] = level
+	}
+	raw, _ := set.MarshalJSON()
+	if _, err := permissions.Parse(raw); err != nil {
+		return nil, fmt.Errorf("--perm: %s", strings.TrimPrefix(err.Error(), permissions.ErrFormat.Error()+": "))
+	}
+	return set, nil
+}
+
+// allowIPFlag reads --allow-ip values; none is anywhere.
+func allowIPFlag(values []string) (addrlist.List, error) {
+	var list addrlist.List
+	for _, v := range values {
+		p, err := addrlist.ParseEntry(v)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-ip: %s", strings.TrimPrefix(err.Error(), addrlist.ErrFormat.Error()+": "))
+		}
+		list = append(list, p)
+	}
+	return list, nil
+}
+
+// replacedFlags are the flags of versions before permissions, kept hidden
+// so that a script using them gets a sentence saying what to write now
+// rather than cobra's "unknown flag", and never a key that reaches more.
+func replacedFlags(f *pflag.FlagSet) {
+	for name, instead := range map[string]string{
+		"read-only":   `--read-only is replaced by permissions: --perm '*:read' --perm '@routes:read' reads everything.`,
+		"collections": `--collections is replaced by permissions: --perm notes:write --perm tasks:write (or :read).`,
+	} {
+		f.Var(replacedFlag(instead), name, instead)
+		_ = f.MarkHidden(name)
+		f.Lookup(name).NoOptDefVal = "true"
+	}
+}
+
+type replacedFlag string
+
+func (r replacedFlag) String() string   { return "" }
+func (r replacedFlag) Type() string     { return "string" }
+func (r replacedFlag) Set(string) error { return errors.New(string(r)) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // timeLayout is how the table shows times (always UTC).
@@ -24,23 +25,23 @@ const timeLayout = "2006-01-02 15:04"
 // scope, state, state_text); they are part of the CLI's interface and stay
 // stable. It has no field for the secret or its hash: neither can be listed.
 type listedKey struct {
-	ID                string   `json:"id"`
-	User              string   `json:"user"` // the owner's record id
-	OwnerEmail        string   `json:"owner_email"`
-	OwnerCollection   string   `json:"owner_collection"` // its name: users, service_accounts...
-	Label             string   `json:"label"`
-	Scope             string   `json:"scope"`
-	ReadOnly          bool     `json:"read_only"`
-	Collections       []string `json:"collections"` // empty: every collection
-	RateLimit         int      `json:"rate_limit"`  // requests per minute; 0: no limit
-	Disabled          bool     `json:"disabled"`
-	State             string   `json:"state"`                // active, expiring, expired or disabled
-	StateText         string   `json:"state_text"`           // "Active", "Expires in 3 days", ...
-	Created           string   `json:"created"`              // RFC 3339, UTC
-	LastUsed          *string  `json:"last_used"`            // RFC 3339, UTC; null: never used
-	LastUsedIP        *string  `json:"last_used_ip"`         // client address of that use; null: unknown
-	LastUsedUserAgent *string  `json:"last_used_user_agent"` // its user agent; null: unknown
-	Expires           *string  `json:"expires"`              // RFC 3339, UTC; null: never expires
+	ID                string          `json:"id"`
+	User              string          `json:"user"` // the owner's record id
+	OwnerEmail        string          `json:"owner_email"`
+	OwnerCollection   string          `json:"owner_collection"` // its name: users, service_accounts...
+	Label             string          `json:"label"`
+	Scope             string          `json:"scope"`
+	Permissions       permissions.Set `json:"permissions"` // null: full access
+	AllowedIPs        []string        `json:"allowed_ips"` // null: any address
+	RateLimit         int             `json:"rate_limit"`  // requests per minute; 0: no limit
+	Disabled          bool            `json:"disabled"`
+	State             string          `json:"state"`                // active, expiring, expired or disabled
+	StateText         string          `json:"state_text"`           // "Active", "Expires in 3 days", ...
+	Created           string          `json:"created"`              // RFC 3339, UTC
+	LastUsed          *string         `json:"last_used"`            // RFC 3339, UTC; null: never used
+	LastUsedIP        *string         `json:"last_used_ip"`         // client address of that use; null: unknown
+	LastUsedUserAgent *string         `json:"last_used_user_agent"` // its user agent; null: unknown
+	Expires           *string         `json:"expires"`              // RFC 3339, UTC; null: never expires
 }
 
 func newListCommand(app core.App, store *keystore.Store) *cobra.Command {
@@ -58,10 +59,11 @@ The table shows id, owner, the owner's collection, label, scope, rate limit,
 when the key was created, last used and expires (UTC), and its state (Active,
 "Expires in 3 days", Expired, Disabled). --json prints the same as a JSON
 array, for scripts: fields id, user (the owner's id), owner_email,
-owner_collection, label, scope, read_only, collections, rate_limit, disabled,
+owner_collection, label, scope, permissions, allowed_ips, rate_limit, disabled,
 state, state_text, created, last_used, last_used_ip, last_used_user_agent,
 expires (times are RFC 3339 in UTC; last_used and expires are null for never,
-last_used_ip and last_used_user_agent null when unknown).
+last_used_ip and last_used_user_agent null when unknown; permissions null for
+full access, allowed_ips null for any address).
 Keys are never shown: only their hashes are stored, and those are not listed.`,
 		Example: `  pbkeys apikeys list
   pbkeys apikeys list --user alice@example.com
@@ -117,10 +119,6 @@ Keys are never shown: only their hashes are stored, and those are not listed.`,
 func toListed(k *core.Record, owners *owners, now time.Time) listedKey {
 	p := keystore.OptionsOf(k)
 	state := humanize.KeyState(p, now)
-	collections := p.Collections
-	if collections == nil {
-		collections = []string{}
-	}
 	return listedKey{
 		ID:                k.Id,
 		User:              k.GetString(keystore.FieldOwner),
@@ -128,8 +126,8 @@ func toListed(k *core.Record, owners *owners, now time.Time) listedKey {
 		OwnerCollection:   owners.collection(k),
 		Label:             k.GetString(keystore.FieldLabel),
 		Scope:             humanize.Scope(p),
-		ReadOnly:          p.ReadOnly,
-		Collections:       collections,
+		Permissions:       p.Permissions,
+		AllowedIPs:        p.AllowedIPs.Strings(),
 		RateLimit:         p.RatePerMinute,
 		Disabled:          p.Disabled,
 		State:             string(state.Kind),

@@ -64,20 +64,15 @@ func StateName(s StateKind) string {
 	return string(s)
 }
 
-// Scope summarises what the key may reach: "Full access", "Read-only",
-// "notes, tasks" or "Read-only · notes, tasks".
+// Scope summarises what the key may reach and from where: "Full access",
+// "Write shipments; read orders" or "Read orders · from 10.0.0.0/8".
 func Scope(p keystore.Options) string {
-	var parts []string
-	if p.ReadOnly {
-		parts = append(parts, "Read-only")
+	out := p.Permissions.Describe()
+	out = strings.ToUpper(out[:1]) + out[1:]
+	if p.AllowedIPs != nil {
+		out += " · from " + strings.Join(p.AllowedIPs.Strings(), ", ")
 	}
-	if len(p.Collections) > 0 {
-		parts = append(parts, strings.Join(p.Collections, ", "))
-	}
-	if len(parts) == 0 {
-		return "Full access"
-	}
-	return strings.Join(parts, " · ")
+	return out
 }
 
 // Rate describes the request limit: "600 requests/min" or "No limit".

@@ -36,10 +36,11 @@ const (
 	FieldOwner           = "owner"
 	FieldOwnerCollection = "owner_collection"
 
-	// Lifecycle fields (migration 1764100000); zero values mean "as before".
+	// Lifecycle fields (migrations 1764100000, 1764900000); zero values
+	// mean "as before".
 	FieldExpires     = "expires"     // date; empty: never
-	FieldReadOnly    = "read_only"   // bool
-	FieldCollections = "collections" // JSON array of collection names; empty: all
+	FieldPermissions = "permissions" // JSON, internal/permissions; null: full access
+	FieldAllowedIPs  = "allowed_ips" // JSON, internal/addrlist; null: any address
 	FieldRateLimit   = "rate_limit"  // requests per minute; 0: unlimited
 	FieldDisabled    = "disabled"    // bool
 	FieldReplacedBy  = "replaced_by" // id of the key a roll issued in its place
@@ -71,11 +72,11 @@ func IsKeysCollection(name string) bool {
 var (
 	// OptionFields are set when a key is created (or rolled), besides its
 	// owner.
-	OptionFields = []string{FieldLabel, FieldExpires, FieldReadOnly, FieldCollections, FieldRateLimit, FieldDisabled}
+	OptionFields = []string{FieldLabel, FieldExpires, FieldPermissions, FieldAllowedIPs, FieldRateLimit, FieldDisabled}
 
 	// ChangeableFields are the only ones that change afterwards; the rest
 	// is fixed (roll a key to change it).
-	ChangeableFields = []string{FieldLabel, FieldDisabled}
+	ChangeableFields = []string{FieldLabel, FieldDisabled, FieldPermissions, FieldAllowedIPs}
 
 	// OwnerFields name a key's owner; who may set them is the REST API's
 	// rule (callers own the keys they create, superusers name an owner).

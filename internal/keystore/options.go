@@ -1,39 +1,68 @@
 package keystore
 
 import (
+	"encoding/json"
 	"errors"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/pbkeys/pbkeys/internal/addrlist"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // Options are what a key's owner chose for it: its label, what it is
 // limited to, and whether it is paused. The zero value (besides the label)
-// is an unrestricted key: never expires, enabled, read-write, every
-// collection, no rate limit. Options only narrow what the owner may do;
-// the owner's API rules still apply on top.
+// is an unrestricted key: never expires, enabled, full access from any
+// address, no rate limit. Options only narrow what the owner may do; the
+// owner's API rules still apply on top.
 type Options struct {
 	Label         string
-	ExpiresAt     time.Time // zero: never
-	Disabled      bool
-	ReadOnly      bool
-	Collections   []string // allow-list of collection names; empty: all
-	RatePerMinute int      // 0: unlimited
+	ExpiresAt     time.Time       // zero: never
+	Disabled      bool            //
+	Permissions   permissions.Set // nil: full access
+	AllowedIPs    addrlist.List   // nil: any address
+	RatePerMinute int             // 0: unlimited
 }
 
-// OptionsOf reads a key's options from its record.
+// OptionsOf reads a key's options from its record. Stored permissions or
+// addresses that cannot be read (the record rules refuse them, so only a
+// hand-edited database has them) reach nothing: fail closed.
 func OptionsOf(record *core.Record) Options {
-	var collections []string
-	_ = record.UnmarshalJSONField(FieldCollections, &collections)
+	perms, err := permissions.Parse(jsonField(record, FieldPermissions))
+	if err != nil {
+		perms = permissions.Set{}
+	}
+	ips, err := addrlist.Parse(jsonField(record, FieldAllowedIPs))
+	if err != nil {
+		ips = addrlist.List{}
+	}
 	return Options{
 		Label:         record.GetString(FieldLabel),
 		ExpiresAt:     record.GetDateTime(FieldExpires).Time(),
 		Disabled:      record.GetBool(FieldDisabled),
-		ReadOnly:      record.GetBool(FieldReadOnly),
-		Collections:   collections,
+		Permissions:   perms,
+		AllowedIPs:    ips,
 		RatePerMinute: record.GetInt(FieldRateLimit),
+	}
+}
+
+// jsonField returns a JSON field's stored text; a value set in Go and not
+// yet saved is marshalled.
+func jsonField(record *core.Record, name string) []byte {
+	switch v := record.GetRaw(name).(type) {
+	case nil:
+		return nil
+	case string:
+		return []byte(v)
+	case []byte:
+		return v
+	case interface{ String() string }:
+		return []byte(v.String())
+	default:
+		b, _ := json.Marshal(v)
+		return b
 	}
 }
 
@@ -46,12 +75,8 @@ func (o Options) set(record *core.Record) {
 		record.Set(FieldExpires, o.ExpiresAt)
 	}
 	record.Set(FieldDisabled, o.Disabled)
-	record.Set(FieldReadOnly, o.ReadOnly)
-	if len(o.Collections) == 0 {
-		record.Set(FieldCollections, nil)
-	} else {
-		record.Set(FieldCollections, o.Collections)
-	}
+	record.Set(FieldPermissions, o.Permissions) // nil: null
+	record.Set(FieldAllowedIPs, o.AllowedIPs.Strings())
 	record.Set(FieldRateLimit, o.RatePerMinute)
 }
 
@@ -77,24 +102,6 @@ func (o Options) Usable(now time.Time) error {
 // Expired reports whether the key has an expiry and it has passed at now.
 func (o Options) Expired(now time.Time) bool {
 	return !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt)
-}
-
-// AllowsMethod reports whether a request with this HTTP method is allowed:
-// read-only keys are limited to safe methods.
-func (o Options) AllowsMethod(method string) bool {
-	if !o.ReadOnly {
-		return true
-	}
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
-	}
-	return false
-}
-
-// AllowsCollection reports whether the key may touch the named collection.
-func (o Options) AllowsCollection(name string) bool {
-	return len(o.Collections) == 0 || slices.Contains(o.Collections, name)
 }
 
 // State is where a key is in its life, as lists show and filter it.

@@ -9,6 +9,9 @@ import (
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"github.com/pbkeys/pbkeys/internal/addrlist"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // The api_keys record rules. They are bound to the app by Register, so they
@@ -47,9 +50,6 @@ func keysField(app core.App, name string) core.Field {
 	}
 	return c.Fields.GetByName(name)
 }
-
-// maxCollections bounds a key's collection allow-list.
-const maxCollections = 50
 
 func (s *Store) bindRules() {
 	app := s.app
@@ -191,7 +191,7 @@ func ownerCollectionsText(owners []*core.Collection) string {
 	return "one of the collections " + strings.Join(names, ", ")
 }
 
-// validateLifecycle checks the expiry and the collection allow-list.
+// validateLifecycle checks the expiry, the permissions and the addresses.
 // Errors are PocketBase validation errors, keyed by field.
 func validateLifecycle(app core.App, record *core.Record) validation.Errors {
 	errs := validation.Errors{}
@@ -205,27 +205,42 @@ func validateLifecycle(app core.App, record *core.Record) validation.Errors {
 			errs[FieldExpires] = validation.NewError("validation_expires_too_far", "The expiry can be at most 10 years ahead.")
 		}
 	}
-	var names []string
-	if raw := record.GetString(FieldCollections); raw != "" && raw != "null" {
-		if err := record.UnmarshalJSONField(FieldCollections, &names); err != nil {
-			errs[FieldCollections] = validation.NewError("validation_collections_format", `Collections must be a list of collection names, e.g. ["notes","tasks"].`)
-		}
+	if msg := validatePermissions(app, jsonField(record, FieldPermissions)); msg != "" {
+		errs[FieldPermissions] = validation.NewError("validation_permissions", msg)
 	}
-	if len(names) > maxCollections {
-		errs[FieldCollections] = validation.NewError("validation_collections_too_many", fmt.Sprintf("A key can be limited to at most %d collections.", maxCollections))
+	if _, err := addrlist.Parse(jsonField(record, FieldAllowedIPs)); err != nil {
+		errs[FieldAllowedIPs] = validation.NewError("validation_allowed_ips", userMessage(err))
 	}
-	seen := map[string]bool{}
-	for _, name := range names {
+	return errs
+}
+
+// validatePermissions returns what is wrong with a key's stored
+// permissions, or "": the format (internal/permissions), and each name a
+// collection the key may be given (IsScopable), spelt as PocketBase names
+// it.
+func validatePermissions(app core.App, raw []byte) string {
+	perms, err := permissions.Parse(raw)
+	if err != nil {
+		return userMessage(err)
+	}
+	for _, name := range perms.Collections() {
 		c, err := app.FindCachedCollectionByNameOrId(name)
 		switch {
 		case err != nil || c.Name != name:
-			errs[FieldCollections] = validation.NewError("validation_collections_unknown", fmt.Sprintf("There is no collection named %q.", name))
+			return fmt.Sprintf("There is no collection named %q.", name)
 		case !IsScopable(c):
-			errs[FieldCollections] = validation.NewError("validation_collections_system", fmt.Sprintf("API keys cannot be scoped to the %q collection.", name))
-		case seen[name]:
-			errs[FieldCollections] = validation.NewError("validation_collections_duplicate", fmt.Sprintf("%q is listed twice.", name))
+			return fmt.Sprintf("API keys cannot be given permissions on the %q collection.", name)
 		}
-		seen[name] = true
 	}
-	return errs
+	return ""
+}
+
+// userMessage is a format error as people read it: without the package
+// prefix, starting with a capital and ending with a full stop.
+func userMessage(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// The collections a key may be limited to (its "collections" field) are
+// The collections a key may be given permissions on (its "permissions") are
 // defined here once: the record rules refuse any other (validateLifecycle)
 // and the pages offer exactly these, so a form never offers a choice that
 // saving then refuses.

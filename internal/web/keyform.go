@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/templates"
 )
 
@@ -79,10 +80,19 @@ func readKeyForm(form url.Values) keyForm {
 // rate's range): here only what the form itself can get wrong is checked.
 func (f keyForm) options(now time.Time) (keystore.Options, fieldErrors) {
 	errs := fieldErrors{}
-	opts := keystore.Options{
-		Label:       f.Label,
-		ReadOnly:    f.ReadOnly,
-		Collections: f.Collections,
+	opts := keystore.Options{Label: f.Label}
+	if f.ReadOnly || len(f.Collections) > 0 {
+		level := permissions.Write
+		if f.ReadOnly {
+			level = permissions.Read
+		}
+		opts.Permissions = permissions.Set{permissions.Routes: level}
+		if len(f.Collections) == 0 {
+			opts.Permissions[permissions.Others] = level
+		}
+		for _, name := range f.Collections {
+			opts.Permissions[name] = level
+		}
 	}
 
 	switch {
@@ -136,7 +146,7 @@ func (p *pages) storeErrors(err error) (fieldErrors, bool) {
 			errs[field] = labelMessage(code, ferr, keystore.LabelMax(p.app))
 		case keystore.FieldRateLimit:
 			errs[field] = rateMessage(code, ferr, keystore.RateMax(p.app))
-		case keystore.FieldExpires, keystore.FieldCollections:
+		case keystore.FieldExpires, keystore.FieldPermissions:
 			errs[field] = ferr.Error()
 		default:
 			errs[""] = fmt.Sprintf("The key could not be created (%s: %s).", field, ferr.Error())
@@ -198,7 +208,7 @@ func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs field
 		MaxDate:          now.Add(keystore.MaxLifetime - 24*time.Hour).Format(time.DateOnly),
 		ExpiryError:      errs[keystore.FieldExpires],
 		ReadOnly:         f.ReadOnly,
-		CollectionsError: errs[keystore.FieldCollections],
+		CollectionsError: errs[keystore.FieldPermissions],
 		Rate:             f.Rate,
 		RateError:        errs[keystore.FieldRateLimit],
 		LabelMax:         keystore.LabelMax(p.app),
