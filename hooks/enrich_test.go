@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // The second line: whatever the request check lets through, no api_keys
@@ -58,7 +59,7 @@ func TestEnrichNeverSendsKeysOrOutOfScopeRecords(t *testing.T) {
 			srv := env.Serve(t)
 			key := hookstest.AliceKey
 			if c.scoped {
-				key, _ = issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
+				key, _ = issue(t, env, keystore.Options{Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
 			}
 			if c.scoped && strings.HasPrefix(c.url, aliceURL) {
 				t.Fatal("a scoped key cannot view users at all; pick a notes URL")

@@ -4,6 +4,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // grant is what an API key gave a request: which key, and what its owner
@@ -36,4 +37,26 @@ func grantOf(auth *core.Record) *grant {
 // attachGrant marks owner, the record a key authenticates as, with g.
 func attachGrant(owner *core.Record, g *grant) {
 	owner.SetRaw(grantDataKey, g)
+}
+
+// Permits reports whether the API key that authenticated e permits level
+// ("read" or "write") on the named collection: a Go route the app adds
+// asks it before reading or writing a collection on the caller's behalf.
+// A request not made with a key is permitted (PocketBase's rules decide,
+// as they do for the key's owner); an unknown level, and pbkeys' own
+// collections, never are.
+//
+//	if !pbkeys.Permits(e, "orders", "read") {
+//		return e.ForbiddenError("This API key cannot read orders.", nil)
+//	}
+func Permits(e *core.RequestEvent, collection, level string) bool {
+	need, ok := permissions.ParseLevel(level)
+	if !ok || need == permissions.None {
+		return false
+	}
+	g := grantOf(e.Auth)
+	if g == nil {
+		return true
+	}
+	return !keystore.IsKeysCollection(collection) && g.options.Permissions.Allows(collection, need)
 }

@@ -156,10 +156,22 @@ func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
 	past := time.Now().Add(-time.Hour).UTC().Format("2006-01-02 15:04:05.000Z")
 	scenarios := []tests.ApiScenario{
 		{
-			Name:            "expiry, read-only, collections and rate limit",
-			Body:            strings.NewReader(`{"label":"scoped","expires":"` + future + `","read_only":true,"collections":["notes"],"rate_limit":600}`),
+			Name:            "expiry, permissions, addresses and rate limit",
+			Body:            strings.NewReader(`{"label":"scoped","expires":"` + future + `","permissions":{"notes":"read","secrets":"write"},"allowed_ips":["10.0.0.0/8","2001:db8::/32"],"rate_limit":600}`),
 			ExpectedStatus:  200,
-			ExpectedContent: []string{`"key":"`, `"expires":"` + future + `"`, `"read_only":true`, `"collections":["notes"]`, `"rate_limit":600`},
+			ExpectedContent: []string{`"key":"`, `"expires":"` + future + `"`, `"permissions":{"notes":"read","secrets":"write"}`, `"allowed_ips":["10.0.0.0/8","2001:db8::/32"]`, `"rate_limit":600`},
+		},
+		{
+			Name:            "full access: null permissions",
+			Body:            strings.NewReader(`{"label":"full","permissions":null}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"key":"`, `"permissions":null`, `"allowed_ips":null`},
+		},
+		{
+			Name:            "every other collection, and the app's routes",
+			Body:            strings.NewReader(`{"label":"reader","permissions":{"*":"read","secrets":"none","@routes":"read"}}`),
+			ExpectedStatus:  200,
+			ExpectedContent: []string{`"permissions":{"*":"read","@routes":"read","secrets":"none"}`},
 		},
 		{
 			Name:            "an expiry in the past",
@@ -169,27 +181,99 @@ func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
 		},
 		{
 			Name:            "an unknown collection",
-			Body:            strings.NewReader(`{"label":"x","collections":["nope"]}`),
+			Body:            strings.NewReader(`{"label":"x","permissions":{"nope":"read"}}`),
 			ExpectedStatus:  400,
-			ExpectedContent: []string{`"collections":{"code":"validation_collections_unknown"`, `There is no collection named \"nope\".`},
+			ExpectedContent: []string{`"permissions":{"code":"validation_permissions"`, `There is no collection named \"nope\".`},
+		},
+		{
+			Name:            "a collection spelt in another case",
+			Body:            strings.NewReader(`{"label":"x","permissions":{"Notes":"read"}}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`There is no collection named \"Notes\".`},
 		},
 		{
 			Name:            "a system collection",
-			Body:            strings.NewReader(`{"label":"x","collections":["_superusers"]}`),
+			Body:            strings.NewReader(`{"label":"x","permissions":{"_superusers":"read"}}`),
 			ExpectedStatus:  400,
-			ExpectedContent: []string{`"collections":{"code":"validation_collections_system"`},
+			ExpectedContent: []string{`API keys cannot be given permissions on the \"_superusers\" collection.`},
 		},
 		{
 			Name:            "the api_keys collection itself",
-			Body:            strings.NewReader(`{"label":"x","collections":["api_keys"]}`),
+			Body:            strings.NewReader(`{"label":"x","permissions":{"api_keys":"write"}}`),
 			ExpectedStatus:  400,
-			ExpectedContent: []string{`"collections":{"code":"validation_collections_system"`},
+			ExpectedContent: []string{`API keys cannot be given permissions on the \"api_keys\" collection.`},
 		},
 		{
-			Name:            "collections that are not a list of names",
-			Body:            strings.NewReader(`{"label":"x","collections":{"a":1}}`),
+			Name:            "the usage collection",
+			Body:            strings.NewReader(`{"label":"x","permissions":{"api_key_usage":"read"}}`),
 			ExpectedStatus:  400,
-			ExpectedContent: []string{`"collections":{"code":"validation_collections_format"`},
+			ExpectedContent: []string{`API keys cannot be given permissions on the \"api_key_usage\" collection.`},
+		},
+		{
+			Name:            "an unknown level",
+			Body:            strings.NewReader(`{"label":"x","permissions":{"notes":"admin"}}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"permissions":{"code":"validation_permissions"`, `The permission for \"notes\" must be \"read\", \"write\" or \"none\", not \"admin\".`},
+		},
+		{
+			Name:            "a level in capitals",
+			Body:            strings.NewReader(`{"label":"x","permissions":{"notes":"READ"}}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`must be \"read\", \"write\" or \"none\"`},
+		},
+		{
+			Name:            "a level that is not a string",
+			Body:            strings.NewReader(`{"label":"x","permissions":{"notes":true}}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`must be \"read\", \"write\" or \"none\", not true`},
+		},
+		{
+			Name:            "a misspelt special name",
+			Body:            strings.NewReader(`{"label":"x","permissions":{"@route":"read"}}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`\"@route\" is not a collection name`},
+		},
+		{
+			Name:            "a list instead of an object",
+			Body:            strings.NewReader(`{"label":"x","permissions":["notes"]}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`Permissions must be an object from collection name to \"read\" or \"write\"`},
+		},
+		{
+			Name:            "a string instead of an object",
+			Body:            strings.NewReader(`{"label":"x","permissions":"read"}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`Permissions must be an object`},
+		},
+		{
+			Name:            "an empty object (null is full access)",
+			Body:            strings.NewReader(`{"label":"x","permissions":{}}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`Permissions cannot be empty`},
+		},
+		{
+			Name:            "an address that is not one",
+			Body:            strings.NewReader(`{"label":"x","allowed_ips":["10.0.0.300"]}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"allowed_ips":{"code":"validation_allowed_ips"`, `\"10.0.0.300\" is neither an address nor a CIDR range.`},
+		},
+		{
+			Name:            "a range with host bits",
+			Body:            strings.NewReader(`{"label":"x","allowed_ips":["10.0.0.1/8"]}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`did you mean 10.0.0.0/8?`},
+		},
+		{
+			Name:            "the old read_only option",
+			Body:            strings.NewReader(`{"label":"x","read_only":true}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"read_only":{"code":"validation_unknown_field"`},
+		},
+		{
+			Name:            "the old collections option",
+			Body:            strings.NewReader(`{"label":"x","collections":["notes"]}`),
+			ExpectedStatus:  400,
+			ExpectedContent: []string{`"collections":{"code":"validation_unknown_field"`},
 		},
 		{
 			Name:            "an expiry that is not a date (would otherwise never expire)",
@@ -216,10 +300,10 @@ func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
 			ExpectedContent: []string{`"rate_limit":{"code":"validation_rate_limit_format"`},
 		},
 		{
-			Name:            "read_only that is not a boolean (would otherwise be read-write)",
-			Body:            strings.NewReader(`{"label":"x","read_only":"yes"}`),
+			Name:            "disabled that is not a boolean (would otherwise be enabled)",
+			Body:            strings.NewReader(`{"label":"x","disabled":"yes"}`),
 			ExpectedStatus:  400,
-			ExpectedContent: []string{`"read_only":{"code":"validation_bool_format"`},
+			ExpectedContent: []string{`"disabled":{"code":"validation_bool_format"`},
 		},
 		{
 			Name:            "a negative rate limit",
@@ -252,8 +336,6 @@ func TestDisabledMustBeABoolean(t *testing.T) {
 func TestScopesAreFixedAfterCreation(t *testing.T) {
 	for _, body := range []string{
 		`{"expires":"2099-01-01 00:00:00.000Z"}`,
-		`{"read_only":true}`,
-		`{"collections":["notes"]}`,
 		`{"rate_limit":5}`,
 	} {
 		env := hookstest.New(t)
@@ -263,98 +345,6 @@ func TestScopesAreFixedAfterCreation(t *testing.T) {
 			Body:           strings.NewReader(body),
 			ExpectedStatus: 400, ExpectedContent: []string{"roll the key to change anything else"},
 		})
-	}
-}
-
-func TestReadOnlyKey(t *testing.T) {
-	type check struct {
-		name, method, url, body string
-		status                  int
-		content                 string
-	}
-	for _, o := range hookstest.Owners {
-		checks := []check{
-			{"GET a record", http.MethodGet, o.NoteURL(), "", 200, o.NoteTitle},
-			{"HEAD-like list", http.MethodGet, "/api/collections/notes/records", "", 200, `"totalItems":1`},
-			{"a file token", http.MethodPost, "/api/files/token", "", 200, `"token":"`},
-			{"create", http.MethodPost, "/api/collections/notes/records", `{"` + o.NoteField + `":"` + o.ID + `","title":"x"}`, 403, "This API key is read-only"},
-			{"update", http.MethodPatch, o.NoteURL(), `{"title":"x"}`, 403, "This API key is read-only"},
-			{"delete", http.MethodDelete, o.NoteURL(), "", 403, "This API key is read-only"},
-			{"batch", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.NoteURL() + `","body":{"title":"x"}}]}`, 403, "This API key is read-only"},
-			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + hookstest.BobNoteID, "", 404, `"status":404`},
-		}
-		for _, c := range checks {
-			env := o.New(t)
-			key, _ := issueFor(t, env, o, keystore.Options{ReadOnly: true})
-			scenario(t, env, tests.ApiScenario{
-				Name: o.Kind + "'s read-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
-				Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
-				BeforeTestFunc: enableBatch,
-				AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
-					note, _ := app.FindRecordById("notes", o.NoteID)
-					if note == nil || note.GetString("title") != o.NoteTitle {
-						t.Fatal("a read-only key changed data")
-					}
-					if n, _ := app.CountRecords("notes"); n != 2 && o.Configure == nil || n != 3 && o.Configure != nil {
-						t.Fatalf("%d notes: a read-only key created one", n)
-					}
-				},
-			})
-		}
-	}
-}
-
-func TestCollectionScopedKey(t *testing.T) {
-	type check struct {
-		name, method, url, body string
-		status                  int
-		content                 string
-	}
-	for _, o := range hookstest.Owners {
-		env := o.New(t)
-		ownCollection := collectionID(t, env, o.Collection) // the owner's own collection is out of scope too
-		env.App.Cleanup()
-		checks := []check{
-			{"its collection", http.MethodGet, o.NoteURL(), "", 200, o.NoteTitle},
-			{"its collection, write", http.MethodPatch, o.NoteURL(), `{"title":"edited"}`, 200, `"title":"edited"`},
-			{"another collection: the owner's own", http.MethodGet, o.URL(), "", 403, `This API key is limited to notes: it cannot access the \"` + o.Collection + `\" collection.`},
-			{"another collection by id", http.MethodGet, "/api/collections/" + ownCollection + "/records/" + o.ID, "", 403, `cannot access the \"` + o.Collection + `\" collection`},
-			{"expand into another collection", http.MethodGet, o.NoteURL() + "?expand=" + o.NoteField, "", 403, `it cannot reach the \"` + o.Collection + `\" collection through expand, filter or sort.`},
-			{"batch expanding into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.NoteURL() + `?expand=secret","body":{"title":"x"}}]}`, 400, `cannot reach the \"secrets\" collection`},
-			{"another collection's auth route", http.MethodPost, "/api/collections/users/request-password-reset", `{"email":"` + hookstest.AliceEmail + `"}`, 403, `cannot access the \"users\" collection`},
-			{"another collection's files", http.MethodGet, "/api/files/users/" + hookstest.AliceID + "/avatar.png", "", 403, `cannot access the \"users\" collection`},
-			{"batch into another collection", http.MethodPost, "/api/batch", `{"requests":[{"method":"PATCH","url":"` + o.URL() + `","body":{"name":"x"}}]}`, 400, `cannot access the \"` + o.Collection + `\" collection`},
-			{"health belongs to no collection", http.MethodGet, "/api/health", "", 200, `"code":200`},
-			{"still the owner's rules: Bob's note", http.MethodGet, "/api/collections/notes/records/" + hookstest.BobNoteID, "", 404, `"status":404`},
-		}
-		for _, c := range checks {
-			env := o.New(t)
-			key, _ := issueFor(t, env, o, keystore.Options{Collections: []string{"notes"}})
-			scenario(t, env, tests.ApiScenario{
-				Name: o.Kind + "'s notes-only key: " + c.name, Method: c.method, URL: c.url, Body: strings.NewReader(c.body),
-				Headers: bearer(key), ExpectedStatus: c.status, ExpectedContent: []string{c.content},
-				BeforeTestFunc: enableBatch,
-			})
-		}
-	}
-}
-
-func TestScopedKeyRealtime(t *testing.T) {
-	env := hookstest.New(t)
-	defer env.App.Cleanup()
-	srv := env.Serve(t)
-	key, _ := issue(t, env, keystore.Options{ReadOnly: true, Collections: []string{"notes"}})
-
-	for topic, want := range map[string]int{
-		"notes/*":           http.StatusNoContent, // read-only keys may subscribe
-		"users/*":           http.StatusForbidden, // refused, not silently empty
-		"_pb_users_auth_/*": http.StatusForbidden,
-		`notes/*?options={"query":{"expand":"owner"}}`: http.StatusForbidden,
-	} {
-		c := connectRealtime(t, srv.URL)
-		if res := c.subscribe(t, key, topic); res.StatusCode != want {
-			t.Errorf("subscribe %q: status %d, want %d", topic, res.StatusCode, want)
-		}
 	}
 }
 

@@ -92,7 +92,7 @@ func (l link) send(t testing.TB, base, authorization string) (int, string) {
 
 func TestScopedKeyLinksNoOtherCollectionInAnySpelling(t *testing.T) {
 	for _, o := range hookstest.Owners {
-		runLinks(t, o, []string{hookstest.NotesCollection}, "secret", hookstest.AliceSecretID, `it cannot link to records of the \"secrets\" collection`)
+		runLinks(t, o, []string{hookstest.NotesCollection}, "secret", hookstest.AliceSecretID, `cannot link to records of the \"secrets\" collection`)
 	}
 }
 
@@ -115,7 +115,7 @@ func runLinks(t *testing.T, o hookstest.Owner, scope []string, field, existing, 
 	addRelation(t, env.App, "key", keystore.Collection)
 	enableBatch(t, env.App, nil)
 	srv := env.Serve(t)
-	key, _ := issueFor(t, env, o, keystore.Options{Collections: scope})
+	key, _ := issueFor(t, env, o, keystore.Options{Permissions: writeOn(scope...)})
 	before := noteState(t, env.App)
 	for _, l := range linkSpellings(field) {
 		t.Run(o.Kind+", key limited to "+strings.Join(scope, ",")+": "+l.name, func(t *testing.T) {
@@ -166,7 +166,7 @@ func scenarioFor(t *testing.T, o hookstest.Owner, s tests.ApiScenario, scope []s
 	t.Helper()
 	s.TestAppFactory = func(t testing.TB) *tests.TestApp {
 		env := o.New(t)
-		key, _ := issueFor(t, env, o, keystore.Options{Collections: scope})
+		key, _ := issueFor(t, env, o, keystore.Options{Permissions: writeOn(scope...)})
 		s.Headers = map[string]string{"Authorization": "Bearer " + key, "Content-Type": "application/json"}
 		return env.App
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // FuzzKeyPolicy sends generated expand, filter, sort and realtime option
@@ -140,7 +141,7 @@ func newPolicyHarness(f *testing.F) *policyHarness {
 	}
 	enableBatch(f, env.App, nil)
 	srv := env.Serve(f)
-	scoped, _ := issue(f, env, keystore.Options{Label: "notes only", Collections: []string{hookstest.NotesCollection}})
+	scoped, _ := issue(f, env, keystore.Options{Label: "notes only", Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
 	h := &policyHarness{env: env, base: srv.URL}
 	h.keys = []*fuzzKey{
 		{name: "full-access key", key: hookstest.AliceKey, markers: keyMarkers},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 const aliceURL = "/api/collections/users/records/" + hookstest.AliceID
@@ -266,7 +267,7 @@ func TestFileTokensStayBoundToTheirKey(t *testing.T) {
 
 	t.Run("a notes-only key's token opens notes files, not other collections'", func(t *testing.T) {
 		env, base, secretFile, noteFile := setup(t)
-		key, _ := issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
+		key, _ := issue(t, env, keystore.Options{Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
 		token := fileToken(t, base, key)
 		if status, body := get(t, base, noteFile, token); status != 200 || body != "a note attachment" {
 			t.Fatalf("notes file: %d %s", status, body)
@@ -421,7 +422,7 @@ func TestKeyShapedValuesAreNeverGuests(t *testing.T) {
 
 func TestFiltersAreDecidedOnWhatTheyReadNotTheirText(t *testing.T) {
 	env := hookstest.New(t)
-	scoped, _ := issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
+	scoped, _ := issue(t, env, keystore.Options{Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
 	env.App.Cleanup()
 	for _, c := range []struct {
 		name, key, url string
@@ -434,7 +435,7 @@ func TestFiltersAreDecidedOnWhatTheyReadNotTheirText(t *testing.T) {
 		env := hookstest.New(t)
 		key := c.key
 		if key == scoped {
-			key, _ = issue(t, env, keystore.Options{Collections: []string{hookstest.NotesCollection}})
+			key, _ = issue(t, env, keystore.Options{Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
 		}
 		scenario(t, env, tests.ApiScenario{
 			Name: c.name, Method: http.MethodGet, URL: c.url, Headers: bearer(key),

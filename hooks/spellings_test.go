@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // The spellings PocketBase v0.40.4 accepts for what a request reads, and
@@ -192,7 +193,7 @@ func runSpellings(t *testing.T, o hookstest.Owner, fullAccess bool, spellings []
 	srv := env.Serve(t)
 	key, keyName := o.Key, o.Kind+"'s full-access key"
 	if !fullAccess {
-		key, _ = issueFor(t, env, o, keystore.Options{Collections: []string{hookstest.NotesCollection}})
+		key, _ = issueFor(t, env, o, keystore.Options{Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
 		keyName = o.Kind + "'s notes-only key"
 	}
 	for _, sp := range spellings {
