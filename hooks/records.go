@@ -23,7 +23,7 @@ const (
 	msgOwnerIsCaller = "You can only create API keys for yourself."
 	msgNotAnOwner    = "Your account cannot own API keys."
 	msgOwnerRequired = "Choose the record that will own the key (field \"owner\", and \"owner_collection\" unless it is the first owner collection)."
-	msgLabelOnly     = "Only the label and the disabled flag of an API key can be changed; roll the key to change anything else."
+	msgChangeable     = "Only the label, the disabled flag, the permissions and the allowed addresses of an API key can be changed; roll the key to change anything else."
 	msgUnsettable    = "An API key is created with its label, options and owner only."
 )
 
@@ -87,7 +87,7 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		if err != nil {
 			return e.BadRequestError("Failed to read the submitted data.", err)
 		}
-		if err := refuseFields(e.Collection, body, keystore.ChangeableFields, msgLabelOnly); err != nil {
+		if err := refuseFields(e.Collection, body, keystore.ChangeableFields, msgChangeable); err != nil {
 			return err
 		}
 		if errs := optionTypeErrors(body, e.Record); errs != nil {
@@ -103,7 +103,7 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 				continue // autodate fields are set by PocketBase, never by the client
 			}
 			if e.Record.GetString(name) != original.GetString(name) {
-				return e.BadRequestError(msgLabelOnly, nil)
+				return e.BadRequestError(msgChangeable, nil)
 			}
 		}
 		return e.Next()

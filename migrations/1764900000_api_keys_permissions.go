@@ -71,7 +71,7 @@ func addKeyPermissions(app core.App) error {
 		ReadOnly    bool   `db:"read_only"`
 		Collections string `db:"collections"`
 	}
-	if err := app.DB().NewQuery("SELECT id, read_only, collections FROM api_keys WHERE read_only OR (collections IS NOT NULL AND collections NOT IN ('', 'null', '[]'))").All(&rows); err != nil {
+	if err := app.DB().NewQuery("SELECT id, read_only, ifnull(collections, '') AS collections FROM api_keys WHERE read_only OR ifnull(collections, '') NOT IN ('', 'null', '[]')").All(&rows); err != nil {
 		return err
 	}
 	for _, r := range rows {
@@ -129,7 +129,7 @@ func removeKeyPermissions(app core.App) error {
 		readOnly := true
 		names := []string{}
 		for _, c := range all {
-			if c.System || c.Name == "api_keys" {
+			if c.System || slices.Contains([]string{"api_keys", "api_key_usage", "api_key_events"}, c.Name) {
 				continue
 			}
 			switch level(c.Name) {

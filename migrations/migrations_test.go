@@ -33,8 +33,7 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 		t.Fatal("want the owner by reference (indexed), not the users relation")
 	}
 
-	lifecycle := []string{"expires", "read_only", "collections", "rate_limit", "disabled"}
-	for _, name := range lifecycle {
+	for _, name := range []string{"expires", "permissions", "allowed_ips", "rate_limit", "disabled"} {
 		if keys.Fields.GetByName(name) == nil {
 			t.Fatalf("lifecycle field %q missing", name)
 		}
@@ -42,7 +41,26 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
 
-	// the newest: the pages' sessions, a plain table (no collection)
+	// the newest: permissions and allowed addresses in place of read_only
+	// and collections (TestPermissionsMigration checks the keys)
+	if keys.Fields.GetByName("read_only") != nil || keys.Fields.GetByName("collections") != nil {
+		t.Fatal("read_only and collections are still there")
+	}
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down permissions: %v %v", reverted, err)
+	}
+	keys, _ = app.FindCollectionByNameOrId("api_keys")
+	lifecycle := []string{"expires", "read_only", "collections", "rate_limit", "disabled"}
+	for _, name := range lifecycle {
+		if keys.Fields.GetByName(name) == nil {
+			t.Fatalf("after down: lifecycle field %q missing", name)
+		}
+	}
+	if keys.Fields.GetByName("permissions") != nil || keys.Fields.GetByName("allowed_ips") != nil {
+		t.Fatal("after down: permissions and allowed_ips still there")
+	}
+
+	// the pages' sessions, a plain table (no collection)
 	if !app.HasTable("_pbkeys_page_sessions") {
 		t.Fatal("_pbkeys_page_sessions not created")
 	}
@@ -90,10 +108,10 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 			t.Fatalf("field %q still there after down", name)
 		}
 	}
-	if applied, err := runner.Up(); err != nil || len(applied) != 4 || !app.HasTable("_pbkeys_page_sessions") {
+	if applied, err := runner.Up(); err != nil || len(applied) != 5 || !app.HasTable("_pbkeys_page_sessions") {
 		t.Fatalf("up again: %v %v", applied, err)
 	}
-	if _, err := runner.Down(4); err != nil {
+	if _, err := runner.Down(5); err != nil {
 		t.Fatal(err)
 	}
 
@@ -142,7 +160,7 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	if err != nil || len(kept) != 1 || kept[0].GetString("owner") != alice.Id || kept[0].GetString("owner_collection") != users.Id {
 		t.Fatalf("after up: %+v (%v), want Alice's key owned by her users record", kept, err)
 	}
-	if _, err := runner.Down(5); err != nil { // the owner and the four above it again
+	if _, err := runner.Down(6); err != nil { // the owner and the five above it again
 		t.Fatal(err)
 	}
 
@@ -190,4 +208,87 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	if err != nil || keys.Fields.GetByName("expires") == nil || keys.Fields.GetByName("replaced_by") == nil {
 		t.Fatalf("api_keys incomplete after up: %v", err)
 	}
+}
+
+// TestPermissionsMigration converts each kind of key to the permissions
+// that reach exactly what it reached (the policy tests in hooks run those
+// very maps: TestReadEverythingKey, TestCollectionWriteKey), and back.
+func TestPermissionsMigration(t *testing.T) {
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Cleanup()
+	for _, name := range []string{"notes", "tasks"} {
+		if err := app.Save(core.NewBaseCollection(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+	if _, err := runner.Down(1); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]struct {
+		readOnly    bool
+		collections string
+		want        string // permissions after up
+		back        string // collections after down again
+	}{
+		"k1full000000001": {false, "", "null", "null"},
+		"k2nulllist00001": {false, "null", "null", "null"},
+		"k3emptylist0001": {false, "[]", "null", "[]"},
+		"k4readonly00001": {true, "", `{"*":"read","@routes":"read"}`, `["notes","tasks","users"]`},
+		"k5scoped0000001": {false, `["notes","tasks"]`, `{"@routes":"write","notes":"write","tasks":"write"}`, `["notes","tasks"]`},
+		"k6roscoped00001": {true, `["notes"]`, `{"@routes":"read","notes":"read"}`, `["notes"]`},
+	}
+	for id, k := range before {
+		row := map[string]any{"id": id, "owner": "u1", "owner_collection": "_pb_users_auth_", "label": "key", "key_hash": "$argon2id$x", "read_only": k.readOnly}
+		if k.collections != "" {
+			row["collections"] = k.collections
+		}
+		if _, err := app.DB().Insert("api_keys", row).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := runner.Up(); err != nil {
+		t.Fatal(err)
+	}
+	for id, k := range before {
+		var got struct {
+			Permissions *string `db:"permissions"`
+		}
+		if err := app.DB().NewQuery("SELECT permissions FROM api_keys WHERE id = {:id}").Bind(map[string]any{"id": id}).One(&got); err != nil {
+			t.Fatal(err)
+		}
+		if p := ptrOr(got.Permissions, "null"); p != k.want && !(k.want == "null" && p == "") {
+			t.Errorf("%s (read_only %v, collections %s): permissions %s, want %s", id, k.readOnly, k.collections, p, k.want)
+		}
+	}
+
+	// and down again: the coarse fields, reaching no more
+	if _, err := runner.Down(1); err != nil {
+		t.Fatal(err)
+	}
+	for id, k := range before {
+		var got struct {
+			ReadOnly    bool    `db:"read_only"`
+			Collections *string `db:"collections"`
+		}
+		if err := app.DB().NewQuery("SELECT read_only, collections FROM api_keys WHERE id = {:id}").Bind(map[string]any{"id": id}).One(&got); err != nil {
+			t.Fatal(err)
+		}
+		if k.want == "null" {
+			continue // untouched
+		}
+		if got.ReadOnly != k.readOnly || ptrOr(got.Collections, "null") != k.back {
+			t.Errorf("%s after down: read_only %v, collections %s; want %v, %s", id, got.ReadOnly, ptrOr(got.Collections, "null"), k.readOnly, k.back)
+		}
+	}
+}
+
+func ptrOr(p *string, or string) string {
+	if p == nil {
+		return or
+	}
+	return *p
 }

@@ -17,7 +17,16 @@ const MaxEntries = 50
 // one allows none (what an unreadable stored list becomes: fail closed).
 type List []netip.Prefix
 
-// ErrFormat is wrapped by every error Parse returns.
+// FormatError says what is wrong with the input, as a sentence without
+// its capital and full stop (the caller adds them where it shows it).
+type FormatError string
+
+func (e FormatError) Error() string { return string(e) }
+
+// Is makes every FormatError match ErrFormat.
+func (e FormatError) Is(target error) bool { return target == ErrFormat }
+
+// ErrFormat matches every error Parse returns (errors.Is).
 var ErrFormat = errors.New("addrlist: bad format")
 
 // Parse reads a list as REST takes it and the database stores it: a JSON
@@ -32,13 +41,13 @@ func Parse(raw []byte) (List, error) {
 	}
 	var entries []any
 	if err := json.Unmarshal([]byte(text), &entries); err != nil {
-		return nil, fmt.Errorf(`%w: allowed_ips must be a list of addresses or CIDR ranges, e.g. ["10.0.0.0/8","2001:db8::/32"], or null for any address`, ErrFormat)
+		return nil, FormatError(`allowed_ips must be a list of addresses or CIDR ranges, e.g. ["10.0.0.0/8","2001:db8::/32"], or null for any address`)
 	}
 	if len(entries) == 0 {
 		return nil, nil
 	}
 	if len(entries) > MaxEntries {
-		return nil, fmt.Errorf("%w: allowed_ips can hold at most %d ranges", ErrFormat, MaxEntries)
+		return nil, FormatError(fmt.Sprintf("allowed_ips can hold at most %d ranges", MaxEntries))
 	}
 	list := make(List, 0, len(entries))
 	for _, e := range entries {
@@ -58,16 +67,16 @@ func ParseEntry(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || p.Addr().Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%w: %q is not a CIDR range like 10.0.0.0/8 or 2001:db8::/32", ErrFormat, s)
+			return netip.Prefix{}, FormatError(fmt.Sprintf("%q is not a CIDR range like 10.0.0.0/8 or 2001:db8::/32", s))
 		}
 		if p.Masked() != p {
-			return netip.Prefix{}, fmt.Errorf("%w: %q has bits set after its /%d; did you mean %s?", ErrFormat, s, p.Bits(), p.Masked())
+			return netip.Prefix{}, FormatError(fmt.Sprintf("%q has bits set after its /%d: write %s", s, p.Bits(), p.Masked()))
 		}
 		return unmap(p), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%w: %q is neither an address nor a CIDR range", ErrFormat, s)
+		return netip.Prefix{}, FormatError(fmt.Sprintf("%q is neither an address nor a CIDR range", s))
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil

@@ -171,7 +171,7 @@ func permissionsFlag(values []string) (permissions.Set, error) {
 	}
 	raw, _ := set.MarshalJSON()
 	if _, err := permissions.Parse(raw); err != nil {
-		return nil, fmt.Errorf("--perm: %s", strings.TrimPrefix(err.Error(), permissions.ErrFormat.Error()+": "))
+		return nil, fmt.Errorf("--perm: %s.", capitalize(err.Error()))
 	}
 	return set, nil
 }
@@ -182,7 +182,7 @@ func allowIPFlag(values []string) (addrlist.List, error) {
 	for _, v := range values {
 		p, err := addrlist.ParseEntry(v)
 		if err != nil {
-			return nil, fmt.Errorf("--allow-ip: %s", strings.TrimPrefix(err.Error(), addrlist.ErrFormat.Error()+": "))
+			return nil, fmt.Errorf("--allow-ip: %s.", capitalize(err.Error()))
 		}
 		list = append(list, p)
 	}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,9 +13,11 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestCreate(t *testing.T) {
@@ -36,11 +39,18 @@ func TestCreate(t *testing.T) {
 		{
 			name: "every option",
 			args: []string{"--user", hookstest.AliceEmail, "--label", "Dashboard", "--expires", "90d",
-				"--read-only", "--collections", " notes, users,notes", "--rate", "600"},
+				"--perm", "notes:write", "--perm", " users : read", "--perm", "notes:write", "--allow-ip", "10.0.0.0/8,2001:db8::/32", "--allow-ip", "203.0.113.7", "--rate", "600"},
 			expires: func(now time.Time) time.Time { return now.Add(90 * day) },
-			want: keystore.Options{Label: "Dashboard", ReadOnly: true,
-				Collections: []string{"notes", "users"}, RatePerMinute: 600},
-			stderr: `(Read-only · notes, users; 600 requests/min; expires `,
+			want: keystore.Options{Label: "Dashboard",
+				Permissions: permissions.Set{"notes": permissions.Write, "users": permissions.Read},
+				AllowedIPs:  mustList(t, "10.0.0.0/8", "2001:db8::/32", "203.0.113.7"), RatePerMinute: 600},
+			stderr: `(Write notes; read users · from 10.0.0.0/8, 2001:db8::/32, 203.0.113.7; 600 requests/min; expires `,
+		},
+		{
+			name:   "every other collection, and the app's routes",
+			args:   []string{"--user", hookstest.AliceEmail, "--label", "Reports", "--perm", "*:read", "--perm", "secrets:none", "--perm", "@routes:read"},
+			want:   keystore.Options{Label: "Reports", Permissions: permissions.Set{"*": permissions.Read, "secrets": permissions.None, "@routes": permissions.Read}},
+			stderr: `(No access to secrets; other collections: read; app routes: read; No limit; never expires)`,
 		},
 		{
 			name:    "owner by record id, expiry as a date",
@@ -99,8 +109,8 @@ func TestCreate(t *testing.T) {
 			} else if !got.ExpiresAt.IsZero() {
 				t.Errorf("expires = %v, want never", got.ExpiresAt)
 			}
-			if got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
-				!slices.Equal(got.Collections, want.Collections) || got.RatePerMinute != want.RatePerMinute {
+			if got.Label != want.Label || !maps.Equal(got.Permissions, want.Permissions) ||
+				!slices.Equal(got.AllowedIPs, want.AllowedIPs) || got.RatePerMinute != want.RatePerMinute {
 				t.Errorf("options = %+v, want %+v", got, want)
 			}
 
@@ -135,7 +145,7 @@ func TestCreate(t *testing.T) {
 // The printed key is a working key: it authenticates as its owner.
 func TestCreatedKeyAuthenticates(t *testing.T) {
 	env := newEnv(t)
-	stdout, _, err := run(t, env, "create", "--user", hookstest.AliceEmail, "--label", "CI", "--read-only", "--collections", "notes")
+	stdout, _, err := run(t, env, "create", "--user", hookstest.AliceEmail, "--label", "CI", "--perm", "notes:read")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +182,16 @@ func TestCreateErrors(t *testing.T) {
 		{"zero days", append(alice, "--label", "CI", "--expires", "0d"), "--expires: The expiry \"0d\" is out of range"},
 		{"past date", append(alice, "--label", "CI", "--expires", "2020-01-31"), "--expires: The date 2020-01-31 is in the past"},
 		{"impossible date", append(alice, "--label", "CI", "--expires", "2030-02-30"), `--expires: The date "2030-02-30" does not exist`},
-		{"unknown collection", append(alice, "--label", "CI", "--collections", "notes,nope"), "--collections: "},
-		{"empty collections", append(alice, "--label", "CI", "--collections", " , "), "--collections: Name at least one collection"},
+		{"unknown collection", append(alice, "--label", "CI", "--perm", "notes:read", "--perm", "nope:read"), `The key was not created: --perm: There is no collection named "nope".`},
+		{"a system collection", append(alice, "--label", "CI", "--perm", "_superusers:read"), `--perm: API keys cannot be given permissions on the "_superusers" collection.`},
+		{"no level", append(alice, "--label", "CI", "--perm", "notes"), "--perm notes: Write COLLECTION:LEVEL, e.g. --perm orders:read."},
+		{"unknown level", append(alice, "--label", "CI", "--perm", "notes:admin"), "--perm notes:admin: The level must be read, write or none."},
+		{"two levels for one collection", append(alice, "--label", "CI", "--perm", "notes:read", "--perm", "notes:write"), "--perm notes:write: notes is given two different levels."},
+		{"a misspelt special name", append(alice, "--label", "CI", "--perm", "@route:read"), `--perm: "@route" is not a collection name`},
+		{"a bad address", append(alice, "--label", "CI", "--allow-ip", "10.0.0.300"), `--allow-ip: "10.0.0.300" is neither an address nor a CIDR range`},
+		{"a range with host bits", append(alice, "--label", "CI", "--allow-ip", "10.0.0.1/8"), `has bits set after its /8: write 10.0.0.0/8.`},
+		{"the old --read-only", append(alice, "--label", "CI", "--read-only"), `--read-only is replaced by permissions: --perm '*:read' --perm '@routes:read' reads everything.`},
+		{"the old --collections", append(alice, "--label", "CI", "--collections", "notes"), `--collections is replaced by permissions`},
 		{"negative rate", append(alice, "--label", "CI", "--rate", "-1"), "--rate: Give a number of requests per minute"},
 		{"huge rate", append(alice, "--label", "CI", "--rate", "1000001"), "(at most 1000000)"},
 		{"rate not a number", append(alice, "--label", "CI", "--rate", "fast"), `--rate: "fast" is not a whole number of requests per minute (0 for no limit).`},
@@ -230,4 +248,17 @@ func TestCreateUnprintableKeyIsRevoked(t *testing.T) {
 		t.Errorf("Alice has keys %v, want only the fixture's", ids)
 	}
 	env.Store.WaitNotifications()
+}
+
+func mustList(t *testing.T, entries ...string) addrlist.List {
+	t.Helper()
+	var list addrlist.List
+	for _, e := range entries {
+		p, err := addrlist.ParseEntry(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, p)
+	}
+	return list
 }

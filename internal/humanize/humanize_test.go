@@ -1,11 +1,14 @@
 package humanize_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestKeyDescriptions(t *testing.T) {
@@ -33,10 +36,11 @@ func TestKeyDescriptions(t *testing.T) {
 		}
 	}
 	scopes := map[string]keystore.Options{
-		"Full access":              {},
-		"Read-only":                {ReadOnly: true},
-		"notes, tasks":             {Collections: []string{"notes", "tasks"}},
-		"Read-only · notes, tasks": {ReadOnly: true, Collections: []string{"notes", "tasks"}},
+		"Full access":                                  {},
+		"Write tasks; read notes":                      {Permissions: permissions.Set{"notes": permissions.Read, "tasks": permissions.Write}},
+		"Other collections: read; app routes: read":    {Permissions: permissions.Set{"*": permissions.Read, "@routes": permissions.Read}},
+		"No access to notes":                           {Permissions: permissions.Set{"notes": permissions.None}},
+		"Full access · from 10.0.0.0/8, 2001:db8::/32": {AllowedIPs: addrlist.List{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}},
 	}
 	for want, p := range scopes {
 		if got := humanize.Scope(p); got != want {

@@ -2,11 +2,12 @@ package keystore_test
 
 import (
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestPolicyUsable(t *testing.T) {
@@ -30,23 +31,25 @@ func TestPolicyUsable(t *testing.T) {
 	}
 }
 
-func TestPolicyNarrows(t *testing.T) {
-	ro := keystore.Options{ReadOnly: true, Collections: []string{"notes", "tasks"}}
-	for method, want := range map[string]bool{
-		http.MethodGet: true, http.MethodHead: true, http.MethodOptions: true,
-		http.MethodPost: false, http.MethodPatch: false, http.MethodPut: false, http.MethodDelete: false,
-	} {
-		if got := ro.AllowsMethod(method); got != want {
-			t.Errorf("read-only AllowsMethod(%s) = %v", method, got)
-		}
-		if !(keystore.Options{}).AllowsMethod(method) {
-			t.Errorf("unrestricted key refuses %s", method)
-		}
+func TestOptionsOfFailsClosed(t *testing.T) {
+	env := hookstest.New(t)
+	t.Cleanup(env.App.Cleanup)
+	key, err := env.Store.Find(hookstest.AliceKeyID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !ro.AllowsCollection("tasks") || ro.AllowsCollection("users") {
-		t.Error("allow-list not applied")
+	if o := keystore.OptionsOf(key); o.Permissions != nil || o.AllowedIPs != nil {
+		t.Fatalf("a key without permissions or addresses: %+v", o)
 	}
-	if !(keystore.Options{}).AllowsCollection("users") {
-		t.Error("an empty allow-list must allow every collection")
+	// What the record rules refuse, found in the database anyway (edited
+	// by hand): it reaches nothing, from nowhere.
+	key.Set(keystore.FieldPermissions, `{"notes":"admin"}`)
+	key.Set(keystore.FieldAllowedIPs, `["not an address"]`)
+	o := keystore.OptionsOf(key)
+	if o.Permissions == nil || o.Permissions.Allows("notes", permissions.Read) || o.Permissions.RoutesLevel() != permissions.None {
+		t.Errorf("unreadable permissions: %+v, want nothing", o.Permissions)
+	}
+	if o.AllowedIPs == nil || o.AllowedIPs.Allows("127.0.0.1") {
+		t.Errorf("unreadable addresses: %+v, want none", o.AllowedIPs)
 	}
 }

@@ -235,12 +235,7 @@ func validatePermissions(app core.App, raw []byte) string {
 	return ""
 }
 
-// userMessage is a format error as people read it: without the package
-// prefix, starting with a capital and ending with a full stop.
+// userMessage is a format error as a sentence.
 func userMessage(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, ": "); i >= 0 {
-		msg = msg[i+2:]
-	}
-	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+	return strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + "."
 }

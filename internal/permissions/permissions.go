@@ -105,6 +105,8 @@ func IsCollectionName(name string) bool {
 	return name != Others && name != Routes
 }
 
+var describeLevel = []string{None: "no access to", Read: "read", Write: "write"}
+
 // Describe returns s as people read it: "write shipments; read orders;
 // other collections: read; app routes: read" (the last two only when set);
 // "full access" for a nil set, "nothing" for one that reaches nothing.
@@ -119,7 +121,7 @@ func (s Set) Describe() string {
 	var parts []string
 	for _, l := range []Level{Write, Read, None} {
 		if len(byLevel[l]) > 0 {
-			parts = append(parts, l.String()+" "+strings.Join(byLevel[l], ", "))
+			parts = append(parts, describeLevel[l]+" "+strings.Join(byLevel[l], ", "))
 		}
 	}
 	out := strings.Join(parts, "; ")
@@ -155,7 +157,16 @@ func (s Set) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// ErrFormat is wrapped by every error Parse returns.
+// FormatError says what is wrong with the input, as a sentence without
+// its capital and full stop (the caller adds them where it shows it).
+type FormatError string
+
+func (e FormatError) Error() string { return string(e) }
+
+// Is makes every FormatError match ErrFormat.
+func (e FormatError) Is(target error) bool { return target == ErrFormat }
+
+// ErrFormat matches every error Parse returns (errors.Is).
 var ErrFormat = errors.New("permissions: bad format")
 
 // Parse reads a set as REST takes it and the database stores it: a JSON
@@ -170,23 +181,23 @@ func Parse(raw []byte) (Set, error) {
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(text), &m); err != nil || m == nil {
-		return nil, fmt.Errorf(`%w: permissions must be an object from collection name to "read" or "write", e.g. {"orders":"read","shipments":"write"}, or null for full access`, ErrFormat)
+		return nil, FormatError(`permissions must be an object from collection name to "read" or "write", e.g. {"orders":"read","shipments":"write"}, or null for full access`)
 	}
 	if len(m) == 0 {
-		return nil, fmt.Errorf(`%w: permissions cannot be empty: name at least one collection, or send null for full access`, ErrFormat)
+		return nil, FormatError(`permissions cannot be empty: name at least one collection, or send null for full access`)
 	}
 	if len(m) > MaxEntries {
-		return nil, fmt.Errorf("%w: permissions can name at most %d collections", ErrFormat, MaxEntries)
+		return nil, FormatError(fmt.Sprintf("permissions can name at most %d collections", MaxEntries))
 	}
 	s := make(Set, len(m))
 	for name, v := range m {
 		text, _ := v.(string)
 		l, ok := ParseLevel(text)
 		if !ok {
-			return nil, fmt.Errorf(`%w: the permission for %q must be "read", "write" or "none", not %s`, ErrFormat, name, quoteJSON(v))
+			return nil, FormatError(fmt.Sprintf(`the permission for %q must be "read", "write" or "none", not %s`, name, quoteJSON(v)))
 		}
 		if name == "" || (strings.HasPrefix(name, "@") && name != Routes) || (strings.HasPrefix(name, "*") && name != Others) {
-			return nil, fmt.Errorf("%w: %q is not a collection name (%q stands for every other collection, %q for the routes the app adds)", ErrFormat, name, Others, Routes)
+			return nil, FormatError(fmt.Sprintf("%q is not a collection name (%q stands for every other collection, %q for the routes the app adds)", name, Others, Routes))
 		}
 		s[name] = l
 	}
