@@ -18,15 +18,18 @@ import (
 )
 
 // FuzzKeyPolicy sends generated expand, filter, sort and realtime option
-// values through the router with a full-access key and a notes-only key,
-// and checks what comes back: no response body and no realtime message
-// may carry an api_keys record, nor, for the notes-only key, a record of
-// another collection. It asserts on what leaves the server, not on status
+// values through the router with a full-access key and keys with
+// permissions (write notes; read notes; write notes and read comments;
+// everything but secrets and users, which are "none"), and checks what
+// comes back: no response body and no realtime message may carry an
+// api_keys record, nor, for a key with permissions, a record of a
+// collection it may not read. It asserts on what leaves the server, not on status
 // codes, so it holds whatever PocketBase makes of the input. And it writes
 // a generated body field (a relation's name and its modifiers, or
 // anything else) set to a record's id, in a create, an update and a batch:
-// no key may link a note to an api_keys record, nor the notes-only key to
-// a secret, and the answer must not depend on whether the id exists. CI
+// no key may link a note to an api_keys record, nor a key with
+// permissions to a secret, and the answer must not depend on whether the
+// id exists. CI
 // runs it briefly (make fuzz); locally:
 //
 //	go test -run '^$' -fuzz '^FuzzKeyPolicy$' -fuzztime 1m ./hooks
@@ -123,7 +126,7 @@ type policyHarness struct {
 
 type fuzzKey struct {
 	name, key string
-	scoped    bool     // limited to notes
+	scoped    bool     // has permissions, none on secrets
 	markers   []string // what must never reach this key
 	rt        *realtimeClient
 }
@@ -141,11 +144,23 @@ func newPolicyHarness(f *testing.F) *policyHarness {
 	}
 	enableBatch(f, env.App, nil)
 	srv := env.Serve(f)
-	scoped, _ := issue(f, env, keystore.Options{Label: "notes only", Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
 	h := &policyHarness{env: env, base: srv.URL}
-	h.keys = []*fuzzKey{
-		{name: "full-access key", key: hookstest.AliceKey, markers: keyMarkers},
-		{name: "notes-only key", key: scoped, scoped: true, markers: append(append([]string{}, keyMarkers...), outOfScopeMarkers...)},
+	h.keys = []*fuzzKey{{name: "full-access key", key: hookstest.AliceKey, markers: keyMarkers}}
+	// Keys with permissions: what they may not read must never reach them,
+	// and none may link a note to a secret.
+	noSecrets := []string{hookstest.AliceSecretTitle, hookstest.AliceEmail}
+	for _, k := range []struct {
+		name    string
+		perms   permissions.Set
+		markers []string
+	}{
+		{"notes-only key", permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}, outOfScopeMarkers},
+		{"notes read-only key", permissions.Set{hookstest.NotesCollection: permissions.Read}, outOfScopeMarkers},
+		{"write notes, read comments key", permissions.Set{hookstest.NotesCollection: permissions.Write, hookstest.CommentsCollection: permissions.Read}, noSecrets},
+		{"everything but secrets and users key", permissions.Set{permissions.Others: permissions.Write, hookstest.SecretsCollection: permissions.None, "users": permissions.None}, noSecrets},
+	} {
+		key, _ := issue(f, env, keystore.Options{Label: k.name, Permissions: k.perms})
+		h.keys = append(h.keys, &fuzzKey{name: k.name, key: key, scoped: true, markers: append(append([]string{}, keyMarkers...), k.markers...)})
 	}
 	for _, k := range h.keys {
 		k.rt = connectRealtime(f, srv.URL)

@@ -2,6 +2,7 @@ package hooks_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/permissions"
+	"github.com/pocketbase/pocketbase/core"
 )
 
 // The spellings PocketBase v0.40.4 accepts for what a request reads, and
@@ -120,9 +122,16 @@ func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 		{name: "usage through @collection", url: notes + "?filter=" + q("@collection.api_key_usage.requests > 0")},
 		{name: "usage realtime topic", topic: "api_key_usage/*"},
 	}
-	for _, o := range hookstest.Owners {
-		runSpellings(t, o, true, spellings, keyMarkers)
-		runSpellings(t, o, false, spellings, keyMarkers)
+	// full access, a key with permissions, and "every collection" ("*"),
+	// which does not mean pbkeys' own
+	for _, perms := range []permissions.Set{
+		nil,
+		{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write},
+		{permissions.Others: permissions.Write, permissions.Routes: permissions.Write},
+	} {
+		for _, o := range hookstest.Owners {
+			runSpellings(t, o, perms, spellings, keyMarkers)
+		}
 	}
 }
 
@@ -175,26 +184,47 @@ func TestScopedKeyReachesNoOtherCollectionInAnySpelling(t *testing.T) {
 		{name: "realtime filter", topic: "notes/*" + options(map[string]any{"filter": "secret.title = 'x'"})},
 		{name: "realtime filter through a back-relation", topic: "notes/*" + options(map[string]any{"filter": "comments_via_note.text ?= 'x'", "n": true})},
 	}
-	for _, o := range hookstest.Owners {
-		runSpellings(t, o, false, spellings, append(outOfScopeMarkers, hookstest.BotEmail))
+	// Keys with permissions that reach none of secrets, comments and the
+	// owners' collections: write on notes; read on notes; write on notes
+	// and read on another collection; read everything but those ("none").
+	for _, perms := range []permissions.Set{
+		{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write},
+		{hookstest.NotesCollection: permissions.Read},
+		{hookstest.NotesCollection: permissions.Write, extraCollection: permissions.Read},
+		{permissions.Others: permissions.Read, hookstest.SecretsCollection: permissions.None, hookstest.CommentsCollection: permissions.None, "users": permissions.None},
+	} {
+		for _, o := range hookstest.Owners {
+			if perms[permissions.Others] > permissions.None {
+				perms = maps.Clone(perms)
+				perms[o.Collection] = permissions.None // the owner's own collection too
+			}
+			runSpellings(t, o, perms, spellings, append(outOfScopeMarkers, hookstest.BotEmail))
+		}
 	}
 }
 
-// runSpellings tries each spelling with o's full-access key (or a
-// notes-only key of o's) against one served app: REST requests must answer
-// 403 without any marker in the body, realtime subscriptions must be
-// refused with 403. Every request is refused, so one app serves them all.
+// extraCollection is an empty collection runSpellings adds, for keys
+// that may read a collection other than notes.
+const extraCollection = "extras"
+
+// runSpellings tries each spelling with a key of o's with perms (nil: o's
+// full-access key) against one served app: REST requests must answer 403
+// without any marker in the body, realtime subscriptions must be refused
+// with 403. Every request is refused, so one app serves them all.
 // "{owner}" as a URL is o's own record.
-func runSpellings(t *testing.T, o hookstest.Owner, fullAccess bool, spellings []spelling, markers []string) {
+func runSpellings(t *testing.T, o hookstest.Owner, perms permissions.Set, spellings []spelling, markers []string) {
 	t.Helper()
 	env := o.New(t)
 	defer env.App.Cleanup()
 	hookstest.LinkKeysToOwners(t, env.App)
+	if err := env.App.Save(core.NewBaseCollection(extraCollection)); err != nil {
+		t.Fatal(err)
+	}
 	srv := env.Serve(t)
 	key, keyName := o.Key, o.Kind+"'s full-access key"
-	if !fullAccess {
-		key, _ = issueFor(t, env, o, keystore.Options{Permissions: permissions.Set{hookstest.NotesCollection: permissions.Write, permissions.Routes: permissions.Write}})
-		keyName = o.Kind + "'s notes-only key"
+	if perms != nil {
+		key, _ = issueFor(t, env, o, keystore.Options{Permissions: perms})
+		keyName = o.Kind + "'s key with " + perms.Describe()
 	}
 	for _, sp := range spellings {
 		if sp.url == "{owner}" {
