@@ -53,6 +53,15 @@ func TestDropIn(t *testing.T) {
   const key = e.get("pbkeysAPIKey");
   return e.json(200, { auth: e.auth?.id ?? "", email: e.auth?.email() ?? "", key: key ? key.id : "" });
 });
+routerAdd("GET", "/tasks-report", (e) => {
+  const key = e.get("pbkeysAPIKey");
+  const perms = key ? JSON.parse(key.getString("permissions") || "null") : null;
+  const level = perms ? (perms["tasks"] ?? perms["*"] ?? "none") : "write";
+  if (level === "none") {
+    throw new ForbiddenError("This API key cannot read tasks.");
+  }
+  return e.json(200, { level: level });
+});
 onRecordCreateRequest((e) => {
   const key = e.get("pbkeysAPIKey");
   e.record.set("by_key", key ? key.id : "session");
@@ -102,6 +111,24 @@ onRecordCreateRequest((e) => {
 	expect(t, get(t, base+"/hello", "Bearer "+created.Key), 200,
 		`"auth":"`+session.Record.ID+`"`, `"email":"alice@example.com"`, `"key":"`+created.ID+`"`)
 	expect(t, get(t, base+"/hello", session.Token), 200, `"key":""`)
+
+	// Keys with permissions (docs/permissions.md): the app's routes only
+	// with "@routes", and the JS route reads the key's permissions.
+	keyWith := func(perms string) string {
+		var k struct{ Key string }
+		decode(t, post(t, base+"/api/collections/api_keys/records", session.Token, `{"label":"p","permissions":`+perms+`}`), &k)
+		if k.Key == "" {
+			t.Fatalf("no key revealed for %s", perms)
+		}
+		return "Bearer " + k.Key
+	}
+	expect(t, get(t, base+"/tasks-report", "Bearer "+created.Key), 200, `"level":"write"`)
+	expect(t, get(t, base+"/tasks-report", keyWith(`{"tasks":"read"}`)), 403, `its permissions do not include them`)
+	readTasks := keyWith(`{"tasks":"read","@routes":"read"}`)
+	expect(t, get(t, base+"/tasks-report", readTasks), 200, `"level":"read"`)
+	expect(t, get(t, base+"/api/collections/tasks/records", readTasks), 200, `"title":"from CI"`)
+	expect(t, post(t, base+"/api/collections/tasks/records", readTasks, `{"owner":"`+session.Record.ID+`","title":"no"}`), 403, `can only read the \"tasks\" collection`)
+	expect(t, get(t, base+"/tasks-report", keyWith(`{"users":"read","@routes":"read"}`)), 403, "This API key cannot read tasks.")
 
 	// The request log names the key (never the secret).
 	var admin struct{ Token string }
