@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -116,9 +117,13 @@ func bindRealtimeHooks(app core.App) {
 		endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
 		return e.Next()
 	})
-	// Disabled (or given a past expiry) here: the same, at once.
+	// Disabled (or given a past expiry) here: the same, at once. Given
+	// other permissions or addresses: the same too — a stream keeps the
+	// grant it was opened with, so it must be opened again under the new
+	// ones (its client reconnects and subscribes again, checked anew).
 	app.OnRecordAfterUpdateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		if keystore.OptionsOf(e.Record).Usable(time.Now()) != nil {
+		now := keystore.OptionsOf(e.Record)
+		if now.Usable(time.Now()) != nil || !sameReach(now, keystore.OptionsOf(e.Record.Original())) {
 			endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
 		}
 		return e.Next()
@@ -159,7 +164,7 @@ const streamSweepInterval = time.Second
 // streamSweeper reads the keys of every key-subscribed realtime client
 // once per interval — one query for all of them, however many clients
 // share a key — and ends the streams of keys that are gone, disabled or
-// expired.
+// expired, or whose permissions or addresses changed.
 type streamSweeper struct {
 	app      core.App
 	interval time.Duration
@@ -210,26 +215,39 @@ func (s *streamSweeper) sweep() {
 		return
 	}
 	type keyRow struct {
-		ID       string         `db:"id"`
-		Disabled bool           `db:"disabled"`
-		Expires  types.DateTime `db:"expires"`
+		ID          string         `db:"id"`
+		Disabled    bool           `db:"disabled"`
+		Expires     types.DateTime `db:"expires"`
+		Permissions types.JSONRaw  `db:"permissions"`
+		AllowedIPs  types.JSONRaw  `db:"allowed_ips"`
 	}
-	usable := make(map[string]bool, len(ids))
-	now := time.Now()
+	stored := make(map[string]keystore.Options, len(ids))
 	for chunk := range slices.Chunk(ids, 500) { // well below SQLite's limit on parameters
 		var rows []keyRow
-		err := s.app.ConcurrentDB().Select("id", keystore.FieldDisabled, keystore.FieldExpires).
+		err := s.app.ConcurrentDB().Select("id", keystore.FieldDisabled, keystore.FieldExpires, keystore.FieldPermissions, keystore.FieldAllowedIPs).
 			From(keystore.Collection).Where(dbx.In("id", chunk...)).All(&rows)
 		if err != nil {
 			s.app.Logger().Warn("API key: failed to check the keys of realtime streams", "error", err)
 			return
 		}
 		for _, r := range rows {
-			p := keystore.Options{Disabled: r.Disabled, ExpiresAt: r.Expires.Time()}
-			usable[r.ID] = p.Usable(now) == nil
+			o := keystore.Options{Disabled: r.Disabled, ExpiresAt: r.Expires.Time()}
+			o.Permissions, o.AllowedIPs = keystore.ParseReach(r.Permissions, r.AllowedIPs)
+			stored[r.ID] = o
 		}
 	}
-	endKeyStreams(s.app, func(g *grant) bool { return !usable[g.keyID] })
+	now := time.Now()
+	endKeyStreams(s.app, func(g *grant) bool {
+		o, ok := stored[g.keyID]
+		return !ok || o.Usable(now) != nil || !sameReach(o, g.options)
+	})
+}
+
+// sameReach reports whether a and b give the same permissions and
+// addresses.
+func sameReach(a, b keystore.Options) bool {
+	return (a.Permissions == nil) == (b.Permissions == nil) && maps.Equal(a.Permissions, b.Permissions) &&
+		(a.AllowedIPs == nil) == (b.AllowedIPs == nil) && slices.Equal(a.AllowedIPs, b.AllowedIPs)
 }
 
 // endKeyStreams ends the streams of the key-subscribed clients whose grant

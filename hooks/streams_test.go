@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // TestMain removes the pbkeys binary the cross-process tests build.
@@ -94,6 +95,58 @@ func TestUnusableKeysLoseTheirStreams(t *testing.T) {
 			status, body := call(t, srv.URL, http.MethodGet, aliceNoteURL, "Bearer "+key, "")
 			if status != http.StatusUnauthorized || !strings.Contains(body, c.message) {
 				t.Fatalf("next request: %d %s, want 401 saying %q", status, body, c.message)
+			}
+		})
+	}
+}
+
+// A stream keeps the grant it was opened with, so new permissions or
+// addresses end it (made here at once, made by another process within
+// about a second); the client subscribes again under the new ones.
+func TestChangedPermissionsEndStreams(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(t *testing.T, e *hookstest.Env, base, keyID string)
+	}{
+		{"permissions over REST", func(t *testing.T, e *hookstest.Env, base, id string) {
+			if status, body := call(t, base, http.MethodPatch, keysURL+"/"+id, hookstest.JWT(t, e.App, hookstest.AliceID), `{"permissions":{"notes":"read","secrets":"read"}}`); status != 200 {
+				t.Fatalf("PATCH: %d %s", status, body)
+			}
+		}},
+		{"addresses over REST", func(t *testing.T, e *hookstest.Env, base, id string) {
+			if status, body := call(t, base, http.MethodPatch, keysURL+"/"+id, hookstest.JWT(t, e.App, hookstest.AliceID), `{"allowed_ips":["127.0.0.0/8","::1"]}`); status != 200 {
+				t.Fatalf("PATCH: %d %s", status, body)
+			}
+		}},
+		{"permissions by another process", func(t *testing.T, e *hookstest.Env, _, id string) {
+			other := e.AnotherProcess(t)
+			key, err := other.App.FindRecordById(keystore.Collection, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key.Set(keystore.FieldPermissions, map[string]string{"notes": "write"})
+			if err := other.App.Save(key); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := hookstest.New(t)
+			defer e.App.Cleanup()
+			srv := e.Serve(t)
+			key, record := issue(t, e, keystore.Options{Label: "streaming", Permissions: permissions.Set{hookstest.NotesCollection: permissions.Read}})
+			stream := connectRealtime(t, srv.URL)
+			if res := stream.subscribe(t, key, "notes/*"); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("subscribe: %d", res.StatusCode)
+			}
+			c.change(t, e, srv.URL, record.Id)
+			if ev := stream.next(t, 3*time.Second); ev.Name != "closed" {
+				t.Fatalf("got %s: %s, want the stream to end", ev.Name, ev.Data)
+			}
+			// the key still works, under its new permissions
+			again := connectRealtime(t, srv.URL)
+			if res := again.subscribe(t, key, "notes/*"); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("subscribe again: %d", res.StatusCode)
 			}
 		})
 	}

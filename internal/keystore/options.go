@@ -30,14 +30,7 @@ type Options struct {
 // addresses that cannot be read (the record rules refuse them, so only a
 // hand-edited database has them) reach nothing: fail closed.
 func OptionsOf(record *core.Record) Options {
-	perms, err := permissions.Parse(jsonField(record, FieldPermissions))
-	if err != nil {
-		perms = permissions.Set{}
-	}
-	ips, err := addrlist.Parse(jsonField(record, FieldAllowedIPs))
-	if err != nil {
-		ips = addrlist.List{}
-	}
+	perms, ips := ParseReach(jsonField(record, FieldPermissions), jsonField(record, FieldAllowedIPs))
 	return Options{
 		Label:         record.GetString(FieldLabel),
 		ExpiresAt:     record.GetDateTime(FieldExpires).Time(),
@@ -46,6 +39,20 @@ func OptionsOf(record *core.Record) Options {
 		AllowedIPs:    ips,
 		RatePerMinute: record.GetInt(FieldRateLimit),
 	}
+}
+
+// ParseReach reads stored permissions and allowed addresses; what cannot
+// be read reaches nothing, from nowhere.
+func ParseReach(storedPermissions, storedAllowedIPs []byte) (permissions.Set, addrlist.List) {
+	perms, err := permissions.Parse(storedPermissions)
+	if err != nil {
+		perms = permissions.Set{}
+	}
+	ips, err := addrlist.Parse(storedAllowedIPs)
+	if err != nil {
+		ips = addrlist.List{}
+	}
+	return perms, ips
 }
 
 // jsonField returns a JSON field's stored text; a value set in Go and not
