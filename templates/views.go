@@ -27,7 +27,15 @@ type Paths struct {
 	Signup    string
 	Logout    string
 	Static    string // the assets' directory, ending in "/"
+
+	// KeyAccess is the start of a key's "Permissions and addresses" page:
+	// see Access.
+	KeyAccess string
 }
+
+// Access is the page (GET) and the action (POST) that change what the key
+// with id may reach and where from; with id "{id}" it is the route pattern.
+func (p Paths) Access(id string) string { return p.KeyAccess + id }
 
 // Revoke is the confirmation page (GET) and the action (POST) that revoke
 // the key with id; with id "{id}" it is the route pattern.
@@ -110,17 +118,14 @@ type NewKeyForm struct {
 	MinDate     string   // earliest custom date (today, UTC)
 	MaxDate     string   // latest custom date
 	ExpiryError string
-	ReadOnly    bool
-	// Collections the key may be limited to; none checked means all.
-	Collections      []Option
-	CollectionsError string
-	Rate             string // requests per minute as typed; blank: no limit
-	RateError        string
-	LabelMax         int    // characters; 0: no maximum
-	RateMax          int    // requests per minute; 0: no maximum
-	Notice           string // a form-level error that belongs to no field
-	Nonce            string // one-time token: a resubmitted form cannot issue a second key
-	CSRF             string
+	Access      AccessForm // permissions and allowed addresses
+	Rate        string     // requests per minute as typed; blank: no limit
+	RateError   string
+	LabelMax    int    // characters; 0: no maximum
+	RateMax     int    // requests per minute; 0: no maximum
+	Notice      string // a form-level error that belongs to no field
+	Nonce       string // one-time token: a resubmitted form cannot issue a second key
+	CSRF        string
 
 	// For admins, who create keys for others: the owner's collection
 	// (one of the owner collections, one selected) and email or id.
@@ -129,6 +134,43 @@ type NewKeyForm struct {
 	Owner            string
 	OwnerError       string
 }
+
+// AccessForm is the permission editor and the allowed addresses, on the
+// New API key, Roll and "Permissions and addresses" forms: full access, or
+// a level (none, read, write) per collection a key may be given, for the
+// other collections and for the routes the app adds. Values are as the
+// person chose or typed them.
+type AccessForm struct {
+	Custom bool      // "Only what I choose"; false: full access
+	// Deferred: the script fills the form in before showing it (the list's
+	// shared Roll dialog, from the Roll link). It is rendered with neither
+	// choice made and the addresses disabled, so a form the script did not
+	// fill in sends neither, and the roll keeps the old key's.
+	Deferred bool
+	Rows   []PermRow // the collections, then the other collections, then the app's routes
+	// Search offers a box that filters the rows (with JavaScript), for
+	// forms with many collections.
+	Search bool
+	Error  string // a message about the permissions
+
+	Addresses      string // as typed: one address or CIDR range per line
+	AddressesError string
+	AddressesMax   int // how many a key may have
+}
+
+// PermRow is one row of the permission editor: a radio group named Field.
+type PermRow struct {
+	Field      string // the form field: "perm.<name>"
+	ID         string // unique within the form, for element ids
+	Legend     string // the collection's name, or what the row stands for
+	Collection string // the collection's name; "" for the other collections and the routes
+	Hint       string // optional: what read and write mean here
+	Level      string // "none", "read" or "write": the level chosen
+}
+
+// levelChoices are a PermRow's choices, in order; the values are the
+// levels' names as internal/permissions writes them.
+var levelChoices = []Option{{Value: "none", Text: "None"}, {Value: "read", Text: "Read"}, {Value: "write", Text: "Write"}}
 
 // Option is one choice of a select, a radio group or a set of checkboxes.
 type Option struct {
@@ -140,22 +182,28 @@ type Option struct {
 
 // KeyRow is one key in the list.
 type KeyRow struct {
-	ID         string
-	Label      string
-	Masked     string // "<id>.••••••••"
-	Created    Time
-	LastUsed   Time   // zero Time.ISO means never used
-	State      string // "Active", "Expires in 3 days", "Expired", "Disabled"
-	StateKind  string // active, expiring, expired, disabled: the badge's style
-	Expires    Time   // zero Time.ISO means never; Exact is shown on hover
-	Scope      string // "Full access", "Read-only · notes, tasks"
-	Rate       string // "600 requests/min"; empty when unlimited
-	Disabled   bool
-	RevokeURL  string
-	RollURL    string
-	ReplacedBy string // id of the key a roll issued in its place: no second roll
-	ToggleURL  string // disables an enabled key, enables a disabled one
-	New        bool   // just created: highlighted
+	ID        string
+	Label     string
+	Masked    string // "<id>.••••••••"
+	Created   Time
+	LastUsed  Time   // zero Time.ISO means never used
+	State     string // "Active", "Expires in 3 days", "Expired", "Disabled"
+	StateKind string // active, expiring, expired, disabled: the badge's style
+	Expires   Time   // zero Time.ISO means never; Exact is shown on hover
+	Scope     string // "Full access", "Write shipments; read orders · from 10.0.0.0/8"
+	Rate      string // "600 requests/min"; empty when unlimited
+	Disabled  bool
+	RevokeURL string
+	RollURL   string
+	AccessURL string // the key's "Permissions and addresses" page
+	// The key's permissions (as REST writes them: JSON, "null" for full
+	// access) and allowed addresses (one a line), for the list's shared
+	// Roll dialog to start from.
+	Permissions string
+	Addresses   string
+	ReplacedBy  string // id of the key a roll issued in its place: no second roll
+	ToggleURL   string // disables an enabled key, enables a disabled one
+	New         bool   // just created: highlighted
 
 	// Where the last use came from; empty when unknown.
 	LastUsedIP    string
@@ -240,6 +288,10 @@ type RollForm struct {
 	Action string   // empty in the list's shared dialog (set by the script)
 	Grace  []Option // one selected
 	Error  string
+	// Access is what the new key may reach and where from: the old key's,
+	// unless changed (in the list's shared dialog the script fills it in
+	// from the Roll link).
+	Access AccessForm
 	Nonce  string // one-time token: a resubmitted form cannot roll twice
 	CSRF   string
 }
@@ -283,6 +335,16 @@ type RollView struct {
 	Account Account
 	Key     KeyRow
 	Form    RollForm
+	Notice  *Notice
+}
+
+// AccessView changes what one key may reach and where from.
+type AccessView struct {
+	Account Account
+	Key     KeyRow
+	Form    AccessForm
+	Action  string // where the form posts
+	CSRF    string
 	Notice  *Notice
 }
 
@@ -333,6 +395,11 @@ func revealReturn(ctx context.Context, r Reveal) string {
 		return r.Return
 	}
 	return paths(ctx).Keys
+}
+
+// addressesMax is how many addresses a key may have, in digits.
+func addressesMax(a AccessForm) string {
+	return strconv.Itoa(a.AddressesMax)
 }
 
 func revokeQuestion(label string) string {

@@ -27,7 +27,7 @@ func refusedField(t *testing.T, what string, res *pagestest.Response, field, val
 }
 
 // TestKeyFormsRefuseUnknownFields: a form posted with a field it does not
-// have (a misspelt "read_onyl") creates, rolls or changes nothing and says
+// have (a misspelt "acess") creates, rolls or changes nothing and says
 // which field; the same form without it then works, its one-time nonce
 // still unused.
 func TestKeyFormsRefuseUnknownFields(t *testing.T) {
@@ -37,13 +37,14 @@ func TestKeyFormsRefuseUnknownFields(t *testing.T) {
 
 	// Create: nothing created, then the same form works.
 	create := newKeyForm(t, c, "typo")
-	create.Set("read_onyl", value)
-	refusedField(t, "create", c.Post(pagestest.Paths.Keys, create), "read_onyl", value)
+	create.Set("perm.notes", "read")
+	create.Set("acess", value)
+	refusedField(t, "create", c.Post(pagestest.Paths.Keys, create), "acess", value)
 	if n := countKeys(t, srv, hookstest.AliceID); n != 1 {
 		t.Fatalf("Alice has %d keys after a refused form, want 1", n)
 	}
-	create.Del("read_onyl")
-	create.Set("read_only", "on")
+	create.Del("acess")
+	create.Set("access", "custom")
 	res := c.Post(pagestest.Paths.Keys, create)
 	if res.StatusCode != http.StatusOK || pagestest.RevealedKey(res.Body) == "" {
 		t.Fatalf("the form without the unknown field: %d", res.StatusCode)
@@ -70,9 +71,18 @@ func TestKeyFormsRefuseUnknownFields(t *testing.T) {
 	for _, path := range []string{
 		pagestest.Paths.Disable(issued.Id), pagestest.Paths.Enable(issued.Id),
 		pagestest.Paths.Revoke(issued.Id), pagestest.Paths.RevokeAll,
+		pagestest.Paths.Access(issued.Id),
 	} {
 		form := url.Values{"csrf": {csrf}, "label": {value}}
 		refusedField(t, path, c.Post(path, form), "label", value)
+	}
+	// The permission editor's rows are fields of its forms only.
+	for _, path := range []string{
+		pagestest.Paths.Disable(issued.Id), pagestest.Paths.Enable(issued.Id),
+		pagestest.Paths.Revoke(issued.Id), pagestest.Paths.RevokeAll,
+	} {
+		form := url.Values{"csrf": {csrf}, "perm.notes": {"write"}}
+		refusedField(t, path, c.Post(path, form), "perm.notes", "write")
 	}
 	record, err := srv.Env.Store.Find(issued.Id)
 	if err != nil || record.GetBool(keystore.FieldDisabled) || record.GetString(keystore.FieldLabel) != "kept" {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
-	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/templates"
 )
 
@@ -34,12 +33,11 @@ const defaultExpiry = "never"
 
 // keyForm is what a person filled in on the New API key form, as typed.
 type keyForm struct {
-	Label       string
-	Expiry      string // one of expiryChoices' values
-	ExpiryDate  string // YYYY-MM-DD, used with "custom"
-	ReadOnly    bool
-	Collections []string
-	Rate        string
+	Label      string
+	Expiry     string     // one of expiryChoices' values
+	ExpiryDate string     // YYYY-MM-DD, used with "custom"
+	Access     accessForm // permissions and allowed addresses
+	Rate       string
 
 	// Admins name the owner: an owner collection and an email or id.
 	OwnerCollection string
@@ -53,18 +51,18 @@ type fieldErrors map[string]string
 // keyFormFields are the fields of the New API key form; readKeyForm
 // reads them.
 var keyFormFields = formFields{
-	all:   []string{"csrf", "nonce", "label", "expires", "expires_date", "read_only", "collections", "rate_limit"},
-	admin: []string{keystore.FieldOwnerCollection, keystore.FieldOwner},
+	all:    []string{"csrf", "nonce", "label", "expires", "expires_date", fieldAccess, fieldAddresses, "rate_limit"},
+	admin:  []string{keystore.FieldOwnerCollection, keystore.FieldOwner},
+	access: true,
 }
 
 func readKeyForm(form url.Values) keyForm {
 	f := keyForm{
-		Label:       form.Get("label"),
-		Expiry:      form.Get("expires"),
-		ExpiryDate:  strings.TrimSpace(form.Get("expires_date")),
-		ReadOnly:    form.Get("read_only") != "",
-		Collections: form["collections"],
-		Rate:        strings.TrimSpace(form.Get("rate_limit")),
+		Label:      form.Get("label"),
+		Expiry:     form.Get("expires"),
+		ExpiryDate: strings.TrimSpace(form.Get("expires_date")),
+		Access:     readAccessForm(form, accessForm{}), // what is not sent: full access, any address
+		Rate:       strings.TrimSpace(form.Get("rate_limit")),
 
 		OwnerCollection: form.Get(keystore.FieldOwnerCollection),
 		Owner:           strings.TrimSpace(form.Get(keystore.FieldOwner)),
@@ -75,25 +73,17 @@ func readKeyForm(form url.Values) keyForm {
 	return f
 }
 
-// options turns the form into key options. The keystore validates them
-// again when saving (collections that exist, an expiry in the future, the
-// rate's range): here only what the form itself can get wrong is checked.
-func (f keyForm) options(now time.Time) (keystore.Options, fieldErrors) {
-	errs := fieldErrors{}
+// options turns the form into key options, with the permission editor's
+// rows for the offered collections. The keystore validates them again when
+// saving (collections that exist, an expiry in the future, the rate's
+// range): here only what the form itself can get wrong is checked.
+func (f keyForm) options(now time.Time, offered []string) (keystore.Options, fieldErrors) {
 	opts := keystore.Options{Label: f.Label}
-	if f.ReadOnly || len(f.Collections) > 0 {
-		level := permissions.Write
-		if f.ReadOnly {
-			level = permissions.Read
-		}
-		opts.Permissions = permissions.Set{permissions.Routes: level}
-		if len(f.Collections) == 0 {
-			opts.Permissions[permissions.Others] = level
-		}
-		for _, name := range f.Collections {
-			opts.Permissions[name] = level
-		}
+	perms, ips, errs := f.Access.options(offered)
+	if errs == nil {
+		errs = fieldErrors{}
 	}
+	opts.Permissions, opts.AllowedIPs = perms, ips
 
 	switch {
 	case f.Expiry == templates.ExpiryCustom && f.ExpiryDate == "":
@@ -146,7 +136,7 @@ func (p *pages) storeErrors(err error) (fieldErrors, bool) {
 			errs[field] = labelMessage(code, ferr, keystore.LabelMax(p.app))
 		case keystore.FieldRateLimit:
 			errs[field] = rateMessage(code, ferr, keystore.RateMax(p.app))
-		case keystore.FieldExpires, keystore.FieldPermissions:
+		case keystore.FieldExpires, keystore.FieldPermissions, keystore.FieldAllowedIPs:
 			errs[field] = ferr.Error()
 		default:
 			errs[""] = fmt.Sprintf("The key could not be created (%s: %s).", field, ferr.Error())
@@ -177,8 +167,8 @@ func rateMessage(code string, err error, max int) string {
 	return "The rate limit is not valid: " + err.Error()
 }
 
-// keyCollections lists, by name, the collections a key may be limited
-// to: keystore's ScopableCollections, the same definition its record
+// keyCollections lists, by name, the collections the permission editor
+// offers: keystore's ScopableCollections, the same definition its record
 // rules check when the key is saved.
 func (p *pages) keyCollections() ([]string, error) {
 	scopable, err := keystore.ScopableCollections(p.app)
@@ -192,33 +182,29 @@ func (p *pages) keyCollections() ([]string, error) {
 	return names, nil
 }
 
-// newKeyForm builds the form with values f and messages errs, and issues
-// it a fresh one-time nonce.
-func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs fieldErrors) (templates.NewKeyForm, error) {
-	names, err := p.keyCollections()
-	if err != nil {
-		return templates.NewKeyForm{}, err
-	}
+// newKeyForm builds the form with values f and messages errs, with a
+// permission row per offered collection, and issues it a fresh one-time
+// nonce.
+func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs fieldErrors, offered []string) templates.NewKeyForm {
 	now := time.Now().UTC()
 	v := templates.NewKeyForm{
-		Label:            f.Label,
-		Error:            errs[keystore.FieldLabel],
-		ExpiryDate:       f.ExpiryDate,
-		MinDate:          now.Format(time.DateOnly),
-		MaxDate:          now.Add(keystore.MaxLifetime - 24*time.Hour).Format(time.DateOnly),
-		ExpiryError:      errs[keystore.FieldExpires],
-		ReadOnly:         f.ReadOnly,
-		CollectionsError: errs[keystore.FieldPermissions],
-		Rate:             f.Rate,
-		RateError:        errs[keystore.FieldRateLimit],
-		LabelMax:         keystore.LabelMax(p.app),
-		RateMax:          keystore.RateMax(p.app),
-		Notice:           errs[""],
-		Nonce:            p.nonces.issue(principal(user), now),
-		CSRF:             csrf,
-		Admin:            user.IsSuperuser(),
-		Owner:            f.Owner,
-		OwnerError:       errs[keystore.FieldOwner],
+		Label:       f.Label,
+		Error:       errs[keystore.FieldLabel],
+		ExpiryDate:  f.ExpiryDate,
+		MinDate:     now.Format(time.DateOnly),
+		MaxDate:     now.Add(keystore.MaxLifetime - 24*time.Hour).Format(time.DateOnly),
+		ExpiryError: errs[keystore.FieldExpires],
+		Access:      accessView(f.Access, offered, errs),
+		Rate:        f.Rate,
+		RateError:   errs[keystore.FieldRateLimit],
+		LabelMax:    keystore.LabelMax(p.app),
+		RateMax:     keystore.RateMax(p.app),
+		Notice:      errs[""],
+		Nonce:       p.nonces.issue(principal(user), now),
+		CSRF:        csrf,
+		Admin:       user.IsSuperuser(),
+		Owner:       f.Owner,
+		OwnerError:  errs[keystore.FieldOwner],
 	}
 	if v.Admin {
 		for _, c := range p.store.OwnerCollections() {
@@ -235,10 +221,5 @@ func (p *pages) newKeyForm(user *core.Record, csrf string, f keyForm, errs field
 		o.Selected = o.Value == expiry
 		v.Expiry = append(v.Expiry, o)
 	}
-	for _, name := range names {
-		v.Collections = append(v.Collections, templates.Option{
-			Value: name, Text: name, Selected: slices.Contains(f.Collections, name),
-		})
-	}
-	return v, nil
+	return v
 }

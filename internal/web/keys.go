@@ -60,15 +60,18 @@ func (p *pages) keysView(e *core.RequestEvent, user *core.Record, f listFilter, 
 	if page.owner != nil {
 		keyForm.OwnerCollection, keyForm.Owner = page.owner.Collection().Name, ownerName(page.owner)
 	}
-	form, err := p.newKeyForm(user, account.CSRF, keyForm, nil)
+	offered, err := p.keyCollections()
 	if err != nil {
 		return templates.APIKeysView{}, e.InternalServerError("", err)
 	}
+	// The shared Roll dialog's editor is filled in from the Roll link.
+	rollAccess := accessView(accessForm{}, offered, nil)
+	rollAccess.Deferred = true
 	v := templates.APIKeysView{
 		Account:   account,
 		Keys:      rows,
-		NewKey:    form,
-		Roll:      p.rollForm(user, account.CSRF, "", keystore.DefaultGrace, ""),
+		NewKey:    p.newKeyForm(user, account.CSRF, keyForm, nil, offered),
+		Roll:      p.rollForm(user, account.CSRF, "", keystore.DefaultGrace, "", rollAccess),
 		Filter:    p.filterView(user, f, page.ownerError),
 		Pager:     p.pagerView(page.Result, f),
 		Return:    f.url(p.paths.Keys, page.Page),
@@ -123,7 +126,12 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 		return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, nil, msgFormExpired)
 	}
 
-	opts, errs := f.options(now)
+	offered, err := p.keyCollections()
+	if err != nil {
+		p.nonces.release(principal(user), nonce, now)
+		return e.InternalServerError("", err)
+	}
+	opts, errs := f.options(now, offered)
 	owner, via := user, "API keys page"
 	if user.IsSuperuser() {
 		// an admin names the owner; superusers never own keys
@@ -203,11 +211,11 @@ func (p *pages) formOwner(f keyForm) (*core.Record, string) {
 
 func (p *pages) renderNewKeyPage(e *core.RequestEvent, user *core.Record, status int, f keyForm, errs fieldErrors, notice string) error {
 	account := accountView(user)
-	form, err := p.newKeyForm(user, account.CSRF, f, errs)
+	offered, err := p.keyCollections()
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
-	v := templates.NewKeyView{Account: account, Form: form}
+	v := templates.NewKeyView{Account: account, Form: p.newKeyForm(user, account.CSRF, f, errs, offered)}
 	if notice != "" {
 		v.Notice = &templates.Notice{Text: notice, Error: true}
 	}
@@ -372,6 +380,7 @@ func (p *pages) returnTo(e *core.RequestEvent) string {
 func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 	policy := keystore.OptionsOf(r)
 	state := humanize.KeyState(policy, now)
+	perms, _ := policy.Permissions.MarshalJSON() // cannot fail
 	row := templates.KeyRow{
 		ID:        r.Id,
 		Label:     r.GetString(keystore.FieldLabel),
@@ -383,7 +392,11 @@ func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 		Disabled:  policy.Disabled,
 		RevokeURL: p.paths.Revoke(r.Id),
 		RollURL:   p.paths.Roll(r.Id),
+		AccessURL: p.paths.Access(r.Id),
 		ToggleURL: p.paths.Disable(r.Id),
+
+		Permissions: string(perms),
+		Addresses:   strings.Join(policy.AllowedIPs.Strings(), "\n"),
 	}
 	if policy.Disabled {
 		row.ToggleURL = p.paths.Enable(r.Id)

@@ -10,9 +10,10 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/templates"
 )
 
@@ -62,11 +63,13 @@ func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 }
 
 // rollForm builds the Roll form for the key at action ("" for the list's
-// shared dialog) and issues it a fresh one-time nonce.
-func (p *pages) rollForm(user *core.Record, csrf, action, grace, errMsg string) templates.RollForm {
+// shared dialog) with the permission editor access, and issues it a fresh
+// one-time nonce.
+func (p *pages) rollForm(user *core.Record, csrf, action, grace, errMsg string, access templates.AccessForm) templates.RollForm {
 	f := templates.RollForm{
 		Action: action,
 		Error:  errMsg,
+		Access: access,
 		Nonce:  p.nonces.issue(principal(user), time.Now()),
 		CSRF:   csrf,
 	}
@@ -79,10 +82,13 @@ func (p *pages) rollForm(user *core.Record, csrf, action, grace, errMsg string) 
 }
 
 func (p *pages) rollPage(e *core.RequestEvent) error {
-	return p.renderRollPage(e, http.StatusOK, keystore.DefaultGrace, "", "")
+	return p.renderRollPage(e, http.StatusOK, keystore.DefaultGrace, "", "", nil, nil)
 }
 
-func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, notice string) error {
+// renderRollPage renders the Roll page with the permission editor showing
+// access (nil: the old key's permissions and addresses) and messages
+// errs.
+func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, notice string, access *accessForm, errs fieldErrors) error {
 	user := userFrom(e)
 	record, _, err := p.keyFor(user, e.Request.PathValue("id"))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -91,11 +97,22 @@ func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, 
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
+	offered, err := p.keyCollections()
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	if access == nil {
+		f := accessFormOf(keystore.OptionsOf(record), offered)
+		access = &f
+	}
+	if notice == "" {
+		notice = errs[""]
+	}
 	account := accountView(user)
 	v := templates.RollView{
 		Account: account,
 		Key:     p.keyRow(record, time.Now()),
-		Form:    p.rollForm(user, account.CSRF, p.paths.Roll(record.Id), grace, errMsg),
+		Form:    p.rollForm(user, account.CSRF, p.paths.Roll(record.Id), grace, errMsg, accessView(*access, offered, errs)),
 	}
 	if notice != "" {
 		v.Notice = &templates.Notice{Text: notice, Error: true}
@@ -104,19 +121,34 @@ func (p *pages) renderRollPage(e *core.RequestEvent, status int, grace, errMsg, 
 }
 
 // rollFields are the fields of the Roll form.
-var rollFields = formFields{all: []string{"csrf", "nonce", "grace"}}
+var rollFields = formFields{all: []string{"csrf", "nonce", "grace", fieldAccess, fieldAddresses}, access: true}
 
 // roll replaces one of the user's keys (any key, for an admin: the new key
 // has the same owner) and reveals the new key, like createKey: answered
 // directly (never redirected, so the plaintext is in no URL or cookie),
 // with a one-time nonce so that a resubmitted form (reload, Back/Forward,
-// double click) does not roll twice.
+// double click) does not roll twice. The new key has the permissions and
+// addresses the form chose; what the form did not send is the old key's.
 func (p *pages) roll(e *core.RequestEvent) error {
 	user := userFrom(e)
 	id := e.Request.PathValue("id")
 	grace := e.Request.PostForm.Get("grace")
 	nonce := e.Request.PostForm.Get("nonce")
 	now := time.Now()
+
+	old, owner, err := p.keyFor(user, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
+	}
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	offered, err := p.keyCollections()
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	kept := keystore.OptionsOf(old)
+	access := readAccessForm(e.Request.PostForm, accessFormOf(kept, offered))
 
 	state, usedLabel := p.nonces.begin(principal(user), nonce, now)
 	switch state {
@@ -128,27 +160,30 @@ func (p *pages) roll(e *core.RequestEvent) error {
 		p.setFlash(e, flash{Text: text + " A key is shown only once: if you did not copy the new one, roll it again."})
 		return redirect(e, p.paths.Keys)
 	case nonceUnknown:
-		return p.renderRollPage(e, http.StatusBadRequest, grace, "", msgRollFormExpired)
+		return p.renderRollPage(e, http.StatusBadRequest, grace, "", msgRollFormExpired, &access, nil)
 	}
 
 	period, ok := keystore.GraceNamed(grace)
-	if !ok {
+	perms, ips, errs := access.options(offered)
+	if !ok || errs != nil {
 		p.nonces.release(principal(user), nonce, now)
-		return p.renderRollPage(e, http.StatusBadRequest, keystore.DefaultGrace, "Choose how long the old key keeps working.", "")
-	}
-	_, owner, err := p.keyFor(user, id)
-	var record *core.Record
-	var key apikey.Key
-	if err == nil {
-		via := "API keys page (roll)"
-		if user.IsSuperuser() {
-			via = "API keys page (roll, by an administrator)"
+		msg := ""
+		if !ok {
+			grace, msg = keystore.DefaultGrace, "Choose how long the old key keeps working."
 		}
-		record, key, err = p.store.Roll(owner, id, period, keystore.Origin{
-			Via:       via,
-			IP:        e.RealIP(),
-			UserAgent: e.Request.UserAgent(),
-		})
+		return p.renderRollPage(e, http.StatusBadRequest, grace, msg, "", &access, errs)
+	}
+	via := "API keys page (roll)"
+	if user.IsSuperuser() {
+		via = "API keys page (roll, by an administrator)"
+	}
+	record, key, err := p.store.Roll(owner, id, period, keystore.Origin{
+		Via:       via,
+		IP:        e.RealIP(),
+		UserAgent: e.Request.UserAgent(),
+	})
+	if err == nil {
+		err = p.changeRolled(old, record, kept, perms, ips)
 	}
 	if err != nil {
 		p.nonces.release(principal(user), nonce, now)
@@ -157,6 +192,9 @@ func (p *pages) roll(e *core.RequestEvent) error {
 		}
 		if errors.Is(err, keystore.ErrAlreadyRolled) {
 			return p.renderError(e, http.StatusConflict, err.Error())
+		}
+		if errs, ok := p.storeErrors(err); ok {
+			return p.renderRollPage(e, http.StatusBadRequest, grace, "", "", &access, errs)
 		}
 		return e.InternalServerError("", err)
 	}
@@ -173,6 +211,31 @@ func (p *pages) roll(e *core.RequestEvent) error {
 	}
 	e.Response.Header().Set("Pragma", "no-cache") // HTTP/1.0 caches; render sets no-store
 	return p.render(e, http.StatusOK, templates.APIKeysPage(v))
+}
+
+// changeRolled gives the key a roll just issued (created, with the old
+// key's options kept) the permissions and addresses the Roll form chose,
+// when they differ. The keystore rolls with the old key's options, so this
+// is a second save; if it fails, the roll is undone (the new key revoked,
+// the old one given back its expiry), as if it had not happened, and the
+// error is returned. Nobody has seen the new key yet.
+func (p *pages) changeRolled(old, created *core.Record, kept keystore.Options, perms permissions.Set, ips addrlist.List) error {
+	chosen := kept
+	chosen.Permissions, chosen.AllowedIPs = perms, ips
+	if sameAccess(chosen, kept) {
+		return nil
+	}
+	setAccess(created, chosen)
+	err := p.app.Save(created)
+	if err == nil {
+		return nil
+	}
+	if uerr := p.store.UndoRoll(old.Id, created.Id, old.GetDateTime(keystore.FieldExpires)); uerr != nil {
+		// not a form error: the roll stands, with the old key's access
+		return fmt.Errorf("web: key %s rolled to %s, its access not changed (%v), and the roll not undone: %w",
+			old.Id, created.Id, err, uerr)
+	}
+	return err
 }
 
 // oldKeyNote says what became of the rolled key, from its row.

@@ -1,10 +1,9 @@
 package web_test
 
 import (
-	"html"
 	"net/http"
+	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,8 +11,10 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/hooks/pagestest"
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // createWith posts the New API key form with extra fields and returns the
@@ -96,7 +97,8 @@ func TestCreateKeyExpiry(t *testing.T) {
 		{"unknown choice", "5d", "", "Choose when the key expires."},
 	} {
 		res := createWith(t, c, "bad "+tc.name, url.Values{
-			"expires": {tc.choice}, "expires_date": {tc.date}, "read_only": {"on"}, "rate_limit": {"60"},
+			"expires": {tc.choice}, "expires_date": {tc.date}, "rate_limit": {"60"},
+			"access": {"custom"}, "perm.notes": {"read"}, "allowed_ips": {"10.0.0.0/8"},
 		})
 		if res.StatusCode != http.StatusBadRequest || pagestest.RevealedKey(res.Body) != "" {
 			t.Errorf("%s: status %d", tc.name, res.StatusCode)
@@ -105,7 +107,8 @@ func TestCreateKeyExpiry(t *testing.T) {
 			t.Errorf("%s: no inline %q", tc.name, tc.message)
 		}
 		if pagestest.InputValue(res.Body, "label") != "bad "+tc.name || pagestest.InputValue(res.Body, "expires_date") != tc.date ||
-			pagestest.InputValue(res.Body, "rate_limit") != "60" || !strings.Contains(res.Body, `value="on" checked`) {
+			pagestest.InputValue(res.Body, "rate_limit") != "60" || checkedValue(res.Body, "access") != "custom" ||
+			checkedValue(res.Body, "perm.notes") != "read" || textareaValue(res.Body, "allowed_ips") != "10.0.0.0/8" {
 			t.Errorf("%s: typed values not kept", tc.name)
 		}
 		if tc.choice == "custom" && !strings.Contains(res.Body, `<option value="custom" selected>`) {
@@ -129,123 +132,46 @@ func TestCreateKeyExpiry(t *testing.T) {
 	}
 }
 
-func TestCreateKeyScopes(t *testing.T) {
+func TestCreateKeyRateLimit(t *testing.T) {
 	t.Parallel()
 	srv, c := signedIn(t)
 
-	res := createWith(t, c, "dashboard reader", url.Values{
-		"read_only": {"on"}, "collections": {hookstest.NotesCollection}, "rate_limit": {"600"},
-	})
-	key, opts := revealedOptions(t, srv, res)
-	if !opts.ReadOnly || !slices.Equal(opts.Collections, []string{hookstest.NotesCollection}) || opts.RatePerMinute != 600 {
+	_, opts := revealedOptions(t, srv, createWith(t, c, "limited", url.Values{"rate_limit": {"600"}}))
+	if opts.RatePerMinute != 600 {
 		t.Errorf("stored %+v", opts)
 	}
-	// The key is what the form said: it reads a note, and may not write.
-	if code := srv.APIGet(t, pagestest.AliceNotePath, key.String()); code != 200 {
-		t.Errorf("read-only key GET: %d", code)
+	if list := c.Get(pagestest.Paths.Keys).Body; !strings.Contains(list, `data-testid="key-rate">600 requests/min</span>`) {
+		t.Error("the list does not show the rate limit")
 	}
-	list := c.Get(pagestest.Paths.Keys).Body
-	for _, want := range []string{"Read-only · notes", "600 requests/min"} {
-		if !strings.Contains(list, want) {
-			t.Errorf("list lacks %q", want)
-		}
-	}
-
-	// Nothing chosen: full access, no limit.
+	// Blank: no limit.
 	_, opts = revealedOptions(t, srv, createWith(t, c, "plain", url.Values{"rate_limit": {""}}))
-	if opts.ReadOnly || len(opts.Collections) != 0 || opts.RatePerMinute != 0 {
+	if opts.RatePerMinute != 0 {
 		t.Errorf("plain key stored %+v", opts)
 	}
 	keys := countKeys(t, srv, hookstest.AliceID)
 
-	// The form offers the app's collections, not api_keys nor system ones.
-	page := c.Get(pagestest.Paths.NewKey).Body
-	if !strings.Contains(page, `name="collections" value="notes"`) || strings.Contains(page, `value="api_keys"`) ||
-		strings.Contains(page, `value="_superusers"`) || !strings.Contains(page, "Check none for all collections") {
-		t.Error("collections offered wrongly")
-	}
-
 	// Refused inline, with everything kept.
 	for _, tc := range []struct {
-		name    string
-		fields  url.Values
-		testid  string
-		message string
+		name, rate, message string
 	}{
-		{"unknown collection", url.Values{"collections": {"notes", "nosuch"}}, "collections-error", `There is no collection named &#34;nosuch&#34;`},
-		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "cannot be scoped to"},
-		{"api_key_usage", url.Values{"collections": {"api_key_usage"}}, "collections-error", "cannot be scoped to"},
-		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "cannot be scoped to"},
-		{"rate not a number", url.Values{"rate_limit": {"fast"}}, "rate-error", "Enter a whole number"},
-		{"negative rate", url.Values{"rate_limit": {"-5"}}, "rate-error", "Enter a whole number"},
-		{"rate too high", url.Values{"rate_limit": {"2000000"}}, "rate-error", "at most 1000000"},
+		{"not a number", "fast", "Enter a whole number"},
+		{"negative", "-5", "Enter a whole number"},
+		{"too high", "2000000", "at most 1000000"},
 	} {
-		tc.fields.Set("read_only", "on")
-		res := createWith(t, c, "kept", tc.fields)
+		res := createWith(t, c, "kept", url.Values{"rate_limit": {tc.rate}, "access": {"custom"}, "perm.notes": {"write"}})
 		if res.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: status %d", tc.name, res.StatusCode)
 		}
-		if !strings.Contains(res.Body, `data-testid="`+tc.testid+`">`) || !strings.Contains(res.Body, tc.message) {
+		if !strings.Contains(res.Body, `data-testid="rate-error">`) || !strings.Contains(res.Body, tc.message) {
 			t.Errorf("%s: no inline %q", tc.name, tc.message)
 		}
-		if pagestest.InputValue(res.Body, "label") != "kept" || !strings.Contains(res.Body, `value="on" checked`) {
+		if pagestest.InputValue(res.Body, "label") != "kept" || pagestest.InputValue(res.Body, "rate_limit") != tc.rate ||
+			checkedValue(res.Body, "perm.notes") != "write" {
 			t.Errorf("%s: typed values not kept", tc.name)
-		}
-		if rate := tc.fields.Get("rate_limit"); rate != "" && pagestest.InputValue(res.Body, "rate_limit") != rate {
-			t.Errorf("%s: rate not kept", tc.name)
-		}
-		if slices.Contains(tc.fields["collections"], "notes") && !strings.Contains(res.Body, `value="notes" checked`) {
-			t.Errorf("%s: checked collection not kept", tc.name)
 		}
 	}
 	if n := countKeys(t, srv, hookstest.AliceID); n != keys {
 		t.Errorf("refused forms created %d keys", n-keys)
-	}
-}
-
-// offeredScopes returns the collections a page offers as a key's scope.
-func offeredScopes(page string) []string {
-	var names []string
-	for _, m := range regexp.MustCompile(`<input type="checkbox" name="collections" value="([^"]*)"`).FindAllStringSubmatch(page, -1) {
-		names = append(names, html.UnescapeString(m[1]))
-	}
-	return names
-}
-
-// TestScopeChoicesAreTheScopableCollections: the New API key page and the
-// list's dialog offer exactly the collections a key may be scoped to (the
-// keystore's one definition), to owners and administrators alike: the
-// app's own collections, never pbkeys' nor PocketBase's system ones.
-func TestScopeChoicesAreTheScopableCollections(t *testing.T) {
-	t.Parallel()
-	srv, alice := signedIn(t)
-	admin := srv.Client(t)
-	admin.Login(hookstest.SuperuserEmail, hookstest.Password)
-	scopable, err := keystore.ScopableCollections(srv.Env.App)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, c := range scopable {
-		want = append(want, c.Name)
-	}
-	for _, own := range []string{"users", hookstest.NotesCollection, hookstest.SecretsCollection, hookstest.CommentsCollection} {
-		if !slices.Contains(want, own) {
-			t.Fatalf("%s is not scopable: %v", own, want)
-		}
-	}
-	for who, c := range map[string]*pagestest.Client{"owner": alice, "administrator": admin} {
-		for _, path := range []string{pagestest.Paths.NewKey, pagestest.Paths.Keys} {
-			page := c.Get(path)
-			if got := offeredScopes(page.Body); page.StatusCode != 200 || !slices.Equal(got, want) {
-				t.Errorf("%s, %s: %d, offers %v, want %v", who, path, page.StatusCode, got, want)
-			}
-			for _, never := range []string{keystore.Collection, keystore.UsageCollection, "_superusers", "_mfas", "_otps", "_externalAuths", "_authOrigins"} {
-				if strings.Contains(page.Body, `value="`+never+`"`) {
-					t.Errorf("%s, %s offers %s", who, path, never)
-				}
-			}
-		}
 	}
 }
 
@@ -262,7 +188,11 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		}
 		return r.Id
 	}
-	issue(keystore.Options{Label: "soon", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true, Collections: []string{"notes", "users"}})
+	issue(keystore.Options{Label: "soon", ExpiresAt: now.Add(3*24*time.Hour + time.Minute),
+		Permissions: permissions.Set{"notes": permissions.Read, "users": permissions.Read}})
+	issue(keystore.Options{Label: "from the office",
+		Permissions: permissions.Set{"notes": permissions.Write, "secrets": permissions.Read, permissions.Routes: permissions.Read},
+		AllowedIPs:  addrlist.List{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
 	issue(keystore.Options{Label: "later", ExpiresAt: now.Add(30*24*time.Hour + time.Minute), RatePerMinute: 600})
 	expired := issue(keystore.Options{Label: "old", ExpiresAt: now.Add(time.Hour)})
 	record, _ := store.Find(expired)
@@ -280,7 +210,8 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		`state state-expiring" data-testid="key-state"><time datetime=`,
 		`title="Expires ` + now.Add(3*24*time.Hour).UTC().Format("2006-01-02"),
 		`>Expires in 3 days</time>`,
-		`data-testid="key-scope">Read-only · notes, users</span>`,
+		`data-testid="key-scope">Read notes, users</span>`,
+		`data-testid="key-scope">Write notes; read secrets; app routes: read · from 10.0.0.0/8, 2001:db8::/32</span>`,
 		`state state-active" data-testid="key-state"><time`, `>Expires in 30 days</time>`,
 		`data-testid="key-rate">600 requests/min</span>`,
 		`state state-expired" data-testid="key-state"><time`, `title="Expired `, `>Expired</time>`,

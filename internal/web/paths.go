@@ -13,9 +13,9 @@ const DefaultPagesPath = "/api-keys"
 // newPaths lays the pages out under prefix. It is the one place their URLs
 // are written: the routes are registered from these values (register.go),
 // the components link to them and redirects go to them. Per-key pages put
-// the id last ("/api-keys/revoke/{id}"): a pattern with the id in the
-// middle would overlap the assets' "/api-keys/static/{path...}", which
-// Go's ServeMux refuses.
+// the id last ("/api-keys/revoke/{id}", "/api-keys/permissions/{id}"): a
+// pattern with the id in the middle would overlap the assets'
+// "/api-keys/static/{path...}", which Go's ServeMux refuses.
 func newPaths(prefix string) templates.Paths {
 	return templates.Paths{
 		Keys:      prefix,
@@ -25,6 +25,7 @@ func newPaths(prefix string) templates.Paths {
 		Signup:    prefix + "/signup",
 		Logout:    prefix + "/logout",
 		Static:    prefix + "/static/",
+		KeyAccess: prefix + "/permissions/",
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package web serves the pages where people sign in and manage their API
 // keys — and superusers every owner's — all under one prefix (default
-// /api-keys: the list, new, revoke, roll, sign-in, sign-up, sign-out and
-// the assets), so the rest of the URL space stays the app's. It is a thin
+// /api-keys: the list, new, revoke, roll, permissions, sign-in, sign-up,
+// sign-out and the assets), so the rest of the URL space stays the app's. It is a thin
 // adapter: every key operation goes through keystore.Store, the same code
 // the REST API uses, and every page is a templ component from package
 // templates.
@@ -164,6 +164,8 @@ func (p *pages) routes(se *core.ServeEvent) {
 	keys.POST(paths.Revoke("{id}"), p.revoke).BindFunc(p.onlyFields(revokeFields))
 	keys.GET(paths.Roll("{id}"), p.rollPage)
 	keys.POST(paths.Roll("{id}"), p.roll).BindFunc(p.onlyFields(rollFields))
+	keys.GET(paths.Access("{id}"), p.accessPage)
+	keys.POST(paths.Access("{id}"), p.changeAccess).BindFunc(p.onlyFields(accessFields))
 	keys.POST(paths.Disable("{id}"), p.setDisabled(true)).BindFunc(p.onlyFields(toggleFields))
 	keys.POST(paths.Enable("{id}"), p.setDisabled(false)).BindFunc(p.onlyFields(toggleFields))
 }

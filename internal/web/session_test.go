@@ -212,9 +212,11 @@ func TestBadInputIsNeverAServerError(t *testing.T) {
 	}
 	// Odd values in the key options are refused inline.
 	odd := newKeyForm(t, c, "odd")
+	odd.Set("access", "custom")
 	for i := 0; i < 200; i++ {
-		odd.Add("collections", strings.Repeat("c", i))
+		odd.Add("perm.notes", strings.Repeat("w", i))
 	}
+	odd.Set("allowed_ips", strings.Repeat("1.", 5000)+"\x00\n::/0%eth0")
 	odd.Set("expires", "custom")
 	odd.Set("expires_date", "9999-99-99T99")
 	odd.Set("rate_limit", "1e309")
