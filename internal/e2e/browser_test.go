@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/hooks/pagestest"
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -376,9 +379,15 @@ func TestBrowserScreenshots(t *testing.T) {
 	ids := map[string]string{}
 	for _, opts := range []keystore.Options{
 		{Label: "Production deploy", ExpiresAt: now.Add(90*24*time.Hour + time.Minute), RatePerMinute: 600},
-		{Label: "Nightly backup job", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true},
+		{Label: "Nightly backup job", ExpiresAt: now.Add(3*24*time.Hour + time.Minute),
+			Permissions: permissions.Set{permissions.Others: permissions.Read, permissions.Routes: permissions.Read}},
 		{Label: "Staging smoke tests"},
-		{Label: "Grafana dashboard", ReadOnly: true, Collections: []string{hookstest.NotesCollection}},
+		{Label: "Grafana dashboard", Permissions: permissions.Set{hookstest.NotesCollection: permissions.Read},
+			AllowedIPs: addrlist.List{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8:4a1f::/48")}},
+		{Label: "Order sync", Permissions: permissions.Set{
+			hookstest.NotesCollection: permissions.Write, hookstest.SecretsCollection: permissions.Read,
+			hookstest.CommentsCollection: permissions.Read, permissions.Routes: permissions.Read,
+		}, AllowedIPs: addrlist.List{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("203.0.113.7/32")}},
 	} {
 		r, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", hookstest.AliceID), opts, keystore.Origin{})
 		if err != nil {
@@ -464,6 +473,17 @@ func TestBrowserScreenshots(t *testing.T) {
 	if w := run(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
 		t.Errorf("page is %d px wide at 360 px", w)
 	}
+	// Long scopes (collections, addresses) wrap inside their card.
+	if wide := run(t, ctx, "scopes", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid=key-scope]'))
+		.filter(s => s.getBoundingClientRect().right > s.closest('tr').getBoundingClientRect().right + 0.5)
+		.map(s => s.textContent)`)); len(wide) > 0 {
+		t.Errorf("scopes wider than their card at 360 px: %q", wide)
+	}
+	if lines := run(t, ctx, "scope lines", chromedp.Evaluate[int](fmt.Sprintf(
+		`(function (s) { return Math.round(s.getBoundingClientRect().height / parseFloat(getComputedStyle(s).lineHeight)); })(document.querySelector('tr[data-key-id=%q] [data-testid=key-scope]'))`,
+		ids["Order sync"]))); lines < 2 {
+		t.Errorf("the long scope takes %d line at 360 px, want it wrapped", lines)
+	}
 	// The reveal at 360 px.
 	do(t, ctx, "create",
 		chromedp.Click(css(`[data-testid=new-key]`)),
@@ -482,13 +502,27 @@ func TestBrowserScreenshots(t *testing.T) {
 		chromedp.WaitVisible(css("#dialog-label")),
 		chromedp.Evaluate[chromedp.Void](`(function (s) { s.value = 'custom'; s.dispatchEvent(new Event('change')); })(document.querySelector('#dialog-expires'))`),
 		chromedp.WaitVisible(css("#dialog-expires-date")),
+		chromedp.Click(css(`#new-key-dialog [data-testid=access-custom]`)),
+		chromedp.WaitVisible(css(`#new-key-dialog [data-testid=perm-editor]`)),
 	)
-	if w := run(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
-		t.Errorf("New API key dialog is %d px wide at 360 px", w)
-	}
+	noHorizontalScroll(t, ctx, "#new-key-dialog", 360)
 	save(t, dir, "new-key-360.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
 	do(t, ctx, "wide", chromedp.EmulateViewport(1200, 900))
 	save(t, dir, "new-key.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
+}
+
+// noHorizontalScroll fails the test when the page, or the element matching
+// sel, scrolls sideways at width px.
+func noHorizontalScroll(t *testing.T, ctx context.Context, sel string, width int) {
+	t.Helper()
+	if w := run(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > width {
+		t.Errorf("the page is %d px wide at %d px", w, width)
+	}
+	over := run(t, ctx, "overflow", chromedp.Evaluate[int](fmt.Sprintf(
+		`(function (el) { return el.scrollWidth - el.clientWidth; })(document.querySelector(%q))`, sel)))
+	if over > 0 {
+		t.Errorf("%s scrolls %d px sideways at %d px", sel, over, width)
+	}
 }
 
 // save writes a screenshot and prints its path.
@@ -505,6 +539,7 @@ func save(t *testing.T, dir, name string, png []byte) {
 func TestBrowserWithoutJavaScript(t *testing.T) {
 	ctx := newTab(t)
 	srv := pagestest.Start(t)
+	addCollections(t, srv, 10) // enough for a search box, which needs the script
 	do(t, ctx, "scripts off", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 		return err
@@ -518,14 +553,31 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	if loc := run(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(loc, "/api-keys/new") {
 		t.Fatalf("New API key led to %s", loc)
 	}
+	// The permission editor: every row shown, no search box (it needs the
+	// script), and "Only what I choose" uses them.
+	scopable, err := keystore.ScopableCollections(srv.Env.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := run(t, ctx, "rows", chromedp.Evaluate[int](`Array.from(document.querySelectorAll('[data-perm-row]')).filter(r => r.offsetParent !== null).length`)); n != len(scopable)+2 {
+		t.Errorf("%d permission rows shown, want %d", n, len(scopable)+2)
+	}
+	if run(t, ctx, "search", chromedp.Evaluate[bool](`!!document.querySelector('[data-perm-search]') && document.querySelector('[data-perm-search]').offsetParent !== null`)) {
+		t.Error("a search box that cannot work is shown")
+	}
 	do(t, ctx, "create",
 		chromedp.SendKeys(css("#label"), "no script"),
+		chromedp.Click(css(`[data-testid=access-custom]`)),
+		chromedp.Click(css(`input[name="perm.notes"][value=read]`)),
 		chromedp.Click(css(`[data-testid=create-key]`)),
 		chromedp.WaitVisible(css(`[data-testid=revealed-key]`)),
 	)
 	key := strings.TrimSpace(run(t, ctx, "key", chromedp.Text(css(`[data-testid=revealed-key]`))))
 	if srv.APIGet(t, pagestest.AliceNotePath, key) != 200 {
 		t.Fatal("key does not work")
+	}
+	if code := apiStatus(t, srv, "PATCH", pagestest.AliceNotePath, key, `{"title":"changed"}`); code != 403 {
+		t.Errorf("the key that reads notes changes one: %d, want 403", code)
 	}
 	save(t, artifactsDir(t), "reveal-no-javascript.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
 	if run(t, ctx, "copy shown", chromedp.Evaluate[string](`getComputedStyle(document.querySelector('[data-testid=copy]')).display`)) != "none" {
@@ -556,6 +608,9 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	rolled := strings.TrimSpace(run(t, ctx, "key", chromedp.Text(css(`[data-testid=revealed-key]`))))
 	if srv.APIGet(t, pagestest.AliceNotePath, rolled) != 200 || srv.APIGet(t, pagestest.AliceNotePath, key) != 401 {
 		t.Fatal("rolling now without JavaScript: the new key should work and the old one not")
+	}
+	if code := apiStatus(t, srv, "PATCH", pagestest.AliceNotePath, rolled, `{"title":"changed"}`); code != 403 {
+		t.Errorf("the rolled key changes a note: %d, want 403 (the old key's permissions)", code)
 	}
 	key = rolled
 	parsed, _ = apikey.Parse(key)

@@ -47,9 +47,10 @@ func copyRevealed(t *testing.T, ctx context.Context) string {
 	return run(t, ctx, "read clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 }
 
-// TestBrowserExpiryScopesRoll: create a key that expires in 30 days, is
-// read-only and limited to notes; use it; roll it with an hour's grace;
-// use both keys; then pause and resume it.
+// TestBrowserExpiryScopesRoll: create a key that expires in 30 days and
+// only reads notes; use it; roll it with an hour's grace (the Roll dialog
+// starts from the key's permissions); use both keys; then pause and resume
+// it.
 func TestBrowserExpiryScopesRoll(t *testing.T) {
 	ctx := newTab(t)
 	srv := pagestest.Start(t)
@@ -76,8 +77,8 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 		choose("30d"),
 		chromedp.WaitNotVisible(css(`#dialog-expires-date`)),
 		chromedp.SendKeys(css("#dialog-label"), "Dashboard reader"),
-		chromedp.Click(css(`#dialog-read-only`)),
-		chromedp.Click(css(`#new-key-dialog [data-testid=collection-notes]`)),
+		chromedp.Click(css(`#new-key-dialog [data-testid=access-custom]`)),
+		chromedp.Click(css(`#new-key-dialog input[name="perm.notes"][value=read]`)),
 		chromedp.Click(css(`#new-key-dialog [data-testid=create-key]`)),
 		chromedp.WaitVisible(css(`[data-testid=revealed-key]`)),
 	)
@@ -90,16 +91,16 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 	if got := rowText(t, ctx, first.ID, `[data-testid=key-state]`); got != "Expires in 30 days" {
 		t.Errorf("state %q, want Expires in 30 days", got)
 	}
-	if got := rowText(t, ctx, first.ID, `[data-testid=key-scope]`); got != "Read-only · notes" {
-		t.Errorf("scope %q, want Read-only · notes", got)
+	if got := rowText(t, ctx, first.ID, `[data-testid=key-scope]`); got != "Read notes" {
+		t.Errorf("scope %q, want Read notes", got)
 	}
 
 	// The key reads a note and may not change it.
 	if code := apiStatus(t, srv, http.MethodGet, pagestest.AliceNotePath, key, ""); code != 200 {
-		t.Fatalf("GET with the read-only key: %d", code)
+		t.Fatalf("GET with the key that reads notes: %d", code)
 	}
 	if code := apiStatus(t, srv, http.MethodPatch, pagestest.AliceNotePath, key, `{"title":"changed"}`); code != 403 {
-		t.Fatalf("PATCH with the read-only key: %d, want 403", code)
+		t.Fatalf("PATCH with the key that reads notes: %d, want 403", code)
 	}
 
 	// Roll it, keeping the old key for an hour.
@@ -112,6 +113,15 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 	}
 	if q := run(t, ctx, "question", chromedp.Text(css(`#roll-dialog h2`))); q != "Roll ‘Dashboard reader’?" {
 		t.Errorf("Roll asks %q", q)
+	}
+	// The dialog starts from the key's permissions and addresses.
+	if got := run(t, ctx, "roll editor", chromedp.Evaluate[string](`(function (d) {
+		var v = function (name) { var i = d.querySelector('input[name="' + name + '"]:checked'); return i ? i.value : '-'; };
+		return [v('access'), v('perm.notes'), v('perm.secrets'), v('perm.*'), v('perm.@routes'),
+			d.querySelector('textarea').value, String(d.querySelector('textarea').disabled),
+			String(d.querySelector('[data-perm-editor]').hidden)].join(' ');
+	})(document.querySelector('#roll-dialog'))`)); got != "custom read none none none  false false" {
+		t.Errorf("the Roll dialog shows %q", got)
 	}
 	dir := artifactsDir(t)
 	do(t, ctx, "roll with 1 hour", chromedp.Click(css(`#roll-dialog [data-testid=grace-1h]`)))
@@ -177,9 +187,10 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 	}
 }
 
-// TestBrowserScopeChoices: the collections the New API key dialog offers
-// are exactly those a key may be scoped to — pbkeys' own api_keys and
-// api_key_usage and PocketBase's system collections are not among them.
+// TestBrowserScopeChoices: the collections the New API key dialog's
+// permission editor has a row for are exactly those a key may be given —
+// pbkeys' own api_keys and api_key_usage and PocketBase's system
+// collections are not among them.
 func TestBrowserScopeChoices(t *testing.T) {
 	ctx := newTab(t)
 	srv := pagestest.Start(t)
@@ -189,7 +200,7 @@ func TestBrowserScopeChoices(t *testing.T) {
 		chromedp.WaitVisible(css(`#dialog-label`)),
 	)
 	shown := run(t, ctx, "scope choices", chromedp.Evaluate[[]string](
-		`Array.from(document.querySelectorAll('#new-key-dialog input[name=collections]')).map(i => i.closest('label').innerText.trim())`))
+		`Array.from(document.querySelectorAll('#new-key-dialog [data-perm-row][data-collection]')).map(r => r.querySelector('legend').innerText.trim())`))
 	scopable, err := keystore.ScopableCollections(srv.Env.App)
 	if err != nil {
 		t.Fatal(err)

@@ -45,12 +45,16 @@
 					shown + " of " + named.length + " collections shown; other collections and routes stay below.";
 			};
 			input.addEventListener("input", filter);
-			// Enter in the search box must not send the form.
-			input.addEventListener("keydown", function (event) {
+			// Enter in the search box must not send the form (browsers send
+			// it on keypress; some input, e.g. synthesized, has a keypress
+			// even when its keydown was cancelled).
+			var keepForm = function (event) {
 				if (event.key === "Enter") {
 					event.preventDefault();
 				}
-			});
+			};
+			input.addEventListener("keydown", keepForm);
+			input.addEventListener("keypress", keepForm);
 			search.hidden = false;
 		}
 		sync();
