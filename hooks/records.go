@@ -23,7 +23,7 @@ const (
 	msgOwnerIsCaller = "You can only create API keys for yourself."
 	msgNotAnOwner    = "Your account cannot own API keys."
 	msgOwnerRequired = "Choose the record that will own the key (field \"owner\", and \"owner_collection\" unless it is the first owner collection)."
-	msgChangeable     = "Only the label, the disabled flag, the permissions and the allowed addresses of an API key can be changed; roll the key to change anything else."
+	msgChangeable    = "Only the label, the disabled flag, the permissions and the allowed addresses of an API key can be changed; roll the key to change anything else."
 	msgUnsettable    = "An API key is created with its label, options and owner only."
 )
 
