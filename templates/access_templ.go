@@ -54,7 +54,7 @@ func accessFields(a AccessForm, prefix string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "><legend>What the key may do</legend><div class=\"checks stack\"><label class=\"choice\"><input type=\"radio\" name=\"access\" value=\"full\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "><legend>Access</legend><div class=\"checks stack\"><label class=\"choice\"><input type=\"radio\" name=\"access\" value=\"full\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -142,16 +142,17 @@ type NewKeyForm struct {
 // person chose or typed them.
 type AccessForm struct {
 	Custom bool      // "Only what I choose"; false: full access
-	// Deferred: the script fills the form in before showing it (the list's
-	// shared Roll dialog, from the Roll link). It is rendered with neither
-	// choice made and the addresses disabled, so a form the script did not
-	// fill in sends neither, and the roll keeps the old key's.
-	Deferred bool
 	Rows   []PermRow // the collections, then the other collections, then the app's routes
 	// Search offers a box that filters the rows (with JavaScript), for
 	// forms with many collections.
 	Search bool
 	Error  string // a message about the permissions
+
+	// Deferred: the script fills the form in before showing it (the list's
+	// shared Roll dialog, from the Roll link). It is rendered with neither
+	// choice made and the addresses disabled, so a form the script did not
+	// fill in sends neither, and the roll keeps the old key's.
+	Deferred bool
 
 	Addresses      string // as typed: one address or CIDR range per line
 	AddressesError string
