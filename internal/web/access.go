@@ -43,8 +43,8 @@ const (
 	fieldAddresses = keystore.FieldAllowedIPs
 )
 
-// searchFrom is how many collections a form offers before it has a search
-// box for them.
+// searchFrom is how many collections a form must offer to have a search
+// box for them (more than 8: fewer fit on a screen).
 const searchFrom = 9
 
 // The rows that are not collections, as the editor names them.
