@@ -3,8 +3,8 @@ package cli_test
 import (
 	"errors"
 	"io"
+	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestCreate(t *testing.T) {
@@ -36,10 +37,10 @@ func TestCreate(t *testing.T) {
 		{
 			name: "every option",
 			args: []string{"--user", hookstest.AliceEmail, "--label", "Dashboard", "--expires", "90d",
-				"--read-only", "--collections", " notes, users,notes", "--rate", "600"},
+				"--perm", "notes:read", "--perm", "users:read", "--perm", "@routes:read", "--rate", "600"},
 			expires: func(now time.Time) time.Time { return now.Add(90 * day) },
-			want: keystore.Options{Label: "Dashboard", ReadOnly: true,
-				Collections: []string{"notes", "users"}, RatePerMinute: 600},
+			want: keystore.Options{Label: "Dashboard", Permissions: permissions.Set{
+				"notes": permissions.Read, "users": permissions.Read, permissions.Routes: permissions.Read}, RatePerMinute: 600},
 			stderr: `(Read-only · notes, users; 600 requests/min; expires `,
 		},
 		{
@@ -99,8 +100,8 @@ func TestCreate(t *testing.T) {
 			} else if !got.ExpiresAt.IsZero() {
 				t.Errorf("expires = %v, want never", got.ExpiresAt)
 			}
-			if got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
-				!slices.Equal(got.Collections, want.Collections) || got.RatePerMinute != want.RatePerMinute {
+			if got.Label != want.Label || !maps.Equal(got.Permissions, want.Permissions) ||
+				(got.Permissions == nil) != (want.Permissions == nil) || got.RatePerMinute != want.RatePerMinute {
 				t.Errorf("options = %+v, want %+v", got, want)
 			}
 

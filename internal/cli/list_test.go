@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -22,7 +23,7 @@ func listFixture(t *testing.T, env *hookstest.Env) (scoped, expired, disabled st
 	t.Helper()
 	rec, _, err := env.Store.Issue(env.Record(t, "users", hookstest.AliceID), keystore.Options{
 		Label: "Dashboard", ExpiresAt: time.Now().Add(3*24*time.Hour + time.Hour),
-		ReadOnly: true, Collections: []string{"notes"}, RatePerMinute: 600,
+		Permissions: permissions.Set{"notes": permissions.Read, permissions.Routes: permissions.Read}, RatePerMinute: 600,
 	}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)

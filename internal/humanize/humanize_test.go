@@ -6,6 +6,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestKeyDescriptions(t *testing.T) {
@@ -33,10 +34,10 @@ func TestKeyDescriptions(t *testing.T) {
 		}
 	}
 	scopes := map[string]keystore.Options{
-		"Full access":              {},
-		"Read-only":                {ReadOnly: true},
-		"notes, tasks":             {Collections: []string{"notes", "tasks"}},
-		"Read-only · notes, tasks": {ReadOnly: true, Collections: []string{"notes", "tasks"}},
+		"Full access": {},
+		"Other collections: read; app routes: read": {Permissions: permissions.Set{permissions.Others: permissions.Read, permissions.Routes: permissions.Read}},
+		"Write notes, tasks; app routes: write":     {Permissions: permissions.Set{"notes": permissions.Write, "tasks": permissions.Write, permissions.Routes: permissions.Write}},
+		"Read notes, tasks; app routes: read":       {Permissions: permissions.Set{"notes": permissions.Read, "tasks": permissions.Read, permissions.Routes: permissions.Read}},
 	}
 	for want, p := range scopes {
 		if got := humanize.Scope(p); got != want {

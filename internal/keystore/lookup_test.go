@@ -11,6 +11,7 @@ import (
 	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -24,8 +25,8 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	// A key with every lifecycle field set, and a key of a second owner
 	// collection: each kind of value survives the trip.
 	rich, _, err := env.Store.Issue(env.Alice(t), keystore.Options{
-		Label: "rich «key» n12:ab 3:", ExpiresAt: time.Now().Add(48 * time.Hour), ReadOnly: true,
-		Collections: []string{"notes", "secrets"}, RatePerMinute: 600,
+		Label: "rich «key» n12:ab 3:", ExpiresAt: time.Now().Add(48 * time.Hour),
+		Permissions: permissions.Set{"notes": permissions.Read, "secrets": permissions.Read, permissions.Routes: permissions.Read}, RatePerMinute: 600,
 	}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,11 @@ package keystore_test
 
 import (
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestPolicyUsable(t *testing.T) {
@@ -31,22 +31,14 @@ func TestPolicyUsable(t *testing.T) {
 }
 
 func TestPolicyNarrows(t *testing.T) {
-	ro := keystore.Options{ReadOnly: true, Collections: []string{"notes", "tasks"}}
-	for method, want := range map[string]bool{
-		http.MethodGet: true, http.MethodHead: true, http.MethodOptions: true,
-		http.MethodPost: false, http.MethodPatch: false, http.MethodPut: false, http.MethodDelete: false,
-	} {
-		if got := ro.AllowsMethod(method); got != want {
-			t.Errorf("read-only AllowsMethod(%s) = %v", method, got)
-		}
-		if !(keystore.Options{}).AllowsMethod(method) {
-			t.Errorf("unrestricted key refuses %s", method)
-		}
+	ro := keystore.Options{Permissions: permissions.Set{"notes": permissions.Read, "tasks": permissions.Read, permissions.Routes: permissions.Read}}
+	if ro.Permissions.RoutesLevel() != permissions.Read || (keystore.Options{}).Permissions.RoutesLevel() != permissions.Write {
+		t.Error("routes level not applied")
 	}
-	if !ro.AllowsCollection("tasks") || ro.AllowsCollection("users") {
-		t.Error("allow-list not applied")
+	if !ro.Permissions.Allows("tasks", permissions.Read) || ro.Permissions.Allows("tasks", permissions.Write) || ro.Permissions.Allows("users", permissions.Read) {
+		t.Error("permissions not applied")
 	}
-	if !(keystore.Options{}).AllowsCollection("users") {
-		t.Error("an empty allow-list must allow every collection")
+	if !(keystore.Options{}).Permissions.Allows("users", permissions.Write) {
+		t.Error("no permissions must allow every collection")
 	}
 }

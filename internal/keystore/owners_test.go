@@ -86,7 +86,7 @@ func TestRulesHoldForEverySave(t *testing.T) {
 			r.Set(keystore.FieldOwnerCollection, su.Collection().Id)
 		},
 		"an expiry in the past": func(r *core.Record) { r.Set(keystore.FieldExpires, "2020-01-01 00:00:00.000Z") },
-		"an unknown collection": func(r *core.Record) { r.Set(keystore.FieldCollections, []string{"nope"}) },
+		"an unknown collection": func(r *core.Record) { r.Set(keystore.FieldPermissions, map[string]string{"nope": "read"}) },
 	} {
 		r := core.NewRecord(keys)
 		r.Set(keystore.FieldLabel, "x")
