@@ -191,3 +191,55 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 		t.Fatalf("api_keys incomplete after up: %v", err)
 	}
 }
+
+// api_key_events: superusers only, one event per (key, action) for the
+// actions that happen once and any number of the others; reverting the
+// migration drops it.
+func TestAPIKeyEventsMigration(t *testing.T) {
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Cleanup()
+
+	c, err := app.FindCollectionByNameOrId("api_key_events")
+	if err != nil {
+		t.Fatalf("api_key_events not created: %v", err)
+	}
+	if c.ListRule != nil || c.ViewRule != nil || c.CreateRule != nil || c.UpdateRule != nil || c.DeleteRule != nil {
+		t.Fatal("api_key_events must be superuser-only (nil rules)")
+	}
+	for _, name := range []string{"key", "label", "owner", "owner_collection", "action", "actor_kind", "actor_id", "ip", "user_agent", "detail", "created"} {
+		if c.Fields.GetByName(name) == nil {
+			t.Fatalf("field %q missing", name)
+		}
+	}
+	insert := func(action string) error {
+		_, err := app.DB().Insert("api_key_events", map[string]any{
+			"id": core.GenerateDefaultRandomId(), "key": "k1alice00000001", "owner": "u1", "owner_collection": "c1",
+			"action": action, "actor_kind": "system",
+		}).Execute()
+		return err
+	}
+	for _, action := range []string{"disabled", "disabled", "expiry_reminder_7d", "expiry_reminder_1d", "expired"} {
+		if err := insert(action); err != nil {
+			t.Fatalf("first %s: %v", action, err)
+		}
+	}
+	for _, action := range []string{"expiry_reminder_7d", "expiry_reminder_1d", "expired"} {
+		if err := insert(action); err == nil {
+			t.Fatalf("a second %s was accepted", action)
+		}
+	}
+
+	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down: %v %v", reverted, err)
+	}
+	if _, err := app.FindCollectionByNameOrId("api_key_events"); err == nil || app.HasTable("api_key_events") {
+		t.Fatal("api_key_events still exists after down")
+	}
+	if applied, err := runner.Up(); err != nil || len(applied) != 1 {
+		t.Fatalf("up again: %v %v", applied, err)
+	}
+}
