@@ -41,7 +41,7 @@ func TestCreate(t *testing.T) {
 			expires: func(now time.Time) time.Time { return now.Add(90 * day) },
 			want: keystore.Options{Label: "Dashboard", Permissions: permissions.Set{
 				"notes": permissions.Read, "users": permissions.Read, permissions.Routes: permissions.Read}, RatePerMinute: 600},
-			stderr: `(Read-only · notes, users; 600 requests/min; expires `,
+			stderr: `(Read notes, users; app routes: read; 600 requests/min; expires `,
 		},
 		{
 			name:    "owner by record id, expiry as a date",

@@ -124,7 +124,7 @@ func TestListTable(t *testing.T) {
 	for id, want := range map[string][]string{
 		hookstest.AliceKeyID: {hookstest.AliceEmail, "users", hookstest.AliceKeyLabel, "Full access", "No limit", "2026-03-04 05:06", "never", "Active"},
 		hookstest.BobKeyID:   {hookstest.BobEmail, hookstest.BobKeyLabel, "Full access", "never", "Active"},
-		scoped:               {hookstest.AliceEmail, "Dashboard", "Read-only · notes", "600/min", "Expires in 3 days"},
+		scoped:               {hookstest.AliceEmail, "Dashboard", "Read notes; app routes: read", "600/min", "Expires in 3 days"},
 		expired:              {hookstest.BobEmail, "Old script", "Expired"},
 		disabled:             {hookstest.BobEmail, "Paused", "Disabled"},
 	} {

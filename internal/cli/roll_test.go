@@ -85,7 +85,7 @@ func TestRoll(t *testing.T) {
 			}
 
 			for _, w := range []string{"Rolled " + old.Id + ` "Sync" of bob@example.com`, "the new key is " + created.Id,
-				"Read-only · notes; 60 requests/min", "shown only once", "The old key " + old.Id} {
+				"Read notes; app routes: read; 60 requests/min", "shown only once", "The old key " + old.Id} {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("stderr %q does not say %q", stderr, w)
 				}
