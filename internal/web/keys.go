@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/usage"
@@ -141,11 +142,7 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 		p.nonces.release(principal(user), nonce, now)
 		return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, errs, "")
 	}
-	record, key, err := p.store.Issue(owner, opts, keystore.Origin{
-		Via:       via,
-		IP:        e.RealIP(),
-		UserAgent: e.Request.UserAgent(),
-	})
+	record, key, err := p.store.Issue(owner, opts, pageOrigin(e, user, owner, via))
 	if err != nil {
 		p.nonces.release(principal(user), nonce, now)
 		if errs, ok := p.storeErrors(err); ok {
@@ -240,7 +237,7 @@ func (p *pages) revoke(e *core.RequestEvent) error {
 	_, owner, err := p.keyFor(user, e.Request.PathValue("id"))
 	var record *core.Record
 	if err == nil {
-		record, err = p.store.Revoke(owner, e.Request.PathValue("id"))
+		record, err = p.store.Revoke(owner, e.Request.PathValue("id"), pageOrigin(e, user, owner, "API keys page"))
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
@@ -310,7 +307,7 @@ func (p *pages) revokeAll(e *core.RequestEvent) error {
 	if owner == nil {
 		return err
 	}
-	n, err := p.store.RevokeAll(owner)
+	n, err := p.store.RevokeAll(owner, pageOrigin(e, user, owner, "API keys page"))
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
@@ -384,6 +381,8 @@ func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 		RevokeURL: p.paths.Revoke(r.Id),
 		RollURL:   p.paths.Roll(r.Id),
 		ToggleURL: p.paths.Disable(r.Id),
+
+		ActivityURL: activityPath(p.paths, r.Id),
 	}
 	if policy.Disabled {
 		row.ToggleURL = p.paths.Enable(r.Id)
@@ -391,6 +390,8 @@ func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 	if next := r.GetString(keystore.FieldReplacedBy); next != "" {
 		row.ReplacedBy = next // rolled once already: roll the replacement
 		row.RollURL = ""
+	} else if state.Kind == humanize.StateExpiring {
+		row.ExpiresSoon = state.Text // said in the row, not only by the badge's colour
 	}
 	if policy.RatePerMinute > 0 {
 		row.Rate = humanize.Rate(policy)
@@ -404,6 +405,13 @@ func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 		row.LastUsedAgent = r.GetString(keystore.FieldLastUsedUserAgent)
 	}
 	return row
+}
+
+// pageOrigin is who acts through the pages (user: the owner, or a
+// superuser) on a key of owner, and from where: for the owner's mail and
+// the key's events.
+func pageOrigin(e *core.RequestEvent, user, owner *core.Record, via string) keystore.Origin {
+	return events.RequestOrigin(e, user, owner.Id, owner.Collection().Id, via)
 }
 
 func timeView(t, now time.Time) templates.Time {

@@ -40,7 +40,7 @@ func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 		_, owner, err := p.keyFor(user, id)
 		var record *core.Record
 		if err == nil {
-			record, err = p.store.SetDisabled(owner, id, disabled)
+			record, err = p.store.SetDisabled(owner, id, disabled, pageOrigin(e, user, owner, "API keys page"))
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
@@ -144,11 +144,7 @@ func (p *pages) roll(e *core.RequestEvent) error {
 		if user.IsSuperuser() {
 			via = "API keys page (roll, by an administrator)"
 		}
-		record, key, err = p.store.Roll(owner, id, period, keystore.Origin{
-			Via:       via,
-			IP:        e.RealIP(),
-			UserAgent: e.Request.UserAgent(),
-		})
+		record, key, err = p.store.Roll(owner, id, period, pageOrigin(e, user, owner, via))
 	}
 	if err != nil {
 		p.nonces.release(principal(user), nonce, now)

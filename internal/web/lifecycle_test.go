@@ -175,9 +175,10 @@ func TestCreateKeyScopes(t *testing.T) {
 		message string
 	}{
 		{"unknown collection", url.Values{"collections": {"notes", "nosuch"}}, "collections-error", `There is no collection named &#34;nosuch&#34;`},
-		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "cannot be scoped to"},
-		{"api_key_usage", url.Values{"collections": {"api_key_usage"}}, "collections-error", "cannot be scoped to"},
-		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "cannot be scoped to"},
+		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "cannot be given permissions on the"},
+		{"api_key_usage", url.Values{"collections": {"api_key_usage"}}, "collections-error", "cannot be given permissions on the"},
+		{"api_key_events", url.Values{"collections": {"api_key_events"}}, "collections-error", "cannot be given permissions on the"},
+		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "cannot be given permissions on the"},
 		{"rate not a number", url.Values{"rate_limit": {"fast"}}, "rate-error", "Enter a whole number"},
 		{"negative rate", url.Values{"rate_limit": {"-5"}}, "rate-error", "Enter a whole number"},
 		{"rate too high", url.Values{"rate_limit": {"2000000"}}, "rate-error", "at most 1000000"},
@@ -280,6 +281,7 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 	body := c.Get(pagestest.Paths.Keys).Body
 	for _, want := range []string{
 		`state state-expiring" data-testid="key-state"><time datetime=`,
+		`<span aria-hidden="true">⚠ </span>Expires in 3 days: roll it to keep apps working.</strong>`,
 		`title="Expires ` + now.Add(3*24*time.Hour).UTC().Format("2006-01-02"),
 		`>Expires in 3 days</time>`,
 		`data-testid="key-scope">Read notes, users; app routes: read</span>`,
@@ -296,6 +298,11 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("list lacks %s", want)
 		}
+	}
+	// said in the row, not only by the badge's colour: the expiring key
+	// only (the one expiring in 30 days, the expired and the disabled not)
+	if strings.Count(body, `data-testid="expires-soon"`) != 1 {
+		t.Error("want exactly one key said to expire soon")
 	}
 	if strings.Count(body, `data-testid="key-rate"`) != 1 {
 		t.Error("a rate is shown for an unlimited key")
