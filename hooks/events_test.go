@@ -171,8 +171,9 @@ func TestEventsOfASuperuserOverREST(t *testing.T) {
 
 	id := idOf(t, mustSend(t, 200, srv.URL, http.MethodPost, records, jwt, `{"label":"by admin","owner":"`+hookstest.AliceID+`"}`))
 	mustSend(t, 200, srv.URL, http.MethodPatch, records+"/"+id, jwt, `{"disabled":true,"permissions":{"*":"read"}}`)
+	mustSend(t, 200, srv.URL, http.MethodPatch, records+"/"+id, jwt, `{"disabled":false,"allowed_ips":["192.0.2.1"]}`)
 	mustSend(t, 204, srv.URL, http.MethodDelete, records+"/"+id, jwt, "")
-	list := expectEvents(t, env.App, id, []string{"revoked", "permissions_changed", "disabled", "created"},
+	list := expectEvents(t, env.App, id, []string{"revoked", "permissions_changed", "enabled", "permissions_changed", "disabled", "created"},
 		events.Actor{Kind: events.KindSuperuser, ID: su.Id}, "127.0.0.1")
 	for _, e := range list {
 		if e.Detail != nil && e.Action != "permissions_changed" {

@@ -99,6 +99,18 @@ func TestActivityOfAnOwnersKey(t *testing.T) {
 			t.Errorf("activity of %s: %d, want 404", id, res.StatusCode)
 		}
 	}
+	// "Revoke all" is the owner's too
+	form := url.Values{"csrf": csrf["csrf"]}
+	if res := c.Post(pagestest.Paths.RevokeAll, form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke all: %d", res.StatusCode)
+	}
+	for _, id := range []string{key.ID, hookstest.AliceKeyID} {
+		list, err := events.List(srv.Env.App, id, nil)
+		if err != nil || len(list) == 0 || list[0].Action != "revoked" || list[0].Actor != alice {
+			t.Errorf("after revoke all, %s: %+v (%v)", id, list, err)
+		}
+	}
+
 	// Bob's revoked key neither
 	bob := srv.Client(t)
 	bob.Login(hookstest.BobEmail, hookstest.Password)
