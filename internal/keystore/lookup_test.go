@@ -45,7 +45,7 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a NULL, as a JSON column holds when nothing was ever written to it
-	if _, err := env.App.DB().NewQuery("UPDATE api_keys SET collections = NULL WHERE id = {:id}").
+	if _, err := env.App.DB().NewQuery("UPDATE api_keys SET permissions = NULL WHERE id = {:id}").
 		Bind(map[string]any{"id": botKey.Id}).Execute(); err != nil {
 		t.Fatal(err)
 	}
