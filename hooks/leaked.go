@@ -12,6 +12,8 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/internal/events"
+	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pbkeys/pbkeys/internal/ratelimit"
 	"github.com/pbkeys/pbkeys/internal/retryafter"
@@ -107,6 +109,9 @@ func (l *leakReports) handle(e *core.RequestEvent) error {
 
 	ctx, cancel := context.WithTimeout(e.Request.Context(), leakReportDeadline)
 	defer cancel()
+	// who revokes the keys, for their events: the report, from its sender
+	by := keystore.Origin{Via: "leak report", IP: e.RealIP(), UserAgent: e.Request.UserAgent(),
+		Actor: events.KindLeakReport, ActorID: leakReporter}
 	var (
 		feedback   = make([]secretscanning.Feedback, len(matches))
 		done       = make(map[string]leaks.Result, len(matches)) // a token listed twice is checked once
@@ -116,7 +121,7 @@ func (l *leakReports) handle(e *core.RequestEvent) error {
 	for i, m := range matches {
 		res, seen := done[m.Token]
 		if !seen {
-			res, err = l.revoker.Revoke(ctx, m.Token, leaks.Leak{URL: m.URL, ReportedBy: leakReporter}, client)
+			res, err = l.revoker.Revoke(ctx, m.Token, leaks.Leak{URL: m.URL, ReportedBy: leakReporter, By: by}, client)
 			if err != nil {
 				return e.InternalServerError("", err)
 			}

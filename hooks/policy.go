@@ -86,6 +86,7 @@ const (
 	msgNoKeyManagement = "API keys cannot manage API keys; sign in to the API keys page instead."
 	msgNoKeyReading    = "API keys cannot read API keys, not even through expand, filter or sort."
 	msgNoUsage         = "API keys cannot read or change the usage of API keys; sign in to the API keys page instead."
+	msgNoEvents        = "API keys cannot read or change the events of API keys; sign in to the API keys page instead."
 	msgNoCredentials   = "API keys cannot change email, email visibility, password, verification or token key; sign in with a password instead."
 	msgNoAccountDelete = "API keys cannot delete the account they belong to."
 	msgNoAuthMethods   = "API keys cannot add, change or remove sign-in methods (OAuth2 links, sign-in origins, MFA or one-time passwords); sign in with a password instead."
@@ -232,21 +233,25 @@ func checkRoute(g *grant, a access) error {
 }
 
 // checkCollection refuses api_keys to every key (with keysMsg: managing
-// keys, or reading them through another collection) and api_key_usage, and
+// keys, or reading them through another collection), api_key_usage and
+// api_key_events, and
 // a collection where the key's permission is below need, for what verb
 // says the key was about to do there ("access", "reach" through expand,
 // filter or sort, "link to records of").
 //
 // No key may see or touch API keys: a leaked key could otherwise mint new
 // keys (persistence after revocation), delete its siblings, or list them
-// (labels, permissions, last use). Nor their usage: it says which keys
-// exist and when and how much they are used, and a key could forge it.
+// (labels, permissions, last use). Nor their usage or events: they say
+// which keys exist, when, how much and from where they are used and by
+// whom they are managed, and a key could forge them.
 func checkCollection(g *grant, c *core.Collection, keysMsg string, need permissions.Level, verb string) error {
 	switch c.Name {
 	case keystore.Collection:
 		return apis.NewForbiddenError(keysMsg, nil)
 	case keystore.UsageCollection:
 		return apis.NewForbiddenError(msgNoUsage, nil)
+	case keystore.EventsCollection:
+		return apis.NewForbiddenError(msgNoEvents, nil)
 	}
 	have := g.options.Permissions.Of(c.Name)
 	if have >= need {
@@ -265,7 +270,7 @@ func checkCollection(g *grant, c *core.Collection, keysMsg string, need permissi
 // checkLinks refuses a body (info.Body, as PocketBase reads it) that sets
 // a relation of c — plainly or with PocketBase's "+"/"-" modifiers, as its
 // RelationField.FindSetter reads the names — to records of a collection
-// the key may not read: api_keys and api_key_usage for every key,
+// the key may not read: pbkeys' own collections for every key,
 // collections its permissions do not give read. Whatever the ids, existing
 // or not. Linking the key's own owner record is not reaching anything: the
 // key acts as that record.

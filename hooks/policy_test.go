@@ -73,6 +73,13 @@ func TestKeyMayNotEscalate(t *testing.T) {
 			{Name: "create a usage row", Method: http.MethodPost, URL: "/api/collections/api_key_usage/records", Body: strings.NewReader(`{"key":"` + o.KeyID + `","day":"2020-01-01","requests":1}`)},
 			{Name: "filter through @collection.api_key_usage", Method: http.MethodGet, URL: "/api/collections/notes/records?filter=" + url.QueryEscape("@collection.api_key_usage.requests > 0")},
 			{Name: "the usage route", Method: http.MethodGet, URL: "/api/api-keys/" + o.KeyID + "/usage"},
+
+			// no reading or forging the keys' events
+			{Name: "list api_key_events", Method: http.MethodGet, URL: "/api/collections/api_key_events/records"},
+			{Name: "create an event row", Method: http.MethodPost, URL: "/api/collections/api_key_events/records", Body: strings.NewReader(`{"key":"` + o.KeyID + `","owner":"` + o.ID + `","owner_collection":"x","action":"created","actor_kind":"system","label":"forged"}`)},
+			{Name: "filter through @collection.api_key_events", Method: http.MethodGet, URL: "/api/collections/notes/records?filter=" + url.QueryEscape("@collection.api_key_events.action ?= 'created'")},
+			{Name: "sort through @collection.api_key_events", Method: http.MethodGet, URL: "/api/collections/notes/records?sort=@collection.api_key_events.created"},
+			{Name: "the events route", Method: http.MethodGet, URL: "/api/api-keys/" + o.KeyID + "/events"},
 		}
 		for _, s := range scenarios {
 			s.Name = o.Kind + "'s key: " + s.Name + " → 403"
@@ -96,6 +103,8 @@ func TestKeyMayNotEscalateInsideBatch(t *testing.T) {
 			{"change password", `{"method":"PATCH","url":"` + o.URL() + `","body":{"oldPassword":"` + hookstest.Password + `","password":"attacker-pass-123","passwordConfirm":"attacker-pass-123"}}`},
 			{"delete own account", `{"method":"DELETE","url":"` + o.URL() + `"}`},
 			{"expand keys from the owner", `{"method":"PATCH","url":"` + o.URL() + `?expand=api_keys_via_` + o.LinkField + `","body":{"name":"x"}}`},
+			{"create an event row", `{"method":"POST","url":"/api/collections/api_key_events/records","body":{"key":"` + o.KeyID + `","owner":"` + o.ID + `","owner_collection":"x","action":"created","actor_kind":"system","label":"forged"}}`},
+			{"a note, filtered through the events", `{"method":"PATCH","url":"` + o.NoteURL() + `?filter=` + url.QueryEscape("@collection.api_key_events.action ?= 'created'") + `&expand=owner","body":{"title":"x"}}`},
 		}
 		for _, sc := range scenarios {
 			s := tests.ApiScenario{
@@ -144,6 +153,9 @@ func expectOwnerUnchanged(o hookstest.Owner) func(testing.TB, *tests.TestApp, *h
 		// (the refused request itself is a use of the key, and is counted)
 		if n, _ := app.CountRecords("api_key_usage", dbx.HashExp{"day": "2020-01-01"}); n != 0 {
 			t.Fatalf("%d usage rows were forged", n)
+		}
+		if n, _ := app.CountRecords("api_key_events", dbx.HashExp{"label": "forged"}); n != 0 {
+			t.Fatalf("%d events were forged", n)
 		}
 	}
 }

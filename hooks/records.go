@@ -11,6 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
@@ -69,7 +70,7 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 		if errs := optionTypeErrors(body, e.Record); errs != nil {
 			return e.BadRequestError("Failed to create record.", errs)
 		}
-		key, err := store.Prepare(e.Record, keystore.Origin{Via: "REST API", IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
+		key, err := store.Prepare(e.Record, restOrigin(e))
 		if err != nil {
 			return e.InternalServerError("", err)
 		}
@@ -106,8 +107,23 @@ func bindRecordHooks(app core.App, store *keystore.Store) {
 				return e.BadRequestError(msgChangeable, nil)
 			}
 		}
+		e.Record.SetRaw(keystore.OriginKey, []keystore.Origin{restOrigin(e)})
 		return e.Next()
 	})
+
+	// Revoke over REST: only who, for the key's events.
+	app.OnRecordDeleteRequest(keystore.Collection).BindFunc(func(e *core.RecordRequestEvent) error {
+		e.Record.SetRaw(keystore.OriginKey, []keystore.Origin{restOrigin(e)})
+		return e.Next()
+	})
+}
+
+// restOrigin is who changes a key over REST — the dashboard and batch
+// sub-requests included, which go through these record request hooks
+// too — and from where, for the owner's mail and the key's events.
+func restOrigin(e *core.RecordRequestEvent) keystore.Origin {
+	return events.RequestOrigin(e.RequestEvent, e.Auth,
+		e.Record.GetString(keystore.FieldOwner), e.Record.GetString(keystore.FieldOwnerCollection), "REST API")
 }
 
 // submittedFields returns the fields of a create or update as PocketBase

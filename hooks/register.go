@@ -20,10 +20,12 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/dbgen"
+	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pbkeys/pbkeys/internal/ownermail"
 	"github.com/pbkeys/pbkeys/internal/ratelimit"
+	"github.com/pbkeys/pbkeys/internal/reminders"
 	"github.com/pbkeys/pbkeys/internal/secretscanning"
 	"github.com/pbkeys/pbkeys/internal/usage"
 	"github.com/pbkeys/pbkeys/internal/verifier"
@@ -38,8 +40,8 @@ const verifierStoreKey = "pbkeys.verifier"
 // auth, the key policy, realtime and file-token handling, the REST routes,
 // the leaked-key report endpoint (which answers 404 unless
 // cfg.LeakReportKeys is set), the pages (unless cfg.NoPages), the "apikeys"
-// command (when cfg.RootCmd is set), the owners' mails and the usage
-// records.
+// command (when cfg.RootCmd is set), the owners' mails (expiry reminders
+// included), the usage records and the keys' events.
 func Register(app core.App, cfg Config) error {
 	pagesPath := cfg.PagesPath
 	if pagesPath == "" {
@@ -61,6 +63,8 @@ func Register(app core.App, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	events.Register(app)
+	reminders.Register(app, mail)
 	// Hashes made with other parameters are upgraded after their next
 	// successful verification, off the request path.
 	keys, err := verifier.New(cfg.Tuning.Argon2, cfg.Tuning.Verifier, verifier.Rehash{

@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
@@ -23,6 +24,13 @@ const (
 	// usage.Window days, oldest first, every day listed (0 for a
 	// day without requests): GET → [{"day":"2026-11-30","requests":12}, ...].
 	usagePath = "/api/api-keys/{id}/usage"
+
+	// eventsPath answers what was done to a key, newest first (at most
+	// events.MaxList, kept events.Retention): GET →
+	// {"items":[{"id","key","label","action","actor":{"kind","id"},"ip",
+	// "userAgent","detail","created"}, ...]}. A revoked key's events stay
+	// readable by its owner.
+	eventsPath = "/api/api-keys/{id}/events"
 )
 
 // bindKeyRoutes adds the key actions that are not plain record CRUD.
@@ -43,9 +51,8 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 		if !ok {
 			return e.BadRequestError(`Choose a grace period for the old key: "`+strings.Join(keystore.GraceNames(), `", "`)+`".`, nil)
 		}
-		record, key, err := store.Roll(e.Auth, e.Request.PathValue("id"), grace, keystore.Origin{
-			Via: "REST API (roll)", IP: e.RealIP(), UserAgent: e.Request.UserAgent(),
-		})
+		record, key, err := store.Roll(e.Auth, e.Request.PathValue("id"), grace,
+			events.RequestOrigin(e, e.Auth, e.Auth.Id, e.Auth.Collection().Id, "REST API (roll)"))
 		if errors.Is(err, sql.ErrNoRows) {
 			return e.NotFoundError("", nil)
 		}
@@ -84,5 +91,39 @@ func bindKeyRoutes(se *core.ServeEvent, store *keystore.Store) {
 			return e.InternalServerError("", err)
 		}
 		return e.JSON(http.StatusOK, daily[id])
+	}).Bind(apis.RequireAuth())
+
+	se.Router.GET(eventsPath, func(e *core.RequestEvent) error {
+		// (A key is refused before it gets here: see checkAccess.) The
+		// key's owner sees its events, after it was revoked too; a
+		// superuser sees any key's.
+		id := e.Request.PathValue("id")
+		var owner *core.Record // nil: every owner's
+		switch {
+		case e.HasSuperuserAuth():
+		case e.Auth != nil && store.IsOwnerCollection(e.Auth.Collection()):
+			owner = e.Auth
+		default:
+			return e.ForbiddenError(msgNotAnOwner, nil)
+		}
+		list, err := events.List(e.App, id, owner)
+		if err != nil {
+			return e.InternalServerError("", err)
+		}
+		if len(list) == 0 {
+			// no events: a key of the caller's from before events were kept, or none
+			if owner != nil {
+				_, err = store.FindOwned(owner, id)
+			} else {
+				_, err = store.Find(id)
+			}
+			if errors.Is(err, sql.ErrNoRows) {
+				return e.NotFoundError("", nil)
+			}
+			if err != nil {
+				return e.InternalServerError("", err)
+			}
+		}
+		return e.JSON(http.StatusOK, events.Page{Items: list})
 	}).Bind(apis.RequireAuth())
 }

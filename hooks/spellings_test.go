@@ -65,6 +65,7 @@ func options(query map[string]any) string {
 func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 	env := hookstest.New(t)
 	keysID := collectionID(t, env, keystore.Collection)
+	eventsID := collectionID(t, env, keystore.EventsCollection)
 	env.App.Cleanup()
 
 	users := "/api/collections/users/records"
@@ -121,6 +122,17 @@ func TestNoKeyReadsAPIKeysInAnySpelling(t *testing.T) {
 		{name: "usage route in upper case", url: "/api/collections/API_KEY_USAGE/records"},
 		{name: "usage through @collection", url: notes + "?filter=" + q("@collection.api_key_usage.requests > 0")},
 		{name: "usage realtime topic", topic: "api_key_usage/*"},
+		// and their events
+		{name: "events route", url: "/api/collections/api_key_events/records"},
+		{name: "events route in upper case", url: "/api/collections/API_KEY_EVENTS/records"},
+		{name: "events route by id", url: "/api/collections/" + eventsID + "/records"},
+		{name: "events through @collection", url: notes + "?filter=" + q("@collection.api_key_events.action ?= 'created'")},
+		{name: "events through @collection by id", url: notes + "?filter=" + q("@collection."+eventsID+".action ?= 'created'")},
+		{name: "events sorted through @collection", url: notes + "?sort=" + q("@collection.api_key_events.created")},
+		{name: "events realtime topic", topic: "api_key_events/*"},
+		{name: "events realtime topic by id", topic: eventsID + "/*"},
+		{name: "events realtime filter through @collection", topic: "notes/*" + options(map[string]any{"filter": "@collection.api_key_events.action ?= 'created'"})},
+		{name: "our events route", url: "/api/api-keys/" + hookstest.AliceKeyID + "/events"},
 	}
 	// full access, a key with permissions, and "every collection" ("*"),
 	// which does not mean pbkeys' own

@@ -41,8 +41,13 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
 
-	// the newest: permissions and allowed addresses in place of read_only
-	// and collections (TestPermissionsMigration checks the keys)
+	// the newest: the keys' events (TestAPIKeyEventsMigration checks it)
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 || app.HasTable("api_key_events") {
+		t.Fatalf("down events: %v %v", reverted, err)
+	}
+
+	// permissions and allowed addresses in place of read_only and
+	// collections (TestPermissionsMigration checks the keys)
 	if keys.Fields.GetByName("read_only") != nil || keys.Fields.GetByName("collections") != nil {
 		t.Fatal("read_only and collections are still there")
 	}
@@ -108,10 +113,10 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 			t.Fatalf("field %q still there after down", name)
 		}
 	}
-	if applied, err := runner.Up(); err != nil || len(applied) != 5 || !app.HasTable("_pbkeys_page_sessions") {
+	if applied, err := runner.Up(); err != nil || len(applied) != 6 || !app.HasTable("_pbkeys_page_sessions") {
 		t.Fatalf("up again: %v %v", applied, err)
 	}
-	if _, err := runner.Down(5); err != nil {
+	if _, err := runner.Down(6); err != nil {
 		t.Fatal(err)
 	}
 
@@ -160,7 +165,7 @@ func TestAPIKeysMigrationsAreReversible(t *testing.T) {
 	if err != nil || len(kept) != 1 || kept[0].GetString("owner") != alice.Id || kept[0].GetString("owner_collection") != users.Id {
 		t.Fatalf("after up: %+v (%v), want Alice's key owned by her users record", kept, err)
 	}
-	if _, err := runner.Down(6); err != nil { // the owner and the five above it again
+	if _, err := runner.Down(7); err != nil { // the owner and the six above it again
 		t.Fatal(err)
 	}
 
@@ -225,7 +230,7 @@ func TestPermissionsMigration(t *testing.T) {
 		}
 	}
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
-	if _, err := runner.Down(1); err != nil {
+	if _, err := runner.Down(2); err != nil { // the events, then permissions
 		t.Fatal(err)
 	}
 	before := map[string]struct {
@@ -266,7 +271,7 @@ func TestPermissionsMigration(t *testing.T) {
 	}
 
 	// and down again: the coarse fields, reaching no more
-	if _, err := runner.Down(1); err != nil {
+	if _, err := runner.Down(2); err != nil {
 		t.Fatal(err)
 	}
 	for id, k := range before {
@@ -291,4 +296,56 @@ func ptrOr(p *string, or string) string {
 		return or
 	}
 	return *p
+}
+
+// api_key_events: superusers only, one event per (key, action) for the
+// actions that happen once and any number of the others; reverting the
+// migration drops it.
+func TestAPIKeyEventsMigration(t *testing.T) {
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Cleanup()
+
+	c, err := app.FindCollectionByNameOrId("api_key_events")
+	if err != nil {
+		t.Fatalf("api_key_events not created: %v", err)
+	}
+	if c.ListRule != nil || c.ViewRule != nil || c.CreateRule != nil || c.UpdateRule != nil || c.DeleteRule != nil {
+		t.Fatal("api_key_events must be superuser-only (nil rules)")
+	}
+	for _, name := range []string{"key", "label", "owner", "owner_collection", "action", "actor_kind", "actor_id", "ip", "user_agent", "detail", "created"} {
+		if c.Fields.GetByName(name) == nil {
+			t.Fatalf("field %q missing", name)
+		}
+	}
+	insert := func(action string) error {
+		_, err := app.DB().Insert("api_key_events", map[string]any{
+			"id": core.GenerateDefaultRandomId(), "key": "k1alice00000001", "owner": "u1", "owner_collection": "c1",
+			"action": action, "actor_kind": "system",
+		}).Execute()
+		return err
+	}
+	for _, action := range []string{"disabled", "disabled", "expiry_reminder_7d", "expiry_reminder_1d", "expired"} {
+		if err := insert(action); err != nil {
+			t.Fatalf("first %s: %v", action, err)
+		}
+	}
+	for _, action := range []string{"expiry_reminder_7d", "expiry_reminder_1d", "expired"} {
+		if err := insert(action); err == nil {
+			t.Fatalf("a second %s was accepted", action)
+		}
+	}
+
+	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+	if reverted, err := runner.Down(1); err != nil || len(reverted) != 1 {
+		t.Fatalf("down: %v %v", reverted, err)
+	}
+	if _, err := app.FindCollectionByNameOrId("api_key_events"); err == nil || app.HasTable("api_key_events") {
+		t.Fatal("api_key_events still exists after down")
+	}
+	if applied, err := runner.Up(); err != nil || len(applied) != 1 {
+		t.Fatalf("up again: %v %v", applied, err)
+	}
 }

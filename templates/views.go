@@ -205,6 +205,12 @@ type KeyRow struct {
 	ReplacedBy  string // id of the key a roll issued in its place: no second roll
 	ToggleURL   string // disables an enabled key, enables a disabled one
 	New         bool   // just created: highlighted
+	// ActivityURL is the key's Activity page: what was done to it, by whom.
+	ActivityURL string
+	// ExpiresSoon is said in the row itself ("Expires in 3 days") for a
+	// key that expires within the week and was not rolled yet; empty
+	// otherwise.
+	ExpiresSoon string
 
 	// Where the last use came from; empty when unknown.
 	LastUsedIP    string

@@ -1,12 +1,12 @@
 // Package cli is the operator's command line for API keys: "pbkeys apikeys
-// create|list|revoke|disable|enable|roll|leaked", added to PocketBase's own
+// create|list|revoke|disable|enable|roll|usage|events|leaked", added to PocketBase's own
 // command tree. It runs in the bootstrapped app (PocketBase opens the
 // database before running any command) and issues, pauses, rolls and revokes
 // keys through the same keystore as the REST API and the pages.
 //
 // Output contract: "create" and "roll" print the key and nothing else on
 // stdout, so it can be captured by a shell, and describe it on stderr;
-// "list", "revoke", "disable", "enable" and "leaked" print their results on
+// "list", "revoke", "disable", "enable", "usage", "events" and "leaked" print their results on
 // stdout, and "leaked" never prints a token.
 // Errors are sentences returned to PocketBase, which ends the process;
 // main.go recognises them with IsCommandError and prints them as they are
@@ -30,6 +30,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
+	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/leaks"
 )
@@ -40,9 +41,10 @@ import (
 func NewAPIKeysCommand(app core.App, store *keystore.Store, revoker *leaks.Revoker) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "apikeys",
-		Short: "Create, list, disable, roll and revoke API keys, show their usage, revoke leaked keys",
-		Long: `Create, list, disable, enable, roll and revoke API keys, show their usage,
-and revoke keys found exposed.
+		Short: "Create, list, disable, roll and revoke API keys, show their usage and events, revoke leaked keys",
+		Long: `Create, list, disable, enable, roll and revoke API keys, show their usage
+and their events (who did what to them, and when), and revoke keys found
+exposed.
 
 A key is printed once, by "create" or "roll", and never again: pbkeys stores
 only its hash. Owners (records of the owner collections, users by default)
@@ -55,6 +57,7 @@ Times are in UTC.`,
   pbkeys apikeys create --user service_accounts/bot@example.com --label "Nightly deploy"
   pbkeys apikeys roll k1alice00000001 --grace 1h
   pbkeys apikeys usage k1alice00000001
+  pbkeys apikeys events k1alice00000001
   pbkeys apikeys revoke k1alice00000001
   pbkeys apikeys leaked tokens.txt --url https://ci.example.com/builds/1234`,
 		SilenceUsage: true,
@@ -94,6 +97,7 @@ Times are in UTC.`,
 		newSetDisabledCommand(app, store, false),
 		newRollCommand(app, store),
 		newUsageCommand(app, store),
+		newEventsCommand(app, store),
 		newLeakedCommand(app, store, revoker),
 	)
 	markErrors(command)
@@ -343,13 +347,24 @@ func binaryName() string {
 	return "pbkeys"
 }
 
+// cliOrigin is who acts through the CLI, for the owner's mails and the
+// keys' events: the operating system user, on this machine.
+func cliOrigin() keystore.Origin {
+	return keystore.Origin{Via: "CLI", IP: "local", UserAgent: userAgent(), Actor: events.KindCLI, ActorID: osUser()}
+}
+
+// osUser is who runs the CLI, as far as the machine knows.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
 // userAgent identifies the CLI in the owner's notification: who ran it
 // where, as far as the machine knows.
 func userAgent() string {
-	who := os.Getenv("USER")
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		who = u.Username
-	}
+	who := osUser()
 	host, _ := os.Hostname()
 	switch {
 	case who != "" && host != "":

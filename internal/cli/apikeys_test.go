@@ -88,7 +88,8 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"create", "list", "revoke", "disable", "enable", "roll", "leaked", "Examples:"}},
+		{[]string{"--help"}, []string{"create", "list", "revoke", "disable", "enable", "roll", "usage", "events", "leaked", "Examples:"}},
+		{[]string{"events", "--help"}, []string{"ID", "--json", "GET /api/api-keys/{id}/events", "kept 90 days", "Examples:"}},
 		{[]string{"leaked", "--help"}, []string{"FILE", `"-" reads standard input`, "--url", "checksum", "Examples:"}},
 		{[]string{"disable", "--help"}, []string{"ID...", "401", "nothing is disabled", "Examples:"}},
 		{[]string{"enable", "--help"}, []string{"ID...", "expired key", "nothing is enabled", "Examples:"}},

@@ -72,11 +72,7 @@ be used from: IPv4 or IPv6 addresses and CIDR ranges.`,
 				return err
 			}
 
-			record, key, err := store.Issue(owner, opts, keystore.Origin{
-				Via:       "CLI",
-				IP:        "local",
-				UserAgent: userAgent(),
-			})
+			record, key, err := store.Issue(owner, opts, cliOrigin())
 			if err != nil {
 				return saveError("The key was not created", err)
 			}
@@ -86,7 +82,7 @@ be used from: IPv4 or IPv6 addresses and CIDR ranges.`,
 			// closed pipe would kill the process before it could.
 			ignoreSIGPIPE()
 			if _, err := fmt.Fprintln(cmd.OutOrStdout(), key.String()); err != nil {
-				if _, derr := store.Revoke(owner, record.Id); derr != nil {
+				if _, derr := store.Revoke(owner, record.Id, cliOrigin()); derr != nil {
 					return fmt.Errorf("The key %s could not be printed (%v) and could not be revoked (%v): revoke it with \"apikeys revoke %s\".", record.Id, err, derr, record.Id)
 				}
 				return fmt.Errorf("The key could not be printed (%v), so it was revoked at once.", err)

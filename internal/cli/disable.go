@@ -73,7 +73,7 @@ and the command fails naming the unknown ids.`
 				}
 				was := r.GetBool(keystore.FieldDisabled)
 				// The one implementation of pausing, as the pages and REST use.
-				updated, err := store.SetDisabled(owner, r.Id, disable)
+				updated, err := store.SetDisabled(owner, r.Id, disable, cliOrigin())
 				if err != nil {
 					return fmt.Errorf("cli: %s key %s: %w", verb, r.Id, err)
 				}

@@ -60,7 +60,7 @@ revoked the same way (POST /api/api-keys/leaked).`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			leak := leaks.Leak{URL: strings.TrimSpace(where), ReportedBy: "an operator, " + userAgent()}
+			leak := leaks.Leak{URL: strings.TrimSpace(where), ReportedBy: "an operator, " + userAgent(), By: cliOrigin()}
 			out := cmd.OutOrStdout()
 
 			var revoked int

@@ -49,7 +49,7 @@ not an error.`,
 			case all && owner == nil:
 				return errors.New("--all needs --user: name the user whose keys to revoke (revoking every user's keys at once is not supported).")
 			case all:
-				n, err := store.RevokeAll(owner)
+				n, err := store.RevokeAll(owner, cliOrigin())
 				if err != nil {
 					return fmt.Errorf("cli: revoke all keys of %s: %w", owner.Id, err)
 				}
@@ -71,7 +71,7 @@ not an error.`,
 					_, _ = owners.of(r)
 				}
 			}
-			revoked, err := store.RevokeIDs(ids, owner)
+			revoked, err := store.RevokeIDs(ids, owner, cliOrigin())
 			var missing *keystore.MissingKeysError
 			if errors.As(err, &missing) {
 				return unknownKeysError(store, missing.IDs, owner)

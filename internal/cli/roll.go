@@ -65,11 +65,7 @@ key is revoked and the old key keeps its expiry, as if nothing happened.`,
 			what := fmt.Sprintf("%s %q of %s", old.Id, old.GetString(keystore.FieldLabel), owners.name(old))
 			oldExpires := old.GetDateTime(keystore.FieldExpires)
 
-			created, key, err := store.Roll(owner, old.Id, period, keystore.Origin{
-				Via:       "CLI",
-				IP:        "local",
-				UserAgent: userAgent(),
-			})
+			created, key, err := store.Roll(owner, old.Id, period, cliOrigin())
 			switch {
 			case errors.Is(err, keystore.ErrAlreadyRolled):
 				next := "its replacement"

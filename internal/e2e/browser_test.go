@@ -509,6 +509,21 @@ func TestBrowserScreenshots(t *testing.T) {
 	save(t, dir, "new-key-360.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
 	do(t, ctx, "wide", chromedp.EmulateViewport(1200, 900))
 	save(t, dir, "new-key.png", run(t, ctx, "screenshot", chromedp.CaptureScreenshot()))
+
+	// A key's Activity page, from its row's link, at full width and at 360 px.
+	do(t, ctx, "activity", chromedp.Navigate(srv.URL+"/api-keys"),
+		chromedp.Click(css(fmt.Sprintf(`tr[data-key-id=%q] [data-testid=activity]`, ids["Staging smoke tests"]))),
+		chromedp.WaitVisible(css(`[data-testid=events]`)),
+	)
+	if n := run(t, ctx, "events", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=event]').length`)); n != 2 {
+		t.Errorf("the Activity page shows %d events, want created and disabled", n)
+	}
+	save(t, dir, "activity.png", run(t, ctx, "screenshot", chromedp.FullScreenshot(100)))
+	do(t, ctx, "narrow", chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile))
+	if w := run(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
+		t.Errorf("the Activity page is %d px wide at 360 px", w)
+	}
+	save(t, dir, "activity-360.png", run(t, ctx, "screenshot", chromedp.FullScreenshot(100)))
 }
 
 // noHorizontalScroll fails the test when the page, or the element matching

@@ -54,15 +54,15 @@ const (
 	RevealField = "key"
 )
 
-// UsageCollection holds the requests per key and day (migration
-// 1764600000; internal/usage writes and reads it).
-const UsageCollection = "api_key_usage"
+// UsageCollection holds the requests per key and day (migration 1764600000; internal/usage),
+// EventsCollection what was done to each key and by whom (1765000000; internal/events).
+const UsageCollection, EventsCollection = "api_key_usage", "api_key_events"
 
 // IsKeysCollection reports whether name is one of pbkeys' own collections,
 // which hold keys and what they did: no API key may touch or reach them, and
 // no key may be scoped to them.
 func IsKeysCollection(name string) bool {
-	return name == Collection || name == UsageCollection
+	return name == Collection || name == UsageCollection || name == EventsCollection
 }
 
 // What people set on a key, by field; every other field of api_keys is the
@@ -119,12 +119,16 @@ type Notifier interface {
 	Wait()
 }
 
-// Origin says where a key was created from, for the owner's notification.
+// Origin says who acted on a key and from where: for the owner's mail and (OriginKey) its events.
 type Origin struct {
-	Via       string // "REST API", "API keys page", "CLI"
-	IP        string
-	UserAgent string
+	Via            string // "REST API", "API keys page", "CLI"
+	IP             string
+	UserAgent      string
+	Actor, ActorID string // who: an internal/events actor kind ("owner", "superuser", "cli"...) and its id
 }
+
+// OriginKey holds []Origin on a key record being saved or deleted, for internal/events (never exported).
+const OriginKey = "@pbInternalPbkeysOrigin"
 
 // Store issues, finds, rolls, pauses and revokes keys in an app.
 type Store struct {
@@ -204,6 +208,7 @@ func (s *Store) Prepare(record *core.Record, origin Origin) (apikey.Key, error) 
 		return apikey.Key{}, fmt.Errorf("keystore: issue key: %w", err)
 	}
 	record.Set(FieldKeyHash, hash)
+	record.SetRaw(OriginKey, []Origin{origin})
 	s.origins.Store(record.Id, origin)
 	return key, nil
 }
@@ -235,12 +240,13 @@ func (s *Store) issue(app core.App, owner *core.Record, opts Options, origin Ori
 }
 
 // SetDisabled pauses (or resumes) owner's key id without losing it.
-func (s *Store) SetDisabled(owner *core.Record, id string, disabled bool) (*core.Record, error) {
+func (s *Store) SetDisabled(owner *core.Record, id string, disabled bool, by ...Origin) (*core.Record, error) {
 	record, err := s.FindOwned(owner, id)
 	if err != nil {
 		return nil, err
 	}
 	record.Set(FieldDisabled, disabled)
+	record.SetRaw(OriginKey, by)
 	return record, s.app.Save(record)
 }
 
@@ -295,6 +301,7 @@ func (s *Store) Roll(owner *core.Record, id string, grace time.Duration, origin 
 			old.Set(FieldExpires, end)
 		}
 		old.Set(FieldReplacedBy, created.Id)
+		old.SetRaw(OriginKey, []Origin{origin})
 		return tx.Save(old)
 	})
 	if err != nil {
@@ -367,21 +374,22 @@ func findOwned(app core.App, owner *core.Record, id string) (*core.Record, error
 }
 
 // Revoke deletes the key with id if owner owns it.
-func (s *Store) Revoke(owner *core.Record, id string) (*core.Record, error) {
+func (s *Store) Revoke(owner *core.Record, id string, by ...Origin) (*core.Record, error) {
 	record, err := s.FindOwned(owner, id)
 	if err != nil {
 		return nil, err
 	}
+	record.SetRaw(OriginKey, by)
 	return record, s.app.Delete(record)
 }
 
 // RevokeAll deletes every key of owner in one transaction and returns how
 // many were deleted.
-func (s *Store) RevokeAll(owner *core.Record) (int, error) {
+func (s *Store) RevokeAll(owner *core.Record, by ...Origin) (int, error) {
 	var n int
 	err := s.app.RunInTransaction(func(tx core.App) error {
 		var err error
-		n, err = deleteKeys(tx, dbx.HashExp{FieldOwner: owner.Id, FieldOwnerCollection: owner.Collection().Id})
+		n, err = deleteKeys(tx, dbx.HashExp{FieldOwner: owner.Id, FieldOwnerCollection: owner.Collection().Id}, by...)
 		return err
 	})
 	return n, err
@@ -397,7 +405,7 @@ func (e *MissingKeysError) Error() string {
 // RevokeIDs deletes the keys with ids — of owner, when owner is not nil —
 // in one transaction: all of them, or none when any id matches no key (a
 // *MissingKeysError naming them). It returns the revoked records.
-func (s *Store) RevokeIDs(ids []string, owner *core.Record) ([]*core.Record, error) {
+func (s *Store) RevokeIDs(ids []string, owner *core.Record, by ...Origin) ([]*core.Record, error) {
 	var revoked []*core.Record
 	err := s.app.RunInTransaction(func(tx core.App) error {
 		var missing []string
@@ -422,6 +430,7 @@ func (s *Store) RevokeIDs(ids []string, owner *core.Record) ([]*core.Record, err
 			return &MissingKeysError{IDs: missing}
 		}
 		for _, r := range revoked {
+			r.SetRaw(OriginKey, by)
 			if err := tx.Delete(r); err != nil {
 				return err
 			}
@@ -436,12 +445,13 @@ func (s *Store) RevokeIDs(ids []string, owner *core.Record) ([]*core.Record, err
 
 // deleteKeys deletes, through app (hooks run: realtime streams end, the
 // deletion is logged), the keys matching where, and returns how many.
-func deleteKeys(app core.App, where dbx.Expression) (int, error) {
+func deleteKeys(app core.App, where dbx.Expression, by ...Origin) (int, error) {
 	records, err := app.FindAllRecords(Collection, where)
 	if err != nil {
 		return 0, err
 	}
 	for _, r := range records {
+		r.SetRaw(OriginKey, by)
 		if err := app.Delete(r); err != nil {
 			return 0, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
+	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/verifier"
 )
@@ -43,10 +44,11 @@ func New(app core.App, store *keystore.Store, v *verifier.Verifier, notify Notif
 }
 
 // Leak says where a key was found exposed and who reported it, for its
-// owner's mail and the log.
+// owner's mail, the log and the key's events.
 type Leak struct {
-	URL        string // where it was found; may be empty
-	ReportedBy string // e.g. "GitHub secret scanning"
+	URL        string          // where it was found; may be empty
+	ReportedBy string          // e.g. "GitHub secret scanning"
+	By         keystore.Origin // who revokes it, from where: a leak report, the CLI
 }
 
 // Outcome is what Revoke made of a reported token.
@@ -138,6 +140,8 @@ func (r *Revoker) Revoke(ctx context.Context, token string, leak Leak, client st
 		if err != nil {
 			return err
 		}
+		row.SetRaw(keystore.OriginKey, []keystore.Origin{leak.By})
+		events.MarkLeaked(row, leak.URL, leak.ReportedBy)
 		if err := tx.Delete(row); err != nil {
 			return err
 		}

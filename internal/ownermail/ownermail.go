@@ -1,6 +1,6 @@
 // Package ownermail tells owners about their keys by email, through
 // PocketBase's mailer: a new key, a key revoked because it was found
-// exposed.
+// exposed, a key about to expire.
 package ownermail
 
 import (
@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/leaks"
 	"github.com/pocketbase/pocketbase/core"
@@ -185,6 +186,70 @@ func (m *Mailer) KeyRevokedAsLeaked(record, owner *core.Record, leak leaks.Leak,
 		}
 	}()
 }
+
+// KeyExpiring emails the owner of a key that expires soon: which key,
+// when it expires (how long after now), and how to replace it in time.
+func (m *Mailer) KeyExpiring(record *core.Record, now time.Time) {
+	app := m.app
+	expires := record.GetDateTime(keystore.FieldExpires).Time()
+	n := expiryNotice{
+		Label:     record.GetString(keystore.FieldLabel),
+		KeyID:     record.Id,
+		Left:      timeLeft(expires.Sub(now)),
+		Expires:   expires.UTC().Format("2006-01-02 15:04:05 MST"),
+		ManageURL: m.manageURL(),
+		AppName:   app.Settings().Meta.AppName,
+	}
+	ownerID, ownerCollection := record.GetString(keystore.FieldOwner), record.GetString(keystore.FieldOwnerCollection)
+	m.pending.Add(1)
+	go func() {
+		defer m.pending.Done()
+		owner, err := app.FindRecordById(ownerCollection, ownerID)
+		if err != nil {
+			app.Logger().Warn("API key: owner to remind not found", "keyId", n.KeyID, "ownerId", ownerID, "error", err)
+			return
+		}
+		subject := "API key \"" + oneLine(n.Label) + "\" on " + n.AppName + " expires in " + n.Left
+		msg, err := newMessage(app, owner, subject, expiryNoticeText, expiryNoticeHTML, n)
+		if err == nil {
+			err = app.NewMailClient().Send(msg)
+		}
+		if err != nil {
+			app.Logger().Warn("API key: failed to remind the owner of an expiry", "keyId", n.KeyID, "ownerId", ownerID, "error", err)
+		}
+	}()
+}
+
+// timeLeft says how long a key has left in whole days from 20 hours on
+// ("1 day", "7 days"), in hours or minutes below.
+func timeLeft(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= 20*time.Hour {
+		return humanize.Plural(int((d+day/2)/day), "day", "days")
+	}
+	return humanize.Duration(d)
+}
+
+type expiryNotice struct {
+	Label, KeyID, Left, Expires, ManageURL, AppName string
+}
+
+var (
+	expiryNoticeText = texttemplate.Must(texttemplate.New("text").Parse(`Your API key "{{.Label}}" ({{.KeyID}}) on {{.AppName}} expires in {{.Left}}: on {{.Expires}} it stops working.
+
+Key:     {{.Label}} ({{.KeyID}})
+Expires: {{.Expires}}
+
+To keep the apps that use it working, roll it before then{{if .ManageURL}} ({{.ManageURL}}){{end}}: rolling gives a new key with the same label, permissions and limits, and keeps the old one working for a grace period while you replace it. If the key is no longer needed, let it expire or revoke it.
+`))
+	expiryNoticeHTML = template.Must(template.New("html").Parse(`<p>Your API key "{{.Label}}" (<code>{{.KeyID}}</code>) on {{.AppName}} expires in {{.Left}}: on {{.Expires}} it stops working.</p>
+<table>
+<tr><th align="left">Key</th><td>{{.Label}} (<code>{{.KeyID}}</code>)</td></tr>
+<tr><th align="left">Expires</th><td>{{.Expires}}</td></tr>
+</table>
+<p>To keep the apps that use it working, roll it before then{{if .ManageURL}} (<a href="{{.ManageURL}}">your API keys</a>){{end}}: rolling gives a new key with the same label, permissions and limits, and keeps the old one working for a grace period while you replace it. If the key is no longer needed, let it expire or revoke it.</p>
+`))
+)
 
 // maxLeakURL bounds the "found at" address in a mail: reports come from
 // outside.

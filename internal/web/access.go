@@ -301,7 +301,7 @@ func (p *pages) renderAccessPage(e *core.RequestEvent, status int, f *accessForm
 // found", exactly like an id that does not exist.
 func (p *pages) changeAccess(e *core.RequestEvent) error {
 	user := userFrom(e)
-	record, _, err := p.keyFor(user, e.Request.PathValue("id"))
+	record, owner, err := p.keyFor(user, e.Request.PathValue("id"))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
 	}
@@ -318,6 +318,8 @@ func (p *pages) changeAccess(e *core.RequestEvent) error {
 	if errs == nil {
 		opts.Permissions, opts.AllowedIPs = perms, ips
 		setAccess(record, opts)
+		// who changed it, for the key's events
+		record.SetRaw(keystore.OriginKey, []keystore.Origin{pageOrigin(e, user, owner, "API keys page (permissions)")})
 		if err := p.app.Save(record); err != nil {
 			var ok bool
 			if errs, ok = p.storeErrors(err); !ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/usage"
@@ -149,11 +150,7 @@ func (p *pages) createKey(e *core.RequestEvent) error {
 		p.nonces.release(principal(user), nonce, now)
 		return p.renderNewKeyPage(e, user, http.StatusBadRequest, f, errs, "")
 	}
-	record, key, err := p.store.Issue(owner, opts, keystore.Origin{
-		Via:       via,
-		IP:        e.RealIP(),
-		UserAgent: e.Request.UserAgent(),
-	})
+	record, key, err := p.store.Issue(owner, opts, pageOrigin(e, user, owner, via))
 	if err != nil {
 		p.nonces.release(principal(user), nonce, now)
 		if errs, ok := p.storeErrors(err); ok {
@@ -248,7 +245,7 @@ func (p *pages) revoke(e *core.RequestEvent) error {
 	_, owner, err := p.keyFor(user, e.Request.PathValue("id"))
 	var record *core.Record
 	if err == nil {
-		record, err = p.store.Revoke(owner, e.Request.PathValue("id"))
+		record, err = p.store.Revoke(owner, e.Request.PathValue("id"), pageOrigin(e, user, owner, "API keys page"))
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
@@ -318,7 +315,7 @@ func (p *pages) revokeAll(e *core.RequestEvent) error {
 	if owner == nil {
 		return err
 	}
-	n, err := p.store.RevokeAll(owner)
+	n, err := p.store.RevokeAll(owner, pageOrigin(e, user, owner, "API keys page"))
 	if err != nil {
 		return e.InternalServerError("", err)
 	}
@@ -397,6 +394,7 @@ func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 
 		Permissions: string(perms),
 		Addresses:   strings.Join(policy.AllowedIPs.Strings(), "\n"),
+		ActivityURL: activityPath(p.paths, r.Id),
 	}
 	if policy.Disabled {
 		row.ToggleURL = p.paths.Enable(r.Id)
@@ -404,6 +402,8 @@ func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 	if next := r.GetString(keystore.FieldReplacedBy); next != "" {
 		row.ReplacedBy = next // rolled once already: roll the replacement
 		row.RollURL = ""
+	} else if state.Kind == humanize.StateExpiring {
+		row.ExpiresSoon = state.Text // said in the row, not only by the badge's colour
 	}
 	if policy.RatePerMinute > 0 {
 		row.Rate = humanize.Rate(policy)
@@ -417,6 +417,13 @@ func (p *pages) keyRow(r *core.Record, now time.Time) templates.KeyRow {
 		row.LastUsedAgent = r.GetString(keystore.FieldLastUsedUserAgent)
 	}
 	return row
+}
+
+// pageOrigin is who acts through the pages (user: the owner, or a
+// superuser) on a key of owner, and from where: for the owner's mail and
+// the key's events.
+func pageOrigin(e *core.RequestEvent, user, owner *core.Record, via string) keystore.Origin {
+	return events.RequestOrigin(e, user, owner.Id, owner.Collection().Id, via)
 }
 
 func timeView(t, now time.Time) templates.Time {

@@ -41,7 +41,7 @@ func (p *pages) setDisabled(disabled bool) func(e *core.RequestEvent) error {
 		_, owner, err := p.keyFor(user, id)
 		var record *core.Record
 		if err == nil {
-			record, err = p.store.SetDisabled(owner, id, disabled)
+			record, err = p.store.SetDisabled(owner, id, disabled, pageOrigin(e, user, owner, "API keys page"))
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return p.renderError(e, http.StatusNotFound, msgKeyNotFound)
@@ -177,13 +177,9 @@ func (p *pages) roll(e *core.RequestEvent) error {
 	if user.IsSuperuser() {
 		via = "API keys page (roll, by an administrator)"
 	}
-	record, key, err := p.store.Roll(owner, id, period, keystore.Origin{
-		Via:       via,
-		IP:        e.RealIP(),
-		UserAgent: e.Request.UserAgent(),
-	})
+	record, key, err := p.store.Roll(owner, id, period, pageOrigin(e, user, owner, via))
 	if err == nil {
-		err = p.changeRolled(old, record, kept, perms, ips)
+		err = p.changeRolled(old, record, kept, perms, ips, pageOrigin(e, user, owner, via))
 	}
 	if err != nil {
 		p.nonces.release(principal(user), nonce, now)
@@ -219,13 +215,14 @@ func (p *pages) roll(e *core.RequestEvent) error {
 // is a second save; if it fails, the roll is undone (the new key revoked,
 // the old one given back its expiry), as if it had not happened, and the
 // error is returned. Nobody has seen the new key yet.
-func (p *pages) changeRolled(old, created *core.Record, kept keystore.Options, perms permissions.Set, ips addrlist.List) error {
+func (p *pages) changeRolled(old, created *core.Record, kept keystore.Options, perms permissions.Set, ips addrlist.List, origin keystore.Origin) error {
 	chosen := kept
 	chosen.Permissions, chosen.AllowedIPs = perms, ips
 	if sameAccess(chosen, kept) {
 		return nil
 	}
 	setAccess(created, chosen)
+	created.SetRaw(keystore.OriginKey, []keystore.Origin{origin})
 	err := p.app.Save(created)
 	if err == nil {
 		return nil

@@ -208,6 +208,7 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 	body := c.Get(pagestest.Paths.Keys).Body
 	for _, want := range []string{
 		`state state-expiring" data-testid="key-state"><time datetime=`,
+		`<span aria-hidden="true">⚠ </span>Expires in 3 days: roll it to keep apps working.</strong>`,
 		`title="Expires ` + now.Add(3*24*time.Hour).UTC().Format("2006-01-02"),
 		`>Expires in 3 days</time>`,
 		`data-testid="key-scope">Read notes, users</span>`,
@@ -225,6 +226,11 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("list lacks %s", want)
 		}
+	}
+	// said in the row, not only by the badge's colour: the expiring key
+	// only (the one expiring in 30 days, the expired and the disabled not)
+	if strings.Count(body, `data-testid="expires-soon"`) != 1 {
+		t.Error("want exactly one key said to expire soon")
 	}
 	if strings.Count(body, `data-testid="key-rate"`) != 1 {
 		t.Error("a rate is shown for an unlimited key")

@@ -29,6 +29,10 @@ func newPaths(prefix string) templates.Paths {
 	}
 }
 
+// activityPath is the Activity page of the key with id: what was done to
+// it, by whom ("{id}": the route pattern).
+func activityPath(p templates.Paths, id string) string { return p.Keys + "/activity/" + id }
+
 // DefaultPaths are the pages' URLs under DefaultPagesPath.
 func DefaultPaths() templates.Paths { return newPaths(DefaultPagesPath) }
 

@@ -168,6 +168,7 @@ func (p *pages) routes(se *core.ServeEvent) {
 	keys.POST(paths.Access("{id}"), p.changeAccess).BindFunc(p.onlyFields(accessFields))
 	keys.POST(paths.Disable("{id}"), p.setDisabled(true)).BindFunc(p.onlyFields(toggleFields))
 	keys.POST(paths.Enable("{id}"), p.setDisabled(false)).BindFunc(p.onlyFields(toggleFields))
+	keys.GET(activityPath(paths, "{id}"), p.activity)
 }
 
 // cacheAssets lets browsers keep versioned asset URLs (see static.Version)
