@@ -13,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/subscriptions"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
@@ -20,8 +21,9 @@ import (
 // that set a client's subscriptions and checks every event against it. A
 // key-subscribed client keeps the key's grant on that record, so the
 // enrich check knows every event is for a key, and its stream ends when
-// the key is revoked, disabled or expires: at once when that happens in
-// this process, within about a second when another process does it.
+// the key is revoked, disabled or expires, or its allow-list is changed to
+// leave out the stream's address: at once when that happens in this
+// process, within about a second when another process does it.
 
 const msgRealtimeClient = "API keys can only subscribe on realtime connections opened through /api/realtime."
 
@@ -113,14 +115,17 @@ func bindRealtimeHooks(app core.App) {
 	// client it subscribed and close their streams. A client that
 	// reconnects with the same key gets 401.
 	app.OnRecordAfterDeleteSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
+		endKeyStreams(e.App, func(g *grant, _ string) bool { return g.keyID == e.Record.Id })
 		return e.Next()
 	})
-	// Disabled (or given a past expiry) here: the same, at once.
+	// Disabled (or given a past expiry) here, or its allow-list changed to
+	// leave out a stream's address: the same, at once.
 	app.OnRecordAfterUpdateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		if keystore.OptionsOf(e.Record).Usable(time.Now()) != nil {
-			endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
-		}
+		options := keystore.OptionsOf(e.Record)
+		usable := options.Usable(time.Now()) == nil
+		endKeyStreams(e.App, func(g *grant, addr string) bool {
+			return g.keyID == e.Record.Id && (!usable || !options.AllowedIPs.Allows(addr))
+		})
 		return e.Next()
 	})
 
@@ -159,7 +164,7 @@ const streamSweepInterval = time.Second
 // streamSweeper reads the keys of every key-subscribed realtime client
 // once per interval — one query for all of them, however many clients
 // share a key — and ends the streams of keys that are gone, disabled or
-// expired.
+// expired, or whose allow-list leaves out the stream's address.
 type streamSweeper struct {
 	app      core.App
 	interval time.Duration
@@ -196,7 +201,8 @@ func (s *streamSweeper) stop() {
 	}
 }
 
-// sweep ends the streams of keys that may no longer be used.
+// sweep ends the streams of keys that may no longer be used, and those of
+// keys whose allow-list no longer includes the stream's address.
 func (s *streamSweeper) sweep() {
 	var ids []any
 	seen := map[string]bool{}
@@ -210,15 +216,16 @@ func (s *streamSweeper) sweep() {
 		return
 	}
 	type keyRow struct {
-		ID       string         `db:"id"`
-		Disabled bool           `db:"disabled"`
-		Expires  types.DateTime `db:"expires"`
+		ID         string         `db:"id"`
+		Disabled   bool           `db:"disabled"`
+		Expires    types.DateTime `db:"expires"`
+		AllowedIPs types.JSONRaw  `db:"allowed_ips"`
 	}
-	usable := make(map[string]bool, len(ids))
+	usable := make(map[string]addrlist.List, len(ids)) // a usable key's allow-list
 	now := time.Now()
 	for chunk := range slices.Chunk(ids, 500) { // well below SQLite's limit on parameters
 		var rows []keyRow
-		err := s.app.ConcurrentDB().Select("id", keystore.FieldDisabled, keystore.FieldExpires).
+		err := s.app.ConcurrentDB().Select("id", keystore.FieldDisabled, keystore.FieldExpires, keystore.FieldAllowedIPs).
 			From(keystore.Collection).Where(dbx.In("id", chunk...)).All(&rows)
 		if err != nil {
 			s.app.Logger().Warn("API key: failed to check the keys of realtime streams", "error", err)
@@ -226,18 +233,27 @@ func (s *streamSweeper) sweep() {
 		}
 		for _, r := range rows {
 			p := keystore.Options{Disabled: r.Disabled, ExpiresAt: r.Expires.Time()}
-			usable[r.ID] = p.Usable(now) == nil
+			if p.Usable(now) == nil {
+				usable[r.ID] = keystore.AllowedIPsOf(r.AllowedIPs)
+			}
 		}
 	}
-	endKeyStreams(s.app, func(g *grant) bool { return !usable[g.keyID] })
+	endKeyStreams(s.app, func(g *grant, addr string) bool {
+		allowed, ok := usable[g.keyID]
+		return !ok || !allowed.Allows(addr)
+	})
 }
 
 // endKeyStreams ends the streams of the key-subscribed clients whose grant
-// matches.
-func endKeyStreams(app core.App, match func(*grant) bool) {
+// and address match. The address is the one PocketBase stored on connect
+// (e.RealIP()); it requires every subscription request to come from it.
+func endKeyStreams(app core.App, match func(g *grant, addr string) bool) {
 	for _, client := range app.SubscriptionsBroker().Clients() {
-		if g := clientGrant(client); g != nil && match(g) {
-			endKeyStream(client)
+		if g := clientGrant(client); g != nil {
+			addr, _ := client.Get(apis.RealtimeClientIPKey).(string)
+			if match(g, addr) {
+				endKeyStream(client)
+			}
 		}
 	}
 }

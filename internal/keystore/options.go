@@ -34,18 +34,25 @@ func OptionsOf(record *core.Record) Options {
 	if err != nil {
 		perms = permissions.Set{}
 	}
-	ips, err := addrlist.Parse(jsonField(record, FieldAllowedIPs))
-	if err != nil {
-		ips = addrlist.List{}
-	}
 	return Options{
 		Label:         record.GetString(FieldLabel),
 		ExpiresAt:     record.GetDateTime(FieldExpires).Time(),
 		Disabled:      record.GetBool(FieldDisabled),
 		Permissions:   perms,
-		AllowedIPs:    ips,
+		AllowedIPs:    AllowedIPsOf(jsonField(record, FieldAllowedIPs)),
 		RatePerMinute: record.GetInt(FieldRateLimit),
 	}
+}
+
+// AllowedIPsOf reads a key's stored allowed_ips column: nil (any address)
+// for null, and a list that cannot be read allows no address (fail
+// closed, as OptionsOf).
+func AllowedIPsOf(raw []byte) addrlist.List {
+	ips, err := addrlist.Parse(raw)
+	if err != nil {
+		return addrlist.List{}
+	}
+	return ips
 }
 
 // jsonField returns a JSON field's stored text; a value set in Go and not
