@@ -424,7 +424,8 @@ func TestAllowedIPsChangeAppliesToTheNextRequest(t *testing.T) {
 
 			// a bad list is refused and changes nothing
 			rec = from(h, http.MethodPatch, keysURL+"/"+o.KeyID, manager, "203.0.113.9:40000", nil, `{"allowed_ips":["10.0.0.1/8"]}`)
-			if rec.Code != 400 || !strings.Contains(rec.Body.String(), "validation_allowed_ips") || !strings.Contains(rec.Body.String(), "did you mean 10.0.0.0/8?") {
+			if body := rec.Body.String(); rec.Code != 400 || !strings.Contains(body, `"code":"validation_allowed_ips"`) ||
+				!strings.Contains(body, `"message":"\"10.0.0.1/8\" has bits set after its /8; did you mean 10.0.0.0/8?"`) {
 				t.Fatalf("PATCH a range with host bits: %d %s", rec.Code, rec.Body.String())
 			}
 			expectStatus(t, get(), 200, "after a refused PATCH")

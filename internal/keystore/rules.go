@@ -236,11 +236,16 @@ func validatePermissions(app core.App, raw []byte) string {
 }
 
 // userMessage is a format error as people read it: without the package
-// prefix, starting with a capital and ending with a full stop.
+// prefix and ErrFormat's words, starting with a capital and ending with a
+// full stop (or with the question a hint asks).
 func userMessage(err error) string {
 	msg := err.Error()
 	if i := strings.Index(msg, ": "); i >= 0 {
-		msg = msg[i+2:]
+		msg = msg[i+2:] // "addrlist: "
 	}
-	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+	msg = strings.TrimPrefix(msg, "bad format: ") // the packages' ErrFormat
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
+		msg += "."
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
 }
