@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/logger"
@@ -521,5 +524,37 @@ func TestAddressRefusalIsNotAFailedSecret(t *testing.T) {
 				t.Fatalf("%d refusals logged, want 6", refusals)
 			}
 		})
+	}
+}
+
+// TestUnreadableAllowListAllowsNoAddress: a stored list the record rules
+// would refuse (only a hand-edited database has one) allows no address,
+// rolling the key does not turn it into "any address" (the old record
+// fails validation), and the empty list it reads as is never stored as [],
+// which would read as any address.
+func TestUnreadableAllowListAllowsNoAddress(t *testing.T) {
+	env := hookstest.New(t)
+	defer env.App.Cleanup()
+	h := inProcessMux(t, env)
+	if _, err := env.App.NonconcurrentDB().Update(keystore.Collection,
+		dbx.Params{keystore.FieldAllowedIPs: `["192.0.2.1/8"]`}, dbx.HashExp{"id": hookstest.AliceKeyID}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	rec := getAs(h, aliceNoteURL, "Bearer "+hookstest.AliceKey, ownerIP)
+	expectAddressRefused(t, rec.Code, rec.Body.String(), hookstest.AliceOwner, []string{"192.0.2"})
+
+	jwt := hookstest.JWT(t, env.App, hookstest.AliceID)
+	rec = from(h, http.MethodPost, "/api/api-keys/"+hookstest.AliceKeyID+"/roll", jwt, ownerIP+":40000", nil, `{"grace":"now"}`)
+	if body := rec.Body.String(); rec.Code != 400 || !strings.Contains(body, `"code":"validation_allowed_ips"`) || strings.Contains(body, `"key":"`) {
+		t.Fatalf("roll: %d %s, want 400 on allowed_ips and no new key", rec.Code, body)
+	}
+	if n, _ := env.App.CountRecords(keystore.Collection); n != 2 {
+		t.Fatalf("%d keys after a refused roll, want the fixture's 2", n)
+	}
+
+	_, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "nowhere", AllowedIPs: addrlist.List{}}, keystore.Origin{Via: "test"})
+	var verrs validation.Errors
+	if !errors.As(err, &verrs) || verrs[keystore.FieldAllowedIPs] == nil {
+		t.Fatalf("Issue with an empty non-nil list: %v, want a validation error on allowed_ips", err)
 	}
 }
