@@ -93,7 +93,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"disable", "--help"}, []string{"ID...", "401", "nothing is disabled", "Examples:"}},
 		{[]string{"enable", "--help"}, []string{"ID...", "expired key", "nothing is enabled", "Examples:"}},
 		{[]string{"roll", "--help"}, []string{"--grace", "(default 24h)", "KEY=$(pbkeys apikeys roll", "undone", "Examples:"}},
-		{[]string{"create", "--help"}, []string{"--user", "--label", "--expires", "--read-only", "--collections", "--rate", "KEY=$(pbkeys apikeys create", "2027-01-31"}},
+		{[]string{"create", "--help"}, []string{"--user", "--label", "--expires", "--perm", "--allow-ip", "--rate", "KEY=$(pbkeys apikeys create", "2027-01-31"}},
 		{[]string{"list", "--help"}, []string{"--user", "--json", "owner_email", "Examples:"}},
 		{[]string{"revoke", "--help"}, []string{"--user", "--all", "nothing is\nrevoked", "Examples:"}},
 	} {

@@ -1,8 +1,11 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,9 +15,11 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestCreate(t *testing.T) {
@@ -36,11 +41,19 @@ func TestCreate(t *testing.T) {
 		{
 			name: "every option",
 			args: []string{"--user", hookstest.AliceEmail, "--label", "Dashboard", "--expires", "90d",
-				"--read-only", "--collections", " notes, users,notes", "--rate", "600"},
+				"--perm", "notes:read", "--perm", " users : write", "--allow-ip", " 10.0.0.0/8,2001:db8::1",
+				"--allow-ip", "::ffff:192.0.2.0/120", "--rate", "600"},
 			expires: func(now time.Time) time.Time { return now.Add(90 * day) },
-			want: keystore.Options{Label: "Dashboard", ReadOnly: true,
-				Collections: []string{"notes", "users"}, RatePerMinute: 600},
-			stderr: `(Read-only · notes, users; 600 requests/min; expires `,
+			want: keystore.Options{Label: "Dashboard",
+				Permissions: permissions.Set{"notes": permissions.Read, "users": permissions.Write},
+				AllowedIPs:  allowList("10.0.0.0/8", "2001:db8::1", "192.0.2.0/24"), RatePerMinute: 600},
+			stderr: `(Write users; read notes · from 10.0.0.0/8, 2001:db8::1, 192.0.2.0/24; 600 requests/min; expires `,
+		},
+		{
+			name:   "one address",
+			args:   []string{"--user", hookstest.AliceEmail, "--label", "Deploy", "--allow-ip", "203.0.113.7"},
+			want:   keystore.Options{Label: "Deploy", AllowedIPs: allowList("203.0.113.7")},
+			stderr: `(Full access · from 203.0.113.7; No limit; never expires)`,
 		},
 		{
 			name:    "owner by record id, expiry as a date",
@@ -99,9 +112,16 @@ func TestCreate(t *testing.T) {
 			} else if !got.ExpiresAt.IsZero() {
 				t.Errorf("expires = %v, want never", got.ExpiresAt)
 			}
-			if got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
-				!slices.Equal(got.Collections, want.Collections) || got.RatePerMinute != want.RatePerMinute {
+			if got.Label != want.Label || (got.Permissions == nil) != (want.Permissions == nil) ||
+				!maps.Equal(got.Permissions, want.Permissions) || got.RatePerMinute != want.RatePerMinute {
 				t.Errorf("options = %+v, want %+v", got, want)
+			}
+			// the list as stored: nil (null) is any address
+			if (got.AllowedIPs == nil) != (want.AllowedIPs == nil) || !slices.Equal(got.AllowedIPs, want.AllowedIPs) {
+				t.Errorf("allowed_ips = %v, want %v", got.AllowedIPs.Strings(), want.AllowedIPs.Strings())
+			}
+			if stored := record.GetString(keystore.FieldAllowedIPs); want.AllowedIPs == nil && stored != "null" && stored != "" {
+				t.Errorf("allowed_ips stored as %q, want null", stored)
 			}
 
 			if !strings.Contains(stderr, record.Id) || !strings.Contains(stderr, tc.stderr) || !strings.Contains(stderr, "shown only once") {
@@ -132,26 +152,56 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-// The printed key is a working key: it authenticates as its owner.
+// The printed key is a working key: it authenticates as its owner, from
+// the addresses --allow-ip gave it (the test server's client is 127.0.0.1)
+// and from no other.
 func TestCreatedKeyAuthenticates(t *testing.T) {
 	env := newEnv(t)
-	stdout, _, err := run(t, env, "create", "--user", hookstest.AliceEmail, "--label", "CI", "--read-only", "--collections", "notes")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := env.Serve(t)
+	for _, c := range []struct {
+		allowIP string
+		status  int
+	}{
+		{"", http.StatusOK},
+		{"127.0.0.1", http.StatusOK},
+		{"10.0.0.0/8,127.0.0.0/8", http.StatusOK},
+		{"10.0.0.0/8,::1", http.StatusForbidden},
+	} {
+		args := []string{"create", "--user", hookstest.AliceEmail, "--label", "CI", "--perm", "notes:read"}
+		if c.allowIP != "" {
+			args = append(args, "--allow-ip", c.allowIP)
+		}
+		stdout, _, err := run(t, env, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/collections/notes/records", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(stdout))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		switch {
+		case res.StatusCode != c.status:
+			t.Errorf("--allow-ip %q: GET notes with the key: %d %s; want %d", c.allowIP, res.StatusCode, body, c.status)
+		case c.status == http.StatusOK && (!strings.Contains(string(body), hookstest.AliceNoteID) || strings.Contains(string(body), hookstest.BobNoteID)):
+			t.Errorf("--allow-ip %q: GET notes with the key: %s; want Alice's note only", c.allowIP, body)
+		case c.status == http.StatusForbidden && !strings.Contains(string(body), "This API key cannot be used from this address."):
+			t.Errorf("--allow-ip %q: %s; want the address refusal", c.allowIP, body)
+		}
+	}
+}
 
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/collections/notes/records", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(stdout))
-	res, err := http.DefaultClient.Do(req)
+// allowList is entries as the CLI stores them.
+func allowList(entries ...string) addrlist.List {
+	raw, _ := json.Marshal(entries)
+	list, err := addrlist.Parse(raw)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), hookstest.AliceNoteID) || strings.Contains(string(body), hookstest.BobNoteID) {
-		t.Errorf("GET notes with the key: %d %s; want 200 with Alice's note only", res.StatusCode, body)
-	}
+	return list
 }
 
 func TestCreateErrors(t *testing.T) {
@@ -172,8 +222,16 @@ func TestCreateErrors(t *testing.T) {
 		{"zero days", append(alice, "--label", "CI", "--expires", "0d"), "--expires: The expiry \"0d\" is out of range"},
 		{"past date", append(alice, "--label", "CI", "--expires", "2020-01-31"), "--expires: The date 2020-01-31 is in the past"},
 		{"impossible date", append(alice, "--label", "CI", "--expires", "2030-02-30"), `--expires: The date "2030-02-30" does not exist`},
-		{"unknown collection", append(alice, "--label", "CI", "--collections", "notes,nope"), "--collections: "},
-		{"empty collections", append(alice, "--label", "CI", "--collections", " , "), "--collections: Name at least one collection"},
+		{"unknown collection", append(alice, "--label", "CI", "--perm", "notes:read", "--perm", "nope:read"), `--perm: There is no collection named "nope".`},
+		{"permission without a level", append(alice, "--label", "CI", "--perm", "notes"), "--perm notes: Write COLLECTION:LEVEL"},
+		{"old --collections", append(alice, "--label", "CI", "--collections", "notes"), "--collections is replaced by permissions"},
+		{"address with host bits", append(alice, "--label", "CI", "--allow-ip", "10.0.0.1/8"), `--allow-ip: "10.0.0.1/8" has bits set after its /8; did you mean 10.0.0.0/8?`},
+		{"IPv6 range with host bits", append(alice, "--label", "CI", "--allow-ip", "2001:db8::1/32"), `--allow-ip: "2001:db8::1/32" has bits set after its /32; did you mean 2001:db8::/32?`},
+		{"not an address", append(alice, "--label", "CI", "--allow-ip", "10.0.0.0/8,office"), `--allow-ip: "office" is neither an address nor a CIDR range.`},
+		{"an address with a zone", append(alice, "--label", "CI", "--allow-ip", "fe80::1%eth0"), `--allow-ip: "fe80::1%eth0" has a zone`},
+		{"an empty value", append(alice, "--label", "CI", "--allow-ip", ""), `--allow-ip: Give an address or CIDR range, or leave the flag out for any address.`},
+		{"an empty entry", append(alice, "--label", "CI", "--allow-ip", "10.0.0.0/8,"), `--allow-ip: "" is neither an address nor a CIDR range.`},
+		{"more than 50 addresses", append(alice, "--label", "CI", "--allow-ip", manyAddresses(51)), "--allow-ip: A key can hold at most 50 addresses or ranges, not 51."},
 		{"negative rate", append(alice, "--label", "CI", "--rate", "-1"), "--rate: Give a number of requests per minute"},
 		{"huge rate", append(alice, "--label", "CI", "--rate", "1000001"), "(at most 1000000)"},
 		{"rate not a number", append(alice, "--label", "CI", "--rate", "fast"), `--rate: "fast" is not a whole number of requests per minute (0 for no limit).`},
@@ -194,7 +252,7 @@ func TestCreateErrors(t *testing.T) {
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not say %q", msg, tc.want)
 			}
-			if msg[0] != '-' && (msg[0] < 'A' || msg[0] > 'Z') || !strings.HasSuffix(msg, ".") {
+			if msg[0] != '-' && (msg[0] < 'A' || msg[0] > 'Z') || !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
 				t.Errorf("error %q is not a sentence", msg)
 			}
 			if stdout != "" {
@@ -230,4 +288,13 @@ func TestCreateUnprintableKeyIsRevoked(t *testing.T) {
 		t.Errorf("Alice has keys %v, want only the fixture's", ids)
 	}
 	env.Store.WaitNotifications()
+}
+
+// manyAddresses is n addresses, comma-separated, as one --allow-ip value.
+func manyAddresses(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("10.0.%d.1", i)
+	}
+	return strings.Join(out, ",")
 }

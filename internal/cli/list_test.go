@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -22,7 +24,7 @@ func listFixture(t *testing.T, env *hookstest.Env) (scoped, expired, disabled st
 	t.Helper()
 	rec, _, err := env.Store.Issue(env.Record(t, "users", hookstest.AliceID), keystore.Options{
 		Label: "Dashboard", ExpiresAt: time.Now().Add(3*24*time.Hour + time.Hour),
-		ReadOnly: true, Collections: []string{"notes"}, RatePerMinute: 600,
+		Permissions: permissions.Set{"notes": permissions.Read}, AllowedIPs: allowList("10.0.0.0/8", "2001:db8::1"), RatePerMinute: 600,
 	}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +125,7 @@ func TestListTable(t *testing.T) {
 	for id, want := range map[string][]string{
 		hookstest.AliceKeyID: {hookstest.AliceEmail, "users", hookstest.AliceKeyLabel, "Full access", "No limit", "2026-03-04 05:06", "never", "Active"},
 		hookstest.BobKeyID:   {hookstest.BobEmail, hookstest.BobKeyLabel, "Full access", "never", "Active"},
-		scoped:               {hookstest.AliceEmail, "Dashboard", "Read-only · notes", "600/min", "Expires in 3 days"},
+		scoped:               {hookstest.AliceEmail, "Dashboard", "Read notes · from 10.0.0.0/8, 2001:db8::1", "600/min", "Expires in 3 days"},
 		expired:              {hookstest.BobEmail, "Old script", "Expired"},
 		disabled:             {hookstest.BobEmail, "Paused", "Disabled"},
 	} {
@@ -157,7 +159,7 @@ func TestListJSON(t *testing.T) {
 	if len(raw) != 5 {
 		t.Fatalf("%d keys, want 5", len(raw))
 	}
-	fields := []string{"id", "user", "owner_email", "owner_collection", "label", "scope", "read_only", "collections", "rate_limit",
+	fields := []string{"id", "user", "owner_email", "owner_collection", "label", "scope", "permissions", "allowed_ips", "rate_limit",
 		"disabled", "state", "state_text", "created", "last_used", "last_used_ip", "last_used_user_agent", "expires"}
 	for _, k := range raw {
 		var got []string
@@ -173,23 +175,23 @@ func TestListJSON(t *testing.T) {
 	}
 
 	type key struct {
-		ID              string   `json:"id"`
-		User            string   `json:"user"`
-		OwnerEmail      string   `json:"owner_email"`
-		OwnerCollection string   `json:"owner_collection"`
-		LastUsedIP      *string  `json:"last_used_ip"`
-		LastUsedUA      *string  `json:"last_used_user_agent"`
-		Label           string   `json:"label"`
-		Scope           string   `json:"scope"`
-		ReadOnly        bool     `json:"read_only"`
-		Collections     []string `json:"collections"`
-		RateLimit       int      `json:"rate_limit"`
-		Disabled        bool     `json:"disabled"`
-		State           string   `json:"state"`
-		StateText       string   `json:"state_text"`
-		Created         string   `json:"created"`
-		LastUsed        *string  `json:"last_used"`
-		Expires         *string  `json:"expires"`
+		ID              string            `json:"id"`
+		User            string            `json:"user"`
+		OwnerEmail      string            `json:"owner_email"`
+		OwnerCollection string            `json:"owner_collection"`
+		LastUsedIP      *string           `json:"last_used_ip"`
+		LastUsedUA      *string           `json:"last_used_user_agent"`
+		Label           string            `json:"label"`
+		Scope           string            `json:"scope"`
+		Permissions     map[string]string `json:"permissions"`
+		AllowedIPs      []string          `json:"allowed_ips"`
+		RateLimit       int               `json:"rate_limit"`
+		Disabled        bool              `json:"disabled"`
+		State           string            `json:"state"`
+		StateText       string            `json:"state_text"`
+		Created         string            `json:"created"`
+		LastUsed        *string           `json:"last_used"`
+		Expires         *string           `json:"expires"`
 	}
 	var keys []key
 	if err := json.Unmarshal([]byte(stdout), &keys); err != nil {
@@ -208,7 +210,7 @@ func TestListJSON(t *testing.T) {
 
 	a := byID[hookstest.AliceKeyID]
 	if a.User != hookstest.AliceID || a.OwnerEmail != hookstest.AliceEmail || a.Label != hookstest.AliceKeyLabel ||
-		a.Scope != "Full access" || a.ReadOnly || len(a.Collections) != 0 || a.Collections == nil ||
+		a.Scope != "Full access" || a.Permissions != nil || a.AllowedIPs != nil ||
 		a.RateLimit != 0 || a.Disabled || a.State != "active" || a.StateText != "Active" || a.Expires != nil ||
 		a.LastUsed == nil || *a.LastUsed != "2026-03-04T05:06:07Z" || a.OwnerCollection != "users" ||
 		a.LastUsedIP == nil || *a.LastUsedIP != "203.0.113.9" || a.LastUsedUA == nil || *a.LastUsedUA != "curl/8.5.0" {
@@ -218,7 +220,8 @@ func TestListJSON(t *testing.T) {
 		t.Errorf("Bob's key: last_used %v from %v with %v, want null for a key never used", b.LastUsed, b.LastUsedIP, b.LastUsedUA)
 	}
 	s := byID[scoped]
-	if s.Scope != "Read-only · notes" || !s.ReadOnly || !slices.Equal(s.Collections, []string{"notes"}) ||
+	if s.Scope != "Read notes · from 10.0.0.0/8, 2001:db8::1" || !maps.Equal(s.Permissions, map[string]string{"notes": "read"}) ||
+		!slices.Equal(s.AllowedIPs, []string{"10.0.0.0/8", "2001:db8::1"}) ||
 		s.RateLimit != 600 || s.State != "expiring" || s.StateText != "Expires in 3 days" || s.Expires == nil {
 		t.Errorf("scoped key: %+v", s)
 	}

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/cli"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // rolledKey parses stdout of a roll: exactly one line, a key.
@@ -45,7 +47,7 @@ func TestRoll(t *testing.T) {
 			env := newEnv(t)
 			// A scoped, limited key of Bob's: the CLI rolls any owner's key.
 			old, _, err := env.Store.Issue(env.Record(t, "users", hookstest.BobID), keystore.Options{
-				Label: "Sync", ReadOnly: true, Collections: []string{"notes"}, RatePerMinute: 60,
+				Label: "Sync", Permissions: permissions.Set{"notes": permissions.Read}, AllowedIPs: allowList("192.0.2.0/24"), RatePerMinute: 60,
 				ExpiresAt: time.Now().Add(30 * 24 * time.Hour),
 			}, keystore.Origin{})
 			if err != nil {
@@ -67,8 +69,8 @@ func TestRoll(t *testing.T) {
 				t.Errorf("the printed secret does not match the new key's hash (err %v)", err)
 			}
 			got, want := keystore.OptionsOf(created), keystore.OptionsOf(old)
-			if created.GetString(keystore.FieldOwner) != hookstest.BobID || got.Label != want.Label || got.ReadOnly != want.ReadOnly ||
-				!slices.Equal(got.Collections, want.Collections) || got.RatePerMinute != want.RatePerMinute {
+			if created.GetString(keystore.FieldOwner) != hookstest.BobID || got.Label != want.Label || !maps.Equal(got.Permissions, want.Permissions) ||
+				!slices.Equal(got.AllowedIPs, want.AllowedIPs) || got.AllowedIPs == nil || got.RatePerMinute != want.RatePerMinute {
 				t.Errorf("new key %+v (owner %s), want Bob's and like %+v", got, created.GetString(keystore.FieldOwner), want)
 			}
 
@@ -83,7 +85,7 @@ func TestRoll(t *testing.T) {
 			}
 
 			for _, w := range []string{"Rolled " + old.Id + ` "Sync" of bob@example.com`, "the new key is " + created.Id,
-				"Read-only · notes; 60 requests/min", "shown only once", "The old key " + old.Id} {
+				"Read notes · from 192.0.2.0/24; 60 requests/min", "shown only once", "The old key " + old.Id} {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("stderr %q does not say %q", stderr, w)
 				}
