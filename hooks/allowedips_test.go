@@ -424,6 +424,12 @@ func TestAllowedIPsChangeAppliesToTheNextRequest(t *testing.T) {
 			expectAddressRefused(t, rec.Code, rec.Body.String(), o, []string{"2001:db8"})
 			patch(`{"allowed_ips":null}`, `"allowed_ips":null`)
 			expectStatus(t, get(), 200, "after the list was removed")
+			for _, anywhere := range []string{`[]`, `""`} { // as null
+				patch(`{"allowed_ips":["2001:db8::/32"]}`, `"allowed_ips":["2001:db8::/32"]`)
+				expectStatus(t, from(h, http.MethodGet, o.NoteURL(), "Bearer "+o.Key, "192.0.2.1:40000", nil, ""), 403, "before "+anywhere)
+				patch(`{"allowed_ips":`+anywhere+`}`, `"allowed_ips":`+anywhere)
+				expectStatus(t, get(), 200, "after the list was set to "+anywhere)
+			}
 
 			// a bad list is refused and changes nothing
 			rec = from(h, http.MethodPatch, keysURL+"/"+o.KeyID, manager, "203.0.113.9:40000", nil, `{"allowed_ips":["10.0.0.1/8"]}`)
