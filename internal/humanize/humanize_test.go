@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/humanize"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 func TestKeyDescriptions(t *testing.T) {
@@ -32,11 +34,13 @@ func TestKeyDescriptions(t *testing.T) {
 			t.Errorf("State = %+v, want %s %q", got, s.kind, s.text)
 		}
 	}
+	anywhere, _ := addrlist.Parse([]byte(`["10.0.0.0/8","2001:db8::1"]`))
 	scopes := map[string]keystore.Options{
-		"Full access":              {},
-		"Read-only":                {ReadOnly: true},
-		"notes, tasks":             {Collections: []string{"notes", "tasks"}},
-		"Read-only · notes, tasks": {ReadOnly: true, Collections: []string{"notes", "tasks"}},
+		"Full access": {},
+		"Other collections: read; app routes: read":              {Permissions: permissions.Set{permissions.Others: permissions.Read, permissions.Routes: permissions.Read}},
+		"Write notes, tasks":                                     {Permissions: permissions.Set{"notes": permissions.Write, "tasks": permissions.Write}},
+		"Write tasks; read notes · from 10.0.0.0/8, 2001:db8::1": {Permissions: permissions.Set{"notes": permissions.Read, "tasks": permissions.Write}, AllowedIPs: anywhere},
+		"Full access · from 10.0.0.0/8, 2001:db8::1":             {AllowedIPs: anywhere},
 	}
 	for want, p := range scopes {
 		if got := humanize.Scope(p); got != want {

@@ -2,6 +2,7 @@ package keystore_test
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks"
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -24,8 +27,9 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	// A key with every lifecycle field set, and a key of a second owner
 	// collection: each kind of value survives the trip.
 	rich, _, err := env.Store.Issue(env.Alice(t), keystore.Options{
-		Label: "rich «key» n12:ab 3:", ExpiresAt: time.Now().Add(48 * time.Hour), ReadOnly: true,
-		Collections: []string{"notes", "secrets"}, RatePerMinute: 600,
+		Label: "rich «key» n12:ab 3:", ExpiresAt: time.Now().Add(48 * time.Hour),
+		Permissions: permissions.Set{"notes": permissions.Read, "secrets": permissions.Write, permissions.Routes: permissions.Read},
+		AllowedIPs:  allowList(t, "10.0.0.0/8", "2001:db8::1"), RatePerMinute: 600,
 	}, keystore.Origin{})
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +47,8 @@ func TestLookupMatchesFindRecordById(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a NULL, as a JSON column holds when nothing was ever written to it
-	if _, err := env.App.DB().NewQuery("UPDATE api_keys SET collections = NULL WHERE id = {:id}").
+	// NULLs, as JSON columns hold when nothing was ever written to them
+	if _, err := env.App.DB().NewQuery("UPDATE api_keys SET permissions = NULL, allowed_ips = NULL WHERE id = {:id}").
 		Bind(map[string]any{"id": botKey.Id}).Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,4 +218,15 @@ func TestLookupFallsBackToPocketBase(t *testing.T) {
 	if _, _, err := env.Store.FindWithOwner("zzzzzzzzzzzzzzz"); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("an unknown key: %v, want sql.ErrNoRows", err)
 	}
+}
+
+// allowList parses entries as REST would take them.
+func allowList(t testing.TB, entries ...string) addrlist.List {
+	t.Helper()
+	raw, _ := json.Marshal(entries)
+	list, err := addrlist.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }

@@ -2,9 +2,11 @@ package keystore_test
 
 import (
 	"errors"
-	"net/http"
 	"testing"
 	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
@@ -30,23 +32,34 @@ func TestPolicyUsable(t *testing.T) {
 	}
 }
 
-func TestPolicyNarrows(t *testing.T) {
-	ro := keystore.Options{ReadOnly: true, Collections: []string{"notes", "tasks"}}
-	for method, want := range map[string]bool{
-		http.MethodGet: true, http.MethodHead: true, http.MethodOptions: true,
-		http.MethodPost: false, http.MethodPatch: false, http.MethodPut: false, http.MethodDelete: false,
+// OptionsOf reads what was stored, and fails closed on what cannot be
+// read: permissions reach nothing, addresses allow none.
+func TestOptionsOfFailsClosed(t *testing.T) {
+	keys := core.NewBaseCollection(keystore.Collection)
+	keys.Fields.Add(&core.JSONField{Name: keystore.FieldPermissions}, &core.JSONField{Name: keystore.FieldAllowedIPs})
+	for _, c := range []struct {
+		name, perms, ips string
+		anyAddress       bool
+		fullAccess       bool
+	}{
+		{"nothing stored", "null", "null", true, true},
+		{"readable", `{"notes":"read"}`, `["10.0.0.0/8"]`, false, false},
+		{"unreadable", `{"notes":"admin"}`, `["10.0.0.1/8"]`, false, false},
 	} {
-		if got := ro.AllowsMethod(method); got != want {
-			t.Errorf("read-only AllowsMethod(%s) = %v", method, got)
+		r := core.NewRecord(keys)
+		r.Load(map[string]any{keystore.FieldPermissions: types.JSONRaw(c.perms), keystore.FieldAllowedIPs: types.JSONRaw(c.ips)})
+		o := keystore.OptionsOf(r)
+		if (o.AllowedIPs == nil) != c.anyAddress || (o.Permissions == nil) != c.fullAccess {
+			t.Errorf("%s: %+v", c.name, o)
 		}
-		if !(keystore.Options{}).AllowsMethod(method) {
-			t.Errorf("unrestricted key refuses %s", method)
+		if c.name == "unreadable" && (o.AllowedIPs.Allows("10.0.0.1") || len(o.Permissions) != 0) {
+			t.Errorf("%s: reaches %v from %v, want nothing from nowhere", c.name, o.Permissions, o.AllowedIPs)
+		}
+		if c.name == "readable" && (!o.AllowedIPs.Allows("10.1.2.3") || o.AllowedIPs.Allows("11.0.0.1")) {
+			t.Errorf("%s: allowed_ips %v", c.name, o.AllowedIPs.Strings())
 		}
 	}
-	if !ro.AllowsCollection("tasks") || ro.AllowsCollection("users") {
-		t.Error("allow-list not applied")
-	}
-	if !(keystore.Options{}).AllowsCollection("users") {
-		t.Error("an empty allow-list must allow every collection")
+	if got := keystore.AllowedIPsOf([]byte(`[1]`)); got == nil || len(got) != 0 {
+		t.Errorf("AllowedIPsOf an unreadable list = %#v, want empty non-nil", got)
 	}
 }

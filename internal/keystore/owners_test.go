@@ -85,8 +85,9 @@ func TestRulesHoldForEverySave(t *testing.T) {
 			r.Set(keystore.FieldOwner, su.Id)
 			r.Set(keystore.FieldOwnerCollection, su.Collection().Id)
 		},
-		"an expiry in the past": func(r *core.Record) { r.Set(keystore.FieldExpires, "2020-01-01 00:00:00.000Z") },
-		"an unknown collection": func(r *core.Record) { r.Set(keystore.FieldCollections, []string{"nope"}) },
+		"an expiry in the past":  func(r *core.Record) { r.Set(keystore.FieldExpires, "2020-01-01 00:00:00.000Z") },
+		"an unknown collection":  func(r *core.Record) { r.Set(keystore.FieldPermissions, map[string]string{"nope": "read"}) },
+		"a range with host bits": func(r *core.Record) { r.Set(keystore.FieldAllowedIPs, []string{"10.0.0.1/8"}) },
 	} {
 		r := core.NewRecord(keys)
 		r.Set(keystore.FieldLabel, "x")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // TestScopableCollectionsAreWhatSavingAccepts: a key scoped to a
@@ -37,7 +38,7 @@ func TestScopableCollectionsAreWhatSavingAccepts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range all {
-		_, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "scoped", Collections: []string{c.Name}}, keystore.Origin{})
+		_, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "scoped", Permissions: permissions.Set{c.Name: permissions.Read}}, keystore.Origin{})
 		listed := slices.Contains(names, c.Name)
 		if listed != (err == nil) {
 			t.Errorf("%s: listed=%v, saving it: %v", c.Name, listed, err)

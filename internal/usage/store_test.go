@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/hooks/hookstest"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -132,8 +133,8 @@ func TestPruneUsageKeepsTheRetention(t *testing.T) {
 func TestNoKeyCanBeScopedToTheUsageCollection(t *testing.T) {
 	env := hookstest.New(t)
 	t.Cleanup(env.App.Cleanup)
-	_, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "x", Collections: []string{keystore.UsageCollection}}, keystore.Origin{})
-	if err == nil || !strings.Contains(err.Error(), "cannot be scoped") {
+	_, _, err := env.Store.Issue(env.Alice(t), keystore.Options{Label: "x", Permissions: permissions.Set{keystore.UsageCollection: permissions.Read}}, keystore.Origin{})
+	if err == nil || !strings.Contains(err.Error(), "cannot be given permissions on the") {
 		t.Fatalf("a key scoped to %s: %v", keystore.UsageCollection, err)
 	}
 }
