@@ -23,6 +23,7 @@ import (
 	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 	"github.com/pbkeys/pbkeys/internal/usage"
 )
 
@@ -376,9 +377,10 @@ func TestBrowserScreenshots(t *testing.T) {
 	ids := map[string]string{}
 	for _, opts := range []keystore.Options{
 		{Label: "Production deploy", ExpiresAt: now.Add(90*24*time.Hour + time.Minute), RatePerMinute: 600},
-		{Label: "Nightly backup job", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true},
+		{Label: "Nightly backup job", ExpiresAt: now.Add(3*24*time.Hour + time.Minute),
+			Permissions: permissions.Set{permissions.Others: permissions.Read, permissions.Routes: permissions.Read}},
 		{Label: "Staging smoke tests"},
-		{Label: "Grafana dashboard", ReadOnly: true, Collections: []string{hookstest.NotesCollection}},
+		{Label: "Grafana dashboard", Permissions: permissions.Set{hookstest.NotesCollection: permissions.Read, permissions.Routes: permissions.Read}},
 	} {
 		r, _, err := srv.Env.Store.Issue(srv.Env.Record(t, "users", hookstest.AliceID), opts, keystore.Origin{})
 		if err != nil {

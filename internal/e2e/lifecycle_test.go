@@ -90,8 +90,8 @@ func TestBrowserExpiryScopesRoll(t *testing.T) {
 	if got := rowText(t, ctx, first.ID, `[data-testid=key-state]`); got != "Expires in 30 days" {
 		t.Errorf("state %q, want Expires in 30 days", got)
 	}
-	if got := rowText(t, ctx, first.ID, `[data-testid=key-scope]`); got != "Read-only · notes" {
-		t.Errorf("scope %q, want Read-only · notes", got)
+	if got := rowText(t, ctx, first.ID, `[data-testid=key-scope]`); got != "Read notes; app routes: read" {
+		t.Errorf("scope %q, want Read notes; app routes: read", got)
 	}
 
 	// The key reads a note and may not change it.

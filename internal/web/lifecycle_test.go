@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"html"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/pbkeys/pbkeys/hooks/pagestest"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
+	"github.com/pbkeys/pbkeys/internal/permissions"
 )
 
 // createWith posts the New API key form with extra fields and returns the
@@ -137,7 +139,8 @@ func TestCreateKeyScopes(t *testing.T) {
 		"read_only": {"on"}, "collections": {hookstest.NotesCollection}, "rate_limit": {"600"},
 	})
 	key, opts := revealedOptions(t, srv, res)
-	if !opts.ReadOnly || !slices.Equal(opts.Collections, []string{hookstest.NotesCollection}) || opts.RatePerMinute != 600 {
+	// read-only and one collection: read that collection and the app's routes (keyform.go)
+	if want := (permissions.Set{hookstest.NotesCollection: permissions.Read, permissions.Routes: permissions.Read}); !maps.Equal(opts.Permissions, want) || opts.RatePerMinute != 600 {
 		t.Errorf("stored %+v", opts)
 	}
 	// The key is what the form said: it reads a note, and may not write.
@@ -145,7 +148,7 @@ func TestCreateKeyScopes(t *testing.T) {
 		t.Errorf("read-only key GET: %d", code)
 	}
 	list := c.Get(pagestest.Paths.Keys).Body
-	for _, want := range []string{"Read-only · notes", "600 requests/min"} {
+	for _, want := range []string{"Read notes; app routes: read", "600 requests/min"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %q", want)
 		}
@@ -153,7 +156,7 @@ func TestCreateKeyScopes(t *testing.T) {
 
 	// Nothing chosen: full access, no limit.
 	_, opts = revealedOptions(t, srv, createWith(t, c, "plain", url.Values{"rate_limit": {""}}))
-	if opts.ReadOnly || len(opts.Collections) != 0 || opts.RatePerMinute != 0 {
+	if opts.Permissions != nil || opts.AllowedIPs != nil || opts.RatePerMinute != 0 {
 		t.Errorf("plain key stored %+v", opts)
 	}
 	keys := countKeys(t, srv, hookstest.AliceID)
@@ -173,9 +176,9 @@ func TestCreateKeyScopes(t *testing.T) {
 		message string
 	}{
 		{"unknown collection", url.Values{"collections": {"notes", "nosuch"}}, "collections-error", `There is no collection named &#34;nosuch&#34;`},
-		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "cannot be scoped to"},
-		{"api_key_usage", url.Values{"collections": {"api_key_usage"}}, "collections-error", "cannot be scoped to"},
-		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "cannot be scoped to"},
+		{"api_keys", url.Values{"collections": {"api_keys"}}, "collections-error", "API keys cannot be given permissions on the"},
+		{"api_key_usage", url.Values{"collections": {"api_key_usage"}}, "collections-error", "API keys cannot be given permissions on the"},
+		{"system collection", url.Values{"collections": {"_superusers"}}, "collections-error", "API keys cannot be given permissions on the"},
 		{"rate not a number", url.Values{"rate_limit": {"fast"}}, "rate-error", "Enter a whole number"},
 		{"negative rate", url.Values{"rate_limit": {"-5"}}, "rate-error", "Enter a whole number"},
 		{"rate too high", url.Values{"rate_limit": {"2000000"}}, "rate-error", "at most 1000000"},
@@ -262,7 +265,7 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		}
 		return r.Id
 	}
-	issue(keystore.Options{Label: "soon", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), ReadOnly: true, Collections: []string{"notes", "users"}})
+	issue(keystore.Options{Label: "soon", ExpiresAt: now.Add(3*24*time.Hour + time.Minute), Permissions: permissions.Set{"notes": permissions.Read, "users": permissions.Read, permissions.Routes: permissions.Read}})
 	issue(keystore.Options{Label: "later", ExpiresAt: now.Add(30*24*time.Hour + time.Minute), RatePerMinute: 600})
 	expired := issue(keystore.Options{Label: "old", ExpiresAt: now.Add(time.Hour)})
 	record, _ := store.Find(expired)
@@ -280,7 +283,7 @@ func TestListShowsStateScopeAndRate(t *testing.T) {
 		`state state-expiring" data-testid="key-state"><time datetime=`,
 		`title="Expires ` + now.Add(3*24*time.Hour).UTC().Format("2006-01-02"),
 		`>Expires in 3 days</time>`,
-		`data-testid="key-scope">Read-only · notes, users</span>`,
+		`data-testid="key-scope">Read notes, users; app routes: read</span>`,
 		`state state-active" data-testid="key-state"><time`, `>Expires in 30 days</time>`,
 		`data-testid="key-rate">600 requests/min</span>`,
 		`state state-expired" data-testid="key-state"><time`, `title="Expired `, `>Expired</time>`,
