@@ -87,12 +87,12 @@ func TestKeyFieldsFailClosed(t *testing.T) {
 		{"urlencoded typo", "POST", "", urlencoded(url.Values{"label": {"x"}, "read_onyl": {"1"}}), 400, []string{"read_onyl"}, nil},
 		{"a field in the query of a form post", "POST", "?replaced_by=k2bob0000000001", multi(map[string]string{"label": "x"}, ""), 400, []string{"replaced_by"}, nil},
 		// what works: the options, and PocketBase's own query parameters
-		{"every option", "POST", "", json(`{"label":"ok","expires":"2030-01-01 00:00:00.000Z","read_only":true,"collections":["notes"],"rate_limit":5,"disabled":false}`), 200, nil, []string{`"key":"`, `"read_only":true`}},
+		{"every option", "POST", "", json(`{"label":"ok","expires":"2030-01-01 00:00:00.000Z","permissions":{"notes":"read"},"allowed_ips":["10.0.0.0/8"],"rate_limit":5,"disabled":false}`), 200, nil, []string{`"key":"`, `"permissions":{"notes":"read"}`, `"allowed_ips":["10.0.0.0/8"]`}},
 		{"multipart with expand and fields in the query", "POST", "?expand=nothing&fields=id,label,key", multi(map[string]string{"label": "via form"}, ""), 200, nil, []string{`"label":"via form"`, `"key":"`}},
 		{"JSON with fields in the query", "POST", "?fields=id,key", json(`{"label":"x"}`), 200, nil, []string{`"key":"`}},
 		// updates: the label and the disabled flag only
 		{"update: a typo", "PATCH", "", json(`{"disabeld":true}`), 400, []string{"disabeld"}, []string{"roll the key to change anything else"}},
-		{"update: an option", "PATCH", "", json(`{"read_only":false}`), 400, []string{"read_only"}, []string{`"code":"validation_fixed_after_create"`}},
+		{"update: an option", "PATCH", "", json(`{"rate_limit":5}`), 400, []string{"rate_limit"}, []string{`"code":"validation_fixed_after_create"`}},
 		{"update: server-managed", "PATCH", "", json(`{"label":"x",` + forged + `}`), 400, []string{"replaced_by", "last_used", "last_used_ip", "last_used_user_agent"}, nil},
 		{"update: the id", "PATCH", "", json(`{"id":"k2bob0000000001"}`), 400, []string{"id"}, nil},
 		{"update: multipart typo", "PATCH", "", multi(map[string]string{"label": "x", "disabeld": "1"}, ""), 400, []string{"disabeld"}, nil},
