@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
+	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/usage"
@@ -47,8 +48,8 @@ func APIKeyFrom(e interface{ Get(string) any }) *core.Record {
 
 // authenticator turns "Authorization: [Bearer ]<id>.<secret>" into e.Auth:
 // parse (apikey.FromAuthorization: format and checksum, no I/O) → the key
-// row, its owner and the secret (keystore's FindVerified) → keyRefusal →
-// e.Auth.
+// row, its owner and the secret (keystore's FindVerified) → refuseAddress
+// (the key's allow-list) → keyRefusal → e.Auth.
 type authenticator struct {
 	store    *keystore.Store
 	verifier *verifier.Verifier
@@ -109,23 +110,55 @@ func (a *authenticator) authenticate(e *core.RequestEvent) error {
 		return verifyError(e, key.ID, err)
 	}
 
-	// 3. Only now, so that only the secret's holder learns it: is the key
-	// paused or expired, may its owner still authenticate?
+	// 3. Only now, so that an unverified guess learns nothing from it: is
+	// the request from an address the key's list allows? First of the
+	// refusals of a right secret, so that a secret used from elsewhere
+	// (copied off a CI runner, say) learns nothing more of the key: not
+	// whether it is paused or expired, nor anything of its owner.
 	options := keystore.OptionsOf(record)
+	if err := refuseAddress(e, record.Id, options.AllowedIPs); err != nil {
+		return err
+	}
+
+	// 4. Is the key paused or expired, may its owner still authenticate?
 	if msg, err := keyRefusal(e.App, options, owner, e.Request.Method); err != nil {
 		return e.InternalServerError("", err)
 	} else if msg != "" {
 		return invalidToken(e, msg)
 	}
 
-	// 4. The request runs as the owner, carrying the key's grant for the
+	// 5. The request runs as the owner, carrying the key's grant for the
 	// policy (policy.go) and the key record for hooks (APIKeyFrom).
 	attachGrant(owner, &grant{keyID: record.Id, options: options})
 	e.Auth = owner
 	e.Set(requestKeyAPIKey, record)
+	// Usage is recorded only here, for requests the key authenticated: a
+	// refusal above (wrong secret, wrong address, paused, expired) is not
+	// the key's use, and a last_used_ip of a refused address would point
+	// the owner at a use that never happened.
 	a.usage.Touch(record.Id, e.RealIP(), e.Request.UserAgent())
 
 	return e.Next()
+}
+
+// msgAddressRefused answers a right secret sent from an address the key's
+// allow-list does not include. It names neither the allowed ranges nor the
+// key's owner: whoever sent it may have found the secret somewhere.
+const msgAddressRefused = "This API key cannot be used from this address."
+
+// refuseAddress answers 403 when ip, the request's address as PocketBase
+// reads it (e.RealIP(): the trusted proxy header set in the dashboard's
+// settings, else the connection's address), is not in allowed, the key's
+// list; nil when it is, or when the key has no list. The refusal is logged
+// as other refusals are (a warning) with the key id and the address: for
+// the owner, a secret used from elsewhere may be a leak.
+func refuseAddress(e *core.RequestEvent, keyID string, allowed addrlist.List) error {
+	ip := e.RealIP()
+	if allowed.Allows(ip) {
+		return nil
+	}
+	e.App.Logger().Warn("API key refused: used from an address its allow-list does not include", "keyId", keyID, "ip", ip)
+	return e.ForbiddenError(msgAddressRefused, nil)
 }
 
 // keyRefusal returns why a key whose secret is right may not authenticate

@@ -35,7 +35,8 @@ func bindFileHooks(app core.App, a *authenticator) {
 	})
 
 	// A download with such a token is a request by that key: the key must
-	// still be usable, and the file's collection within its reach.
+	// still be usable, from the download's address, and the file's
+	// collection within its reach.
 	app.OnFileDownloadRequest().BindFunc(func(e *core.FileDownloadRequestEvent) error {
 		if !e.FileField.Protected {
 			return e.Next() // public files need no token
@@ -53,7 +54,12 @@ func bindFileHooks(app core.App, a *authenticator) {
 		case err != nil:
 			return e.InternalServerError("", err)
 		}
+		// The download's own address, now: a token handed on to another
+		// machine is refused there as the key itself would be.
 		options := keystore.OptionsOf(record)
+		if err := refuseAddress(e.RequestEvent, record.Id, options.AllowedIPs); err != nil {
+			return err
+		}
 		if msg, err := keyRefusal(e.App, options, owner, e.Request.Method); err != nil {
 			return e.InternalServerError("", err)
 		} else if msg != "" {

@@ -76,6 +76,17 @@ var cacheChanges = []cacheChange{
 			t.Fatal(err)
 		}
 	}, 401, "The API key has expired."},
+	{"the key's allow-list leaves out the client", func(t *testing.T, env *hookstest.Env, o hookstest.Owner) {
+		r := env.Record(t, keystore.Collection, o.KeyID)
+		r.Set(keystore.FieldAllowedIPs, []string{"10.0.0.0/8", "2001:db8::/32"})
+		mustSave(t, env.App, r)
+	}, 403, "This API key cannot be used from this address."},
+	{"the key's allow-list includes the client", func(t *testing.T, env *hookstest.Env, o hookstest.Owner) {
+		r := env.Record(t, keystore.Collection, o.KeyID)
+		r.Set(keystore.FieldAllowedIPs, []string{"10.0.0.0/8", "127.0.0.1"}) // the test server's client
+		r.Set(keystore.FieldLabel, "allowed from loopback")
+		mustSave(t, env.App, r)
+	}, 200, "allowed from loopback|"},
 	{"the owner changes", func(t *testing.T, env *hookstest.Env, o hookstest.Owner) {
 		owner := o.Record(t, env)
 		owner.Set("name", "Renamed Owner")

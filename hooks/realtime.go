@@ -21,8 +21,9 @@ import (
 // that set a client's subscriptions and checks every event against it. A
 // key-subscribed client keeps the key's grant on that record, so the
 // enrich check knows every event is for a key, and its stream ends when
-// the key is revoked, disabled or expires: at once when that happens in
-// this process, within about a second when another process does it.
+// the key is revoked, disabled or expires, or its allow-list is changed to
+// leave out the stream's address: at once when that happens in this
+// process, within about a second when another process does it.
 
 const msgRealtimeClient = "API keys can only subscribe on realtime connections opened through /api/realtime."
 
@@ -114,7 +115,7 @@ func bindRealtimeHooks(app core.App) {
 	// client it subscribed and close their streams. A client that
 	// reconnects with the same key gets 401.
 	app.OnRecordAfterDeleteSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
-		endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
+		endKeyStreams(e.App, func(g *grant, _ string) bool { return g.keyID == e.Record.Id })
 		return e.Next()
 	})
 	// Disabled (or given a past expiry) here: the same, at once. Given
@@ -123,9 +124,8 @@ func bindRealtimeHooks(app core.App) {
 	// ones (its client reconnects and subscribes again, checked anew).
 	app.OnRecordAfterUpdateSuccess(keystore.Collection).BindFunc(func(e *core.RecordEvent) error {
 		now := keystore.OptionsOf(e.Record)
-		if now.Usable(time.Now()) != nil || !sameReach(now, keystore.OptionsOf(e.Record.Original())) {
-			endKeyStreams(e.App, func(g *grant) bool { return g.keyID == e.Record.Id })
-		}
+		changed := now.Usable(time.Now()) != nil || !sameReach(now, keystore.OptionsOf(e.Record.Original()))
+		endKeyStreams(e.App, func(g *grant, _ string) bool { return changed && g.keyID == e.Record.Id })
 		return e.Next()
 	})
 
@@ -201,7 +201,8 @@ func (s *streamSweeper) stop() {
 	}
 }
 
-// sweep ends the streams of keys that may no longer be used.
+// sweep ends the streams of keys that may no longer be used, and those of
+// keys whose allow-list no longer includes the stream's address.
 func (s *streamSweeper) sweep() {
 	var ids []any
 	seen := map[string]bool{}
@@ -237,9 +238,9 @@ func (s *streamSweeper) sweep() {
 		}
 	}
 	now := time.Now()
-	endKeyStreams(s.app, func(g *grant) bool {
+	endKeyStreams(s.app, func(g *grant, addr string) bool {
 		o, ok := stored[g.keyID]
-		return !ok || o.Usable(now) != nil || !sameReach(o, g.options)
+		return !ok || o.Usable(now) != nil || !sameReach(o, g.options) || !o.AllowedIPs.Allows(addr)
 	})
 }
 
@@ -251,11 +252,15 @@ func sameReach(a, b keystore.Options) bool {
 }
 
 // endKeyStreams ends the streams of the key-subscribed clients whose grant
-// matches.
-func endKeyStreams(app core.App, match func(*grant) bool) {
+// and address match. The address is the one PocketBase stored on connect
+// (e.RealIP()); it requires every subscription request to come from it.
+func endKeyStreams(app core.App, match func(g *grant, addr string) bool) {
 	for _, client := range app.SubscriptionsBroker().Clients() {
-		if g := clientGrant(client); g != nil && match(g) {
-			endKeyStream(client)
+		if g := clientGrant(client); g != nil {
+			addr, _ := client.Get(apis.RealtimeClientIPKey).(string)
+			if match(g, addr) {
+				endKeyStream(client)
+			}
 		}
 	}
 }

@@ -31,12 +31,14 @@ var ErrFormat = errors.New("addrlist: bad format")
 
 // Parse reads a list as REST takes it and the database stores it: a JSON
 // array of CIDRs or addresses ("10.0.0.0/8", "2001:db8::/32",
-// "203.0.113.7"); null, empty input and [] allow every address (nil).
+// "203.0.113.7"); null, empty input, an empty JSON string (what
+// PocketBase stores for an empty form field) and [] allow every address
+// (nil).
 // Ranges are kept in their canonical form (host bits cleared are an
 // error: "10.0.0.1/8" is refused, it reads as a mistake).
 func Parse(raw []byte) (List, error) {
 	text := strings.TrimSpace(string(raw))
-	if text == "" || text == "null" {
+	if text == "" || text == "null" || text == `""` {
 		return nil, nil
 	}
 	var entries []any
@@ -51,7 +53,11 @@ func Parse(raw []byte) (List, error) {
 	}
 	list := make(List, 0, len(entries))
 	for _, e := range entries {
-		s, _ := e.(string)
+		s, ok := e.(string)
+		if !ok {
+			b, _ := json.Marshal(e)
+			return nil, FormatError(fmt.Sprintf("%s is not a string: write each address or range in quotes, e.g. \"10.0.0.0/8\"", b))
+		}
 		p, err := ParseEntry(s)
 		if err != nil {
 			return nil, err
@@ -61,9 +67,14 @@ func Parse(raw []byte) (List, error) {
 	return list, nil
 }
 
-// ParseEntry reads one entry: a CIDR range or a single address.
+// ParseEntry reads one entry: a CIDR range or a single address. An IPv6
+// zone ("fe80::1%eth0") is refused: it names an interface of the machine
+// that wrote it, not an address a client has.
 func ParseEntry(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
+	if strings.Contains(s, "%") {
+		return netip.Prefix{}, FormatError(fmt.Sprintf("%q has a zone (the part from %%): write the address or range without it", s))
+	}
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || p.Addr().Zone() != "" {

@@ -71,6 +71,10 @@ be used from: IPv4 or IPv6 addresses and CIDR ranges.`,
 			if opts.AllowedIPs, err = allowIPFlag(allowIPs); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("allow-ip") && opts.AllowedIPs == nil {
+				// an empty value ("--allow-ip $IPS" with IPS unset) must not mean anywhere
+				return errors.New("--allow-ip: Give an address or CIDR range, or leave the flag out for any address.")
+			}
 
 			record, key, err := store.Issue(owner, opts, cliOrigin())
 			if err != nil {
@@ -167,7 +171,7 @@ func permissionsFlag(values []string) (permissions.Set, error) {
 	}
 	raw, _ := set.MarshalJSON()
 	if _, err := permissions.Parse(raw); err != nil {
-		return nil, fmt.Errorf("--perm: %s.", capitalize(err.Error()))
+		return nil, formatError("--perm", err, permissions.ErrFormat)
 	}
 	return set, nil
 }
@@ -178,11 +182,24 @@ func allowIPFlag(values []string) (addrlist.List, error) {
 	for _, v := range values {
 		p, err := addrlist.ParseEntry(v)
 		if err != nil {
-			return nil, fmt.Errorf("--allow-ip: %s.", capitalize(err.Error()))
+			return nil, formatError("--allow-ip", err, addrlist.ErrFormat)
 		}
 		list = append(list, p)
 	}
+	if len(list) > addrlist.MaxEntries {
+		return nil, fmt.Errorf("--allow-ip: A key can hold at most %d addresses or ranges, not %d.", addrlist.MaxEntries, len(list))
+	}
 	return list, nil
+}
+
+// formatError is a format error (one wrapping format, a package's
+// ErrFormat) of flag's values as a sentence: the flag, then what is wrong.
+func formatError(flag string, err, format error) error {
+	msg := capitalize(strings.TrimPrefix(err.Error(), format.Error()+": "))
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
+		msg += "."
+	}
+	return fmt.Errorf("%s: %s", flag, msg)
 }
 
 // replacedFlags are the flags of versions before permissions, kept hidden

@@ -1,7 +1,9 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -113,6 +115,13 @@ func TestCreate(t *testing.T) {
 				!slices.Equal(got.AllowedIPs, want.AllowedIPs) || got.RatePerMinute != want.RatePerMinute {
 				t.Errorf("options = %+v, want %+v", got, want)
 			}
+			// the list as stored: nil (null) is any address
+			if (got.AllowedIPs == nil) != (want.AllowedIPs == nil) || !slices.Equal(got.AllowedIPs, want.AllowedIPs) {
+				t.Errorf("allowed_ips = %v, want %v", got.AllowedIPs.Strings(), want.AllowedIPs.Strings())
+			}
+			if stored := record.GetString(keystore.FieldAllowedIPs); want.AllowedIPs == nil && stored != "null" && stored != "" {
+				t.Errorf("allowed_ips stored as %q, want null", stored)
+			}
 
 			if !strings.Contains(stderr, record.Id) || !strings.Contains(stderr, tc.stderr) || !strings.Contains(stderr, "shown only once") {
 				t.Errorf("stderr = %q, want it to name %s and say %q", stderr, record.Id, tc.stderr)
@@ -142,7 +151,9 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-// The printed key is a working key: it authenticates as its owner.
+// The printed key is a working key: it authenticates as its owner, from
+// the addresses --allow-ip gave it (the test server's client is 127.0.0.1)
+// and from no other.
 func TestCreatedKeyAuthenticates(t *testing.T) {
 	env := newEnv(t)
 	stdout, _, err := run(t, env, "create", "--user", hookstest.AliceEmail, "--label", "CI", "--perm", "notes:read")
@@ -150,18 +161,50 @@ func TestCreatedKeyAuthenticates(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := env.Serve(t)
+	for _, c := range []struct {
+		allowIP string
+		status  int
+	}{
+		{"", http.StatusOK},
+		{"127.0.0.1", http.StatusOK},
+		{"10.0.0.0/8,127.0.0.0/8", http.StatusOK},
+		{"10.0.0.0/8,::1", http.StatusForbidden},
+	} {
+		args := []string{"create", "--user", hookstest.AliceEmail, "--label", "CI", "--perm", "notes:read"}
+		if c.allowIP != "" {
+			args = append(args, "--allow-ip", c.allowIP)
+		}
+		stdout, _, err := run(t, env, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/collections/notes/records", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(stdout))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		switch {
+		case res.StatusCode != c.status:
+			t.Errorf("--allow-ip %q: GET notes with the key: %d %s; want %d", c.allowIP, res.StatusCode, body, c.status)
+		case c.status == http.StatusOK && (!strings.Contains(string(body), hookstest.AliceNoteID) || strings.Contains(string(body), hookstest.BobNoteID)):
+			t.Errorf("--allow-ip %q: GET notes with the key: %s; want Alice's note only", c.allowIP, body)
+		case c.status == http.StatusForbidden && !strings.Contains(string(body), "This API key cannot be used from this address."):
+			t.Errorf("--allow-ip %q: %s; want the address refusal", c.allowIP, body)
+		}
+	}
+}
 
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/collections/notes/records", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(stdout))
-	res, err := http.DefaultClient.Do(req)
+// allowList is entries as the CLI stores them.
+func allowList(entries ...string) addrlist.List {
+	raw, _ := json.Marshal(entries)
+	list, err := addrlist.Parse(raw)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), hookstest.AliceNoteID) || strings.Contains(string(body), hookstest.BobNoteID) {
-		t.Errorf("GET notes with the key: %d %s; want 200 with Alice's note only", res.StatusCode, body)
-	}
+	return list
 }
 
 func TestCreateErrors(t *testing.T) {
@@ -192,6 +235,11 @@ func TestCreateErrors(t *testing.T) {
 		{"a range with host bits", append(alice, "--label", "CI", "--allow-ip", "10.0.0.1/8"), `has bits set after its /8: write 10.0.0.0/8.`},
 		{"the old --read-only", append(alice, "--label", "CI", "--read-only"), `--read-only is replaced by permissions: --perm '*:read' --perm '@routes:read' reads everything.`},
 		{"the old --collections", append(alice, "--label", "CI", "--collections", "notes"), `--collections is replaced by permissions`},
+		{"not an address", append(alice, "--label", "CI", "--allow-ip", "10.0.0.0/8,office"), `--allow-ip: "office" is neither an address nor a CIDR range.`},
+		{"an address with a zone", append(alice, "--label", "CI", "--allow-ip", "fe80::1%eth0"), `--allow-ip: "fe80::1%eth0" has a zone`},
+		{"an empty value", append(alice, "--label", "CI", "--allow-ip", ""), `--allow-ip: Give an address or CIDR range, or leave the flag out for any address.`},
+		{"an empty entry", append(alice, "--label", "CI", "--allow-ip", "10.0.0.0/8,"), `--allow-ip: "" is neither an address nor a CIDR range.`},
+		{"more than 50 addresses", append(alice, "--label", "CI", "--allow-ip", manyAddresses(51)), "--allow-ip: A key can hold at most 50 addresses or ranges, not 51."},
 		{"negative rate", append(alice, "--label", "CI", "--rate", "-1"), "--rate: Give a number of requests per minute"},
 		{"huge rate", append(alice, "--label", "CI", "--rate", "1000001"), "(at most 1000000)"},
 		{"rate not a number", append(alice, "--label", "CI", "--rate", "fast"), `--rate: "fast" is not a whole number of requests per minute (0 for no limit).`},
@@ -212,7 +260,7 @@ func TestCreateErrors(t *testing.T) {
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not say %q", msg, tc.want)
 			}
-			if msg[0] != '-' && (msg[0] < 'A' || msg[0] > 'Z') || !strings.HasSuffix(msg, ".") {
+			if msg[0] != '-' && (msg[0] < 'A' || msg[0] > 'Z') || !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
 				t.Errorf("error %q is not a sentence", msg)
 			}
 			if stdout != "" {
@@ -261,4 +309,13 @@ func mustList(t *testing.T, entries ...string) addrlist.List {
 		list = append(list, p)
 	}
 	return list
+}
+
+// manyAddresses is n addresses, comma-separated, as one --allow-ip value.
+func manyAddresses(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("10.0.%d.1", i)
+	}
+	return strings.Join(out, ",")
 }

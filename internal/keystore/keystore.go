@@ -15,6 +15,7 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
@@ -225,6 +226,13 @@ func (s *Store) issue(app core.App, owner *core.Record, opts Options, origin Ori
 	collection, err := app.FindCachedCollectionByNameOrId(Collection)
 	if err != nil {
 		return nil, apikey.Key{}, fmt.Errorf("keystore: %w", err)
+	}
+	// An empty list that is not nil allows no address (it is what an
+	// unreadable stored list reads as: OptionsOf fails closed); stored, it
+	// would be [], which reads as any address. Refused, not widened.
+	if opts.AllowedIPs != nil && len(opts.AllowedIPs) == 0 {
+		return nil, apikey.Key{}, validation.Errors{FieldAllowedIPs: validation.NewError("validation_allowed_ips",
+			"The list of addresses allows none (a stored list that cannot be read reads so): give at least one address or range, or none for any address.")}
 	}
 	record := core.NewRecord(collection)
 	setOwner(record, owner)

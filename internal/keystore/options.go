@@ -83,7 +83,11 @@ func (o Options) set(record *core.Record) {
 	}
 	record.Set(FieldDisabled, o.Disabled)
 	record.Set(FieldPermissions, o.Permissions) // nil: null
-	record.Set(FieldAllowedIPs, o.AllowedIPs.Strings())
+	if o.AllowedIPs == nil {
+		record.Set(FieldAllowedIPs, nil) // null: any address
+	} else {
+		record.Set(FieldAllowedIPs, o.AllowedIPs.Strings())
+	}
 	record.Set(FieldRateLimit, o.RatePerMinute)
 }
 
