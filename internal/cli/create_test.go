@@ -156,10 +156,6 @@ func TestCreate(t *testing.T) {
 // and from no other.
 func TestCreatedKeyAuthenticates(t *testing.T) {
 	env := newEnv(t)
-	stdout, _, err := run(t, env, "create", "--user", hookstest.AliceEmail, "--label", "CI", "--perm", "notes:read")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := env.Serve(t)
 	for _, c := range []struct {
 		allowIP string
