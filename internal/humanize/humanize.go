@@ -10,23 +10,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pbkeys/pbkeys/internal/keylist"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
 // StateKind classifies a key for people: keystore's states, which lists
 // also filter on.
-type StateKind = keystore.State
+type StateKind = keylist.State
 
 // The states a key can be in.
 const (
-	StateActive   = keystore.StateActive
-	StateExpiring = keystore.StateExpiring // active, expires within ExpiringSoon
-	StateExpired  = keystore.StateExpired
-	StateDisabled = keystore.StateDisabled
+	StateActive   = keylist.StateActive
+	StateExpiring = keylist.StateExpiring // active, expires within ExpiringSoon
+	StateExpired  = keylist.StateExpired
+	StateDisabled = keylist.StateDisabled
 )
 
 // ExpiringSoon is how close to its expiry a key is highlighted.
-const ExpiringSoon = keystore.ExpiringSoon
+const ExpiringSoon = keylist.ExpiringSoon
 
 // State is a key's state and its short description ("Expires in 3 days").
 type State struct {
@@ -36,7 +37,7 @@ type State struct {
 
 // KeyState describes a key with policy p at now.
 func KeyState(p keystore.Options, now time.Time) State {
-	kind := p.State(now)
+	kind := keylist.StateOf(p, now)
 	switch kind {
 	case StateDisabled:
 		return State{kind, "Disabled"}

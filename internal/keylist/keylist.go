@@ -5,6 +5,7 @@ package keylist
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ type Query struct {
 	Label string
 
 	// State keeps keys in that state at the query's time ("": all).
-	State keystore.State
+	State State
 
 	// Page is the page wanted, from 1; PerPage how many keys a page has.
 	Page, PerPage int
@@ -98,25 +99,68 @@ func (q Query) where(now time.Time) ([]dbx.Expression, error) {
 	return where, nil
 }
 
-// stateExp is keystore.Options.State in SQL. Dates are stored as text in one layout,
+// stateExp is StateOf in SQL. Dates are stored as text in one layout,
 // so they compare as strings.
-func stateExp(state keystore.State, now time.Time) (dbx.Expression, error) {
+func stateExp(state State, now time.Time) (dbx.Expression, error) {
 	at := func(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
-	params := dbx.Params{"now": at(now), "soon": at(now.Add(keystore.ExpiringSoon))}
+	params := dbx.Params{"now": at(now), "soon": at(now.Add(ExpiringSoon))}
 	const (
 		enabled = "[[" + keystore.FieldDisabled + "]] = FALSE"
 		never   = "([[" + keystore.FieldExpires + "]] = '' OR [[" + keystore.FieldExpires + "]] IS NULL)"
 		expires = "[[" + keystore.FieldExpires + "]] != ''"
 	)
 	switch state {
-	case keystore.StateDisabled:
+	case StateDisabled:
 		return dbx.NewExp("[[" + keystore.FieldDisabled + "]] = TRUE"), nil
-	case keystore.StateActive:
+	case StateActive:
 		return dbx.NewExp(enabled+" AND ("+never+" OR [["+keystore.FieldExpires+"]] > {:soon})", params), nil
-	case keystore.StateExpiring:
+	case StateExpiring:
 		return dbx.NewExp(enabled+" AND "+expires+" AND [["+keystore.FieldExpires+"]] > {:now} AND [["+keystore.FieldExpires+"]] <= {:soon}", params), nil
-	case keystore.StateExpired:
+	case StateExpired:
 		return dbx.NewExp(enabled+" AND "+expires+" AND [["+keystore.FieldExpires+"]] <= {:now}", params), nil
 	}
 	return nil, fmt.Errorf("keylist: unknown key state %q", state)
+}
+
+// State is where a key is in its life, as lists show and filter it.
+type State string
+
+// The states of a key. A disabled key is disabled whatever its expiry.
+const (
+	StateActive   State = "active"
+	StateExpiring State = "expiring" // active, and expires within ExpiringSoon
+	StateExpired  State = "expired"
+	StateDisabled State = "disabled"
+)
+
+// States are the states in the order lists offer them.
+var States = []State{StateActive, StateExpiring, StateExpired, StateDisabled}
+
+// ExpiringSoon is how close to its expiry a key counts as expiring.
+const ExpiringSoon = 7 * 24 * time.Hour
+
+// StateOf returns the state at now of a key with options o.
+func StateOf(o keystore.Options, now time.Time) State {
+	switch {
+	case o.Disabled:
+		return StateDisabled
+	case o.ExpiresAt.IsZero():
+		return StateActive
+	case o.Expired(now):
+		return StateExpired
+	case o.ExpiresAt.Sub(now) <= ExpiringSoon:
+		return StateExpiring
+	}
+	return StateActive
+}
+
+// ParseState returns the state named s ("" for none).
+func ParseState(s string) (State, bool) {
+	if s == "" {
+		return "", true
+	}
+	if i := slices.Index(States, State(s)); i >= 0 {
+		return States[i], true
+	}
+	return "", false
 }

@@ -67,10 +67,10 @@ func TestListPageFiltersByState(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = time.Now()
-	for _, state := range keystore.States {
+	for _, state := range keylist.States {
 		var want []string
 		for _, r := range all {
-			if keystore.OptionsOf(r).State(now) == state {
+			if keylist.StateOf(keystore.OptionsOf(r), now) == state {
 				want = append(want, r.Id)
 			}
 		}

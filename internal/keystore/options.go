@@ -3,7 +3,6 @@ package keystore
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -113,47 +112,4 @@ func (o Options) Usable(now time.Time) error {
 // Expired reports whether the key has an expiry and it has passed at now.
 func (o Options) Expired(now time.Time) bool {
 	return !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt)
-}
-
-// State is where a key is in its life, as lists show and filter it.
-type State string
-
-// The states of a key. A disabled key is disabled whatever its expiry.
-const (
-	StateActive   State = "active"
-	StateExpiring State = "expiring" // active, and expires within ExpiringSoon
-	StateExpired  State = "expired"
-	StateDisabled State = "disabled"
-)
-
-// States are the states in the order lists offer them.
-var States = []State{StateActive, StateExpiring, StateExpired, StateDisabled}
-
-// ExpiringSoon is how close to its expiry a key counts as expiring.
-const ExpiringSoon = 7 * 24 * time.Hour
-
-// State returns the key's state at now.
-func (o Options) State(now time.Time) State {
-	switch {
-	case o.Disabled:
-		return StateDisabled
-	case o.ExpiresAt.IsZero():
-		return StateActive
-	case o.Expired(now):
-		return StateExpired
-	case o.ExpiresAt.Sub(now) <= ExpiringSoon:
-		return StateExpiring
-	}
-	return StateActive
-}
-
-// ParseState returns the state named s ("" for none).
-func ParseState(s string) (State, bool) {
-	if s == "" {
-		return "", true
-	}
-	if i := slices.Index(States, State(s)); i >= 0 {
-		return States[i], true
-	}
-	return "", false
 }

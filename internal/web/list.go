@@ -28,7 +28,7 @@ import (
 // listFilter is what the list's query string asks for.
 type listFilter struct {
 	Label      string // substring of the label
-	State      string // a keystore.State, or "" for all
+	State      string // a keylist.State, or "" for all
 	Collection string // admins: an owner collection's name, or "" for all
 	Owner      string // admins: an owner's email or id (or COLLECTION/EMAIL_OR_ID)
 	Page       int
@@ -60,7 +60,7 @@ func readFilter(q url.Values) listFilter {
 		Collection: cut(q.Get(paramCollection)),
 		Owner:      cut(q.Get(paramOwner)),
 	}
-	if _, ok := keystore.ParseState(f.State); !ok {
+	if _, ok := keylist.ParseState(f.State); !ok {
 		f.State = ""
 	}
 	f.Page, _ = strconv.Atoi(q.Get(paramPage))
@@ -147,7 +147,7 @@ type keysPage struct {
 
 func (p *pages) readKeysPage(user *core.Record, f listFilter, now time.Time) (keysPage, error) {
 	q := keylist.Query{Owner: user, Label: f.Label, Page: f.Page}
-	q.State, _ = keystore.ParseState(f.State)
+	q.State, _ = keylist.ParseState(f.State)
 	var out keysPage
 	if user.IsSuperuser() {
 		owner, collection, msg, err := p.ownerFilter(f)
@@ -213,7 +213,7 @@ func (p *pages) filterView(user *core.Record, f listFilter, ownerError string) t
 		ClearURL:   p.paths.Keys,
 	}
 	v.States = append(v.States, templates.Option{Value: "", Text: "Any state", Selected: f.State == ""})
-	for _, s := range keystore.States {
+	for _, s := range keylist.States {
 		v.States = append(v.States, templates.Option{Value: string(s), Text: humanize.StateName(s), Selected: f.State == string(s)})
 	}
 	if user.IsSuperuser() {
