@@ -261,7 +261,7 @@ func TestCreateWithLifecycleOptionsOverREST(t *testing.T) {
 			Name:            "a range with host bits",
 			Body:            strings.NewReader(`{"label":"x","allowed_ips":["10.0.0.1/8"]}`),
 			ExpectedStatus:  400,
-			ExpectedContent: []string{`has bits set after its /8: write 10.0.0.0/8.`},
+			ExpectedContent: []string{`has bits set after its /8; did you mean 10.0.0.0/8?`},
 		},
 		{
 			Name:            "the old read_only option",

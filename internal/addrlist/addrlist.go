@@ -81,7 +81,7 @@ func ParseEntry(s string) (netip.Prefix, error) {
 			return netip.Prefix{}, FormatError(fmt.Sprintf("%q is not a CIDR range like 10.0.0.0/8 or 2001:db8::/32", s))
 		}
 		if p.Masked() != p {
-			return netip.Prefix{}, FormatError(fmt.Sprintf("%q has bits set after its /%d: write %s", s, p.Bits(), p.Masked()))
+			return netip.Prefix{}, FormatError(fmt.Sprintf("%q has bits set after its /%d; did you mean %s?", s, p.Bits(), p.Masked()))
 		}
 		return unmap(p), nil
 	}

@@ -228,7 +228,7 @@ func TestCreateErrors(t *testing.T) {
 		{"two levels for one collection", append(alice, "--label", "CI", "--perm", "notes:read", "--perm", "notes:write"), "--perm notes:write: notes is given two different levels."},
 		{"a misspelt special name", append(alice, "--label", "CI", "--perm", "@route:read"), `--perm: "@route" is not a collection name`},
 		{"a bad address", append(alice, "--label", "CI", "--allow-ip", "10.0.0.300"), `--allow-ip: "10.0.0.300" is neither an address nor a CIDR range`},
-		{"a range with host bits", append(alice, "--label", "CI", "--allow-ip", "10.0.0.1/8"), `has bits set after its /8: write 10.0.0.0/8.`},
+		{"a range with host bits", append(alice, "--label", "CI", "--allow-ip", "10.0.0.1/8"), `has bits set after its /8; did you mean 10.0.0.0/8?`},
 		{"the old --read-only", append(alice, "--label", "CI", "--read-only"), `--read-only is replaced by permissions: --perm '*:read' --perm '@routes:read' reads everything.`},
 		{"the old --collections", append(alice, "--label", "CI", "--collections", "notes"), `--collections is replaced by permissions`},
 		{"not an address", append(alice, "--label", "CI", "--allow-ip", "10.0.0.0/8,office"), `--allow-ip: "office" is neither an address nor a CIDR range.`},

@@ -57,19 +57,11 @@ func ParseReach(storedPermissions, storedAllowedIPs []byte) (permissions.Set, ad
 // jsonField returns a JSON field's stored text; a value set in Go and not
 // yet saved is marshalled.
 func jsonField(record *core.Record, name string) []byte {
-	switch v := record.GetRaw(name).(type) {
-	case nil:
-		return nil
-	case string:
-		return []byte(v)
-	case []byte:
-		return v
-	case interface{ String() string }:
+	if v, ok := record.GetRaw(name).(interface{ String() string }); ok { // types.JSONRaw, as stored
 		return []byte(v.String())
-	default:
-		b, _ := json.Marshal(v)
-		return b
 	}
+	b, _ := json.Marshal(record.GetRaw(name)) // nil: null
+	return b
 }
 
 // set writes the options onto an api_keys record.

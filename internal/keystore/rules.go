@@ -237,5 +237,9 @@ func validatePermissions(app core.App, raw []byte) string {
 
 // userMessage is a format error as a sentence.
 func userMessage(err error) string {
-	return strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + "."
+	msg := strings.ToUpper(err.Error()[:1]) + err.Error()[1:]
+	if !strings.HasSuffix(msg, "?") { // a hint's question keeps its mark
+		msg += "."
+	}
+	return msg
 }
