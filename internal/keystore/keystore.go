@@ -21,6 +21,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/apikey"
 	"github.com/pbkeys/pbkeys/internal/dbgen"
+	"github.com/pbkeys/pbkeys/internal/writetx"
 )
 
 // Collection and field names of the api_keys collection.
@@ -285,7 +286,7 @@ func (s *Store) Roll(owner *core.Record, id string, grace time.Duration, origin 
 		created *core.Record
 		key     apikey.Key
 	)
-	err := s.app.RunInTransaction(func(tx core.App) error {
+	err := writetx.Run(s.app, func(tx core.App) error {
 		old, err := findOwned(tx, owner, id)
 		if err != nil {
 			return err
@@ -321,7 +322,7 @@ func (s *Store) Roll(owner *core.Record, id string, grace time.Duration, origin 
 // UndoRoll revokes the key a roll just issued and gives the rolled key back
 // its expiry, in one transaction.
 func (s *Store) UndoRoll(oldID, newID string, oldExpires types.DateTime) error {
-	return s.app.RunInTransaction(func(tx core.App) error {
+	return writetx.Run(s.app, func(tx core.App) error {
 		created, err := tx.FindRecordById(Collection, newID)
 		if err != nil {
 			return err
@@ -388,14 +389,17 @@ func (s *Store) Revoke(owner *core.Record, id string, by ...Origin) (*core.Recor
 		return nil, err
 	}
 	record.SetRaw(OriginKey, by)
-	return record, s.app.Delete(record)
+	// PocketBase deletes a record in a transaction that reads (cascades)
+	// before it writes: taking the write lock first keeps another
+	// process's commit from failing it half-way.
+	return record, writetx.Run(s.app, func(tx core.App) error { return tx.Delete(record) })
 }
 
 // RevokeAll deletes every key of owner in one transaction and returns how
 // many were deleted.
 func (s *Store) RevokeAll(owner *core.Record, by ...Origin) (int, error) {
 	var n int
-	err := s.app.RunInTransaction(func(tx core.App) error {
+	err := writetx.Run(s.app, func(tx core.App) error {
 		var err error
 		n, err = deleteKeys(tx, dbx.HashExp{FieldOwner: owner.Id, FieldOwnerCollection: owner.Collection().Id}, by...)
 		return err
@@ -415,7 +419,7 @@ func (e *MissingKeysError) Error() string {
 // *MissingKeysError naming them). It returns the revoked records.
 func (s *Store) RevokeIDs(ids []string, owner *core.Record, by ...Origin) ([]*core.Record, error) {
 	var revoked []*core.Record
-	err := s.app.RunInTransaction(func(tx core.App) error {
+	err := writetx.Run(s.app, func(tx core.App) error {
 		var missing []string
 		for _, id := range ids {
 			var r *core.Record

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbkeys/pbkeys/internal/addrlist"
 	"github.com/pbkeys/pbkeys/internal/permissions"
+	"github.com/pbkeys/pbkeys/internal/writetx"
 )
 
 // The api_keys record rules. They are bound to the app by Register, so they
@@ -139,7 +140,7 @@ func (s *Store) bindRules() {
 func deleteWith(app core.App, eventApp *core.App, next func() error, where dbx.Expression) error {
 	original := *eventApp
 	defer func() { *eventApp = original }()
-	return app.RunInTransaction(func(tx core.App) error {
+	return writetx.Run(app, func(tx core.App) error {
 		*eventApp = tx
 		if err := next(); err != nil {
 			return err

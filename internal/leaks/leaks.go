@@ -19,6 +19,7 @@ import (
 	"github.com/pbkeys/pbkeys/internal/events"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 	"github.com/pbkeys/pbkeys/internal/verifier"
+	"github.com/pbkeys/pbkeys/internal/writetx"
 )
 
 // Revoker revokes keys reported as leaked, for leaked-key reports and the
@@ -132,7 +133,7 @@ func (r *Revoker) Revoke(ctx context.Context, token string, leak Leak, client st
 	// The token is remembered before the delete commits, so that a report
 	// of it running at the same time finds either the row or the memo.
 	revoked := false
-	err = r.app.RunInTransaction(func(tx core.App) error {
+	err = writetx.Run(r.app, func(tx core.App) error {
 		row, err := tx.FindRecordById(keystore.Collection, record.Id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // revoked meanwhile
