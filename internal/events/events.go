@@ -14,6 +14,7 @@ package events
 import (
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pbkeys/pbkeys/internal/clientinfo"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
@@ -97,7 +98,7 @@ const maxURL = 1000
 // leak_revoked rather than revoked. The actor is the Origin's, as for any
 // revocation.
 func MarkLeaked(key *core.Record, url, reportedBy string) {
-	key.SetRaw(leakKey, leak{URL: clean(url, maxURL), ReportedBy: clean(reportedBy, maxField)})
+	key.SetRaw(leakKey, leak{URL: clientinfo.Clean(url, maxURL), ReportedBy: clientinfo.Clean(reportedBy, maxField)})
 }
 
 // originOf returns the Origin a path put on key, if any.

@@ -3,15 +3,13 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/internal/clientinfo"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
 
@@ -39,10 +37,8 @@ const MaxList = 1000
 
 // Bounds of what is kept, in bytes, as the migration's fields take them.
 const (
-	maxField     = 255
-	maxIP        = 64
-	maxUserAgent = 512
-	maxDetail    = 16384
+	maxField  = 255
+	maxDetail = 16384
 )
 
 // Entry is an event to write.
@@ -98,14 +94,14 @@ func Write(app core.App, e Entry) (bool, error) {
 	res, err := app.NonconcurrentDB().NewQuery(insertEvent).Bind(dbx.Params{
 		"id":              core.GenerateDefaultRandomId(),
 		"key":             e.Key,
-		"label":           clean(e.Label, maxField),
+		"label":           clientinfo.Clean(e.Label, maxField),
 		"owner":           e.Owner,
 		"ownerCollection": e.OwnerCollection,
 		"action":          e.Action,
 		"actorKind":       e.Actor.Kind,
-		"actorID":         clean(e.Actor.ID, maxField),
-		"ip":              clean(e.IP, maxIP),
-		"userAgent":       clean(e.UserAgent, maxUserAgent),
+		"actorID":         clientinfo.Clean(e.Actor.ID, maxField),
+		"ip":              clientinfo.Clean(e.IP, clientinfo.MaxIP),
+		"userAgent":       clientinfo.Clean(e.UserAgent, clientinfo.MaxUserAgent),
 		"detail":          detail,
 		"created":         e.At.UTC().Format(types.DefaultDateLayout),
 	}).Execute()
@@ -186,22 +182,4 @@ func Prune(app core.App, now time.Time) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-// clean makes a value from outside (a header, a report) safe to store and
-// show: valid UTF-8, no control characters, at most max bytes.
-func clean(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	for len(s) > max {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
-	}
-	return s
 }

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/pbkeys/pbkeys/internal/clientinfo"
 )
 
 // Recorder records how keys are used, off the request path: when each
@@ -39,7 +41,7 @@ type KeyUsage struct {
 	KeyID     string
 	LastUsed  time.Time
 	IP        string // client address of the newest use
-	UserAgent string // user agent of the newest use, at most MaxUserAgent bytes
+	UserAgent string // user agent of the newest use, at most clientinfo.MaxUserAgent bytes
 	Days      []Day
 }
 
@@ -48,14 +50,6 @@ type Day struct {
 	Day      string `json:"day"` // YYYY-MM-DD
 	Requests int64  `json:"requests"`
 }
-
-// MaxUserAgent bounds the user agent kept for a key's last use, in bytes:
-// a header anyone can fill is not stored at any length.
-const MaxUserAgent = 512
-
-// maxIP bounds the client address kept, in bytes (an IPv6 address with a
-// zone fits).
-const maxIP = 64
 
 // Config tunes a Recorder. The zero value is useful: every zero field means
 // its default (below, in defaults). pbkeys' Config carries it as
@@ -140,13 +134,13 @@ func newRecorder(cfg Config, write func([]KeyUsage) error, onError func(keys int
 // Touch records one request made with keyID now, from the client at ip
 // with userAgent. It is on the path of every key-authenticated request: it
 // never blocks on I/O and, for a key already in use, allocates nothing
-// (the user agent is cut to MaxUserAgent by slicing; it is cleaned when
+// (the user agent is cut to clientinfo.MaxUserAgent by slicing; it is cleaned when
 // written).
 func (r *Recorder) Touch(keyID, ip, userAgent string) {
 	now := r.now()
 	day := dayOf(now)
-	if len(userAgent) > MaxUserAgent {
-		userAgent = userAgent[:MaxUserAgent]
+	if len(userAgent) > clientinfo.MaxUserAgent {
+		userAgent = userAgent[:clientinfo.MaxUserAgent]
 	}
 	r.mu.Lock()
 	e := r.keys[keyID]

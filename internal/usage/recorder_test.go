@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pbkeys/pbkeys/internal/clientinfo"
 )
 
 // fakeClock is a settable clock for the recorder.
@@ -175,14 +177,14 @@ func TestRecorderCountsPerUTCDay(t *testing.T) {
 func TestRecorderBoundsTheUserAgent(t *testing.T) {
 	w := &writeLog{}
 	r := testRecorder(w, &fakeClock{now: time.Now()}, time.Hour)
-	long := make([]byte, 10*MaxUserAgent)
+	long := make([]byte, 10*clientinfo.MaxUserAgent)
 	for i := range long {
 		long[i] = 'a'
 	}
 	r.Touch("k", "203.0.113.9", string(long))
 	r.Close()
-	if n := len(w.last("k").UserAgent); n != MaxUserAgent {
-		t.Fatalf("user agent of %d bytes kept, want %d", n, MaxUserAgent)
+	if n := len(w.last("k").UserAgent); n != clientinfo.MaxUserAgent {
+		t.Fatalf("user agent of %d bytes kept, want %d", n, clientinfo.MaxUserAgent)
 	}
 }
 

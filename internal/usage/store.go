@@ -4,15 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/pbkeys/pbkeys/internal/clientinfo"
 	"github.com/pbkeys/pbkeys/internal/dbgen"
 	"github.com/pbkeys/pbkeys/internal/keystore"
 )
@@ -73,8 +71,8 @@ func writeBatch(app core.App, batch []KeyUsage) func(conn *sql.Conn) error {
 			if !u.LastUsed.IsZero() {
 				_, err := dbx.NewQuery(db, on, updateLastUse).Bind(dbx.Params{
 					"lastUsed":  u.LastUsed.UTC().Format(types.DefaultDateLayout),
-					"ip":        clean(u.IP, maxIP),
-					"userAgent": clean(u.UserAgent, MaxUserAgent),
+					"ip":        clientinfo.Clean(u.IP, clientinfo.MaxIP),
+					"userAgent": clientinfo.Clean(u.UserAgent, clientinfo.MaxUserAgent),
 					"key":       u.KeyID,
 				}).Execute()
 				if err != nil {
@@ -107,24 +105,6 @@ func (c connExecutor) Query(query string, args ...any) (*sql.Rows, error) {
 
 func (c connExecutor) Prepare(query string) (*sql.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
-}
-
-// clean makes a client-sent header value safe to store and show: valid
-// UTF-8, no control characters, at most max bytes.
-func clean(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	for len(s) > max {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
-	}
-	return s
 }
 
 // Daily returns, for each key in ids, its requests on each of the Window
