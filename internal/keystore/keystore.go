@@ -389,9 +389,7 @@ func (s *Store) Revoke(owner *core.Record, id string, by ...Origin) (*core.Recor
 		return nil, err
 	}
 	record.SetRaw(OriginKey, by)
-	// PocketBase deletes a record in a transaction that reads (cascades)
-	// before it writes: taking the write lock first keeps another
-	// process's commit from failing it half-way.
+	// PocketBase's delete reads (cascades) before it writes: see writetx.
 	return record, writetx.Run(s.app, func(tx core.App) error { return tx.Delete(record) })
 }
 
