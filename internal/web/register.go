@@ -136,6 +136,11 @@ func (p *pages) routes(se *core.ServeEvent) {
 	paths := p.paths
 	se.Router.GET(paths.Static+"{path...}", apis.Static(static.FS, false)).BindFunc(cacheAssets)
 
+	// "/api-keys/" as people type it: the list lives at the prefix itself.
+	se.Router.GET(paths.Keys+"/{$}", func(e *core.RequestEvent) error {
+		return e.Redirect(http.StatusMovedPermanently, paths.Keys)
+	})
+
 	if p.cfg.RedirectRoot {
 		se.Router.GET("/{$}", func(e *core.RequestEvent) error {
 			return e.Redirect(http.StatusSeeOther, paths.Keys)

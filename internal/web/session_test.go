@@ -164,6 +164,10 @@ func TestStaticAndRoot(t *testing.T) {
 			t.Errorf("GET %s: %d %q, want the app's 404", path, res.StatusCode, res.Location())
 		}
 	}
+	// The prefix with a trailing slash, as people type it, leads to the list.
+	if res := c.Get(pagestest.Paths.Keys + "/"); res.StatusCode != http.StatusMovedPermanently || res.Location() != pagestest.Paths.Keys {
+		t.Errorf("GET %s/: %d %q, want 301 to %s", pagestest.Paths.Keys, res.StatusCode, res.Location(), pagestest.Paths.Keys)
+	}
 	page := c.Get(pagestest.Paths.Login).Body
 	for _, asset := range []struct{ name, contentType string }{
 		{"css/app.css", "text/css"},
